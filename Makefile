@@ -1,0 +1,63 @@
+# Bot4 build. `make run` and `make test` do every set-up step on a machine that has only node,
+# npm, gcc, make and git: Bun (pinned in .bun-version) from the npm registry, dependencies from
+# bun.lock, the C kernel variants, then the single `bot4` executable.
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+BUN := .tools/bin/bun
+CC ?= gcc
+BUILD := build
+LIBDIR := $(BUILD)/lib
+VARIANTS := native v4 v3 base
+LIBS := $(foreach v,$(VARIANTS),$(LIBDIR)/libbot4-$(v).so)
+CSRC := $(wildcard c/*.c)
+CHDR := $(wildcard c/*.h)
+TSSRC := $(shell find src ffi -name '*.ts' 2>/dev/null)
+
+CFLAGS_COMMON := -O3 -std=gnu11 -fPIC -shared -pthread -fvisibility=hidden -fno-plt \
+  -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE $(EXTRA_CFLAGS)
+CFLAGS_native := -march=native -mtune=native
+CFLAGS_v4 := -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512
+CFLAGS_v3 := -march=x86-64-v3 -mtune=generic
+CFLAGS_base := -march=x86-64 -mtune=generic
+
+.PHONY: all deps libs native bot4 run test bench clean distclean
+all: deps libs bot4
+
+$(BUN): .bun-version scripts/ensure-bun.sh
+	@scripts/ensure-bun.sh
+	@touch $(BUN)
+
+node_modules/.bot4-installed: package.json bun.lock $(BUN)
+	$(BUN) install --frozen-lockfile
+	@touch $@
+deps: node_modules/.bot4-installed
+
+libs: $(LIBS) $(LIBDIR)/native.cpu
+native: $(LIBDIR)/libbot4-native.so $(LIBDIR)/native.cpu
+
+$(LIBDIR)/libbot4-%.so: $(CSRC) $(CHDR) Makefile
+	@mkdir -p $(LIBDIR)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS_$*) -DBOT4_VARIANT='"$*"' -o $@ $(CSRC) -lm
+
+# The CPU the native variant was built for: the loader uses native only on a CPU that matches.
+$(LIBDIR)/native.cpu: $(LIBDIR)/libbot4-native.so
+	@scripts/cpu-id.sh > $@
+
+$(BUILD)/bot4: deps libs $(TSSRC) package.json
+	$(BUN) build --compile --bytecode --minify-syntax --minify-whitespace src/cli/main.ts --outfile $@
+bot4: $(BUILD)/bot4
+
+run: all
+	$(BUILD)/bot4 run $(ARGS)
+
+test: all
+	$(BUN) test $(TEST_ARGS)
+
+bench: all
+	$(BUN) run bench/all.ts $(ARGS)
+
+clean:
+	rm -rf $(BUILD)
+distclean: clean
+	rm -rf node_modules .tools
