@@ -1,0 +1,70 @@
+/**
+ * Shared bench plumbing. Every bench script prints human-readable figures, or with `--json`
+ * exactly one JSON object of named figures on stdout (mitata's own table then goes to stderr).
+ * Figures are medians unless their name says otherwise (p99, max, per_s ...).
+ */
+import { measure, run, bench as mitataBench, do_not_optimize } from "mitata";
+
+export const JSON_MODE = process.argv.includes("--json");
+const figures: Record<string, number | string> = {};
+
+/** Records a named figure; printed now in human mode, collected for `done()` in JSON mode. */
+export function figure(name: string, value: number | string, unit = "", note = ""): void {
+  figures[name] = typeof value === "number" ? Number(value.toPrecision(6)) : value;
+  if (!JSON_MODE) {
+    const v = typeof value === "number" ? fmt(value) : value;
+    console.log(`  ${name.padEnd(44)} ${v.padStart(12)} ${unit}${note ? `   (${note})` : ""}`);
+  }
+}
+
+export function section(title: string): void {
+  if (!JSON_MODE) console.log(`\n${title}`);
+}
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Math.abs(v) >= 1e6) return v.toExponential(3);
+  if (Math.abs(v) >= 100) return v.toFixed(0);
+  if (Math.abs(v) >= 1) return v.toFixed(2);
+  return v.toPrecision(3);
+}
+
+/** One mitata measurement of fn; records `<name>_ns` (median ns per call) and `<name>_p99_ns`. */
+export async function micro(name: string, fn: () => unknown): Promise<number> {
+  const s = await measure(fn, { min_cpu_time: 300e6 });
+  figure(`${name}_ns`, s.p50, "ns/op", `p99 ${fmt(s.p99)} ns`);
+  figures[`${name}_p99_ns`] = Number(s.p99.toPrecision(6));
+  return s.p50;
+}
+
+/** Registers mitata benches, runs them (table on stderr in JSON mode), records each median. */
+export async function mitataSuite(define: (bench: typeof mitataBench) => void): Promise<Record<string, number>> {
+  define(mitataBench);
+  const out = await run({
+    format: JSON_MODE ? "quiet" : "mitata",
+    print: JSON_MODE ? (s: string) => process.stderr.write(s + "\n") : undefined,
+  });
+  const medians: Record<string, number> = {};
+  for (const t of out.benchmarks) {
+    for (const r of t.runs) {
+      if (!r.stats) continue;
+      medians[r.name] = r.stats.p50;
+      figures[`${r.name.replace(/[^A-Za-z0-9]+/g, "_")}_ns`] = Number(r.stats.p50.toPrecision(6));
+    }
+  }
+  return medians;
+}
+
+export { do_not_optimize };
+
+/** Percentiles of raw samples (sorted in place). */
+export function percentiles(samples: Float64Array | number[]): { p50: number; p90: number; p99: number; p999: number; max: number; min: number } {
+  const a = samples instanceof Float64Array ? samples.sort() : Float64Array.from(samples).sort();
+  const at = (q: number) => a[Math.min(a.length - 1, Math.floor(q * a.length))]!;
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: a[a.length - 1]!, min: a[0]! };
+}
+
+/** Prints the collected figures as one JSON object (JSON mode) — call once at the end. */
+export function done(): void {
+  if (JSON_MODE) process.stdout.write(JSON.stringify(figures) + "\n");
+}
