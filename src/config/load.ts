@@ -1,0 +1,80 @@
+/** Loads and validates the configuration; a bad value stops start-up with exit code 2. */
+import { CREDENTIAL_SUFFIXES, type Config, configSchema, SECRET_PATTERN, settings } from "./schema.ts";
+
+export const LIVE_CONFIRMATION = "I-accept-real-orders";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  readonly exitCode = 2;
+}
+
+/** Masks a secret for display: keeps nothing of short values, the last 4 characters of long ones. */
+export function mask(value: string): string {
+  if (value.length <= 8) return "****";
+  return `****${value.slice(-4)}`;
+}
+
+export function displayValue(name: string, value: unknown): string {
+  if (value === undefined) return "(unset)";
+  const s = Array.isArray(value) ? value.join(",") : String(value);
+  if (SECRET_PATTERN.test(name)) return mask(s);
+  return typeof value === "string" ? JSON.stringify(s) : s;
+}
+
+/** Validates `env` (default: process.env) against the schema. Throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(settings)) {
+    const v = env[key];
+    input[key] = v === "" ? undefined : v; // an empty value means "use the default"
+  }
+  const parsed = configSchema.safeParse(input);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0]);
+      problems.push(`${name}=${displayValue(name, env[name])}: expected ${issue.message}`);
+    }
+  }
+  // Unknown BOT4_ variables are mistakes (a typo silently falls back to a default otherwise).
+  const known = new Set(Object.keys(settings));
+  const credentials: Config["credentials"] = {};
+  for (const key of Object.keys(env)) {
+    if (!key.startsWith("BOT4_") || known.has(key)) continue;
+    const cred = /^BOT4_([A-Z0-9]+)_(API_KEY|API_SECRET|PASSPHRASE)$/.exec(key);
+    if (cred) {
+      const venue = cred[1]!.toLowerCase();
+      (credentials[venue] ??= {})[cred[2] as (typeof CREDENTIAL_SUFFIXES)[number]] = env[key];
+      continue;
+    }
+    problems.push(`${key}=${displayValue(key, env[key])}: unknown setting; known settings are listed by \`bot4 --help\``);
+  }
+  if (parsed.success) {
+    const c = parsed.data;
+    if (c.BOT4_MODE === "live") {
+      if (env.BOT4_LIVE_CONFIRM !== LIVE_CONFIRMATION) {
+        problems.push(`BOT4_LIVE_CONFIRM=${displayValue("BOT4_LIVE_CONFIRM", env.BOT4_LIVE_CONFIRM)}: expected \`${LIVE_CONFIRMATION}\` — live mode sends real orders`);
+      }
+      if (!c.BOT4_VENUES) problems.push(`BOT4_VENUES="": expected at least one venue id in live mode (e.g. binance)`);
+      for (const v of c.BOT4_VENUES.split(",").filter(Boolean)) {
+        const cr = credentials[v];
+        if (!cr?.API_KEY || !cr.API_SECRET) problems.push(`BOT4_${v.toUpperCase()}_API_KEY / _API_SECRET: expected both for live trading on ${v}`);
+      }
+    }
+  }
+  if (problems.length) {
+    throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}\nFix these in your .env (or the environment) and start again.`);
+  }
+  return { ...(parsed.data as z_Out), credentials };
+}
+type z_Out = Omit<Config, "credentials">;
+
+/** The effective configuration as name → display string, secrets masked (for `bot4 info`). */
+export function describeConfig(c: Config): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(settings) as (keyof typeof settings)[]) out[key] = displayValue(key, c[key]);
+  for (const [venue, cr] of Object.entries(c.credentials)) {
+    for (const [k, v] of Object.entries(cr)) out[`BOT4_${venue.toUpperCase()}_${k}`] = mask(v ?? "");
+  }
+  return out;
+}

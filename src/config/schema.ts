@@ -1,0 +1,76 @@
+/**
+ * The one configuration schema. Every setting is an environment variable (Bun loads `.env`,
+ * `.env.local` and `.env.<NODE_ENV>` from the working directory before we read them); each has a
+ * default, so no `.env` at all means paper trading on the built-in simulated venues.
+ */
+import { z } from "zod";
+
+const positiveInt = (max: number) => {
+  const form = `a whole number from 1 to ${max}`;
+  return z.coerce.number({ error: form }).int(form).min(1, form).max(max, form);
+};
+
+const cpuList = z
+  .string()
+  .trim()
+  .regex(/^$|^\d+(-\d+)?(,\d+(-\d+)?)*$/, "a CPU list such as `1`, `2,3` or `0-3` (empty: no pinning)")
+  .transform(parseCpuList);
+
+export function parseCpuList(s: string): number[] {
+  const out: number[] = [];
+  for (const part of s.split(",").filter(Boolean)) {
+    const [a, b] = part.split("-").map(Number) as [number, number | undefined];
+    for (let c = a; c <= (b ?? a); c++) out.push(c);
+  }
+  return out;
+}
+
+const onOff = z
+  .enum(["on", "off", "true", "false", "1", "0", "yes", "no"], { error: "on or off" })
+  .transform((v) => ["on", "true", "1", "yes"].includes(v));
+
+/** Each entry: the variable, its schema, and a one-line description for `bot4 info` / `--help`. */
+export const settings = {
+  BOT4_MODE: { schema: z.enum(["paper", "live"], { error: "paper or live" }).default("paper"), about: "paper: simulated venues; live: real venues (needs BOT4_LIVE_CONFIRM)" },
+  BOT4_LIVE_CONFIRM: { schema: z.string().optional(), about: "must be `I-accept-real-orders` when BOT4_MODE=live" },
+  BOT4_VENUES: {
+    schema: z.string().trim().regex(/^$|^[a-z0-9]+(,[a-z0-9]+)*$/, "a comma-separated list of venue ids such as `binance,okx` (empty: simulated venues)").default(""),
+    about: "venues to connect to; empty means the built-in simulated venues",
+  },
+  BOT4_DATA: { schema: z.string().default(""), about: "recorded data replayed by paper mode (empty: the bundled slice)" },
+  BOT4_REPLAY_SPEED: {
+    schema: z.string().trim().regex(/^(max|\d+(\.\d+)?)$/, "`max` or a positive speed factor such as `1` or `10`").default("1"),
+    about: "replay speed of recorded data: 1 = real time, `max` = as fast as the engine consumes",
+  },
+  BOT4_KERNEL: { schema: z.enum(["native", "v4", "v3", "base"], { error: "native, v4, v3 or base" }).optional(), about: "force a kernel variant (default: chosen from CPU features)" },
+  BOT4_CLOCK: { schema: z.enum(["tsc", "monotonic"], { error: "tsc or monotonic" }).optional(), about: "force the latency clock source (default: TSC when invariant)" },
+  BOT4_RING_CAPACITY: {
+    schema: positiveInt(1 << 26).refine((n) => (n & (n - 1)) === 0, "a power of two such as 65536").default(65536),
+    about: "tick records per feed ring (power of two)",
+  },
+  BOT4_POOL_ORDERS: { schema: positiveInt(10_000_000).default(10_000), about: "order objects preallocated" },
+  BOT4_POOL_TICKS: { schema: positiveInt(100_000_000).default(100_000), about: "tick records preallocated" },
+  BOT4_POOL_SIGNALS: { schema: positiveInt(10_000_000).default(1_000), about: "signal objects preallocated" },
+  BOT4_HUGEPAGES: { schema: onOff.default(true), about: "ask for 2 MB huge pages for the arena (falls back to THP, then normal pages)" },
+  BOT4_MLOCK: { schema: z.enum(["off", "try", "require"], { error: "off, try or require" }).default("off"), about: "lock engine memory in RAM: try = warn on failure, require = refuse to start" },
+  BOT4_ENGINE_CPU: { schema: cpuList.default(""), about: "CPU(s) the engine thread is pinned to (empty: not pinned)" },
+  BOT4_FEED_CPUS: { schema: cpuList.default(""), about: "CPU(s) feed workers are pinned to (empty: not pinned)" },
+  BOT4_LOG_LEVEL: { schema: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"], { error: "trace, debug, info, warn, error, fatal or silent" }).default("info"), about: "log level" },
+  BOT4_LOG_FILE: { schema: z.string().default(""), about: "JSON log file (empty: standard error)" },
+} as const;
+
+/** Variables whose values are secrets: masked everywhere they are shown, redacted from logs. */
+export const SECRET_PATTERN = /(SECRET|KEY|PASSWORD|PASSPHRASE|TOKEN|PRIVATE)/i;
+
+/** Per-venue credentials: BOT4_<VENUE>_API_KEY, BOT4_<VENUE>_API_SECRET, BOT4_<VENUE>_PASSPHRASE. */
+export const CREDENTIAL_SUFFIXES = ["API_KEY", "API_SECRET", "PASSPHRASE"] as const;
+
+export const configSchema = z.object(
+  Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, v.schema])) as {
+    [K in keyof typeof settings]: (typeof settings)[K]["schema"];
+  },
+);
+
+export type Config = z.output<typeof configSchema> & {
+  credentials: Record<string, Partial<Record<(typeof CREDENTIAL_SUFFIXES)[number], string>>>;
+};
