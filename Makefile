@@ -14,7 +14,9 @@ CSRC := $(wildcard c/*.c)
 CHDR := $(wildcard c/*.h)
 TSSRC := $(shell find src ffi -name '*.ts' 2>/dev/null)
 
-CFLAGS_COMMON := -O3 -std=gnu11 -fPIC -shared -pthread -fvisibility=hidden -fno-plt \
+# -ffp-contract=off: no silent FMA fusion, so scalar references, vector kernels and every variant
+# agree bit for bit (a kernel that wants FMA says so explicitly).
+CFLAGS_COMMON := -O3 -std=gnu11 -fPIC -shared -pthread -fvisibility=hidden -fno-plt -ffp-contract=off \
   -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE $(EXTRA_CFLAGS)
 CFLAGS_native := -march=native -mtune=native
 CFLAGS_v4 := -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512

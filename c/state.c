@@ -41,6 +41,7 @@ BOT4_API int32_t bot4_state_apply(bot4_state_t *restrict s, const bot4_tick_t *r
     bot4_state_group_t *G = &s->group[id / BOT4_GROUP];
     const uint32_t l = id % BOT4_GROUP;
     const double px = t->price, q = t->size;
+    if (BOT4_UNLIKELY(!(q > 0))) { rejected++; continue; } /* a trade of no size is not a trade */
     G->last[l] = px;
     G->volume[l] += q;
     G->notional[l] += px * q;

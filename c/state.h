@@ -6,8 +6,8 @@
  *
  * Guarantees:
  *  - bot4_state_apply: O(1) per tick, reads records in place (ring or file memory, wrap-around by
- *    mask), no allocation; only TRADE ticks change state, others are skipped; instrument ids
- *    outside the table are counted in `rejected` and never written.
+ *    mask), no allocation; only TRADE ticks change state, others are skipped; trades with an
+ *    instrument id outside the table or a size <= 0 are counted in `rejected` and never written.
  *  - bot4_state_update8: one incremental step for a whole group (lanes with size 0 unchanged);
  *    same results as eight scalar steps, bit for bit (tested), written once for every width.
  *  - VWAP = notional / volume, NaN while volume is 0 (as TA-Lib reports warm-up).
@@ -37,7 +37,7 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_state {
   uint32_t _pad;
   uint64_t applied;    /* trade ticks applied */
   uint64_t skipped;    /* non-trade ticks seen */
-  uint64_t rejected;   /* ticks with an instrument id out of range */
+  uint64_t rejected;   /* trades with an instrument id out of range or a size <= 0 */
   uint8_t _pad2[BOT4_CACHELINE - 32];
   bot4_state_group_t group[]; /* `groups` groups follow */
 } bot4_state_t;
