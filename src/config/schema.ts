@@ -53,8 +53,8 @@ export const settings = {
   BOT4_POOL_SIGNALS: { schema: positiveInt(10_000_000).default(1_000), about: "signal objects preallocated" },
   BOT4_HUGEPAGES: { schema: onOff.default(true), about: "ask for 2 MB huge pages for the arena (falls back to THP, then normal pages)" },
   BOT4_MLOCK: { schema: z.enum(["off", "try", "require"], { error: "off, try or require" }).default("off"), about: "lock engine memory in RAM: try = warn on failure, require = refuse to start" },
-  BOT4_ENGINE_CPU: { schema: cpuList.default(""), about: "CPU(s) the engine thread is pinned to (empty: not pinned)" },
-  BOT4_FEED_CPUS: { schema: cpuList.default(""), about: "CPU(s) feed workers are pinned to (empty: not pinned)" },
+  BOT4_ENGINE_CPU: { schema: cpuList.default([]), about: "CPU(s) the engine thread is pinned to (empty: not pinned)" },
+  BOT4_FEED_CPUS: { schema: cpuList.default([]), about: "CPU(s) feed workers are pinned to (empty: not pinned)" },
   BOT4_LOG_LEVEL: { schema: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"], { error: "trace, debug, info, warn, error, fatal or silent" }).default("info"), about: "log level" },
   BOT4_LOG_FILE: { schema: z.string().default(""), about: "JSON log file (empty: standard error)" },
 } as const;
