@@ -137,13 +137,13 @@ export function loadBinanceCapture(
   }
   rows.sort((x, y) => x.recv - y.recv);
   const count = rows.length;
-  const mem = alignedBuffer(count * TICK_BYTES);
+  const mem = alignedBuffer(count * TICK_BYTES, 64, true);
   const f64 = new Float64Array(mem.buffer, mem.byteOffset, count * TICK_F64);
   const u32 = new Uint32Array(mem.buffer, mem.byteOffset, count * TICK_U32);
   const u8 = new Uint8Array(mem.buffer, mem.byteOffset, count * TICK_BYTES);
   const u16 = new Uint16Array(mem.buffer, mem.byteOffset, count * (TICK_BYTES / 2));
   const u64 = new BigUint64Array(mem.buffer, mem.byteOffset, count * TICK_F64);
-  const recordedRecvNs = new Float64Array(count);
+  const recordedRecvNs = new Float64Array(new SharedArrayBuffer(Math.max(8, count * 8)));
   for (let i = 0; i < count; i++) {
     const r = rows[i]!;
     const f = i * TICK_F64, w = i * TICK_U32, b = i * TICK_BYTES;
