@@ -46,8 +46,11 @@ $(LIBDIR)/libbot4-%.so: $(CSRC) $(CHDR) Makefile
 $(LIBDIR)/native.cpu: $(LIBDIR)/libbot4-native.so
 	@scripts/cpu-id.sh > $@
 
+# Worker entry points are compiled in beside the CLI (src/sys/workers.ts finds them under
+# /$$bunfs/root/, the common root of the entry points).
+WORKERS := src/feed/replay-worker.ts src/engine/engine-worker.ts
 $(BUILD)/bot4: deps libs $(TSSRC) package.json
-	$(BUN) build --compile --bytecode --minify-syntax --minify-whitespace src/cli/main.ts --outfile $@
+	$(BUN) build --compile --bytecode --minify-syntax --minify-whitespace src/cli/main.ts $(WORKERS) --outfile $@
 bot4: $(BUILD)/bot4
 
 run: all

@@ -28,7 +28,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const lines: string[] = [];
-  const kv = (k: string, v: unknown) => lines.push(`  ${k.padEnd(18)} ${typeof v === "string" ? v : JSON.stringify(v)}`);
+  const kv = (k: string, v: unknown) => lines.push(`  ${k.padEnd(22)} ${typeof v === "string" ? v : JSON.stringify(v)}`);
   lines.push(`bot4 ${info.version} (Bun ${info.bun})`);
   for (const [section, body] of Object.entries(info)) {
     if (typeof body !== "object" || body === null) continue;

@@ -51,7 +51,7 @@ export function reportError(e: unknown): number {
   if (debug && err?.stack) process.stderr.write(`${err.stack}\n`);
   if (typeof err?.exitCode === "number") return err.exitCode;
   // configuration, usage and start-up checks are the user's to fix: exit code 2
-  return ["ConfigError", "UsageError", "KernelLoadError", "LayoutMismatchError"].includes(err?.name) ? 2 : 1;
+  return ["ConfigError", "UsageError", "KernelLoadError", "LayoutMismatchError", "DataFileError", "RingError"].includes(err?.name) ? 2 : 1;
 }
 
 if (Bun.isMainThread) {

@@ -1,0 +1,129 @@
+/**
+ * The engine thread. Drains every feed ring in batches: reads each record's receive stamp in
+ * place (typed views over ring memory), records receive-to-consume latency, applies the batch to
+ * per-instrument state in C (one FFI call per batch), releases the slots. No allocation and no
+ * logging inside the loop. When all rings stay empty it spins for BOT4 spin budget, then parks on
+ * a futex until a feed publishes (feeds wake it), the orchestrator stops it, or 100 ms pass.
+ */
+import { workerData } from "node:worker_threads";
+import { now } from "../../ffi/clock.ts";
+import { LatencyHistogram } from "../../ffi/hist.ts";
+import { enginePools, type PoolConfig } from "../../ffi/mem.ts";
+import { SpscRing } from "../../ffi/ring.ts";
+import { InstrumentState } from "../../ffi/state.ts";
+import { pinThisThread } from "../../ffi/sys.ts";
+import { T, TICK_U32 } from "../domain/tick.ts";
+import { attachControl, F, I } from "./control.ts";
+
+export interface EngineInit {
+  control: SharedArrayBuffer;
+  rings: number[];
+  instruments: number;
+  cpus: number[];
+  /** busy-poll this long after the last record before parking (ns) */
+  spinNs: number;
+  pools: PoolConfig;
+}
+
+const MAX_BATCH = 1024;
+
+function main(init: EngineInit): void {
+  const ctl = attachControl(init.control);
+  const pin = init.cpus.length ? pinThisThread(init.cpus) : { ok: true as const, message: "not pinned" };
+  const rings = init.rings.map((h) => SpscRing.attach(h));
+  // the engine's memory, mapped (and prefaulted / locked) before the first tick
+  const pools = enginePools(init.pools);
+  const state = new InstrumentState(Math.max(1, init.instruments));
+  const total = LatencyHistogram.create();
+  const window = LatencyHistogram.create();
+  const { i32, f64 } = ctl;
+  const feeds = rings.length;
+  let consumed = 0, trades = 0, batches = 0, parks = 0;
+  postMessage({ type: "ready" });
+  let lastSpin = now();
+  let windowStart = lastSpin;
+
+  for (;;) {
+    let got = 0;
+    for (let r = 0; r < feeds; r++) {
+      const ring = rings[r]!;
+      const n = ring.available(MAX_BATCH);
+      if (n === 0) continue;
+      const start = ring.tailSlot;
+      const mask = ring.mask;
+      const u32 = ring.u32;
+      const t = now();
+      for (let k = 0; k < n; k++) {
+        const w = ((start + k) & mask) * TICK_U32 + T.TS_RECV_U32;
+        const lat = t - (u32[w + 1]! * 4294967296 + u32[w]!);
+        total.record(lat);
+        window.record(lat);
+      }
+      trades += state.apply(ring.recordsPtr, mask, start, n);
+      ring.release(n);
+      got += n;
+      batches++;
+      if (t - windowStart > 1e9) {
+        f64[F.LAT_LAST_P99] = window.percentile(0.99);
+        window.reset();
+        windowStart = t;
+      }
+    }
+    if (got > 0) {
+      consumed += got;
+      f64[F.CONSUMED] = consumed;
+      f64[F.TRADES] = trades;
+      f64[F.BATCHES] = batches;
+      lastSpin = -1;
+      continue;
+    }
+    if (Atomics.load(i32, I.STOP) === 1) break;
+    let allDone = true;
+    for (let r = 0; r < feeds; r++) if (Atomics.load(i32, I.FEED_DONE + r) !== 1) allDone = false;
+    if (allDone) {
+      // feeds set DONE after their last publish: one more empty pass proves the rings are drained
+      let left = 0;
+      for (let r = 0; r < feeds; r++) left += rings[r]!.available(1);
+      if (left === 0) break;
+      continue;
+    }
+    const t = now();
+    if (lastSpin < 0) lastSpin = t;
+    if (t - lastSpin < init.spinNs) continue;
+    // park: announce, re-check (a publish may have raced the announcement), then sleep
+    const seq = Atomics.load(i32, I.WAKE);
+    Atomics.store(i32, I.ENGINE_PARKED, 1);
+    let pending = 0;
+    for (let r = 0; r < feeds; r++) pending += rings[r]!.available(1);
+    if (pending === 0) {
+      Atomics.wait(i32, I.WAKE, seq, 100);
+      parks++;
+      f64[F.PARKS] = parks;
+    }
+    Atomics.store(i32, I.ENGINE_PARKED, 0);
+    lastSpin = now();
+  }
+
+  const perInstrument = [];
+  for (let i = 0; i < init.instruments; i++) {
+    perInstrument.push({ id: i, last: state.last(i), trades: state.trades(i), volume: state.volume(i), vwap: state.vwap(i), high: state.high(i), low: state.low(i) });
+  }
+  Atomics.store(i32, I.ENGINE_DONE, 1);
+  postMessage({
+    type: "done",
+    consumed,
+    trades,
+    batches,
+    parks,
+    pinned: pin.ok ? (init.cpus.length ? init.cpus : null) : null,
+    pinError: pin.ok ? null : pin.message,
+    latency: total.summary(),
+    counters: state.counters(),
+    perInstrument,
+    ringDrops: rings.map((r) => r.drops),
+    memory: pools.describe(),
+  });
+  pools.free();
+}
+
+main(workerData as EngineInit);

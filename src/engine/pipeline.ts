@@ -1,0 +1,192 @@
+/**
+ * The first real path through the engine: replay feeds (one Worker per recorded source) ->
+ * one SPSC ring per feed -> the engine thread (state + latency histograms). The orchestrator
+ * (this module, on the main thread) owns the rings and the control block, starts everything
+ * together, shows progress, and stops on request, at the end of the data, or after a duration.
+ */
+import type { PoolConfig } from "../../ffi/mem.ts";
+import { SpscRing } from "../../ffi/ring.ts";
+import type { InstrumentTable } from "../domain/instruments.ts";
+import type { Tape } from "../feed/recording.ts";
+import { workerEntry } from "../sys/workers.ts";
+import { attachControl, type Control, createControl, F, I } from "./control.ts";
+
+export interface PipelineOptions {
+  tapes: Tape[];
+  instruments: InstrumentTable;
+  ringCapacity: number;
+  /** 0 = as fast as possible */
+  speed: number;
+  engineCpus: number[];
+  feedCpus: number[];
+  spinNs: number;
+  pools: PoolConfig;
+  /** stop after this many seconds (0 = at the end of the data) */
+  durationS: number;
+  /** called about once a second with live counters */
+  onStatus?: (s: LiveStatus) => void;
+}
+
+export interface LiveStatus {
+  elapsedS: number;
+  consumed: number;
+  produced: number;
+  ratePerS: number;
+  p99WindowNs: number;
+  waits: number;
+}
+
+export interface LatencySummary {
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  p999: number;
+}
+
+export interface PipelineResult {
+  stoppedBy: "end of data" | "signal" | "duration";
+  elapsedS: number;
+  feeds: Array<{ feed: number; records: number; produced: number; waits: number; dropped: number }>;
+  consumed: number;
+  trades: number;
+  batches: number;
+  parks: number;
+  throughputPerS: number;
+  latencyNs: LatencySummary;
+  counters: { applied: number; skipped: number; rejected: number };
+  instruments: Array<{ symbol: string; trades: number; last: number; volume: number; vwap: number; high: number; low: number }>;
+  enginePinned: number[] | null;
+  pinError: string | null;
+  memory: string;
+}
+
+interface EngineDone {
+  type: "done";
+  consumed: number;
+  trades: number;
+  batches: number;
+  parks: number;
+  pinned: number[] | null;
+  pinError: string | null;
+  latency: LatencySummary;
+  counters: { applied: number; skipped: number; rejected: number };
+  perInstrument: Array<{ id: number; last: number; trades: number; volume: number; vwap: number; high: number; low: number }>;
+  ringDrops: number[];
+  memory: string;
+}
+
+export class Pipeline {
+  readonly control: Control = createControl();
+  private stopReason: PipelineResult["stoppedBy"] = "end of data";
+
+  constructor(private readonly opts: PipelineOptions) {
+    if (opts.tapes.length === 0) throw new Error("no data to replay");
+  }
+
+  /** Asks every thread to stop; the engine drains what is already in the rings. */
+  stop(reason: PipelineResult["stoppedBy"] = "signal"): void {
+    if (Atomics.load(this.control.i32, I.STOP) === 1) return;
+    this.stopReason = reason;
+    const i32 = this.control.i32;
+    Atomics.store(i32, I.STOP, 1);
+    for (const slot of [I.STOP, I.START, I.WAKE]) Atomics.notify(i32, slot);
+    Atomics.add(i32, I.WAKE, 1);
+    Atomics.notify(i32, I.WAKE);
+  }
+
+  async run(): Promise<PipelineResult> {
+    const o = this.opts;
+    const ctl = this.control;
+    const rings = o.tapes.map(() => SpscRing.create(o.ringCapacity));
+    let fail!: (e: Error) => void;
+    const failed = new Promise<never>((_, reject) => (fail = reject));
+    failed.catch(() => {}); // observed through the race below
+    const spawn = (rel: string, data: unknown) => {
+      const w = new Worker(workerEntry(rel), { workerData: data } as WorkerOptions);
+      w.addEventListener("error", (e) => {
+        this.stop("signal");
+        fail(new Error(`${rel} failed: ${(e as ErrorEvent).message}`));
+      });
+      return w;
+    };
+    const engine = spawn("engine/engine-worker.ts", {
+      control: ctl.sab,
+      rings: rings.map((r) => r.handle),
+      instruments: o.instruments.size,
+      cpus: o.engineCpus,
+      spinNs: o.spinNs,
+      pools: o.pools,
+    });
+    let engineReady!: () => void;
+    const ready = new Promise<void>((resolve) => (engineReady = resolve));
+    const engineDone = new Promise<EngineDone>((resolve) =>
+      engine.addEventListener("message", (e) => {
+        const d = (e as MessageEvent).data as EngineDone | { type: "ready" };
+        if (d.type === "ready") engineReady();
+        else resolve(d);
+      }),
+    );
+    const feeds = o.tapes.map((tape, f) =>
+      spawn("feed/replay-worker.ts", {
+        feed: f,
+        control: ctl.sab,
+        ring: rings[f]!.handle,
+        tape: { buffer: tape.mem.buffer, byteOffset: tape.mem.byteOffset, count: tape.count },
+        recordedRecvNs: tape.recordedRecvNs,
+        speed: o.speed,
+        cpus: o.feedCpus,
+      }),
+    );
+    const feedsDone = feeds.map((w) => new Promise<void>((resolve) => w.addEventListener("message", () => resolve())));
+
+    // the feeds start only when the engine polls: records never wait for a thread still loading
+    await Promise.race([ready, failed]);
+    const t0 = performance.now();
+    Atomics.store(ctl.i32, I.START, 1);
+    Atomics.notify(ctl.i32, I.START);
+    let lastConsumed = 0;
+    let lastT = t0;
+    const timer = setInterval(() => {
+      const t = performance.now();
+      if (o.durationS > 0 && t - t0 >= o.durationS * 1000) this.stop("duration");
+      const consumed = ctl.f64[F.CONSUMED]!;
+      let produced = 0, waits = 0;
+      for (let f = 0; f < feeds.length; f++) {
+        produced += ctl.f64[F.FEED_PRODUCED + f]!;
+        waits += ctl.f64[F.FEED_WAITS + f]!;
+      }
+      o.onStatus?.({ elapsedS: (t - t0) / 1000, consumed, produced, ratePerS: ((consumed - lastConsumed) * 1000) / (t - lastT), p99WindowNs: ctl.f64[F.LAT_LAST_P99]!, waits });
+      lastConsumed = consumed;
+      lastT = t;
+    }, 1000);
+    const done = await Promise.race([engineDone, failed]).finally(() => clearInterval(timer));
+    const elapsedS = (performance.now() - t0) / 1000;
+    this.stop(this.stopReason);
+    await Promise.race([Promise.all(feedsDone), Bun.sleep(2000)]);
+    for (const w of [...feeds, engine]) w.terminate();
+    for (const r of rings) r.free();
+    return {
+      stoppedBy: this.stopReason,
+      elapsedS,
+      feeds: o.tapes.map((t, f) => ({ feed: f, records: t.count, produced: ctl.f64[F.FEED_PRODUCED + f]!, waits: ctl.f64[F.FEED_WAITS + f]!, dropped: done.ringDrops[f] ?? 0 })),
+      consumed: done.consumed,
+      trades: done.trades,
+      batches: done.batches,
+      parks: done.parks,
+      throughputPerS: done.consumed / elapsedS,
+      latencyNs: done.latency,
+      counters: done.counters,
+      instruments: done.perInstrument.map((p) => ({ symbol: o.instruments.label(p.id), trades: p.trades, last: p.last, volume: p.volume, vwap: p.vwap, high: p.high, low: p.low })),
+      enginePinned: done.pinned,
+      pinError: done.pinError,
+      memory: done.memory,
+    };
+  }
+}
+
+export { attachControl };
