@@ -19,7 +19,7 @@ describe("configuration", () => {
     expect(c.BOT4_POOL_ORDERS).toBe(10_000);
     expect(c.BOT4_POOL_TICKS).toBe(100_000);
     expect(c.BOT4_POOL_SIGNALS).toBe(1_000);
-    expect(c.BOT4_RING_CAPACITY).toBe(65536);
+    expect(c.BOT4_RING_CAPACITY).toBe(16384);
     expect(c.BOT4_ENGINE_CPU).toEqual([]);
     expect(c.BOT4_HUGEPAGES).toBe(true);
   });

@@ -54,6 +54,8 @@ export async function main(args: string[]): Promise<number> {
     if (t.stats.malformed > 0) logger.warn({ file: t.stats.files[0], malformed: t.stats.malformed, first: t.stats.malformedAt }, "skipped malformed lines in recorded data; the rest is replayed");
   }
   const records = tapes.reduce((a, t) => a + t.count, 0);
+  // parsing the captures left megabytes of text behind: collect it before the engine starts
+  Bun.gc(true);
   logger.info({ kernel: choice.variant, feeds: tapes.length, records, instruments: instruments.symbols, speed: speed || "max" }, "paper mode: replaying recorded data");
   const tty = process.stderr.isTTY && !f.json;
   if (!f.json) process.stderr.write(`bot4 run: paper mode, ${tapes.length} feeds, ${records.toLocaleString("en-US")} records, ${instruments.size} instruments, speed ${speed || "max"}, kernel ${choice.variant} — Ctrl-C to stop\n`);

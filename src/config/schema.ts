@@ -45,8 +45,8 @@ export const settings = {
   BOT4_KERNEL: { schema: z.enum(["native", "v4", "v3", "base"], { error: "native, v4, v3 or base" }).optional(), about: "force a kernel variant (default: chosen from CPU features)" },
   BOT4_CLOCK: { schema: z.enum(["tsc", "monotonic"], { error: "tsc or monotonic" }).optional(), about: "force the latency clock source (default: TSC when invariant)" },
   BOT4_RING_CAPACITY: {
-    schema: positiveInt(1 << 26).refine((n) => (n & (n - 1)) === 0, "a power of two such as 65536").default(65536),
-    about: "tick records per feed ring (power of two)",
+    schema: positiveInt(1 << 26).refine((n) => (n & (n - 1)) === 0, "a power of two such as 65536").default(16384),
+    about: "tick records per feed ring (power of two; 64 bytes each, resident from start-up)",
   },
   BOT4_POOL_ORDERS: { schema: positiveInt(10_000_000).default(10_000), about: "order objects preallocated" },
   BOT4_POOL_TICKS: { schema: positiveInt(100_000_000).default(100_000), about: "tick records preallocated" },
