@@ -49,7 +49,15 @@ try {
   /* node absent: no reference */
 }
 
-section("resident memory of a paper run (MB)");
+section("resident memory (MB)");
+{
+  const peak = (args: string[]) => {
+    const p = Bun.spawnSync([BIN, ...args], { env: ENV, stdout: "ignore", stderr: "ignore" });
+    return Number(p.resourceUsage?.maxRSS ?? NaN) / 1048576; // Bun reports maxRSS in bytes
+  };
+  figure("rss_version_peak_mb", peak(["--version"]), "MB", "the runtime and the CLI entry alone");
+  figure("rss_info_peak_mb", peak(["info"]), "MB", "one thread: kernels loaded, engine arena and pools mapped");
+}
 {
   const p = Bun.spawn([BIN, "run", "--speed", "1", "--duration", "4"], { env: ENV, stdout: "ignore", stderr: "ignore" });
   const samples: number[] = [];
