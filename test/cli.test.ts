@@ -82,6 +82,22 @@ describe("bot4 executable", () => {
     refusedCleanly(bot4(["run", "--data", bad]), /damaged gzip/);
   });
 
+  test("verify-book prints a JSON summary; exit 0 when the book stayed in sync", () => {
+    const cap = resolve(ROOT, "../shared/data/hftbacktest/binance-spot/ethusdt_20240808.gz");
+    if (!existsSync(cap)) {
+      console.warn(`skipping verify-book CLI check: ${cap} is absent`);
+      return;
+    }
+    const r = bot4(["verify-book", cap]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.sequenceGaps).toBe(0);
+    expect(j.instruments[0].symbol).toBe("ETHUSDT");
+    expect(j.instruments[0].top.bid).toBeGreaterThan(0);
+    refusedCleanly(bot4(["verify-book"]), /name at least one capture file/);
+    refusedCleanly(bot4(["verify-book", "/nonexistent.gz"]), /cannot read data file/);
+  });
+
   test("the binary copied alone to another folder still runs and reports its kernel", () => {
     const dir = mkdtempSync(join(tmpdir(), "bot4-alone-"));
     const lone = join(dir, "bot4");

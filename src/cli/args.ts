@@ -10,10 +10,15 @@ export interface FlagSpec {
   about: string;
 }
 
-export function parseFlags(command: string, args: string[], spec: Record<string, FlagSpec>): Record<string, string | true> {
+/** @param positional where non-flag arguments go; without it they are refused */
+export function parseFlags(command: string, args: string[], spec: Record<string, FlagSpec>, positional?: string[]): Record<string, string | true> {
   const out: Record<string, string | true> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
+    if (!a.startsWith("--") && positional) {
+      positional.push(a);
+      continue;
+    }
     if (!a.startsWith("--")) throw new UsageError(`bot4 ${command}: unexpected argument \`${a}\`; see \`bot4 ${command} --help\``);
     const eq = a.indexOf("=");
     const name = eq > 0 ? a.slice(2, eq) : a.slice(2);

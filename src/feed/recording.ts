@@ -53,7 +53,8 @@ interface Row {
   seq: number;
 }
 
-function readText(path: string, bytes?: Uint8Array): string {
+/** A capture file's text, gunzipped when it is gzip; DataFileError when unreadable or damaged. */
+export function readCaptureText(path: string, bytes?: Uint8Array): string {
   let data: Uint8Array;
   try {
     data = bytes ?? readFileSync(path);
@@ -89,7 +90,7 @@ export function loadBinanceCapture(
       throw new DataFileError(`data file ${src} does not exist; set BOT4_DATA to recorded captures (\`<recv_ns> <json>\` lines, gzip or plain) or leave it empty for the bundled slice`);
     }
     stats.files.push(name);
-    const text = readText(name, typeof src === "string" ? undefined : src.bytes);
+    const text = readCaptureText(name, typeof src === "string" ? undefined : src.bytes);
     let lineNo = 0;
     let usable = 0;
     const bad = (why: string) => {
