@@ -2,6 +2,7 @@
 #include "mem.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -27,6 +28,19 @@ static void *map_aligned(size_t bytes) {
   return (void *)a;
 }
 
+BOT4_API int32_t bot4_arena_thp_mode(void) {
+  FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+  if (!f) return BOT4_THP_UNKNOWN;
+  char b[128];
+  const size_t n = fread(b, 1, sizeof b - 1, f);
+  fclose(f);
+  b[n] = 0;
+  if (strstr(b, "[always]")) return BOT4_THP_ALWAYS;
+  if (strstr(b, "[madvise]")) return BOT4_THP_MADVISE;
+  if (strstr(b, "[never]")) return BOT4_THP_NEVER;
+  return BOT4_THP_UNKNOWN;
+}
+
 BOT4_API bot4_arena_t *bot4_arena_create(double bytes_d, int32_t flags) {
   if (!(bytes_d >= (double)sizeof(bot4_arena_t)) || bytes_d > 1e15) {
     errno = EINVAL;
@@ -34,7 +48,7 @@ BOT4_API bot4_arena_t *bot4_arena_create(double bytes_d, int32_t flags) {
   }
   const size_t page = (size_t)sysconf(_SC_PAGESIZE);
   size_t bytes = (size_t)bytes_d;
-  int kind = BOT4_ARENA_NORMAL, huge_err = 0, thp_err = 0;
+  int kind = BOT4_ARENA_NORMAL, huge_err = 0, thp_err = 0, thp_mode = BOT4_THP_UNKNOWN;
   void *m = NULL;
   if (flags & BOT4_ARENA_WANT_HUGE) {
     bytes = (bytes + BOT4_HUGE_PAGE - 1) / BOT4_HUGE_PAGE * BOT4_HUGE_PAGE;
@@ -45,8 +59,9 @@ BOT4_API bot4_arena_t *bot4_arena_create(double bytes_d, int32_t flags) {
     if (!m) {
       m = map_aligned(bytes);
       if (!m) return NULL;
-      if (madvise(m, bytes, MADV_HUGEPAGE) == 0) kind = BOT4_ARENA_THP;
-      else thp_err = errno;
+      thp_mode = bot4_arena_thp_mode();
+      if (madvise(m, bytes, MADV_HUGEPAGE) != 0) thp_err = errno;
+      else if (thp_mode != BOT4_THP_NEVER) kind = BOT4_ARENA_THP;
     }
   } else {
     bytes = (bytes + page - 1) / page * page;
@@ -62,6 +77,7 @@ BOT4_API bot4_arena_t *bot4_arena_create(double bytes_d, int32_t flags) {
   a->huge_errno = huge_err;
   a->thp_errno = thp_err;
   a->flags = flags;
+  a->thp_mode = thp_mode;
   if (flags & BOT4_ARENA_MLOCK) {
     /* mlock also faults every page in */
     if (mlock(m, bytes) == 0) a->locked = 1;
@@ -93,6 +109,12 @@ BOT4_API void *bot4_arena_alloc(bot4_arena_t *a, double bytes_d, int32_t align) 
   a->used = at + bytes;
   return (uint8_t *)(uintptr_t)a->base + at;
 }
+
+BOT4_API int32_t bot4_arena_kind(const bot4_arena_t *a) { return a->kind; }
+BOT4_API double bot4_arena_size(const bot4_arena_t *a) { return (double)a->size; }
+BOT4_API double bot4_arena_used(const bot4_arena_t *a) { return (double)a->used; }
+BOT4_API int32_t bot4_arena_locked(const bot4_arena_t *a) { return a->locked; }
+BOT4_API int32_t bot4_arena_lock_errno(const bot4_arena_t *a) { return a->lock_errno; }
 
 /* ---- pools ------------------------------------------------------------------------------------ */
 
@@ -139,6 +161,27 @@ BOT4_API bot4_pool_t *bot4_pool_init(void *mem, int32_t obj_bytes, int32_t capac
   return p;
 }
 
+BOT4_API bot4_pool_t *bot4_pool_create(bot4_arena_t *arena, int32_t obj_bytes, int32_t capacity) {
+  pool_geom_t g;
+  if (geometry(obj_bytes, capacity, &g)) return NULL;
+  if (arena) return bot4_pool_init(bot4_arena_alloc(arena, (double)g.total, BOT4_CACHELINE), obj_bytes, capacity);
+  void *mem = aligned_alloc(BOT4_CACHELINE, (g.total + BOT4_CACHELINE - 1) / BOT4_CACHELINE * BOT4_CACHELINE);
+  bot4_pool_t *p = bot4_pool_init(mem, obj_bytes, capacity);
+  if (!p) {
+    free(mem);
+    return NULL;
+  }
+  p->owned = 1;
+  return p;
+}
+
+BOT4_API void bot4_pool_destroy(bot4_pool_t *p) {
+  if (p && p->magic == BOT4_POOL_MAGIC && p->owned) {
+    p->magic = 0;
+    free(p);
+  }
+}
+
 BOT4_API int32_t bot4_pool_get(bot4_pool_t *p) {
   if (BOT4_UNLIKELY(p->top == 0)) {
     p->exhausted += 1;
@@ -154,12 +197,12 @@ BOT4_API int32_t bot4_pool_get(bot4_pool_t *p) {
 
 BOT4_API int32_t bot4_pool_put(bot4_pool_t *p, int32_t idx) {
   if (BOT4_UNLIKELY((uint32_t)idx >= p->capacity)) {
-    p->bad_puts += 1;
+    p->bad_index += 1;
     return -1;
   }
   uint8_t *st = state_of(p);
   if (BOT4_UNLIKELY(st[idx] != 1)) {
-    p->bad_puts += 1;
+    p->double_puts += 1;
     return -2;
   }
   st[idx] = 0;
@@ -173,20 +216,50 @@ BOT4_API void *bot4_pool_slot(bot4_pool_t *p, int32_t idx) {
   return (uint8_t *)p + p->slots_off + (uint64_t)p->stride * (uint32_t)idx;
 }
 
-BOT4_API int32_t bot4_pool_get_batch(bot4_pool_t *p, uint32_t *out, int32_t n) {
-  int32_t k = 0;
-  for (; k < n; k++) {
-    const int32_t i = bot4_pool_get(p);
-    if (i < 0) break;
-    out[k] = (uint32_t)i;
+/* The batch forms keep the stack top and counters in registers and store them once: the state
+ * bytes are char-typed and may alias anything, so the one-at-a-time path reloads them per slot. */
+BOT4_API int32_t bot4_pool_get_batch(bot4_pool_t *p, uint32_t *restrict out, int32_t n) {
+  uint32_t top = p->top;
+  const uint32_t *restrict f = free_of(p);
+  uint8_t *restrict st = state_of(p);
+  const int32_t k = n <= 0 ? 0 : (uint32_t)n > top ? (int32_t)top : n;
+  for (int32_t j = 0; j < k; j++) {
+    const uint32_t idx = f[--top];
+    st[idx] = 1;
+    out[j] = idx;
   }
+  p->top = top;
+  p->gets += k;
+  if (k < n) p->exhausted += 1;
+  const double in_use = (double)(p->capacity - top);
+  if (in_use > p->high_water) p->high_water = in_use;
   return k;
 }
 
-BOT4_API int32_t bot4_pool_put_batch(bot4_pool_t *p, const uint32_t *idx, int32_t n) {
-  int32_t refused = 0;
-  for (int32_t k = 0; k < n; k++) refused += bot4_pool_put(p, (int32_t)idx[k]) != 0;
-  return refused;
+BOT4_API int32_t bot4_pool_put_batch(bot4_pool_t *p, const uint32_t *restrict idx, int32_t n) {
+  uint32_t top = p->top;
+  const uint32_t cap = p->capacity;
+  uint32_t *restrict f = free_of(p);
+  uint8_t *restrict st = state_of(p);
+  int32_t bad = 0, dbl = 0;
+  for (int32_t k = 0; k < n; k++) {
+    const uint32_t i = idx[k];
+    if (BOT4_UNLIKELY(i >= cap)) {
+      bad++;
+      continue;
+    }
+    if (BOT4_UNLIKELY(st[i] != 1)) { /* also the second of a pair inside this batch */
+      dbl++;
+      continue;
+    }
+    st[i] = 0;
+    f[top++] = i;
+  }
+  p->top = top;
+  if (n > 0) p->puts += n - bad - dbl;
+  if (bad) p->bad_index += bad;
+  if (dbl) p->double_puts += dbl;
+  return bad + dbl;
 }
 
 BOT4_API int bot4_layout_mem(char *buf, int cap) {
@@ -201,6 +274,7 @@ BOT4_API int bot4_layout_mem(char *buf, int cap) {
   BOT4_L_OFF(bot4_arena_t, huge_errno);
   BOT4_L_OFF(bot4_arena_t, thp_errno);
   BOT4_L_OFF(bot4_arena_t, flags);
+  BOT4_L_OFF(bot4_arena_t, thp_mode);
   BOT4_L_SIZE(bot4_pool_t);
   BOT4_L_OFF(bot4_pool_t, magic);
   BOT4_L_OFF(bot4_pool_t, stride);
@@ -211,9 +285,11 @@ BOT4_API int bot4_layout_mem(char *buf, int cap) {
   BOT4_L_OFF(bot4_pool_t, slots_off);
   BOT4_L_OFF(bot4_pool_t, gets);
   BOT4_L_OFF(bot4_pool_t, puts);
-  BOT4_L_OFF(bot4_pool_t, exhausted);
-  BOT4_L_OFF(bot4_pool_t, bad_puts);
   BOT4_L_OFF(bot4_pool_t, high_water);
+  BOT4_L_OFF(bot4_pool_t, exhausted);
+  BOT4_L_OFF(bot4_pool_t, bad_index);
+  BOT4_L_OFF(bot4_pool_t, double_puts);
+  BOT4_L_OFF(bot4_pool_t, owned);
   BOT4_L_CONST(BOT4_HUGE_PAGE);
   BOT4_L_CONST(BOT4_ARENA_HUGETLB);
   BOT4_L_CONST(BOT4_ARENA_THP);
@@ -222,6 +298,10 @@ BOT4_API int bot4_layout_mem(char *buf, int cap) {
   BOT4_L_CONST(BOT4_ARENA_MLOCK);
   BOT4_L_CONST(BOT4_ARENA_PREFAULT);
   BOT4_L_CONST(BOT4_ARENA_NO_HUGETLB);
+  BOT4_L_CONST(BOT4_THP_UNKNOWN);
+  BOT4_L_CONST(BOT4_THP_ALWAYS);
+  BOT4_L_CONST(BOT4_THP_MADVISE);
+  BOT4_L_CONST(BOT4_THP_NEVER);
   BOT4_L_CONST(BOT4_POOL_MAGIC);
   return n;
 }

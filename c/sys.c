@@ -30,6 +30,28 @@ BOT4_API int32_t bot4_sys_affinity(int32_t *out, int32_t cap) {
   return k;
 }
 
-BOT4_API int32_t bot4_sys_mlockall(void) { return mlockall(MCL_CURRENT | MCL_FUTURE) == 0 ? 0 : errno; }
+BOT4_API int32_t bot4_sys_mlockall(int32_t flags) {
+  if (!(flags & (BOT4_MLOCK_CURRENT | BOT4_MLOCK_FUTURE)) ||
+      (flags & ~(BOT4_MLOCK_CURRENT | BOT4_MLOCK_FUTURE | BOT4_MLOCK_ONFAULT)))
+    return EINVAL;
+  int how = 0;
+  if (flags & BOT4_MLOCK_CURRENT) how |= MCL_CURRENT;
+  if (flags & BOT4_MLOCK_FUTURE) how |= MCL_FUTURE;
+#ifdef MCL_ONFAULT
+  if (flags & BOT4_MLOCK_ONFAULT) how |= MCL_ONFAULT;
+#else
+  if (flags & BOT4_MLOCK_ONFAULT) return EINVAL;
+#endif
+  return mlockall(how) == 0 ? 0 : errno;
+}
 
 BOT4_API int32_t bot4_sys_tid(void) { return (int32_t)syscall(SYS_gettid); }
+
+BOT4_API int bot4_layout_sys(char *buf, int cap) {
+  int n = 0;
+  BOT4_L_CONST(BOT4_MLOCK_CURRENT);
+  BOT4_L_CONST(BOT4_MLOCK_FUTURE);
+  BOT4_L_CONST(BOT4_MLOCK_ONFAULT);
+  BOT4_L_PUT("CPU_SETSIZE", CPU_SETSIZE);
+  return n;
+}

@@ -1,6 +1,7 @@
 /*
  * sys.h — the calling thread's CPU and memory placement. Bun Workers are OS threads, so a Worker
- * that calls these pins / inspects its own thread.
+ * that calls these pins / inspects its own thread; pinning never changes another thread's mask
+ * (threads created later inherit the creator's mask, as with any pthread).
  */
 #ifndef BOT4_SYS_H
 #define BOT4_SYS_H
@@ -13,8 +14,16 @@ BOT4_API int32_t bot4_sys_pin(const int32_t *cpus, int32_t n);
 BOT4_API int32_t bot4_sys_cpu(void);
 /* The CPUs the calling thread may run on, written to out (at most cap); returns how many, or -errno. */
 BOT4_API int32_t bot4_sys_affinity(int32_t *out, int32_t cap);
-/* Locks every current and future page of the process in RAM; 0 or an errno. */
-BOT4_API int32_t bot4_sys_mlockall(void);
-BOT4_API int32_t bot4_sys_tid(void);
+/* bot4_sys_mlockall flags (MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT under names the layout checks) */
+#define BOT4_MLOCK_CURRENT 1
+#define BOT4_MLOCK_FUTURE 2
+#define BOT4_MLOCK_ONFAULT 4
+
+/* Locks the process's pages in RAM (flags: BOT4_MLOCK_*, at least CURRENT or FUTURE); 0 or an
+ * errno (ENOMEM: over RLIMIT_MEMLOCK; EPERM: not allowed; EINVAL: bad flags). */
+BOT4_API int32_t bot4_sys_mlockall(int32_t flags);
+BOT4_API int32_t bot4_sys_tid(void); /* the calling thread's kernel id (gettid) */
+
+BOT4_API int bot4_layout_sys(char *buf, int cap);
 
 #endif

@@ -15,6 +15,10 @@ export { MemConst } from "./sym/mem.ts";
 
 export type PageKind = "hugetlb" | "thp" | "normal";
 const KIND: Record<number, PageKind> = { [MemConst.ARENA_HUGETLB]: "hugetlb", [MemConst.ARENA_THP]: "thp", [MemConst.ARENA_NORMAL]: "normal" };
+export type ThpMode = "always" | "madvise" | "never" | "unknown";
+const THP: Record<number, ThpMode> = { [MemConst.THP_ALWAYS]: "always", [MemConst.THP_MADVISE]: "madvise", [MemConst.THP_NEVER]: "never", [MemConst.THP_UNKNOWN]: "unknown" };
+const ERRNO: Record<number, string> = { 1: "EPERM", 11: "EAGAIN", 12: "ENOMEM", 22: "EINVAL" };
+const errnoText = (e: number) => (ERRNO[e] ? `${ERRNO[e]} (errno ${e})` : `errno ${e}`);
 
 export class MemoryError extends Error {
   override name = "MemoryError";
@@ -61,6 +65,8 @@ export class Arena {
   readonly lockErrno: number;
   /** why MAP_HUGETLB failed (errno; 12 = ENOMEM: no huge pages reserved), 0 if not tried or granted */
   readonly hugetlbErrno: number;
+  /** the kernel's THP mode when the arena fell back to THP ("unknown" when not considered) */
+  readonly thpMode: ThpMode;
   private readonly hdr: BigUint64Array;
   private freed = false;
 
@@ -73,6 +79,13 @@ export class Arena {
     this.locked = i32[ArenaOffset.locked / 4] === 1;
     this.lockErrno = i32[ArenaOffset.lock_errno / 4]!;
     this.hugetlbErrno = i32[ArenaOffset.huge_errno / 4]!;
+    this.thpMode = THP[i32[ArenaOffset.thp_mode / 4]!] ?? "unknown";
+  }
+
+  /** why mlock failed and what to do, or null when it was not asked for or worked */
+  get lockError(): string | null {
+    if (!this.lockErrno) return null;
+    return `mlock failed: ${errnoText(this.lockErrno)}; raise the memlock limit (ulimit -l, LimitMEMLOCK=infinity) or set BOT4_MLOCK=off`;
   }
 
   static create(o: ArenaOptions): Arena {
@@ -115,8 +128,10 @@ export class Arena {
         ? "2 MiB huge pages (MAP_HUGETLB)"
         : this.kind === "thp"
           ? `transparent huge pages asked (${mib(this.hugeBytes())} granted)`
-          : "normal 4 KiB pages";
-    const lock = this.locked ? ", locked in RAM" : this.lockErrno ? `, mlock failed (errno ${this.lockErrno})` : "";
+          : this.thpMode === "never"
+            ? "normal 4 KiB pages (THP mode is never)"
+            : "normal 4 KiB pages";
+    const lock = this.locked ? ", locked in RAM" : this.lockErrno ? `, mlock failed (${errnoText(this.lockErrno)})` : "";
     return `${mib(this.size)} on ${pages}${lock}`;
   }
 
@@ -130,6 +145,18 @@ export class Arena {
 
 export class PoolExhaustedError extends Error {
   override name = "PoolExhaustedError";
+  constructor(
+    readonly pool: string,
+    readonly capacity: number,
+    /** the configuration that sizes the pool, or null */
+    readonly setting: string | null,
+  ) {
+    super(
+      setting
+        ? `${pool} pool exhausted: all ${capacity} in use; raise ${setting} in .env (now ${capacity}) or release ${pool} sooner`
+        : `${pool} pool exhausted: all ${capacity} in use; create it with a larger capacity or release ${pool} sooner`,
+    );
+  }
 }
 export class PoolError extends Error {
   override name = "PoolError";
@@ -139,7 +166,8 @@ const U_TOP = PoolOffset.top / 4;
 const F_GETS = PoolOffset.gets / 8;
 const F_PUTS = PoolOffset.puts / 8;
 const F_EXH = PoolOffset.exhausted / 8;
-const F_BAD = PoolOffset.bad_puts / 8;
+const F_BADIDX = PoolOffset.bad_index / 8;
+const F_DOUBLE = PoolOffset.double_puts / 8;
 const F_HW = PoolOffset.high_water / 8;
 
 export interface PoolStats {
@@ -150,7 +178,10 @@ export interface PoolStats {
   gets: number;
   puts: number;
   exhausted: number;
-  badPuts: number;
+  /** puts refused: not a slot of this pool */
+  badIndex: number;
+  /** puts refused: slot not in use */
+  doublePuts: number;
 }
 
 export class ObjectPool {
@@ -159,9 +190,11 @@ export class ObjectPool {
   readonly stride: number;
   /** address of slot 0 */
   readonly slotsPtr: number;
-  /** the slots, as bytes and doubles: slot i starts at byte i * stride (double i * stride / 8) */
+  /** the slots, as bytes, doubles and a DataView (made once): slot i starts at byte i * stride
+   * (double i * stride / 8) */
   readonly u8: Uint8Array;
   readonly f64: Float64Array;
+  readonly view: DataView;
   private readonly hdrU32: Uint32Array;
   private readonly hdrF64: Float64Array;
   private readonly free: Uint32Array;
@@ -173,7 +206,7 @@ export class ObjectPool {
     readonly name: string,
     readonly ptr: number,
     /** the setting that sizes this pool, named in the exhaustion error */
-    readonly setting: string,
+    readonly setting: string | null,
     owner: AlignedBuffer | null,
   ) {
     this.owner = owner;
@@ -190,6 +223,7 @@ export class ObjectPool {
     this.state = new Uint8Array(whole, head[PoolOffset.state_off / 4]!, cap);
     this.u8 = new Uint8Array(whole, slotsOff, cap * stride);
     this.f64 = new Float64Array(whole, slotsOff, (cap * stride) / 8);
+    this.view = new DataView(whole, slotsOff, cap * stride);
     this.slotsPtr = ptr + slotsOff;
   }
 
@@ -202,7 +236,7 @@ export class ObjectPool {
    * A pool of `capacity` objects of `objBytes`, in `arena` when given (else JS-owned memory).
    * `setting` names the configuration that sizes it, for the exhaustion message.
    */
-  static create(name: string, objBytes: number, capacity: number, arena?: Arena, setting = "its configured size"): ObjectPool {
+  static create(name: string, objBytes: number, capacity: number, arena?: Arena, setting: string | null = null): ObjectPool {
     const bytes = ObjectPool.bytes(objBytes, capacity);
     if (!bytes) throw new PoolError(`${name} pool: ${capacity} objects of ${objBytes} bytes is not a valid pool (1..2^28 objects of 1..1 MiB)`);
     const owner = arena ? null : alignedBuffer(bytes);
@@ -233,11 +267,7 @@ export class ObjectPool {
   /** A free slot's index; throws PoolExhaustedError (naming the setting to raise) when empty. */
   get(): number {
     const idx = this.tryGet();
-    if (idx < 0) {
-      throw new PoolExhaustedError(
-        `${this.name} pool exhausted: all ${this.capacity} in use; raise ${this.setting} in .env (now ${this.capacity}) or release ${this.name} sooner`,
-      );
-    }
+    if (idx < 0) throw new PoolExhaustedError(this.name, this.capacity, this.setting);
     return idx;
   }
 
@@ -245,11 +275,11 @@ export class ObjectPool {
   put(idx: number): void {
     const f = this.hdrF64;
     if (!(idx >= 0 && idx < this.capacity) || (idx | 0) !== idx) {
-      f[F_BAD] = f[F_BAD]! + 1;
+      f[F_BADIDX] = f[F_BADIDX]! + 1;
       throw new PoolError(`${this.name} pool: put of index ${idx}, which is not a slot of this pool (0..${this.capacity - 1})`);
     }
     if (this.state[idx] !== 1) {
-      f[F_BAD] = f[F_BAD]! + 1;
+      f[F_DOUBLE] = f[F_DOUBLE]! + 1;
       throw new PoolError(`${this.name} pool: slot ${idx} put back twice (it is not in use): a double release in the caller`);
     }
     this.state[idx] = 0;
@@ -268,13 +298,13 @@ export class ObjectPool {
     return this.slotsPtr + idx * this.stride;
   }
 
-  /** Fills `out` (an address of u32s) with up to n indices in one FFI call; returns how many. */
+  /** Fills `out` with up to n indices in one FFI call; returns how many (short: pool empty). */
   getBatch(out: Uint32Array, n = out.length): number {
-    return K.bot4_pool_get_batch(this.ptr, out, n);
+    return K.bot4_pool_get_batch(this.ptr, out, Math.min(n, out.length));
   }
   /** Returns n indices in one FFI call; returns how many were refused (stray or double puts). */
   putBatch(idx: Uint32Array, n = idx.length): number {
-    return K.bot4_pool_put_batch(this.ptr, idx, n);
+    return K.bot4_pool_put_batch(this.ptr, idx, Math.min(n, idx.length));
   }
 
   get inUse(): number {
@@ -285,7 +315,7 @@ export class ObjectPool {
   }
   stats(): PoolStats {
     const f = this.hdrF64;
-    return { name: this.name, capacity: this.capacity, inUse: this.inUse, highWater: f[F_HW]!, gets: f[F_GETS]!, puts: f[F_PUTS]!, exhausted: f[F_EXH]!, badPuts: f[F_BAD]! };
+    return { name: this.name, capacity: this.capacity, inUse: this.inUse, highWater: f[F_HW]!, gets: f[F_GETS]!, puts: f[F_PUTS]!, exhausted: f[F_EXH]!, badIndex: f[F_BADIDX]!, doublePuts: f[F_DOUBLE]! };
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { K } from "./lib.ts";
+import { SysConst } from "./sym/mem.ts";
 
 const ERRNO: Record<number, string> = { 1: "EPERM (not permitted)", 12: "ENOMEM (limit reached)", 22: "EINVAL (no allowed CPU in the list)", 11: "EAGAIN" };
 const errnoName = (e: number) => ERRNO[e] ?? `errno ${e}`;
@@ -30,17 +31,32 @@ export interface PinResult {
   message: string;
 }
 
-/** Pins the calling thread to `cpus`. */
+/**
+ * Pins the calling thread to exactly `cpus`, or leaves it as it was and says why not. (The kernel
+ * silently drops CPUs outside the thread's cpuset; a partial pin is undone and reported.)
+ */
 export function pinThisThread(cpus: readonly number[]): PinResult {
   if (cpus.length === 0) return { ok: true, message: "not pinned (no CPU configured)" };
-  const rc = K.bot4_sys_pin(Int32Array.from(cpus), cpus.length);
-  if (rc === 0) return { ok: true, message: `pinned to CPU ${cpus.join(",")}` };
-  const allowed = processCpus();
-  const outside = cpus.filter((c) => !allowed.includes(c));
-  if (outside.length) {
-    return { ok: false, message: `CPU ${outside.join(",")} is not available to this process (allowed: ${allowed.join(",")}); fix BOT4_ENGINE_CPU / BOT4_FEED_CPUS` };
+  const want = [...new Set(cpus)].sort((x, y) => x - y);
+  const refuse = (bad: number[]) => ({
+    ok: false,
+    message: `CPU ${bad.join(",")} is not available to this process (allowed: ${processCpus().join(",")}); fix BOT4_ENGINE_CPU / BOT4_FEED_CPUS`,
+  });
+  const invalid = want.filter((c) => !Number.isInteger(c) || c < 0 || c >= SysConst.CPU_SETSIZE);
+  if (invalid.length) return refuse(invalid);
+  const before = allowedCpus();
+  const rc = K.bot4_sys_pin(Int32Array.from(want), want.length);
+  if (rc !== 0) {
+    const outside = want.filter((c) => !processCpus().includes(c));
+    return outside.length || rc === 22 ? refuse(outside.length ? outside : want) : { ok: false, message: `could not pin to CPU ${want.join(",")}: ${errnoName(rc)}` };
   }
-  return { ok: false, message: `could not pin to CPU ${cpus.join(",")}: ${errnoName(rc)}` };
+  const got = allowedCpus();
+  const dropped = want.filter((c) => !got.includes(c));
+  if (dropped.length) {
+    if (before.length) K.bot4_sys_pin(Int32Array.from(before), before.length);
+    return refuse(dropped);
+  }
+  return { ok: true, message: `pinned to CPU ${want.join(",")}` };
 }
 
 /** CPUs the process may use (its main thread's mask, from /proc/self/status). */
@@ -61,9 +77,20 @@ export function processCpus(): number[] {
   return allowedCpus();
 }
 
-/** Locks all current and future pages of the process in RAM. */
-export function mlockAll(): PinResult {
-  const rc = K.bot4_sys_mlockall();
+export interface MlockAllOptions {
+  /** lock pages mapped now (default true) */
+  current?: boolean;
+  /** lock pages mapped later (default true) */
+  future?: boolean;
+  /** lock pages only as they are first touched (MCL_ONFAULT; default false) */
+  onFault?: boolean;
+}
+
+/** Locks the process's pages in RAM (all current and future ones by default). */
+export function mlockAll(o: MlockAllOptions = {}): PinResult {
+  const flags =
+    (o.current === false ? 0 : SysConst.MLOCK_CURRENT) | (o.future === false ? 0 : SysConst.MLOCK_FUTURE) | (o.onFault ? SysConst.MLOCK_ONFAULT : 0);
+  const rc = K.bot4_sys_mlockall(flags);
   return rc === 0
     ? { ok: true, message: "all memory locked in RAM" }
     : { ok: false, message: `mlockall failed: ${errnoName(rc)}; raise the memlock limit (ulimit -l unlimited, or LimitMEMLOCK=infinity in the systemd unit) or set BOT4_MLOCK=off` };

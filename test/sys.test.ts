@@ -1,6 +1,23 @@
 /** Thread placement (a Worker pins its own thread) and the huge-page report. */
 import { expect, test } from "bun:test";
-import { allowedCpus, currentCpu, hugepageStatus, pinThisThread } from "../ffi/sys.ts";
+import { K } from "../ffi/lib.ts";
+import { allowedCpus, currentCpu, hugepageStatus, mlockAll, pinThisThread, threadId } from "../ffi/sys.ts";
+
+/** Runs `body` (an async function body over the ffi/sys.ts exports) in a Worker: its own OS thread. */
+async function inWorker<T>(body: string): Promise<T> {
+  const code = `
+    import * as sys from ${JSON.stringify(new URL("../ffi/sys.ts", import.meta.url).href)};
+    postMessage(await (async () => { ${body} })());`;
+  const url = URL.createObjectURL(new Blob([code], { type: "application/typescript" }));
+  return new Promise((resolve, reject) => {
+    const w = new Worker(url);
+    w.onmessage = (e) => {
+      resolve(e.data);
+      w.terminate();
+    };
+    w.onerror = (e) => reject(new Error(e.message));
+  });
+}
 
 test("pinning a Worker's thread to each allowed CPU puts it there", async () => {
   const cpus = allowedCpus();
@@ -36,9 +53,39 @@ test("pinning a Worker's thread to each allowed CPU puts it there", async () => 
 test("a CPU outside the allowed set is refused with a message, not an exception", () => {
   const r = pinThisThread([4095]);
   expect(r.ok).toBe(false);
-  expect(r.message).toMatch(/CPU 4095 is not available to this process.*BOT4_ENGINE_CPU/);
+  expect(r.message).toMatch(/CPU 4095 is not available to this process \(allowed: .*\); fix BOT4_ENGINE_CPU/);
+  expect(pinThisThread([-1]).ok).toBe(false);
+  expect(pinThisThread([0.5]).ok).toBe(false);
   expect(pinThisThread([]).ok).toBe(true);
   expect(currentCpu()).toBeGreaterThanOrEqual(0);
+  expect(K.bot4_sys_pin(Int32Array.from([4095]), 1)).toBe(22); // EINVAL from C, mask untouched
+});
+
+test("a list with one CPU the machine lacks is refused whole; the thread's mask is left as it was", async () => {
+  const missing = Math.max(...allowedCpus()) + 1; // a CPU number the kernel may accept but drop
+  const r = await inWorker<{ ok: boolean; message: string; before: number[]; after: number[] }>(`
+    const before = sys.allowedCpus();
+    const r = sys.pinThisThread([before[0], ${missing}]);
+    return { ...r, before, after: sys.allowedCpus() };`);
+  expect(r.ok).toBe(false);
+  expect(r.message).toContain(`CPU ${missing} is not available`);
+  expect(r.after).toEqual(r.before);
+});
+
+test("thread ids: the main thread is the process, a Worker is another thread", async () => {
+  expect(threadId()).toBe(process.pid);
+  const w = await inWorker<number>("return sys.threadId();");
+  expect(w).toBeGreaterThan(0);
+  expect(w).not.toBe(process.pid);
+});
+
+test("mlockAll refuses flags that lock nothing, without calling the kernel", () => {
+  expect(K.bot4_sys_mlockall(0)).toBe(22);
+  expect(K.bot4_sys_mlockall(4)).toBe(22); // on-fault alone
+  expect(K.bot4_sys_mlockall(8)).toBe(22);
+  const r = mlockAll({ current: false, future: false });
+  expect(r.ok).toBe(false);
+  expect(r.message).toContain("EINVAL");
 });
 
 test("huge page status parses /proc/meminfo and the THP mode", () => {

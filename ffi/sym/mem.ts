@@ -5,8 +5,16 @@ export const memSymbols = {
   bot4_arena_create: { args: ["f64", "i32"], returns: "ptr" },
   bot4_arena_destroy: { args: ["ptr"], returns: "void" },
   bot4_arena_alloc: { args: ["ptr", "f64", "i32"], returns: "ptr" },
+  bot4_arena_kind: { args: ["ptr"], returns: "i32" },
+  bot4_arena_size: { args: ["ptr"], returns: "f64" },
+  bot4_arena_used: { args: ["ptr"], returns: "f64" },
+  bot4_arena_locked: { args: ["ptr"], returns: "i32" },
+  bot4_arena_lock_errno: { args: ["ptr"], returns: "i32" },
+  bot4_arena_thp_mode: { args: [], returns: "i32" },
   bot4_pool_bytes: { args: ["i32", "i32"], returns: "f64" },
   bot4_pool_init: { args: ["ptr", "i32", "i32"], returns: "ptr" },
+  bot4_pool_create: { args: ["ptr", "i32", "i32"], returns: "ptr" },
+  bot4_pool_destroy: { args: ["ptr"], returns: "void" },
   bot4_pool_get: { args: ["ptr"], returns: "i32" },
   bot4_pool_put: { args: ["ptr", "i32"], returns: "i32" },
   bot4_pool_slot: { args: ["ptr", "i32"], returns: "ptr" },
@@ -16,8 +24,9 @@ export const memSymbols = {
   bot4_sys_pin: { args: ["ptr", "i32"], returns: "i32" },
   bot4_sys_cpu: { args: [], returns: "i32" },
   bot4_sys_affinity: { args: ["ptr", "i32"], returns: "i32" },
-  bot4_sys_mlockall: { args: [], returns: "i32" },
+  bot4_sys_mlockall: { args: ["i32"], returns: "i32" },
   bot4_sys_tid: { args: [], returns: "i32" },
+  bot4_layout_sys: { args: ["ptr", "i32"], returns: "i32" },
 } as const;
 
 export const MemConst = {
@@ -29,10 +38,16 @@ export const MemConst = {
   ARENA_MLOCK: 2,
   ARENA_PREFAULT: 4,
   ARENA_NO_HUGETLB: 8,
+  THP_UNKNOWN: 0,
+  THP_ALWAYS: 1,
+  THP_MADVISE: 2,
+  THP_NEVER: 3,
   POOL_MAGIC: 0x4c4f4f50,
 } as const;
 
-export const ArenaOffset = { base: 0, size: 8, used: 16, kind: 24, locked: 28, lock_errno: 32, huge_errno: 36, thp_errno: 40, flags: 44 } as const;
+export const SysConst = { MLOCK_CURRENT: 1, MLOCK_FUTURE: 2, MLOCK_ONFAULT: 4, CPU_SETSIZE: 1024 } as const;
+
+export const ArenaOffset = { base: 0, size: 8, used: 16, kind: 24, locked: 28, lock_errno: 32, huge_errno: 36, thp_errno: 40, flags: 44, thp_mode: 48 } as const;
 export const ARENA_BYTES = 64;
 
 export const PoolOffset = {
@@ -45,9 +60,11 @@ export const PoolOffset = {
   slots_off: 24,
   gets: 32,
   puts: 40,
-  exhausted: 48,
-  bad_puts: 56,
-  high_water: 64,
+  high_water: 48,
+  exhausted: 56,
+  bad_index: 64,
+  double_puts: 72,
+  owned: 80,
 } as const;
 export const POOL_HEADER_BYTES = 128;
 
@@ -69,7 +86,21 @@ export const memLayouts: LayoutSpec[] = [
       BOT4_ARENA_MLOCK: C.ARENA_MLOCK,
       BOT4_ARENA_PREFAULT: C.ARENA_PREFAULT,
       BOT4_ARENA_NO_HUGETLB: C.ARENA_NO_HUGETLB,
+      BOT4_THP_UNKNOWN: C.THP_UNKNOWN,
+      BOT4_THP_ALWAYS: C.THP_ALWAYS,
+      BOT4_THP_MADVISE: C.THP_MADVISE,
+      BOT4_THP_NEVER: C.THP_NEVER,
       BOT4_POOL_MAGIC: C.POOL_MAGIC,
+    },
+  },
+  {
+    family: "sys",
+    fn: "bot4_layout_sys",
+    expected: {
+      BOT4_MLOCK_CURRENT: SysConst.MLOCK_CURRENT,
+      BOT4_MLOCK_FUTURE: SysConst.MLOCK_FUTURE,
+      BOT4_MLOCK_ONFAULT: SysConst.MLOCK_ONFAULT,
+      CPU_SETSIZE: SysConst.CPU_SETSIZE,
     },
   },
 ];
