@@ -273,21 +273,26 @@ export class ObjectPool {
 
   /** Returns slot `idx`; a stray index or a slot not in use (double put) is refused and counted. */
   put(idx: number): void {
-    const f = this.hdrF64;
-    if (!(idx >= 0 && idx < this.capacity) || (idx | 0) !== idx) {
-      f[F_BADIDX] = f[F_BADIDX]! + 1;
-      throw new PoolError(`${this.name} pool: put of index ${idx}, which is not a slot of this pool (0..${this.capacity - 1})`);
-    }
-    if (this.state[idx] !== 1) {
-      f[F_DOUBLE] = f[F_DOUBLE]! + 1;
-      throw new PoolError(`${this.name} pool: slot ${idx} put back twice (it is not in use): a double release in the caller`);
-    }
+    // `idx >>> 0 === idx`: a whole number in 0..2^32-1, in one compare
+    if (idx >>> 0 !== idx || idx >= this.capacity || this.state[idx] !== 1) return this.refuse(idx);
     this.state[idx] = 0;
     const u = this.hdrU32;
     const top = u[U_TOP]!;
     this.free[top] = idx;
     u[U_TOP] = top + 1;
+    const f = this.hdrF64;
     f[F_PUTS] = f[F_PUTS]! + 1;
+  }
+
+  /** The cold half of put, kept out of it so put stays small enough to inline. */
+  private refuse(idx: number): never {
+    const f = this.hdrF64;
+    if (idx >>> 0 !== idx || idx >= this.capacity) {
+      f[F_BADIDX] = f[F_BADIDX]! + 1;
+      throw new PoolError(`${this.name} pool: put of index ${idx}, which is not a slot of this pool (0..${this.capacity - 1})`);
+    }
+    f[F_DOUBLE] = f[F_DOUBLE]! + 1;
+    throw new PoolError(`${this.name} pool: slot ${idx} put back twice (it is not in use): a double release in the caller`);
   }
 
   /** Byte offset of slot idx in `u8` (divide by 8 for `f64`). */
