@@ -2,8 +2,8 @@
  * mem.h — the engine's memory: one arena mapped at start-up, fixed-size object pools carved from it.
  *
  * Arena: asks for 2 MiB huge pages (MAP_HUGETLB, needs vm.nr_hugepages); failing that maps
- * normal pages 2 MiB-aligned and asks for transparent huge pages (madvise MADV_HUGEPAGE); failing
- * that keeps normal pages. It records which it got (`kind`; whether THP were actually granted is
+ * normal pages 2 MiB-aligned and asks for transparent huge pages (madvise MADV_HUGEPAGE); when
+ * that fails or the THP mode is "never", normal pages. It records which it got (`kind`; whether THP were actually granted is
  * visible in /proc/self/smaps, which ffi/mem.ts reads). Optionally mlock()ed and prefaulted, so
  * the hot path takes no page fault. Bump allocation only; the arena is freed whole.
  *
