@@ -149,27 +149,27 @@ BOT4_API int32_t bot4_ring_available(bot4_ring_t *r, int32_t max) {
   return (int32_t)k;
 }
 
+/* copies in and publishes as many of the n records as fit; returns how many */
+static inline uint32_t spsc_push_some(bot4_ring_t *r, const void *recs, uint32_t n) {
+  const uint32_t head = LOAD_RLX(&r->head);
+  const uint32_t k = spsc_room(r, head, n);
+  if (k) {
+    copy_in(r, head, recs, k);
+    STORE_REL(&r->head, head + k);
+  }
+  return k;
+}
+
 BOT4_API int32_t bot4_ring_push(bot4_ring_t *r, const void *recs, int32_t n) {
   if (n <= 0) return 0;
-  const uint32_t head = LOAD_RLX(&r->head);
-  const uint32_t k = spsc_room(r, head, (uint32_t)n);
-  if (k == 0) {
-    add_double(&r->full_waits, 1);
-    return 0;
-  }
-  copy_in(r, head, recs, k);
-  STORE_REL(&r->head, head + k);
+  const uint32_t k = spsc_push_some(r, recs, (uint32_t)n);
+  if (k == 0) add_double(&r->full_waits, 1);
   return (int32_t)k;
 }
 
 BOT4_API int32_t bot4_ring_push_drop(bot4_ring_t *r, const void *recs, int32_t n) {
   if (n <= 0) return 0;
-  const uint32_t head = LOAD_RLX(&r->head);
-  const uint32_t k = spsc_room(r, head, (uint32_t)n);
-  if (k) {
-    copy_in(r, head, recs, k);
-    STORE_REL(&r->head, head + k);
-  }
+  const uint32_t k = spsc_push_some(r, recs, (uint32_t)n);
   if (k < (uint32_t)n) add_double(&r->drops, (double)((uint32_t)n - k));
   return (int32_t)k;
 }
