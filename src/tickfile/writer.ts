@@ -14,7 +14,7 @@
  *   - a record whose instrument or venue is not in the tables when it is committed is refused
  *     (TickFileError), so a committed file never holds a record its tables cannot name.
  */
-import { closeSync, fdatasyncSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { InstrumentTable } from "../domain/instruments.ts";
 import { venueName } from "../domain/instruments.ts";
@@ -141,6 +141,7 @@ export class TickFileWriter {
     } catch (e) {
       throw new TickFileError(`cannot create ${this.workPath}: ${(e as Error).message}`);
     }
+    ftruncateSync(this.fd, this.h.recordOffset); // the meta region exists (as a hole) from the start
     this.pwrite(source, s.offset);
     this.commit(); // a fresh file is already a valid (empty) recovering file
   }
