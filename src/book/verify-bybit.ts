@@ -73,7 +73,7 @@ interface Conn {
 
 type Json = Record<string, unknown>;
 
-const emptyAgreement = (): TickerAgreement => ({ tickers: 0, pinned: 0, pinnedAgree: 0, moved: 0, movedAgreeEither: 0, outside: 0, firstPinnedDisagreement: null });
+export const emptyAgreement = (): TickerAgreement => ({ tickers: 0, pinned: 0, pinnedAgree: 0, moved: 0, movedAgreeEither: 0, outside: 0, firstPinnedDisagreement: null });
 
 /** Verifies Bybit captures; each file (and each connection in it) is replayed on its own. */
 export function verifyBybitCapture(files: string[]): BybitVerifyReport {
@@ -228,7 +228,7 @@ export function verifyBybitCapture(files: string[]): BybitVerifyReport {
       const symbol = topic.slice(topic.lastIndexOf(".") + 1);
       const states = c.states.get(topic) ?? [];
       const samples = c.tickerSamples.get(symbol) ?? [];
-      const { checks, mismatches, firstMismatch, agreement } = compareTickers(states, samples);
+      const { checks, mismatches, firstMismatch, agreement } = bracketTickers(states, samples);
       const k = s.counters;
       const inst: BybitInstrumentReport = {
         venue: s.book.venue,
@@ -276,10 +276,13 @@ function syncProblem(c: Conn, topic: string): string | null {
 }
 
 /**
- * states: flat (seq, bid, ask, epoch) per applied book message, in stream order;
- * samples: flat (cs, bid, ask) per ticker state.
+ * Compares ticker tops with book tops by sequence. states: flat (seq, bid, ask, epoch) per
+ * applied book message, in stream order (seq increasing); samples: flat (seq, bid, ask) per
+ * ticker state. A sample whose seq equals a state's is an exact same-moment check; otherwise it
+ * is bracketed by the states before and after it (same epoch) and counted as pinned or moved.
+ * Shared with the Coinbase verifier, whose ticker and l2 messages are ordered by sequence_num.
  */
-function compareTickers(states: number[], samples: number[]): { checks: number; mismatches: number; firstMismatch: string | null; agreement: TickerAgreement } {
+export function bracketTickers(states: number[], samples: number[]): { checks: number; mismatches: number; firstMismatch: string | null; agreement: TickerAgreement } {
   const a = emptyAgreement();
   let checks = 0, mismatches = 0;
   let firstMismatch: string | null = null;
@@ -301,7 +304,7 @@ function compareTickers(states: number[], samples: number[]): { checks: number; 
       const bb = states[j * 4 + 1]!, ba = states[j * 4 + 2]!;
       if (bb !== bid || ba !== ask) {
         mismatches++;
-        firstMismatch ??= `cs ${cs}: book ${bb} / ${ba}, ticker ${bid} / ${ask}`;
+        firstMismatch ??= `seq ${cs}: book ${bb} / ${ba}, ticker ${bid} / ${ask}`;
       }
       continue;
     }
@@ -313,7 +316,7 @@ function compareTickers(states: number[], samples: number[]): { checks: number; 
     if (b0 === b1 && a0 === a1) {
       a.pinned++;
       if (bid === b0 && ask === a0) a.pinnedAgree++;
-      else a.firstPinnedDisagreement ??= `cs ${cs} between book seq ${states[j * 4]} and ${states[(j + 1) * 4]} (top ${b0} / ${a0} at both): ticker ${bid} / ${ask}`;
+      else a.firstPinnedDisagreement ??= `ticker seq ${cs} between book seq ${states[j * 4]} and ${states[(j + 1) * 4]} (top ${b0} / ${a0} at both): ticker ${bid} / ${ask}`;
     } else {
       a.moved++;
       if ((bid === b0 && ask === a0) || (bid === b1 && ask === a1)) a.movedAgreeEither++;

@@ -186,8 +186,8 @@ export class BybitBookSync {
     if (u === 1) c.restarts++;
     if (!this.needSnapshot) c.unpromptedSnapshots++;
     book.clear();
-    this.load(BID);
-    this.load(ASK);
+    this.load(BID, true);
+    this.load(ASK, true);
     book.lastSeq = u as number;
     this.stamp(data, ts, cts);
     if (book.crossed) {
@@ -201,10 +201,16 @@ export class BybitBookSync {
     return "snapshot";
   }
 
-  private load(side: number): void {
+  private load(side: number, backToFront = false): void {
     const s = this.scratch, book = this.book;
     const P = s.p[side]!, Q = s.q[side]!, n = s.n[side]!;
-    for (let i = 0; i < n; i++) book.set(side, P[i]!, Q[i]!);
+    if (backToFront) {
+      // snapshot levels come best-first and the book stores best-last: loading from the back
+      // appends rather than shifting the side per level; snapshot prices are distinct
+      for (let i = n - 1; i >= 0; i--) book.set(side, P[i]!, Q[i]!);
+    } else {
+      for (let i = 0; i < n; i++) book.set(side, P[i]!, Q[i]!);
+    }
   }
 
   private stamp(data: BybitOrderbookData, ts: unknown, cts: unknown): void {
