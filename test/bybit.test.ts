@@ -16,6 +16,10 @@ import { verifyBybitCapture } from "../src/book/verify-bybit.ts";
 import { BybitBookSync, BybitConnectionBooks, bybitCategoryFromUrl } from "../src/feed/bybit/book.ts";
 import { CryptofeedV3Reader } from "../src/feed/cryptofeed-v3.ts";
 import { readCaptureText } from "../src/feed/recording.ts";
+import { BybitTickerState, bybitUnified, normalizeBybitFrame } from "../src/feed/bybit/normalize.ts";
+import { InstrumentTable, Venue } from "../src/domain/instruments.ts";
+import { T, TICK_BYTES, TICK_F64, TickFlag, TickKind } from "../src/domain/tick.ts";
+import { TickBuffer } from "../src/domain/tick-buffer.ts";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
 const CF = join(DATA, "cryptofeed-v3", "BYBIT.jsonl.gz");
@@ -305,5 +309,130 @@ describe.skipIf(!haveData)("real captures", () => {
     expect(j.unknownTopics).toBe(1);
     expect(j.sequenceGaps).toBe(0);
     expect(j.instruments.every((i) => i.synced)).toBe(true);
+  });
+});
+
+// ---- normalisation to tick records ----------------------------------------------------------
+
+function rec(out: TickBuffer, i: number) {
+  const f = i * TICK_F64, b = i * TICK_BYTES;
+  return {
+    kind: out.u8[b + T.KIND_U8]!,
+    flags: out.u8[b + T.FLAGS_U8]!,
+    venue: out.u16[i * (TICK_BYTES / 2) + T.VENUE_U16]!,
+    instrument: out.u32[i * (TICK_BYTES / 4) + T.INSTRUMENT_U32]!,
+    tsExchangeNs: out.u64[f]!,
+    tsRecvNs: out.u64[f + 1]!,
+    price: out.f64[f + T.PRICE_F64]!,
+    size: out.f64[f + T.SIZE_F64]!,
+    price2: out.f64[f + T.PRICE2_F64]!,
+    size2: out.f64[f + T.SIZE2_F64]!,
+    seq: out.u64[f + 6]!,
+  };
+}
+
+describe("normalizeBybitFrame", () => {
+  test("trades, book levels and merged ticker quotes become records; bad messages append nothing", () => {
+    const ins = new InstrumentTable();
+    const out = new TickBuffer(2);
+    const recv = 1786310819526357000n;
+    expect(normalizeBybitFrame({ topic: "publicTrade.BTCUSDT", type: "snapshot", ts: 1, data: [
+      { T: 1786310820346, s: "BTCUSDT", S: "Buy", v: "0.01", p: "65000.5", seq: 430879434439 },
+      { T: 1786310820347, s: "BTCUSDT", S: "Sell", v: "1.3", p: "65000.4", seq: 430879434440 },
+    ] }, recv, ins, out, { category: "linear" })).toBe(2);
+    expect(rec(out, 0)).toMatchObject({ kind: TickKind.trade, flags: 0, venue: Venue.bybit, price: 65000.5, size: 0.01, tsExchangeNs: 1786310820346000000n, tsRecvNs: recv, seq: 430879434439n });
+    expect(rec(out, 1)).toMatchObject({ flags: TickFlag.sell | TickFlag.last, price: 65000.4 });
+    expect(ins.symbols).toEqual(["BTC/USDT:USDT"]);
+
+    out.clear();
+    expect(normalizeBybitFrame({ topic: "orderbook.50.BTCUSDT", type: "delta", ts: 1000, cts: 990, data: { s: "BTCUSDT", b: [["10", "1"], ["9", "0"]], a: [["11", "2"]], u: 7, seq: 70 } }, recv, ins, out, { category: "spot" })).toBe(3);
+    expect([0, 1, 2].map((i) => rec(out, i).flags)).toEqual([0, 0, TickFlag.ask | TickFlag.last]);
+    expect(rec(out, 1)).toMatchObject({ kind: TickKind.level, price: 9, size: 0, seq: 7n, tsExchangeNs: 990_000_000n });
+    expect(ins.symbols).toEqual(["BTC/USDT:USDT", "BTC/USDT"]); // spot and linear BTCUSDT are two instruments
+    out.clear();
+    expect(normalizeBybitFrame({ topic: "orderbook.50.BTCUSDT", type: "snapshot", ts: 1000, data: { s: "BTCUSDT", b: [], a: [], u: 1, seq: 1 } }, recv, ins, out)).toBe(1);
+    expect(rec(out, 0)).toMatchObject({ flags: TickFlag.snapshot | TickFlag.last, price: 0, size: 0, seq: 1n });
+    expect(ins.symbols[2]).toBe("BTCUSDT"); // no category: the raw symbol
+    out.clear();
+    expect(normalizeBybitFrame({ topic: "orderbook.50.BTCUSDT", type: "delta", ts: 1, data: { s: "BTCUSDT", b: [["10", "1"], ["x", "1"]], a: [], u: 8 } }, recv, ins, out)).toBe(0);
+    expect(normalizeBybitFrame({ topic: "publicTrade.BTCUSDT", data: [{ T: 1, s: "BTCUSDT", S: "Up", v: "1", p: "1" }] }, recv, ins, out)).toBe(0);
+    expect(normalizeBybitFrame({ success: false, ret_msg: "nope" }, recv, ins, out)).toBe(0);
+    expect(normalizeBybitFrame({ topic: "kline.1.BTCUSDT", data: [] }, recv, ins, out)).toBe(0);
+    expect(normalizeBybitFrame("junk", recv, ins, out)).toBe(0);
+    expect(out.count).toBe(0);
+
+    // linear ticker deltas carry only what changed: merged with a state, they make full quotes
+    const st = new BybitTickerState();
+    expect(normalizeBybitFrame({ topic: "tickers.ETHUSDT", type: "snapshot", ts: 5, cs: 100, data: { symbol: "ETHUSDT", bid1Price: "1922.49", bid1Size: "153.59", ask1Price: "1922.5", ask1Size: "2" } }, recv, ins, out, { category: "linear", tickers: st })).toBe(1);
+    expect(normalizeBybitFrame({ topic: "tickers.ETHUSDT", type: "delta", ts: 6, cs: 101, data: { symbol: "ETHUSDT", ask1Price: "1922.51", ask1Size: "3" } }, recv, ins, out, { category: "linear", tickers: st })).toBe(1);
+    expect(rec(out, 1)).toMatchObject({ kind: TickKind.quote, flags: TickFlag.last, price: 1922.49, size: 153.59, price2: 1922.51, size2: 3, seq: 101n, tsExchangeNs: 6_000_000n });
+    expect(normalizeBybitFrame({ topic: "tickers.ETHUSDT", type: "delta", ts: 7, cs: 102, data: { symbol: "ETHUSDT", volume24h: "1" } }, recv, ins, out, { category: "linear", tickers: st })).toBe(0);
+    // without a state, a partial delta cannot make a quote
+    expect(normalizeBybitFrame({ topic: "tickers.ETHUSDT", type: "delta", ts: 6, cs: 101, data: { symbol: "ETHUSDT", ask1Price: "1922.51", ask1Size: "3" } }, recv, ins, out)).toBe(0);
+  });
+
+  test.skipIf(!haveData)("the whole cryptofeed capture: counts match the frames, and the LEVEL records rebuild every book", () => {
+    const r = CryptofeedV3Reader.open(CF);
+    const ins = new InstrumentTable();
+    const out = new TickBuffer();
+    const cats = new Map<string, ReturnType<typeof bybitCategoryFromUrl>>();
+    const states = new Map<string, BybitTickerState>();
+    let trades = 0, sells = 0, levels = 0, quotesPossible = 0;
+    const recvFrames: Array<{ conn: string; f: Record<string, unknown> }> = [];
+    for (const e of r.entries()) {
+      if (e.kind === "connect") cats.set(e.conn, bybitCategoryFromUrl(e.target));
+      if (e.kind !== "recv") continue;
+      const f = JSON.parse(e.frame) as Record<string, unknown>;
+      recvFrames.push({ conn: e.conn, f });
+      const topic = String(f.topic ?? "");
+      if (topic.startsWith("publicTrade.")) for (const t of f.data as Array<{ S: string }>) (trades++, t.S === "Sell" && sells++);
+      if (topic.startsWith("orderbook.")) levels += (f.data as { b: unknown[]; a: unknown[] }).b.length + (f.data as { b: unknown[]; a: unknown[] }).a.length;
+      if (topic.startsWith("tickers.") && cats.get(e.conn) === "linear") {
+        const d = f.data as Record<string, unknown>;
+        if ("bid1Price" in d || "ask1Price" in d || "bid1Size" in d || "ask1Size" in d) quotesPossible++;
+      }
+      let st = states.get(e.conn);
+      if (!st) states.set(e.conn, (st = new BybitTickerState()));
+      normalizeBybitFrame(f, e.recvNs, ins, out, { category: cats.get(e.conn), tickers: st });
+    }
+    const kinds = [0, 0, 0, 0, 0];
+    let sellFlags = 0, lasts = 0;
+    for (let i = 0; i < out.count; i++) {
+      const x = rec(out, i);
+      kinds[x.kind]!++;
+      if (x.kind === TickKind.trade && x.flags & TickFlag.sell) sellFlags++;
+      if (x.flags & TickFlag.last) lasts++;
+    }
+    expect(kinds[TickKind.trade]).toBe(trades);
+    expect(trades).toBe(347);
+    expect(sellFlags).toBe(sells);
+    expect(kinds[TickKind.level]).toBe(levels);
+    expect(kinds[TickKind.quote]).toBe(quotesPossible); // every linear ticker touching bid1/ask1 made a quote
+    expect(quotesPossible).toBe(638);
+    const tradeMsgs = recvFrames.filter((x) => String(x.f.topic).startsWith("publicTrade.")).length;
+    expect(lasts).toBe(tradeMsgs + 2148 + kinds[TickKind.quote]!); // one per message
+    expect(ins.symbols.slice().sort()).toEqual(["BTC/USDT", "BTC/USDT:USDT", "DOGE/USDT:USDT", "ETH/USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"]);
+    // rebuild each book from the LEVEL records alone (a snapshot record opening a message resets)
+    const books = new Map<number, { bids: Map<number, number>; asks: Map<number, number> }>();
+    let messageStart = true;
+    for (let i = 0; i < out.count; i++) {
+      const x = rec(out, i);
+      const starts = messageStart;
+      messageStart = (x.flags & TickFlag.last) !== 0;
+      if (x.kind !== TickKind.level) continue;
+      if (starts && x.flags & TickFlag.snapshot) books.set(x.instrument, { bids: new Map(), asks: new Map() });
+      const b = books.get(x.instrument)!;
+      const m = x.flags & TickFlag.ask ? b.asks : b.bids;
+      if (x.size === 0) m.delete(x.price);
+      else m.set(x.price, x.size);
+    }
+    const ref = rebuild(recvFrames);
+    for (const [key, r2] of ref) {
+      const [conn, topic] = key.split(" ") as [string, string];
+      const id = ins.symbols.indexOf(bybitUnified(topic.split(".")[2]!, cats.get(conn)));
+      const b = books.get(id)!;
+      expect(sortedLevels(b.bids, true)).toEqual(sortedLevels(r2.bids, true));
+      expect(sortedLevels(b.asks, false)).toEqual(sortedLevels(r2.asks, false));
+    }
   });
 });
