@@ -15,6 +15,10 @@ import { verifyCoinbaseCapture } from "../src/book/verify-coinbase.ts";
 import { CoinbaseBookSync } from "../src/feed/coinbase/book.ts";
 import { CryptofeedV3Reader } from "../src/feed/cryptofeed-v3.ts";
 import { readCaptureText } from "../src/feed/recording.ts";
+import { coinbaseUnified, isoToNs, normalizeCoinbaseFrame } from "../src/feed/coinbase/normalize.ts";
+import { InstrumentTable, Venue } from "../src/domain/instruments.ts";
+import { T, TICK_BYTES, TICK_F64, TickFlag, TickKind } from "../src/domain/tick.ts";
+import { TickBuffer } from "../src/domain/tick-buffer.ts";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
 const CB = join(DATA, "cryptofeed-v3", "COINBASE.jsonl.gz");
@@ -213,5 +217,135 @@ describe.skipIf(!haveData)("real capture", () => {
     expect(j.errorMessages).toEqual(["COINBASE.ws.2: rate limit exceeded"]);
     expect(j.sequenceGaps).toBe(0);
     expect(j.instruments.every((i) => i.synced)).toBe(true);
+  });
+});
+
+// ---- normalisation to tick records ----------------------------------------------------------
+
+function rec(out: TickBuffer, i: number) {
+  const f = i * TICK_F64, b = i * TICK_BYTES;
+  return {
+    kind: out.u8[b + T.KIND_U8]!,
+    flags: out.u8[b + T.FLAGS_U8]!,
+    venue: out.u16[i * (TICK_BYTES / 2) + T.VENUE_U16]!,
+    instrument: out.u32[i * (TICK_BYTES / 4) + T.INSTRUMENT_U32]!,
+    tsExchangeNs: out.u64[f]!,
+    tsRecvNs: out.u64[f + 1]!,
+    price: out.f64[f + T.PRICE_F64]!,
+    size: out.f64[f + T.SIZE_F64]!,
+    price2: out.f64[f + T.PRICE2_F64]!,
+    size2: out.f64[f + T.SIZE2_F64]!,
+    seq: out.u64[f + 6]!,
+  };
+}
+
+describe("normalizeCoinbaseFrame", () => {
+  test("ISO times to exact ns; product ids to unified symbols", () => {
+    expect(isoToNs("2026-08-09T21:05:48.483587501Z")).toBe(1786309548483587501n);
+    expect(isoToNs("2026-08-09T21:05:42.514318Z")).toBe(1786309542514318000n);
+    expect(isoToNs("2026-08-09T21:05:42Z")).toBe(1786309542000000000n);
+    expect(isoToNs("2026-08-09 21:05:48")).toBeNull();
+    expect(coinbaseUnified("BTC-USD")).toBe("BTC/USD");
+  });
+
+  test("trades (maker side flipped to the aggressor), ticker quotes, l2 levels; bad messages append nothing", () => {
+    const ins = new InstrumentTable();
+    const out = new TickBuffer(2);
+    const recv = 5n;
+    expect(normalizeCoinbaseFrame({ channel: "market_trades", timestamp: "2026-08-09T21:05:48.251397169Z", sequence_num: 9, events: [
+      { type: "snapshot", trades: [{ product_id: "BTC-USD", trade_id: "1", price: "1", size: "1", time: "2026-08-09T21:05:42.514318Z", side: "SELL" }] },
+      { type: "update", trades: [
+        { product_id: "BTC-USD", trade_id: "1068572091", price: "65083.67", size: "0.01034361", time: "2026-08-09T21:05:48.167634Z", side: "SELL" },
+        { product_id: "BTC-USD", trade_id: "1068572092", price: "65083.66", size: "0.5", time: "2026-08-09T21:05:48.167635Z", side: "BUY" },
+      ] },
+    ] }, recv, ins, out)).toBe(2); // the snapshot's past trades are not re-emitted
+    expect(rec(out, 0)).toMatchObject({ kind: TickKind.trade, flags: 0, venue: Venue.coinbase, price: 65083.67, size: 0.01034361, seq: 1068572091n, tsExchangeNs: 1786309548167634000n, tsRecvNs: 5n });
+    expect(rec(out, 1)).toMatchObject({ flags: TickFlag.sell | TickFlag.last, price: 65083.66 });
+    out.clear();
+    expect(normalizeCoinbaseFrame({ channel: "ticker", timestamp: "2026-08-09T21:05:48.229198328Z", sequence_num: 6, events: [{ type: "snapshot", tickers: [{ type: "ticker", product_id: "ETH-USD", price: "1919.41", best_bid: "1919.44", best_ask: "1919.49", best_bid_quantity: "0.02858092", best_ask_quantity: "0.07814824" }] }] }, recv, ins, out)).toBe(1);
+    expect(rec(out, 0)).toMatchObject({ kind: TickKind.quote, flags: TickFlag.last, price: 1919.44, size: 0.02858092, price2: 1919.49, size2: 0.07814824, seq: 6n, tsExchangeNs: 1786309548229198328n });
+    out.clear();
+    const l2f = l2(14, "update", "BTC-USD", [["bid", 10, 1], ["offer", 11, 0]]);
+    expect(normalizeCoinbaseFrame(l2f, recv, ins, out)).toBe(2);
+    expect(rec(out, 0)).toMatchObject({ kind: TickKind.level, flags: 0, price: 10, size: 1, seq: 14n, tsExchangeNs: 1786309548170326000n });
+    expect(rec(out, 1)).toMatchObject({ flags: TickFlag.ask | TickFlag.last, price: 11, size: 0 });
+    out.clear();
+    expect(normalizeCoinbaseFrame(l2(15, "snapshot", "ETH-USD", []), recv, ins, out)).toBe(1);
+    expect(rec(out, 0)).toMatchObject({ flags: TickFlag.snapshot | TickFlag.last, price: 0, size: 0, seq: 15n });
+    out.clear();
+    expect(normalizeCoinbaseFrame(l2(16, "update", "BTC-USD", [["bid", 10, 1], ["bid", -1, 1]]), recv, ins, out)).toBe(0);
+    expect(normalizeCoinbaseFrame({ ...l2(17, "update", "BTC-USD", [["bid", 10, 1]]), sequence_num: undefined }, recv, ins, out)).toBe(0);
+    expect(normalizeCoinbaseFrame({ type: "error", message: "x" }, recv, ins, out)).toBe(0);
+    expect(normalizeCoinbaseFrame(hb(18), recv, ins, out)).toBe(0);
+    expect(out.count).toBe(0);
+    expect(ins.symbols).toEqual(["BTC/USD", "ETH/USD"]);
+  });
+
+  test.skipIf(!haveData)("the whole capture: counts match the frames, sell flags agree with the book, LEVEL records rebuild both books", () => {
+    const ins = new InstrumentTable();
+    const out = new TickBuffer();
+    const fs = frames();
+    let trades = 0, makerBuys = 0, tickers = 0, levels = 0, l2msgs = 0;
+    for (const { f } of fs) {
+      const events = (f.events ?? []) as Array<Record<string, unknown>>;
+      if (f.channel === "market_trades") for (const e of events) if (e.type === "update") for (const t of e.trades as Array<{ side: string }>) (trades++, t.side === "BUY" && makerBuys++);
+      if (f.channel === "ticker") for (const e of events) tickers += (e.tickers as unknown[]).length;
+      if (f.channel === "l2_data") (l2msgs++, events.forEach((e) => (levels += (e.updates as unknown[]).length)));
+      normalizeCoinbaseFrame(f, 1n, ins, out);
+    }
+    const kinds = [0, 0, 0, 0, 0];
+    let sells = 0, levelLasts = 0;
+    for (let i = 0; i < out.count; i++) {
+      const x = rec(out, i);
+      kinds[x.kind]!++;
+      if (x.kind === TickKind.trade && x.flags & TickFlag.sell) sells++;
+      if (x.kind === TickKind.level && x.flags & TickFlag.last) levelLasts++;
+    }
+    expect(kinds[TickKind.trade]).toBe(trades);
+    expect(trades).toBe(79);
+    expect(sells).toBe(makerBuys);
+    expect(kinds[TickKind.quote]).toBe(tickers);
+    expect(kinds[TickKind.level]).toBe(levels);
+    expect(levelLasts).toBe(l2msgs);
+    // aggressor side against the book: an aggressive sell prints at or below the best bid
+    const s = new CoinbaseBookSync();
+    const tIns = new InstrumentTable();
+    let atBid = 0, atAsk = 0, agree = 0;
+    for (const { f } of fs) {
+      if (f.channel === "market_trades") {
+        const tmp = new TickBuffer(4);
+        normalizeCoinbaseFrame(f, 1n, tIns, tmp);
+        for (let i = 0; i < tmp.count; i++) {
+          const x = rec(tmp, i);
+          const pid = tIns.symbols[x.instrument]!.replace("/", "-");
+          const b = s.product(pid).book;
+          if (!b.synced) continue;
+          if (x.price <= b.bestBid) (atBid++, x.flags & TickFlag.sell && agree++);
+          else if (x.price >= b.bestAsk) (atAsk++, !(x.flags & TickFlag.sell) && agree++);
+        }
+      }
+      s.onMessage(f);
+    }
+    expect(atBid + atAsk).toBeGreaterThan(60);
+    expect(agree).toBe(atBid + atAsk);
+    // rebuild from LEVEL records only
+    const books = new Map<number, { bids: Map<number, number>; asks: Map<number, number> }>();
+    let messageStart = true;
+    for (let i = 0; i < out.count; i++) {
+      const x = rec(out, i);
+      const starts = messageStart;
+      messageStart = (x.flags & TickFlag.last) !== 0;
+      if (x.kind !== TickKind.level) continue;
+      if (starts && x.flags & TickFlag.snapshot) books.set(x.instrument, { bids: new Map(), asks: new Map() });
+      const b = books.get(x.instrument)!;
+      const m = x.flags & TickFlag.ask ? b.asks : b.bids;
+      if (x.size === 0) m.delete(x.price);
+      else m.set(x.price, x.size);
+    }
+    for (const [pid, r] of rebuild(fs)) {
+      const b = books.get(ins.symbols.indexOf(coinbaseUnified(pid)))!;
+      expect(sorted(b.bids, true)).toEqual(sorted(r.bids, true));
+      expect(sorted(b.asks, false)).toEqual(sorted(r.asks, false));
+    }
   });
 });
