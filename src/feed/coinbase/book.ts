@@ -1,13 +1,14 @@
 /**
  * Coinbase Advanced Trade market-data websocket: the `level2` channel's books for every product on
  * one connection, kept by the venue's documented rules
- * (https://docs.cdp.coinbase.com/advanced-trade/docs/ws-channels, "Level2 channel"; messages
- * arrive on channel `l2_data`):
+ * (https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-channels,
+ * "Level2 channel", and the channel reference api-reference/advanced-trade-api/websocket/level2;
+ * messages arrive on channel `l2_data`):
  *
  *   - level2 "guarantees delivery of all updates and is the easiest way to keep an order book
  *     snapshot in sync": a `snapshot` event carries the whole book of one product, then `update`
  *     events carry `updates[]` of {side: bid|offer, price_level, new_quantity, event_time};
- *   - "new_quantity is the updated size at that price level, not a delta; a value of 0 means the
+ *   - "new_quantity is the updated size at a price level (not a delta); a value of "0" means the
  *     level can be removed";
  *   - every message of the connection carries the envelope's `sequence_num`, one counter for the
  *     whole connection (all channels): a message that is not previous + 1 means messages were lost

@@ -5,8 +5,8 @@
  *
  *   - `market_trades`: one TRADE per trade of `update` events (the `snapshot` event replays past
  *     trades the stream has already sent or that predate it, and is skipped). Coinbase's `side` on
- *     a public match is the MAKER's side (Coinbase Exchange docs: "the side field indicates the
- *     maker order side"; in the cryptofeed v3 capture every SELL trade printed at the best ask and
+ *     a public match is the MAKER's side (Coinbase Exchange docs, websocket-feed/channels#match:
+ *     "the side field indicates the maker order side"; in the cryptofeed v3 capture every SELL trade printed at the best ask and
  *     every BUY at the best bid), so the aggressor sold — `sell` is set — when side is "BUY".
  *     ts = the trade's `time`; seq = trade_id;
  *   - `ticker`: one QUOTE per ticker (best_bid/best_bid_quantity, best_ask/best_ask_quantity),
