@@ -35,5 +35,6 @@ BOT4_API int bot4_layout_tick(char *buf, int cap) {
   BOT4_L_CONST(BOT4_FLAG_ASK);
   BOT4_L_CONST(BOT4_FLAG_SNAPSHOT);
   BOT4_L_CONST(BOT4_FLAG_LAST);
+  BOT4_L_CONST(BOT4_FLAG_NOLEVEL);
   return n;
 }

@@ -7,7 +7,10 @@
  *   TRADE : price/size = the print; flags bit SELL = aggressor sold; price2/size2 unused (0)
  *   QUOTE : price/size = best bid, price2/size2 = best ask (top of book, e.g. bookTicker)
  *   LEVEL : price/size = one L2 level (size 0 = delete); flags bit ASK = ask side,
- *           SNAPSHOT = part of a snapshot, LAST = last level of its venue message
+ *           SNAPSHOT = part of a snapshot, LAST = last level of its venue message,
+ *           NOLEVEL = no level, only the message's ids (an empty diff keeps the chain whole);
+ *           price2/size2 = the message's first update id and previous update id where the
+ *           venue has them (Binance U and pu; -1 = none), see book.h
  *   STATUS: price = status code (gap, resync, stale); used to mark a book unusable
  * ts_exchange_ns is Unix-epoch ns as stamped by the venue; ts_recv_ns is the bot4 clock
  * (clock.h) when the bytes arrived. seq is the venue's sequence / update id (0 if none).
@@ -23,6 +26,7 @@ enum bot4_tick_flag {
   BOT4_FLAG_ASK = 2,  /* level is on the ask side */
   BOT4_FLAG_SNAPSHOT = 4,
   BOT4_FLAG_LAST = 8, /* last record of one venue message */
+  BOT4_FLAG_NOLEVEL = 16, /* LEVEL record that carries only the message's sequence ids (no level) */
 };
 
 typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_tick {

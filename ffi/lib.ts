@@ -23,6 +23,7 @@ import { histLayouts, histSymbols } from "./sym/hist.ts";
 import { memLayouts, memSymbols } from "./sym/mem.ts";
 import { ringLayouts, ringSymbols } from "./sym/ring.ts";
 import { stateLayouts, stateSymbols } from "./sym/state.ts";
+import { feedLayouts, feedSymbols } from "./sym/feed.ts";
 
 export const VARIANTS = ["native", "v4", "v3", "base"] as const;
 export type Variant = (typeof VARIANTS)[number];
@@ -72,8 +73,9 @@ const symbols = {
   ...clockSymbols,
   ...memSymbols,
   ...stateSymbols,
+  ...feedSymbols,
 } as const;
-const layouts = [...coreLayouts, ...ringLayouts, ...histLayouts, ...clockLayouts, ...memLayouts, ...stateLayouts];
+const layouts = [...coreLayouts, ...ringLayouts, ...histLayouts, ...clockLayouts, ...memLayouts, ...stateLayouts, ...feedLayouts];
 
 /** Opens one variant and checks its layouts; used directly by tests that compare variants. */
 export function openVariant(variant: Variant) {

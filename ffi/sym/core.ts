@@ -37,6 +37,7 @@ export const coreLayouts: LayoutSpec[] = [
       BOT4_FLAG_ASK: TickFlag.ask,
       BOT4_FLAG_SNAPSHOT: TickFlag.snapshot,
       BOT4_FLAG_LAST: TickFlag.last,
+      BOT4_FLAG_NOLEVEL: TickFlag.nolevel,
     },
   },
 ];

@@ -38,7 +38,7 @@ export const T = {
 } as const;
 
 export const TickKind = { trade: 1, quote: 2, level: 3, status: 4 } as const;
-export const TickFlag = { sell: 1, ask: 2, snapshot: 4, last: 8 } as const;
+export const TickFlag = { sell: 1, ask: 2, snapshot: 4, last: 8, nolevel: 16 } as const;
 
 const TWO32 = 4294967296;
 /** Writes a non-negative integer < 2^53 as u64 at u32 index i (little-endian), no BigInt. */

@@ -1,0 +1,126 @@
+/*
+ * book.h — L2 order books kept from LEVEL tick records, with each venue's sequence procedure.
+ *
+ * Ladder: per side, levels sorted ascending by key (bids key = price, asks key = -price) in
+ * blocks of BOT4_LADDER_BLOCK with a directory of block maxima: an update is a binary search of
+ * the directory, a search inside one block and a move of at most one block's entries — O(log n +
+ * block) whatever the depth of the level (venues send diffs for levels thousands deep, which cost
+ * a flat sorted array a move of the whole side). A block that fills splits; one that runs low
+ * merges into a neighbour. The best level is the last entry of the last block, and is copied
+ * into the header (best_bid / best_ask and sizes) after every message, so readers need no call.
+ * A side that holds `cap` levels drops its worst level to take a better one (counted).
+ *
+ * Records: a message's records share seq (and for Binance price2 = U, size2 = pu or -1); its
+ * last record has LAST. A message may be split across batches: the verdict taken on its first
+ * record (apply / stale / buffer) holds for all of its records.
+ *
+ * Rules (documented venue procedures):
+ *  BINANCE_SPOT     first diff after a snapshot with lastUpdateId L: drop u <= L, then need
+ *                   U <= L+1 <= u; afterwards each U == previous u + 1.
+ *  BINANCE_FUTURES  drop u < L, then need U <= L <= u; afterwards each pu == previous u.
+ *  SEQ              (Bybit v5 u, Coinbase sequence_num, Kraken Futures seq) a WS snapshot syncs
+ *                   the book at once; afterwards each seq == previous + 1.
+ *  NONE             no sequence (venues that check a CRC instead, done by their handler).
+ * A break of the chain (gap), a snapshot that does not meet the buffered stream, or a book that
+ * crosses (best bid >= best ask) after a message clears the book, marks it unusable
+ * (state NEED_SNAPSHOT), bumps `resync_requests`, and buffers the diffs that follow (up to the
+ * pending capacity; on overflow the oldest are discarded and counted) so the next snapshot can
+ * be bridged. Nothing else may trade on a book whose state is not SYNCED.
+ *
+ * Memory: one block the caller allocates (bot4_book_bytes): header, then each ladder's arrays,
+ * then the pending records. No allocation here.
+ */
+#ifndef BOT4_BOOK_H
+#define BOT4_BOOK_H
+
+#include "bot4.h"
+#include "tick.h"
+
+#define BOT4_BOOK_MAGIC 0x4b4f4234u /* "4BOK" */
+
+enum bot4_book_rule { BOT4_RULE_NONE = 0, BOT4_RULE_BINANCE_SPOT = 1, BOT4_RULE_BINANCE_FUTURES = 2, BOT4_RULE_SEQ = 3 };
+enum bot4_book_state { BOT4_BOOK_NEED_SNAPSHOT = 0, BOT4_BOOK_AWAIT_BRIDGE = 1, BOT4_BOOK_SYNCED = 2 };
+enum bot4_book_problem {
+  BOT4_BOOK_OK = 0,
+  BOT4_BOOK_GAP = 1,
+  BOT4_BOOK_CROSSED = 2,
+  BOT4_BOOK_SNAPSHOT_TOO_OLD = 3, /* first buffered diff starts after the snapshot */
+  BOT4_BOOK_PENDING_OVERFLOW = 4,
+  BOT4_BOOK_BAD_LEVEL = 5,       /* price not > 0 or size not >= 0 */
+};
+enum bot4_book_verdict { V_NONE = 0, V_APPLY = 1, V_SKIP = 2, V_BUFFER = 3, V_SNAPSHOT = 4 };
+
+#define BOT4_LADDER_BLOCK 64
+
+typedef struct bot4_ladder {
+  uint32_t n;     /* levels held */
+  uint32_t nblk;  /* blocks in the directory */
+  uint32_t pool;  /* blocks available */
+  uint32_t nfree; /* entries on the free list */
+  uint64_t max_off;  /* double max[pool]: largest key of each directory entry, directory order */
+  uint64_t id_off;   /* uint32 id[pool]: block id of each directory entry */
+  uint64_t cnt_off;  /* uint32 cnt[pool]: entries in each block, by block id */
+  uint64_t free_off; /* uint32 free[pool]: free block ids */
+  uint64_t blk_off;  /* blocks: double key[BLOCK], double size[BLOCK] each */
+  uint64_t which;    /* 0 bids, 1 asks: where this ladder sits in the book */
+} bot4_ladder_t;
+
+static_assert(sizeof(bot4_ladder_t) == BOT4_CACHELINE, "a ladder header is one line");
+
+typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_book {
+  /* line 0: geometry and state */
+  uint32_t magic;
+  uint32_t cap;      /* levels per side */
+  uint32_t rule;
+  uint32_t state;
+  uint32_t instrument;
+  uint32_t pend_cap; /* records */
+  uint32_t pend_n;
+  uint32_t verdict;  /* for the message in progress */
+  uint32_t problem;  /* last problem code */
+  uint32_t pad0;
+  uint64_t last_seq; /* last applied update id (u / seq) */
+  uint64_t snap_seq; /* lastUpdateId of the snapshot in use */
+  uint64_t problem_seq;
+  /* line 1: top of book as of the last message (NaN when a side is empty) */
+  double best_bid;
+  double best_bid_size;
+  double best_ask;
+  double best_ask_size;
+  uint64_t pend_off;
+  uint64_t pad1[3];
+  /* lines 2-3: the two ladders */
+  bot4_ladder_t side[2];
+  /* lines 4-5: counters */
+  uint64_t msgs;              /* messages seen (first records) */
+  uint64_t applied;           /* messages applied */
+  uint64_t stale;             /* messages older than the book, skipped */
+  uint64_t buffered;          /* messages buffered while waiting for a snapshot */
+  uint64_t snapshots;
+  uint64_t snapshots_rejected;
+  uint64_t gaps;
+  uint64_t crossed;
+  uint64_t resync_requests;
+  uint64_t truncated;         /* levels dropped because a side was full */
+  uint64_t pend_dropped;      /* buffered records discarded on overflow */
+  uint64_t bad_levels;
+  uint64_t level_updates;     /* level records applied */
+  uint64_t pad2[3];
+} bot4_book_t;
+
+BOT4_API uint64_t bot4_book_bytes(uint32_t cap, uint32_t pend_cap);
+BOT4_API int32_t bot4_book_init(bot4_book_t *b, uint32_t cap, uint32_t pend_cap, uint32_t rule, uint32_t instrument);
+/* Back to NEED_SNAPSHOT with an empty ladder and no pending records (counters kept). */
+BOT4_API void bot4_book_reset(bot4_book_t *b);
+/* Applies LEVEL records recs[(start + i) & mask] for i < n to books[instrument] (NULL entries and
+ * other record kinds are skipped). Returns the number of books that asked for a resync during the
+ * call (so the caller looks at book states only when it is non-zero). */
+BOT4_API int32_t bot4_books_apply(bot4_book_t **books, uint32_t nbooks, const bot4_tick_t *recs, uint32_t mask,
+                                  uint32_t start, uint32_t n);
+/* One level, for tests and the cold path: side 0 bid / 1 ask; size 0 deletes. */
+BOT4_API void bot4_book_set(bot4_book_t *b, uint32_t side, double price, double size);
+/* Copies up to n levels of a side, best first, as (price, size) pairs into out; returns how many. */
+BOT4_API uint32_t bot4_book_levels(bot4_book_t *b, uint32_t side, double *out, uint32_t n);
+BOT4_API int bot4_layout_book(char *buf, int cap);
+
+#endif
