@@ -17,10 +17,15 @@ import { verifyKrakenCapture, verifyKrakenFuturesCapture } from "../src/book/ver
 import { CryptofeedLogReader } from "../src/feed/cryptofeed-log.ts";
 import { crc32KrakenFixed, KrakenBooks, KrakenBookSync, KrakenV2BookSync, type KrakenV1Level, type KrakenV2Level } from "../src/feed/kraken/book.ts";
 import { KrakenFuturesBooks } from "../src/feed/kraken/futures-book.ts";
+import { krakenFuturesUnified, krakenSpotUnified, normalizeKrakenFrame } from "../src/feed/kraken/normalize.ts";
+import { InstrumentTable, Venue } from "../src/domain/instruments.ts";
+import { T, TICK_BYTES, TICK_F64, TickFlag, TickKind, readU64 } from "../src/domain/tick.ts";
+import { TickBuffer } from "../src/domain/tick-buffer.ts";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
 const SPOT = join(DATA, "cryptofeed", "KRAKEN.ws.50.0.gz");
 const FUT = join(DATA, "cryptofeed", "KRAKEN_FUTURES.ws.1.0.gz");
+const TRADES = join(DATA, "cryptofeed", "KRAKEN.ws.48.0.gz");
 const haveData = existsSync(SPOT) && existsSync(FUT);
 if (!haveData) console.warn(`[kraken.test] ${join(DATA, "cryptofeed")} is absent: the real-data tests are skipped`);
 
@@ -380,5 +385,122 @@ describe.skipIf(!haveData)("Kraken Futures book (KRAKEN_FUTURES.ws.1.0.gz)", () 
     expect(s.book.levels(ASK)).toEqual(ref.byProduct.get(product)!.book.levels(ASK));
     expect(books.onMessage({ event: "subscribed", feed: "book", product_ids: [product] })).toBeNull();
     expect(books.onMessage({ feed: "book", product_id: product, side: "up", seq: 1, price: 1, qty: 1 })!.result).toBe("malformed");
+  });
+});
+
+describe("normalizeKrakenFrame", () => {
+  const rec = (buf: TickBuffer, i: number) => ({
+    kind: buf.u8[i * TICK_BYTES + T.KIND_U8]!,
+    flags: buf.u8[i * TICK_BYTES + T.FLAGS_U8]!,
+    price: buf.f64[i * TICK_F64 + T.PRICE_F64]!,
+    size: buf.f64[i * TICK_F64 + T.SIZE_F64]!,
+    seq: readU64(buf.u32, i * (TICK_BYTES / 4) + T.SEQ_U32),
+    exch: buf.u64[i * TICK_F64]!,
+    recv: buf.u64[i * TICK_F64 + 1]!,
+    inst: buf.u32[i * (TICK_BYTES / 4) + T.INSTRUMENT_U32]!,
+    venue: buf.u16[i * (TICK_BYTES / 2) + T.VENUE_U16]!,
+  });
+  const run = (path: string) => {
+    const buf = new TickBuffer(1024);
+    const inst = new InstrumentTable();
+    const fs = frames(path);
+    let withRecords = 0;
+    for (const [k, { frame }] of fs.entries()) {
+      const n = normalizeKrakenFrame(frame, BigInt(k), inst, buf);
+      if (n > 0) withRecords++;
+    }
+    const recs = Array.from({ length: buf.count }, (_, i) => rec(buf, i));
+    return { fs: fs.map((f) => f.frame), recs, inst, withRecords };
+  };
+
+  test.skipIf(!haveData)("spot v1 trades (KRAKEN.ws.48.0.gz): one TRADE per trade, sell = taker sold, exact times", () => {
+    const { fs, recs, inst, withRecords } = run(TRADES);
+    const trades = fs.filter((f): f is unknown[] => Array.isArray(f) && f[f.length - 2] === "trade").flatMap((f) => f[1] as string[][]);
+    expect(trades.length).toBeGreaterThan(8);
+    expect(recs.length).toBe(trades.length);
+    expect(recs.every((r) => r.kind === TickKind.trade && r.venue === Venue.kraken)).toBe(true);
+    expect(recs.map((r) => (r.flags & TickFlag.sell) !== 0)).toEqual(trades.map((t) => t[3] === "s"));
+    expect(recs.map((r) => r.price)).toEqual(trades.map((t) => Number(t[0])));
+    expect(recs.filter((r) => r.flags & TickFlag.last).length).toBe(withRecords);
+    expect(recs[0]!.exch).toBe(BigInt(trades[0]![2]!.replace(".", "")) * 1000n); // 6 decimals → ns
+    expect(inst.symbols).toContain("XMR/USD");
+  });
+
+  test.skipIf(!haveData)("spot v1 book (KRAKEN.ws.50.0.gz): one LEVEL per level, snapshot/ask flags, LAST per message", () => {
+    const { fs, recs, withRecords } = run(SPOT);
+    const book = fs.filter((f): f is unknown[] => KrakenBooks.isBookFrame(f));
+    let snapLevels = 0, askLevels = 0, all = 0;
+    for (const f of book) for (const o of f.slice(1, -2) as Array<Record<string, unknown[]>>) for (const [k, v] of Object.entries(o)) {
+      if (k === "c") continue;
+      all += v.length;
+      if (k.length === 2) snapLevels += v.length;
+      if (k[0] === "a") askLevels += v.length;
+    }
+    expect(recs.length).toBe(all);
+    expect(recs.every((r) => r.kind === TickKind.level && r.seq === 0)).toBe(true);
+    expect(recs.filter((r) => r.flags & TickFlag.snapshot).length).toBe(snapLevels);
+    expect(recs.filter((r) => r.flags & TickFlag.ask).length).toBe(askLevels);
+    expect(withRecords).toBe(4279);
+    expect(recs.filter((r) => r.flags & TickFlag.last).length).toBe(4279);
+  });
+
+  test.skipIf(!haveData)("futures (KRAKEN_FUTURES.ws.1.0.gz): trades and book levels with the venue seq; trade_snapshot and tickers skipped", () => {
+    const { fs, recs, inst } = run(FUT);
+    const objs = fs as Array<Record<string, unknown>>;
+    const trades = objs.filter((o) => o.feed === "trade" && o.event === undefined);
+    const deltas = objs.filter((o) => o.feed === "book" && o.event === undefined);
+    const snaps = objs.filter((o) => o.feed === "book_snapshot");
+    const snapLevels = snaps.reduce((n, o) => n + (o.bids as unknown[]).length + (o.asks as unknown[]).length, 0);
+    expect(recs.filter((r) => r.kind === TickKind.trade).length).toBe(trades.length);
+    expect(recs.filter((r) => r.kind === TickKind.level).length).toBe(deltas.length + snapLevels);
+    expect(recs.filter((r) => r.flags & TickFlag.snapshot).length).toBe(snapLevels);
+    const lvl = recs.filter((r) => r.kind === TickKind.level && !(r.flags & TickFlag.snapshot));
+    expect(lvl.map((r) => r.seq)).toEqual(deltas.map((d) => d.seq as number));
+    expect(lvl.map((r) => (r.flags & TickFlag.ask) !== 0)).toEqual(deltas.map((d) => d.side === "sell"));
+    const tr = recs.filter((r) => r.kind === TickKind.trade);
+    expect(tr.map((r) => (r.flags & TickFlag.sell) !== 0)).toEqual(trades.map((t) => t.side === "sell"));
+    expect(tr.map((r) => r.exch)).toEqual(trades.map((t) => BigInt(t.time as number) * 1_000_000n));
+    expect(inst.symbols).toContain("ETH/USD:ETH");
+    expect(inst.symbols).toContain("BTC/USD:BTC-210924");
+  });
+
+  test("spot v2 trade and book; unknown and unreadable frames append nothing", () => {
+    const buf = new TickBuffer(2);
+    const inst = new InstrumentTable();
+    const trade = { channel: "trade", type: "update", data: [
+      { symbol: "MATIC/USD", side: "sell", price: 0.5147, qty: 6423.46326, ord_type: "limit", trade_id: 4665846, timestamp: "2023-09-25T07:48:36.925533Z" },
+      { symbol: "MATIC/USD", side: "buy", price: 0.5148, qty: 1, ord_type: "market", trade_id: 4665847, timestamp: "2023-09-25T07:49:37.708706Z" },
+    ] };
+    expect(normalizeKrakenFrame(trade, 9n, inst, buf)).toBe(2);
+    expect(rec(buf, 0)).toMatchObject({ kind: TickKind.trade, flags: TickFlag.sell, price: 0.5147, seq: 4665846, exch: 1695628116925533000n, recv: 9n });
+    expect(rec(buf, 1)).toMatchObject({ flags: TickFlag.last, seq: 4665847 });
+    const book = { channel: "book", type: "snapshot", data: [{ symbol: "BTC/USD", bids: [{ price: 45283.5, qty: 0.1 }], asks: [{ price: 45285.2, qty: 0.001 }, { price: 45286.4, qty: 1.2 }], checksum: 1, timestamp: "2023-10-06T17:35:55.440295Z" }] };
+    expect(normalizeKrakenFrame(book, 10n, inst, buf)).toBe(3);
+    expect([2, 3, 4].map((i) => rec(buf, i).flags)).toEqual([TickFlag.snapshot, TickFlag.snapshot | TickFlag.ask, TickFlag.snapshot | TickFlag.ask | TickFlag.last]);
+    expect(inst.symbols).toEqual(["MATIC/USD", "BTC/USD"]);
+    const n0 = buf.count;
+    for (const junk of [
+      { channel: "heartbeat" },
+      { event: "heartbeat" },
+      { channel: "ticker", type: "update", data: [{}] },
+      [1, { a: ["x"] }, "ticker", "XBT/USD"],
+      [1, { a: [["1.0", "2.0", "3.0"], ["bad", "2.0", "3.0"]] }, "book-10", "XBT/USD"], // one bad level: the whole frame is refused
+      [1, [["1.0", "2.0", "3.0", "x", "l", ""]], "trade", "XBT/USD"],
+      { channel: "book", type: "update", data: [{ symbol: "BTC/USD", bids: [{ price: "1", qty: 1 }], asks: [] }] },
+      { feed: "book", product_id: "PI_XBTUSD", side: "sell", seq: 1, price: 1, qty: 1 }, // no timestamp
+      { feed: "trade_snapshot", product_id: "PI_XBTUSD", trades: [] },
+      "pong", null, 42,
+    ]) expect(normalizeKrakenFrame(junk, 1n, inst, buf)).toBe(0);
+    expect(buf.count).toBe(n0);
+  });
+
+  test("symbols map to ccxt's unified form", () => {
+    expect(krakenSpotUnified("XBT/CHF")).toBe("BTC/CHF");
+    expect(krakenSpotUnified("XDG/XBT")).toBe("DOGE/BTC");
+    expect(krakenSpotUnified("ADA/EUR")).toBe("ADA/EUR");
+    expect(krakenFuturesUnified("PI_XBTUSD")).toBe("BTC/USD:BTC");
+    expect(krakenFuturesUnified("FI_ETHUSD_211231")).toBe("ETH/USD:ETH-211231");
+    expect(krakenFuturesUnified("PF_SOLUSD")).toBe("SOL/USD:USD");
+    expect(krakenFuturesUnified("IN_XBTUSD")).toBe("IN_XBTUSD");
   });
 });
