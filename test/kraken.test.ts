@@ -12,10 +12,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { ASK, BID, L2Book } from "../src/book/l2book.ts";
-import { crc32, crc32Ascii, crc32Begin, crc32End, crc32EndSigned, crc32Table, toSigned32 } from "../src/book/crc32.ts";
+import { crc32, crc32Ascii, crc32Begin, crc32End, crc32EndSigned, Crc32Scratch, crc32Table, toSigned32 } from "../src/book/crc32.ts";
 import { verifyKrakenCapture, verifyKrakenFuturesCapture } from "../src/book/verify-kraken.ts";
 import { CryptofeedLogReader } from "../src/feed/cryptofeed-log.ts";
-import { crc32KrakenFixed, KrakenBooks, KrakenBookSync, KrakenV2BookSync, type KrakenV1Level, type KrakenV2Level } from "../src/feed/kraken/book.ts";
+import { appendKrakenDigits, appendKrakenFixed, crc32KrakenDigits, crc32KrakenFixed, KrakenBooks, KrakenBookSync, KrakenV2BookSync, type KrakenV1Level, type KrakenV2Level } from "../src/feed/kraken/book.ts";
 import { KrakenFuturesBooks } from "../src/feed/kraken/futures-book.ts";
 import { krakenFuturesUnified, krakenSpotUnified, normalizeKrakenFrame } from "../src/feed/kraken/normalize.ts";
 import { InstrumentTable, Venue } from "../src/domain/instruments.ts";
@@ -64,6 +64,20 @@ describe("crc32", () => {
     expect(crc32("123456789")).toBe(0xcbf43926); // the CRC-32/ISO-HDLC check value
     expect(crc32EndSigned(crc32Ascii(crc32Begin(), "123456789"))).toBe(0xcbf43926 | 0);
     expect(toSigned32(0xcbf43926)).toBe(-873187034);
+    // the scratch path: pieces appended, one native hash; reuse after reset; growth
+    const sc = new Crc32Scratch(2);
+    for (const s of ["123", "456789"]) sc.ascii(s);
+    expect(sc.crc32()).toBe(0xcbf43926);
+    sc.reset();
+    sc.byte(0x31);
+    expect(sc.crc32()).toBe(zlibCrc32("1"));
+    // Kraken digit rule by both paths
+    for (const s of ["0.05000", "0.00000304", "10.5", "45285.2", "0.0", "1000.000", "0.000022900"]) {
+      sc.reset();
+      appendKrakenDigits(sc, s);
+      expect(sc.crc32()).toBe(zlibCrc32(s.replace(".", "").replace(/^0+/, "")));
+      expect(crc32End(crc32KrakenDigits(crc32Begin(), s))).toBe(zlibCrc32(s.replace(".", "").replace(/^0+/, "")));
+    }
   });
 });
 
@@ -270,7 +284,14 @@ describe("Kraken v2 book (cases built from the v2 checksum guide)", () => {
   const bids: KrakenV2Level[] = Array.from({ length: 12 }, (_, i) => ({ price: 45283.5 - i * 0.7, qty: 1.5 + i * 0.00000001 }));
 
   test("the guide's formatting: 45285.2 → 452852, 0.00100000 → 100000", () => {
-    const one = (x: number, d: number) => crc32End(crc32KrakenFixed(crc32Begin(), x, d));
+    const scratch = new Crc32Scratch(4); // tiny: growth is exercised too
+    const one = (x: number, d: number) => {
+      const viaTable = crc32End(crc32KrakenFixed(crc32Begin(), x, d));
+      scratch.reset();
+      appendKrakenFixed(scratch, x, d);
+      expect(scratch.crc32()).toBe(viaTable);
+      return viaTable;
+    };
     expect(one(45285.2, 1)).toBe(zlibCrc32("452852"));
     expect(one(0.001, 8)).toBe(zlibCrc32("100000"));
     expect(one(0, 8)).toBe(zlibCrc32(""));

@@ -29,7 +29,7 @@
  * arrive meanwhile are counted as skipped. Nothing throws on bad input.
  */
 import { ASK, BID, L2Book } from "../../book/l2book.ts";
-import { CRC32_TABLE, crc32Begin, crc32EndSigned } from "../../book/crc32.ts";
+import { Crc32Scratch } from "../../book/crc32.ts";
 
 /** The checksum covers this many levels a side. */
 export const OKX_CHECKSUM_LEVELS = 25;
@@ -68,12 +68,6 @@ export interface OkxBookCounters {
 
 export type OkxBookResult = "snapshot" | "applied" | "heartbeat" | "mismatch" | "gap" | "crossed" | "skipped" | "malformed";
 
-/** Feeds an ASCII string into a running CRC. */
-function feed(crc: number, s: string): number {
-  const t = CRC32_TABLE;
-  for (let i = 0; i < s.length; i++) crc = t[(crc ^ s.charCodeAt(i)) & 0xff]! ^ (crc >>> 8);
-  return crc;
-}
 const COLON = 58;
 
 export class OkxBookSync {
@@ -86,6 +80,8 @@ export class OkxBookSync {
   lastProblem = "";
   private readonly priceStr: [Map<number, string>, Map<number, string>] = [new Map(), new Map()];
   private readonly sizeStr: [Map<number, string>, Map<number, string>] = [new Map(), new Map()];
+  /** the check text is assembled here and hashed in one native call: no string is built */
+  private readonly scratch = new Crc32Scratch(2048);
 
   constructor(readonly book: L2Book) {}
 
@@ -174,22 +170,20 @@ export class OkxBookSync {
   checksum(): number {
     const book = this.book;
     const nb = Math.min(OKX_CHECKSUM_LEVELS, book.depth(BID)), na = Math.min(OKX_CHECKSUM_LEVELS, book.depth(ASK));
-    const t = CRC32_TABLE;
-    let crc = crc32Begin();
-    let first = true;
+    const out = this.scratch;
+    out.reset();
     const n = Math.max(nb, na);
     for (let i = 0; i < n; i++) {
       for (let side = BID; side <= ASK; side++) {
         if (i >= (side === BID ? nb : na)) continue; // the shorter side's missing levels are ignored
         const p = book.price(side, i);
-        if (!first) crc = t[(crc ^ COLON) & 0xff]! ^ (crc >>> 8);
-        first = false;
-        crc = feed(crc, this.priceStr[side]!.get(p)!);
-        crc = t[(crc ^ COLON) & 0xff]! ^ (crc >>> 8);
-        crc = feed(crc, this.sizeStr[side]!.get(p)!);
+        if (out.len > 0) out.byte(COLON);
+        out.ascii(this.priceStr[side]!.get(p)!);
+        out.byte(COLON);
+        out.ascii(this.sizeStr[side]!.get(p)!);
       }
     }
-    return crc32EndSigned(crc);
+    return out.crc32() | 0; // OKX sends the CRC as a signed 32-bit integer
   }
 
   /** The received strings of a level (tests, reports). */
