@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CryptofeedLogReader, decimalSecondsToNs, readCryptofeedLog } from "../src/feed/cryptofeed-log.ts";
+import { CryptofeedLogReader, decimalSecondsToNs, readCryptofeedLog, type CryptofeedLogKind } from "../src/feed/cryptofeed-log.ts";
 import { DataFileError, readCaptureText } from "../src/feed/recording.ts";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
@@ -86,13 +86,13 @@ describe("cryptofeed log reader", () => {
       const path = join(CF, file);
       const { entries, stats } = readCryptofeedLog(path);
       // independent pass: one regex per documented shape
-      const shapes: Array<[RegExp, string]> = [
+      const shapes: Array<[RegExp, CryptofeedLogKind]> = [
         [/^(\S+) <-> ([0-9.]+)$/, "connect"],
         [/^(\S+) <- ([0-9.]+): (.+)$/, "send"],
         [/^(\S+) -> ([0-9.]+): (.+)$/, "http"],
         [/^()([0-9.]+): (.+)$/, "recv"],
       ];
-      const expected: Array<{ kind: string; url: string; ts: number; text: string; line: number }> = [];
+      const expected: Array<{ kind: CryptofeedLogKind; url: string; ts: number; text: string; line: number }> = [];
       let url = "";
       readCaptureText(path).split("\n").forEach((l, i) => {
         if (l.length === 0) return;
