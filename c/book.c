@@ -457,10 +457,8 @@ static void record(bot4_book_t *b, const bot4_tick_t *r, int32_t *resyncs, int d
   case V_BUFFER:
     if (BOT4_UNLIKELY(b->pend_n == b->pend_cap)) {
       /* the oldest buffered diffs are the least useful: the next snapshot will be newer */
-      b->pend_dropped += b->pend_n;
+      b->pend_dropped += b->pend_n; /* counted apart: `problem` keeps the cause of the desync */
       b->pend_n = 0;
-      b->problem = BOT4_BOOK_PENDING_OVERFLOW;
-      b->problem_seq = r->seq;
       if (b->pend_cap == 0) break;
     }
     pend_of(b)[b->pend_n++] = *r;

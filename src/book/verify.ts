@@ -1,5 +1,5 @@
 /**
- * Replays a raw capture through the same sync and book code a live feed uses, and says whether
+ * Replays a raw capture through the same parser, sync and book code a live feed uses, and says whether
  * the book stayed correct: sequence gaps, resyncs, crossed books, and — where the capture carries
  * an independent view of the top of book (Binance bookTicker, stamped with the book's update id)
  * — whether the book's best bid and ask equal the venue's at the same update id.
@@ -8,9 +8,15 @@
  * the REST depth snapshot as a bare JSON line), gzip or plain; several files are one stream in the
  * order given (a capture that continues another).
  */
-import { L2Book, type TopOfBook } from "./l2book.ts";
-import { BinanceDepthSync, type BinanceMarket, type DepthCounters } from "../feed/binance/depth.ts";
+import type { TopOfBook } from "./l2book.ts";
+import type { DepthCounters } from "../feed/binance/depth.ts";
 import { DataFileError, readCaptureText } from "../feed/recording.ts";
+import { readCryptofeedLog } from "../feed/cryptofeed-log.ts";
+import { alignedBuffer } from "../../ffi/buffers.ts";
+import { BookRule, BookSet } from "../../ffi/book.ts";
+import { BinanceParser, ParseStatus, parseStatusName } from "../../ffi/parse.ts";
+import { Venue } from "../domain/instruments.ts";
+import { T, TICK_BYTES, TICK_F64, TickFlag, TickKind } from "../domain/tick.ts";
 
 export interface InstrumentReport extends DepthCounters {
   venue: string;
@@ -45,20 +51,73 @@ export interface VerifyReport {
   instruments: InstrumentReport[];
 }
 
-interface Inst {
-  book: L2Book;
-  sync: BinanceDepthSync;
-  /** top of book after each applied diff, by its final update id */
-  topAt: Map<number, [number, number]>;
-}
-
 type Json = Record<string, unknown>;
 
-/** Verifies a Binance capture (one or more files forming one stream). */
+const MAX_INSTRUMENTS = 64;
+const OUT_CAP = 16384;
+
+/**
+ * Verifies a Binance capture (one or more files forming one stream) through the native feed's
+ * code: each frame's bytes go through the C parser into tick records, LEVEL records into the C
+ * book with Binance's sequence procedure (c/book.c). bookTicker frames, which carry the update
+ * id of the book they describe, are checked against the book's top at that id.
+ */
 export function verifyBinanceCapture(files: string[]): VerifyReport {
   if (files.length === 0) throw new DataFileError("verify-book needs at least one capture file");
+  return verifyBinanceFrames("binance <recv_ns> <json>", files, recvNsLines(files));
+}
+
+/** One frame of a capture: its JSON text, where it came from, and for a REST snapshot the symbol its URL names. */
+export interface CaptureFrame {
+  file: string;
+  line: number;
+  /** null: the line has no receive time (malformed) */
+  body: string | null;
+  snapshotSymbol?: string;
+}
+
+function* recvNsLines(files: string[]): Generator<CaptureFrame> {
+  for (const file of files) {
+    const text = readCaptureText(file);
+    let lineNo = 0, at = 0;
+    while (at < text.length) {
+      let nl = text.indexOf("\n", at);
+      if (nl < 0) nl = text.length;
+      const line = text.slice(at, nl);
+      at = nl + 1;
+      lineNo++;
+      if (line.length === 0) continue;
+      const sp = line.indexOf(" ");
+      yield { file, line: lineNo, body: sp > 0 && Number(line.slice(0, sp)) > 0 ? line.slice(sp + 1) : null };
+    }
+  }
+}
+
+/**
+ * cryptofeed's raw logs of Binance: the WebSocket log (`*.ws.*`) and the REST log (`*.http.*`)
+ * holding the depth snapshots, merged in recorded time; each snapshot is attributed to the
+ * symbol its URL names.
+ */
+export function verifyBinanceCryptofeedCapture(files: string[]): VerifyReport {
+  if (files.length === 0) throw new DataFileError("verify-book needs at least one capture file");
+  const all: Array<{ ts: bigint; f: CaptureFrame }> = [];
+  for (const file of files) {
+    const { entries } = readCryptofeedLog(file);
+    for (const e of entries) {
+      if (e.kind === "recv") all.push({ ts: e.recvNs, f: { file, line: e.line, body: e.text } });
+      else if (e.kind === "http" && /\/depth\?/.test(e.url)) {
+        const sym = /[?&]symbol=([A-Za-z0-9_]+)/.exec(e.url)?.[1];
+        all.push({ ts: e.recvNs, f: { file, line: e.line, body: e.text, snapshotSymbol: sym } });
+      }
+    }
+  }
+  all.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+  return verifyBinanceFrames("cryptofeed raw log (binance)", files, all.map((x) => x.f));
+}
+
+function verifyBinanceFrames(format: string, files: string[], frames: Iterable<CaptureFrame>): VerifyReport {
   const r: VerifyReport = {
-    format: "binance <recv_ns> <json>",
+    format,
     files,
     lines: 0,
     messages: 0,
@@ -75,92 +134,115 @@ export function verifyBinanceCapture(files: string[]): VerifyReport {
     topMismatches: 0,
     instruments: [],
   };
-  const insts = new Map<string, Inst>();
-  const tickers = new Map<string, Array<[number, number, number]>>();
-  let lastDepthSymbol: string | null = null;
-  const inst = (symbol: string, market: BinanceMarket): Inst => {
-    let i = insts.get(symbol);
-    if (!i) {
-      const book = new L2Book(`binance-${market}`, symbol);
-      i = { book, sync: new BinanceDepthSync(book, market), topAt: new Map() };
-      insts.set(symbol, i);
-    }
-    return i;
-  };
+  const parser = new BinanceParser(Venue.binanceusdm);
+  const books = new BookSet(MAX_INSTRUMENTS);
+  const symbols: string[] = [];
+  const topAt: Array<Map<number, [number, number]>> = [];
+  const tickers: Array<Array<[number, number, number]>> = [];
+  const out = alignedBuffer(OUT_CAP * TICK_BYTES);
+  const u8 = new Uint8Array(out.buffer, out.byteOffset, OUT_CAP * TICK_BYTES);
+  const f64 = new Float64Array(out.buffer, out.byteOffset, OUT_CAP * TICK_F64);
+  const u64 = new BigUint64Array(out.buffer, out.byteOffset, OUT_CAP * TICK_F64);
+  let inBuf = alignedBuffer(1 << 20);
+  let inBytes = new Uint8Array(inBuf.buffer, inBuf.byteOffset, 1 << 20);
+  const enc = new TextEncoder();
+  let lastDepth = -1;
 
-  for (const file of files) {
-    const text = readCaptureText(file);
-    let lineNo = 0;
-    const bad = (why: string) => {
-      r.malformed++;
-      if (r.malformedAt.length < 10) r.malformedAt.push(`${file}:${lineNo}: ${why}`);
-    };
-    let at = 0;
-    while (at < text.length) {
-      let nl = text.indexOf("\n", at);
-      if (nl < 0) nl = text.length;
-      const line = text.slice(at, nl);
-      at = nl + 1;
-      lineNo++;
-      if (line.length === 0) continue;
-      r.lines++;
-      const sp = line.indexOf(" ");
-      if (sp <= 0 || !(Number(line.slice(0, sp)) > 0)) {
-        bad("no receive time before the JSON");
-        continue;
-      }
-      let msg: Json;
-      try {
-        msg = JSON.parse(line.slice(sp + 1));
-      } catch {
-        bad("invalid JSON");
-        continue;
-      }
-      r.messages++;
-      if (typeof msg.lastUpdateId === "number" && Array.isArray(msg.bids) && Array.isArray(msg.asks)) {
-        // a REST snapshot: it names no symbol; it belongs to the capture's (single) depth stream
-        if (insts.size > 1) throw new DataFileError(`${file}:${lineNo}: a depth snapshot in a capture of several symbols cannot be attributed`);
-        if (lastDepthSymbol === null) {
-          bad("depth snapshot before any depth stream frame (no symbol to attribute it to)");
-          continue;
-        }
-        insts.get(lastDepthSymbol)!.sync.onSnapshot(msg as never);
-        continue;
-      }
-      const d = msg.data as Json | undefined;
-      const stream = typeof msg.stream === "string" ? msg.stream : "";
-      if (!d || typeof d !== "object") {
-        r.ignored++;
-        continue;
-      }
-      const symbol = typeof d.s === "string" ? d.s : stream.slice(0, stream.indexOf("@")).toUpperCase();
-      if (d.e === "depthUpdate") {
-        if (typeof d.U !== "number" || typeof d.u !== "number" || !Array.isArray(d.b) || !Array.isArray(d.a)) {
-          bad("depthUpdate without numeric U/u or b/a arrays");
-          continue;
-        }
-        const market: BinanceMarket = typeof d.pu === "number" ? "futures" : "spot";
-        const i = inst(symbol, market);
-        lastDepthSymbol = symbol;
-        const res = i.sync.onDiff(d as never);
-        if (res === "applied" && i.book.synced) i.topAt.set(d.u as number, [i.book.bestBid, i.book.bestAsk]);
-        continue;
-      }
-      if (stream.endsWith("@bookTicker") || (d.e === undefined && "b" in d && "a" in d && "u" in d)) {
-        let list = tickers.get(symbol);
-        if (!list) tickers.set(symbol, (list = []));
-        list.push([Number(d.u), Number(d.b), Number(d.a)]);
-        continue;
-      }
-      r.ignored++;
+  let file = "", lineNo = 0;
+  const bad = (why: string) => {
+    r.malformed++;
+    if (r.malformedAt.length < 10) r.malformedAt.push(`${file}:${lineNo}: ${why}`);
+  };
+  const register = (sym: string): number => {
+    const known = parser.instrumentOf(sym);
+    if (known !== undefined) return known;
+    if (symbols.length >= MAX_INSTRUMENTS) return -1;
+    parser.addSymbol(sym, symbols.length);
+    symbols.push(sym);
+    topAt.push(new Map());
+    tickers.push([]);
+    return symbols.length - 1;
+  };
+  for (const fr of frames) {
+    file = fr.file;
+    lineNo = fr.line;
+    r.lines++;
+    if (fr.body === null) {
+      bad("no receive time before the JSON");
+      continue;
     }
+    let target = lastDepth;
+    if (fr.snapshotSymbol !== undefined) {
+      target = register(fr.snapshotSymbol.toUpperCase());
+      if (target < 0) {
+        bad("snapshot for a symbol that cannot be registered");
+        continue;
+      }
+    }
+    const body = fr.body;
+    if (body.length * 3 > inBytes.length) {
+      inBuf = alignedBuffer(body.length * 3);
+      inBytes = new Uint8Array(inBuf.buffer, inBuf.byteOffset, body.length * 3);
+    }
+    const len = enc.encodeInto(body, inBytes).written!;
+    let n = parser.parse(inBuf.ptr, len, 0, out.ptr, OUT_CAP, target >= 0 ? target : 0xffffffff);
+    if (n === ParseStatus.unknownSymbol) {
+      // first frame of a symbol: register it (cold path), then parse again
+      let sym: unknown;
+      try {
+        const m = JSON.parse(body) as Json;
+        sym = ((m.data ?? m) as Json).s;
+      } catch {
+        sym = undefined;
+      }
+      if (typeof sym !== "string" || register(sym) < 0) {
+        bad("frame names a symbol that cannot be registered");
+        continue;
+      }
+      n = parser.parse(inBuf.ptr, len, 0, out.ptr, OUT_CAP, target >= 0 ? target : 0xffffffff);
+    }
+    if (n === ParseStatus.missing && target < 0 && body.startsWith('{"lastUpdateId"')) {
+      bad("depth snapshot before any depth stream frame (no symbol to attribute it to)");
+      continue;
+    }
+    if (n < 0) {
+      if (n === ParseStatus.control || n === ParseStatus.unknownType) r.ignored++;
+      else bad(`refused by the parser: ${parseStatusName(n)}`);
+      if (n === ParseStatus.control || n === ParseStatus.unknownType) r.messages++;
+      continue;
+    }
+    r.messages++;
+    const kind = u8[T.KIND_U8]!, inst = new Uint32Array(out.buffer, out.byteOffset, 16)[T.INSTRUMENT_U32]!;
+    if (kind === TickKind.quote) {
+      tickers[inst]!.push([Number(u64[T.SEQ_U32 / 2]), f64[T.PRICE_F64]!, f64[T.PRICE2_F64]!]);
+      continue;
+    }
+    if (kind !== TickKind.level) {
+      r.ignored++;
+      continue;
+    }
+    if (symbols.length > 1 && fr.snapshotSymbol === undefined && (u8[T.FLAGS_U8]! & TickFlag.snapshot) && body.startsWith('{"lastUpdateId"')) {
+      throw new DataFileError(`${file}:${lineNo}: a depth snapshot in a capture of several symbols cannot be attributed`);
+    }
+    let book = books.get(inst);
+    if (!book) {
+      // futures diffs carry pu (size2 >= 0) and futures REST snapshots carry E/T; spot has neither
+      const snap = (u8[T.FLAGS_U8]! & TickFlag.snapshot) !== 0;
+      const futures = snap ? u64[0] !== 0n : f64[T.SIZE2_F64]! >= 0;
+      book = books.add(inst, futures ? BookRule.binanceFutures : BookRule.binanceSpot);
+    }
+    lastDepth = inst;
+    books.apply(out.ptr, 0xffffffff, 0, n);
+    if (book.synced && !(u8[T.FLAGS_U8]! & TickFlag.snapshot)) topAt[inst]!.set(book.lastSeq, [book.bestBid, book.bestAsk]);
   }
 
-  for (const [symbol, i] of insts) {
+  for (let inst = 0; inst < symbols.length; inst++) {
+    const book = books.get(inst);
+    if (!book) continue;
     let checks = 0, mismatches = 0;
     let first: string | null = null;
-    for (const [u, b, a] of tickers.get(symbol) ?? []) {
-      const t = i.topAt.get(u);
+    for (const [u, b, a] of tickers[inst]!) {
+      const t = topAt[inst]!.get(u);
       if (!t) continue;
       checks++;
       if (t[0] !== b || t[1] !== a) {
@@ -168,26 +250,38 @@ export function verifyBinanceCapture(files: string[]): VerifyReport {
         first ??= `update ${u}: book ${t[0]} / ${t[1]}, bookTicker ${b} / ${a}`;
       }
     }
-    const c = i.sync.counters;
+    const c = book.counters();
+    const p = book.problem;
     r.instruments.push({
-      venue: i.book.venue,
-      symbol,
-      ...c,
-      synced: i.book.synced,
-      lastUpdateId: i.book.lastSeq,
-      depth: { bids: i.book.depth(0), asks: i.book.depth(1) },
-      top: i.book.top(),
+      venue: book.rule === BookRule.binanceSpot ? "binance-spot" : "binance-futures",
+      symbol: symbols[inst]!,
+      diffs: c.msgs - c.snapshots,
+      applied: c.applied,
+      stale: c.stale,
+      buffered: c.buffered,
+      snapshots: c.snapshots,
+      snapshotsRejected: c.snapshotsRejected,
+      gaps: c.gaps,
+      crossed: c.crossed,
+      resyncs: c.resyncRequests,
+      malformed: c.badLevels,
+      synced: book.synced,
+      lastUpdateId: book.lastSeq,
+      depth: { bids: book.depth(0), asks: book.depth(1) },
+      top: book.top() satisfies TopOfBook,
       topChecks: checks,
       topMismatches: mismatches,
       firstTopMismatch: first,
-      lastProblem: i.sync.lastProblem || null,
+      lastProblem: p ? `${p.what} at update ${p.at}` : null,
     });
     r.bookUpdates += c.applied;
     r.sequenceGaps += c.gaps;
-    r.resyncs += c.resyncs;
+    r.resyncs += c.resyncRequests;
     r.crossed += c.crossed;
     r.topChecks += checks;
     r.topMismatches += mismatches;
   }
+  const pc = parser.counters();
+  if (pc.malformed + pc.missing + pc.tooMany > 0 && r.malformedAt.length === 0) r.malformedAt.push(`parser: ${JSON.stringify(pc)}`);
   return r;
 }

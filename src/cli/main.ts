@@ -9,6 +9,7 @@ import { UsageError } from "./args.ts";
 const COMMANDS: Record<string, { about: string; load: () => Promise<{ main: (args: string[]) => Promise<number> }> }> = {
   run: { about: "run the engine (no .env: paper trading on bundled recorded data)", load: () => import("./run.ts") },
   "verify-book": { about: "replay a raw capture through the book code; JSON summary of gaps, resyncs, checks", load: () => import("./verify-book.ts") },
+  import: { about: "convert recorded captures (Binance, Tardis CSV, cryptofeed logs, JSON lines) into a tick file", load: () => import("./import.ts") },
   info: { about: "version, CPU features, kernel variant, huge pages, pools, configuration", load: () => import("./info.ts") },
 };
 
@@ -18,7 +19,7 @@ export function usage(): string {
 usage: bot4 <command> [flags]
 
 commands:
-${Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(10)} ${c.about}`).join("\n")}
+${Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(12)} ${c.about}`).join("\n")}
 
 global flags:
   --help, -h     this help (or \`bot4 <command> --help\`)
@@ -52,7 +53,7 @@ export function reportError(e: unknown): number {
   if (debug && err?.stack) process.stderr.write(`${err.stack}\n`);
   if (typeof err?.exitCode === "number") return err.exitCode;
   // configuration, usage and start-up checks are the user's to fix: exit code 2
-  return ["ConfigError", "UsageError", "KernelLoadError", "LayoutMismatchError", "DataFileError", "RingError"].includes(err?.name) ? 2 : 1;
+  return ["ConfigError", "UsageError", "KernelLoadError", "LayoutMismatchError", "DataFileError", "RingError", "UnknownCaptureError", "TickFileError"].includes(err?.name) ? 2 : 1;
 }
 
 if (Bun.isMainThread) {
