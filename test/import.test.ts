@@ -7,7 +7,14 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Venue } from "../src/domain/instruments.ts";
+import { InstrumentTable, Venue } from "../src/domain/instruments.ts";
+import { TickBuffer } from "../src/domain/tick-buffer.ts";
+import { bybitCategoryFromUrl } from "../src/feed/bybit/book.ts";
+import { BybitTickerState, normalizeBybitFrame } from "../src/feed/bybit/normalize.ts";
+import { normalizeCoinbaseFrame } from "../src/feed/coinbase/normalize.ts";
+import { CryptofeedLogReader } from "../src/feed/cryptofeed-log.ts";
+import { CryptofeedV3Reader } from "../src/feed/cryptofeed-v3.ts";
+import { normalizeKrakenFrame } from "../src/feed/kraken/normalize.ts";
 import { TickFlag, TickKind } from "../src/domain/tick.ts";
 import { DataFileError } from "../src/feed/recording.ts";
 import { LOCAL_VENUE_BASE } from "../src/tickfile/format.ts";
@@ -327,6 +334,59 @@ describe.skipIf(!haveData)("cryptofeed raw logs (Binance)", () => {
     const recs = fileRecords(TickFile.open(join(dir, "cf-coinm.b4t")));
     const agg = recs.find((r) => r.kind === TickKind.trade && r.native === "BCHUSD_PERP" && r.seq === 11285749n);
     expect(agg).toMatchObject({ price: 427.91, size: 3, flags: TickFlag.sell | TickFlag.last, ts: 1626916403852000000n, recv: 1626916408607320000n });
+  });
+});
+
+describe.skipIf(!haveData)("venue normalisers of src/feed through the registry", () => {
+  // the expected records come from the shared readers (src/feed/cryptofeed-log.ts, cryptofeed-v3.ts)
+  // and a direct call of the venue's normaliser per frame: the import must equal that, record for record
+  test("Kraken raw logs (spot book/trade/ticker, Futures) equal their normaliser fed by the shared log reader", async () => {
+    for (const files of [["KRAKEN.ws.50.0.gz"], ["KRAKEN.ws.48.0.gz"], ["KRAKEN_FUTURES.ws.1.0.gz"]]) {
+      const paths = files.map((f) => join(DATA, "cryptofeed", f));
+      const out = join(dir, `${files[0]}.b4t`);
+      const s = await importFiles(paths, out, { from: "cryptofeed" });
+      expect(s.formats).toEqual(["cryptofeed:kraken"]);
+      const want = new TickBuffer(1024);
+      const instruments = new InstrumentTable();
+      for (const e of CryptofeedLogReader.open(paths[0]!).entries()) {
+        if (e.kind === "recv") normalizeKrakenFrame(JSON.parse(e.text), e.recvNs, instruments, want);
+      }
+      expect(want.count).toBeGreaterThan(0);
+      const f = TickFile.open(out);
+      expect(f.count).toBe(want.count);
+      expect(Buffer.compare(Buffer.from(f.bytes), Buffer.from(want.bytes()))).toBe(0);
+      expect(f.instruments.map((i) => i.symbol)).toEqual(instruments.symbols);
+    }
+  });
+
+  test("cryptofeed v3 Bybit and Coinbase recordings: category from the connection URL, records equal direct normalising", async () => {
+    for (const [file, venue] of [["BYBIT.jsonl.gz", Venue.bybit], ["COINBASE.jsonl.gz", Venue.coinbase]] as const) {
+      const path = join(DATA, "cryptofeed-v3", file);
+      const out = join(dir, `${file}.b4t`);
+      const s = await importFiles([path], out);
+      expect(s.malformed).toBe(0);
+      const want = new TickBuffer(1024);
+      const instruments = new InstrumentTable();
+      const addr = new Map<string, string>();
+      const tickers = new Map<string, BybitTickerState>();
+      for (const e of CryptofeedV3Reader.open(path).entries()) {
+        if (e.kind === "connect") addr.set(e.conn, e.target);
+        if (e.kind !== "recv") continue;
+        const frame = JSON.parse(e.frame);
+        if (venue === Venue.coinbase) normalizeCoinbaseFrame(frame, e.recvNs, instruments, want);
+        else {
+          const url = addr.get(e.conn)!;
+          if (!tickers.has(url)) tickers.set(url, new BybitTickerState());
+          normalizeBybitFrame(frame, e.recvNs, instruments, want, { category: bybitCategoryFromUrl(url), tickers: tickers.get(url)! });
+        }
+      }
+      const f = TickFile.open(out);
+      expect(f.count).toBe(want.count);
+      expect(Buffer.compare(Buffer.from(f.bytes), Buffer.from(want.bytes()))).toBe(0);
+      expect(s.kinds.trade).toBeGreaterThan(0);
+      expect(s.kinds.level).toBeGreaterThan(0);
+      if (venue === Venue.bybit) expect(f.instruments.map((i) => i.symbol)).toContain("BTC/USDT:USDT");
+    }
   });
 });
 

@@ -21,7 +21,7 @@ import { T, TICK_BYTES, TICK_F64, TICK_U32, TickKind } from "../domain/tick.ts";
 import { DataFileError } from "../feed/recording.ts";
 import { LOCAL_VENUE_BASE } from "./format.ts";
 import { makeBinanceNormaliser } from "./importers/binance.ts";
-import { cryptofeedBinance, optionalVenueEntries } from "./importers/cryptofeed.ts";
+import { cryptofeedBinance, venueEntries } from "./importers/cryptofeed.ts";
 import { tardisImporter } from "./importers/tardis.ts";
 import type { BadLine, Frame, ImportContext, ImporterEntry, ImportInput, Normaliser } from "./importers/types.ts";
 import { TickFileWriter } from "./writer.ts";
@@ -61,9 +61,9 @@ export const hftbacktestImporter: ImporterEntry = {
 
 const BUILTIN: ImporterEntry[] = [hftbacktestImporter, tardisImporter, cryptofeedBinance];
 
-/** Every importer: the built-in ones, then venue normalisers found in src/feed/<venue>/normalize.ts. */
+/** Every importer: Binance and Tardis here, then the venue normalisers of src/feed/<venue>/normalize.ts. */
 export async function importers(): Promise<ImporterEntry[]> {
-  return [...BUILTIN, ...(await optionalVenueEntries())];
+  return [...BUILTIN, ...venueEntries()];
 }
 
 /** Entries a `--from` name selects: an exact name, or a family prefix (`cryptofeed` → `cryptofeed:*`). */

@@ -6,9 +6,10 @@
  *   `<url> <- <ts>: <json>`   frame sent by the client      (skipped)
  *   `<ts>: <json>`            frame received, verbatim      → a frame
  *   `<url> -> <ts>: <json>`   REST response body            → a frame with `source` = the URL
- * `<ts>` is float seconds as text; its decimal digits become exact ns (no float rounding). This is a
- * minimal splitter of our own: the shared reader planned for src/feed/cryptofeed-log.ts did not exist
- * when this was written — switch to it once it does.
+ * `<ts>` is float seconds as text; its decimal digits become exact ns (no float rounding). A received
+ * frame's `source` is the URL of the connection opened last before it (the REST URL for a REST body).
+ * The lines are split here, as a stream, rather than with src/feed/cryptofeed-log.ts's reader, which
+ * holds the whole decoded file in memory: imports must stay within bounded memory for large logs.
  *
  * cryptofeed v3 recordings (`*.jsonl.gz`) are read with src/feed/cryptofeed-v3.ts; `recv` entries and
  * `http` bodies become frames.
@@ -16,20 +17,19 @@
  * The venue of a raw log is told by the URLs in its first lines (stream / fstream / dstream
  * .binance.com, ws.kraken.com, …); a v3 file names its exchange in its header line.
  */
-import { existsSync } from "node:fs";
+import { decimalSecondsToNs } from "../../feed/cryptofeed-log.ts";
 import { CryptofeedV3Reader } from "../../feed/cryptofeed-v3.ts";
+import { bybitCategoryFromUrl } from "../../feed/bybit/book.ts";
+import { BybitTickerState, normalizeBybitFrame } from "../../feed/bybit/normalize.ts";
+import { normalizeCoinbaseFrame } from "../../feed/coinbase/normalize.ts";
+import { normalizeKrakenFrame } from "../../feed/kraken/normalize.ts";
+import { normalizeOkxFrame } from "../../feed/okx/normalize.ts";
 import { makeBinanceNormaliser } from "./binance.ts";
 import type { BadLine, Frame, ImportInput, ImporterEntry, Normaliser } from "./types.ts";
 
 const TS_RE = /^\d{1,12}(\.\d{1,18})?$/;
 
-/** `1633998512.0633569` → 1633998512063356900n (digits past ns are dropped). */
-export function decimalSecondsToNs(s: string): bigint {
-  const dot = s.indexOf(".");
-  const whole = dot < 0 ? s : s.slice(0, dot);
-  const frac = dot < 0 ? "" : s.slice(dot + 1);
-  return BigInt(whole) * 1_000_000_000n + BigInt((frac + "000000000").slice(0, 9));
-}
+export { decimalSecondsToNs };
 
 /** True when the head looks like a cryptofeed raw log. */
 export function isCryptofeedLog(head: string): boolean {
@@ -39,6 +39,7 @@ export function isCryptofeedLog(head: string): boolean {
 
 export async function* cryptofeedLogFrames(input: ImportInput): AsyncIterable<Frame | BadLine> {
   let lineNo = 0;
+  let wsUrl: string | undefined;
   for await (const batch of input.lines()) {
     for (const raw of batch) {
       lineNo++;
@@ -49,6 +50,7 @@ export async function* cryptofeedLogFrames(input: ImportInput): AsyncIterable<Fr
       if (!(line.charCodeAt(0) >= 48 && line.charCodeAt(0) <= 57)) {
         const sp = line.indexOf(" ");
         const arrow = sp > 0 ? line.slice(sp + 1, line.indexOf(" ", sp + 1)) : "";
+        if (arrow === "<->") wsUrl = line.slice(0, sp);
         if (arrow === "<->" || arrow === "<-") continue; // connect / sent: not market data
         if (arrow !== "->") {
           yield { bad: "neither `<ts>: <json>` nor `<url> <->|<-|-> <ts>`", line: lineNo };
@@ -70,6 +72,7 @@ export async function* cryptofeedLogFrames(input: ImportInput): AsyncIterable<Fr
         yield { bad: "invalid JSON", line: lineNo };
         continue;
       }
+      source ??= wsUrl;
       yield source === undefined ? { frame, recvNs: decimalSecondsToNs(ts), line: lineNo } : { frame, recvNs: decimalSecondsToNs(ts), line: lineNo, source };
     }
   }
@@ -78,8 +81,10 @@ export async function* cryptofeedLogFrames(input: ImportInput): AsyncIterable<Fr
 export async function* cryptofeedV3Frames(input: ImportInput): AsyncIterable<Frame | BadLine> {
   const r = CryptofeedV3Reader.open(input.path);
   let reported = 0;
+  const addr = new Map<string, string>();
   for (const e of r.entries()) {
     while (reported < r.stats.malformedAt.length) yield badFrom(r.stats.malformedAt[reported++]!);
+    if (e.kind === "connect") addr.set(e.conn, e.target);
     if (e.kind !== "recv" && e.kind !== "http") continue;
     let frame: unknown;
     try {
@@ -88,7 +93,8 @@ export async function* cryptofeedV3Frames(input: ImportInput): AsyncIterable<Fra
       yield { bad: "frame text is not JSON", line: e.line };
       continue;
     }
-    yield e.kind === "http" ? { frame, recvNs: e.recvNs, line: e.line, source: e.target } : { frame, recvNs: e.recvNs, line: e.line };
+    const source = e.kind === "http" ? e.target : addr.get(e.conn);
+    yield source === undefined ? { frame, recvNs: e.recvNs, line: e.line } : { frame, recvNs: e.recvNs, line: e.line, source };
   }
   while (reported < r.stats.malformedAt.length) yield badFrom(r.stats.malformedAt[reported++]!);
   // the reader keeps the first 20 malformed lines with their numbers; count the rest without one
@@ -133,34 +139,26 @@ export function cryptofeedV3Entry(exchange: string, normaliser: (input: ImportIn
 
 export const cryptofeedBinance = cryptofeedLogEntry("binance", (input) => makeBinanceNormaliser(input.ctx), "cryptofeed raw logs of Binance spot / USD-M / COIN-M (depth, bookTicker, trade, aggTrade; *.http.* REST snapshots)");
 
-/** Venue normalisers written elsewhere (`src/feed/<venue>/normalize.ts`), registered when present. */
-export async function optionalVenueEntries(): Promise<ImporterEntry[]> {
+/** Entries for the venue normalisers of src/feed/<venue>/normalize.ts. */
+export function venueEntries(): ImporterEntry[] {
   const out: ImporterEntry[] = [];
-  const feed = new URL("../../feed/", import.meta.url);
-  const load = async (venue: string, fnName: string): Promise<Normaliser | null> => {
-    const file = new URL(`${venue}/normalize.ts`, feed);
-    if (!existsSync(file)) return null;
-    const mod = (await import(file.href)) as Record<string, unknown>;
-    const fn = mod[fnName];
-    return typeof fn === "function" ? (fn as Normaliser) : null;
+  const plain = (fn: Normaliser) => (): Normaliser => (frame, recvNs, instruments, tb) => fn(frame, recvNs, instruments, tb);
+  out.push(cryptofeedLogEntry("kraken", plain(normalizeKrakenFrame), "cryptofeed raw logs of Kraken spot v1/v2 and Kraken Futures (normalizeKrakenFrame)"));
+  out.push(cryptofeedLogEntry("okx", plain(normalizeOkxFrame), "cryptofeed raw logs of OKX v5 (normalizeOkxFrame)"));
+  out.push(cryptofeedLogEntry("coinbase", plain(normalizeCoinbaseFrame), "cryptofeed raw logs of Coinbase Advanced Trade (normalizeCoinbaseFrame; the legacy Exchange feed of the 2021 logs maps to nothing)"));
+  out.push(cryptofeedV3Entry("COINBASE", plain(normalizeCoinbaseFrame), "cryptofeed v3 JSON lines of Coinbase Advanced Trade (normalizeCoinbaseFrame)"));
+  // Bybit's normaliser takes the stream's category (from the connection URL: names instruments) and a
+  // tickers state per connection (linear tickers are deltas), so it gets its own adapter
+  const bybit = (): Normaliser => {
+    const tickers = new Map<string, BybitTickerState>();
+    return (frame, recvNs, instruments, out, source) => {
+      const url = source ?? "";
+      let t = tickers.get(url);
+      if (!t) tickers.set(url, (t = new BybitTickerState()));
+      return normalizeBybitFrame(frame, recvNs, instruments, out, { category: bybitCategoryFromUrl(url), tickers: t });
+    };
   };
-  const wrap = (fn: Normaliser) => (): Normaliser => {
-    const n: Normaliser = (frame, recvNs, instruments, out, source) => fn(frame, recvNs, instruments, out, source);
-    return n;
-  };
-  const kraken = await load("kraken", "normalizeKrakenFrame");
-  if (kraken) out.push(cryptofeedLogEntry("kraken", wrap(kraken), "cryptofeed raw logs of Kraken (normalizeKrakenFrame)"));
-  const okx = await load("okx", "normalizeOkxFrame");
-  if (okx) out.push(cryptofeedLogEntry("okx", wrap(okx), "cryptofeed raw logs of OKX (normalizeOkxFrame)"));
-  const coinbase = await load("coinbase", "normalizeCoinbaseFrame");
-  if (coinbase) {
-    out.push(cryptofeedLogEntry("coinbase", wrap(coinbase), "cryptofeed raw logs of Coinbase (normalizeCoinbaseFrame)"));
-    out.push(cryptofeedV3Entry("COINBASE", wrap(coinbase), "cryptofeed v3 JSON lines of Coinbase (normalizeCoinbaseFrame)"));
-  }
-  const bybit = await load("bybit", "normalizeBybitFrame");
-  if (bybit) {
-    out.push(cryptofeedLogEntry("bybit", wrap(bybit), "cryptofeed raw logs of Bybit (normalizeBybitFrame)"));
-    out.push(cryptofeedV3Entry("BYBIT", wrap(bybit), "cryptofeed v3 JSON lines of Bybit (normalizeBybitFrame)"));
-  }
+  out.push(cryptofeedLogEntry("bybit", bybit, "cryptofeed raw logs of Bybit v5 (normalizeBybitFrame; the retired v2 API of the 2021 logs maps to nothing)"));
+  out.push(cryptofeedV3Entry("BYBIT", bybit, "cryptofeed v3 JSON lines of Bybit v5 (normalizeBybitFrame)"));
   return out;
 }
