@@ -1,0 +1,205 @@
+/**
+ * The native Binance feed end to end over a real socket: a local server on 127.0.0.1 speaks
+ * Binance's combined-stream WebSocket and REST depth endpoint and replays a real USD-M capture;
+ * BinanceFeed parses every frame in C into the ring; an engine loop drains the ring into the C
+ * book and forwards its resync requests. The book must end equal to the venue's (the server's own
+ * book); a dropped connection with lost frames must be recovered by reconnect + snapshot.
+ */
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { alignedBuffer } from "../ffi/buffers.ts";
+import { BookRule, BookSet } from "../ffi/book.ts";
+import { SpscRing } from "../ffi/ring.ts";
+import { L2Book } from "../src/book/l2book.ts";
+import { BinanceDepthSync } from "../src/feed/binance/depth.ts";
+import { BinanceFeed } from "../src/feed/binance/feed.ts";
+import { readCaptureText } from "../src/feed/recording.ts";
+
+const FILE = new URL("../../shared/data/hftbacktest/binance-usdm/btcusdt_20240808.gz", import.meta.url).pathname;
+const hasData = existsSync(FILE);
+if (!hasData) console.warn(`binance-feed.test: ${FILE} is absent; skipped`);
+
+interface Venue {
+  port: number;
+  stop(): void;
+  sent: number;
+  conns: number;
+  book: L2Book;
+  done: Promise<void>;
+}
+
+/** Replays the capture to whoever connects; `cutAt`: close the socket at that frame and lose the next `lose` frames. */
+function startVenue(history: string[], frames: string[], opts: { cutAt?: number; lose?: number } = {}): Venue {
+  const book = new L2Book("venue", "BTCUSDT");
+  const sync = new BinanceDepthSync(book, "futures");
+  let cursor = 0, cut = false, resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  // the venue's own book, advanced as frames go out (lost frames too: they happened at the venue)
+  const advance = (i: number) => {
+    const m = JSON.parse(frames[i]!);
+    if (m.data?.e === "depthUpdate") sync.onDiff(m.data);
+  };
+  // what happened at the venue before the replay starts: the recorded diffs and the snapshot
+  for (const h of history) {
+    const m = JSON.parse(h);
+    if (m.lastUpdateId !== undefined) sync.onSnapshot(m);
+    else if (m.data?.e === "depthUpdate") sync.onDiff(m.data);
+  }
+  if (!book.synced) throw new Error("the venue's own book did not sync from the capture's history");
+  const v: Venue = { port: 0, stop: () => server.stop(true), sent: 0, conns: 0, book, done };
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req, srv) {
+      const url = new URL(req.url);
+      if (url.pathname === "/stream") return srv.upgrade(req, { data: {} }) ? undefined : new Response("upgrade failed", { status: 400 });
+      if (url.pathname === "/fapi/v1/depth") {
+        if (url.searchParams.get("symbol") !== "BTCUSDT") return Response.json({ code: -1121, msg: "Invalid symbol." }, { status: 400 });
+        const side = (s: number) => book.levels(s, 1000).map(([p, q]) => [String(p), String(q)]);
+        return Response.json({ lastUpdateId: book.lastSeq, E: 1, T: 1, bids: side(0), asks: side(1) });
+      }
+      return new Response("not found", { status: 404 });
+    },
+    websocket: {
+      open(ws) {
+        v.conns++;
+        const timer = setInterval(() => {
+          for (let k = 0; k < 500 && cursor < frames.length; k++) {
+            if (opts.cutAt !== undefined && !cut && cursor === opts.cutAt) {
+              cut = true;
+              for (let j = 0; j < (opts.lose ?? 0); j++) advance(cursor++);
+              clearInterval(timer);
+              ws.close(1001, "going away");
+              return;
+            }
+            advance(cursor);
+            ws.send(frames[cursor++]!);
+            v.sent++;
+          }
+          if (cursor >= frames.length) {
+            clearInterval(timer);
+            resolveDone();
+          }
+        }, 2);
+      },
+      message() {},
+      close() {},
+    },
+  });
+  v.port = server.port!;
+  return v;
+}
+
+function engine(ring: SpscRing, feed: BinanceFeed) {
+  const books = new BookSet(1);
+  const book = books.add(0, BookRule.binanceFutures);
+  const cap = 4096, out = alignedBuffer(cap * 64);
+  let asked = 0;
+  const timer = setInterval(() => {
+    for (;;) {
+      const n = ring.pop(out.ptr, cap);
+      if (n === 0) break;
+      if (books.apply(out.ptr, 0xffffffff, 0, n) > 0 || book.resyncRequests > asked) {
+        asked = book.resyncRequests;
+        feed.requestSnapshot(0);
+      }
+    }
+  }, 1);
+  return { book, stop: () => clearInterval(timer) };
+}
+
+async function until(cond: () => boolean, ms: number, state: () => unknown = () => ""): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out; state: ${JSON.stringify(state())}`);
+    await Bun.sleep(5);
+  }
+}
+
+describe.skipIf(!hasData)("BinanceFeed against a local Binance-protocol venue", () => {
+  const lines = hasData ? readCaptureText(FILE).split("\n").filter((l) => l.length > 0) : [];
+  const bodies = lines.map((l) => l.slice(l.indexOf(" ") + 1));
+  const snapshot = bodies.find((b) => b.startsWith('{"lastUpdateId"')) ?? "";
+  const snapAt = bodies.indexOf(snapshot);
+  // the venue starts where the recorded snapshot was taken, so its book is the true one
+  const frames = bodies.slice(snapAt + 1);
+  const trades = frames.filter((f) => f.includes('"e":"trade"')).length;
+
+  for (const mode of ["clean", "disconnect with lost frames"] as const) {
+    test(`${mode}: every frame parsed into the ring, the book synced by snapshot and equal to the venue's`, async () => {
+      const venue = startVenue(bodies.slice(0, snapAt + 1), frames, mode === "clean" ? {} : { cutAt: 20_000, lose: 300 });
+      const ring = SpscRing.create(1 << 17);
+      const notices: string[] = [];
+      const feed = new BinanceFeed({
+        market: "usdm",
+        wsUrl: `ws://127.0.0.1:${venue.port}`,
+        restUrl: `http://127.0.0.1:${venue.port}`,
+        symbols: [{ symbol: "BTCUSDT", instrument: 0 }],
+        channels: ["trade", "bookTicker", "depth"],
+        ring,
+        venue: 2,
+        clock: () => performance.now() * 1e6,
+        backoff: { baseMs: 20, capMs: 100 },
+        stallMs: 5000,
+        random: () => 0.5,
+        onNotice: (what) => notices.push(what),
+      });
+      const eng = engine(ring, feed);
+      try {
+        feed.start();
+        await Promise.race([venue.done, Bun.sleep(25_000)]);
+        await until(() => feed.counters.frames >= venue.sent && ring.size === 0, 5000);
+        await until(() => eng.book.synced && eng.book.lastSeq === venue.book.lastSeq, 5000, () => ({ feed: feed.counters, book: eng.book.counters(), state: eng.book.state, last: eng.book.lastSeq, venue: venue.book.lastSeq, problem: eng.book.problem, notices }));
+        expect(feed.counters.refused).toBe(0);
+        expect(feed.counters.frames).toBe(venue.sent);
+        expect(feed.parserCounters().malformed).toBe(0);
+        expect(ring.drops).toBe(0);
+        expect(eng.book.levels(0, 50)).toEqual(venue.book.levels(0, 50));
+        expect(eng.book.levels(1, 50)).toEqual(venue.book.levels(1, 50));
+        if (mode === "clean") {
+          expect(feed.parserCounters().trades).toBe(trades);
+          expect(venue.conns).toBe(1);
+          expect(eng.book.counters().gaps).toBe(0);
+          expect(feed.counters.snapshotsFetched).toBe(1);
+        } else {
+          expect(venue.conns).toBe(2);
+          expect(feed.counters.reconnects).toBe(1);
+          expect(feed.counters.snapshotsFetched).toBeGreaterThanOrEqual(2);
+          expect(notices).toContain("connection lost: reconnecting");
+        }
+      } finally {
+        feed.stop();
+        eng.stop();
+        venue.stop();
+        ring.free();
+      }
+    }, 40_000);
+  }
+
+  test("a venue error on the snapshot endpoint is counted and retried, not fatal", async () => {
+    const ring = SpscRing.create(1024);
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ code: -1003, msg: "Too many requests" }, { status: 429 }) });
+    const notices: Array<Record<string, unknown>> = [];
+    const feed = new BinanceFeed({
+      market: "usdm",
+      wsUrl: `ws://127.0.0.1:${server.port}`,
+      restUrl: `http://127.0.0.1:${server.port}`,
+      symbols: [{ symbol: "BTCUSDT", instrument: 0 }],
+      channels: ["depth"],
+      ring,
+      venue: 2,
+      clock: () => 0,
+      onNotice: (_w, d) => notices.push(d),
+    });
+    try {
+      feed.requestSnapshot(0);
+      await until(() => feed.counters.snapshotErrors >= 1, 3000);
+      expect(String(notices[0]?.error)).toContain("HTTP 429");
+      expect(ring.size).toBe(0);
+    } finally {
+      feed.stop();
+      server.stop(true);
+      ring.free();
+    }
+  });
+});
