@@ -22,7 +22,7 @@
  * Spot tickers carry no bid1/ask1 and are not compared.
  */
 import type { TopOfBook } from "./l2book.ts";
-import type { InstrumentReport, VerifyReport } from "./verify.ts";
+import { emptyVerifyReport, type InstrumentReport, type VerifyReport } from "./verify.ts";
 import { BybitConnectionBooks, bybitCategoryFromUrl, type BybitBookSync } from "../feed/bybit/book.ts";
 import { CryptofeedV3Reader } from "../feed/cryptofeed-v3.ts";
 import { DataFileError, readCaptureText } from "../feed/recording.ts";
@@ -79,21 +79,7 @@ export const emptyAgreement = (): TickerAgreement => ({ tickers: 0, pinned: 0, p
 export function verifyBybitCapture(files: string[]): BybitVerifyReport {
   if (files.length === 0) throw new DataFileError("verify-book needs at least one capture file");
   const r: BybitVerifyReport = {
-    format: "",
-    files,
-    lines: 0,
-    messages: 0,
-    malformed: 0,
-    malformedAt: [],
-    ignored: 0,
-    bookUpdates: 0,
-    checksumsChecked: 0,
-    checksumMismatches: 0,
-    sequenceGaps: 0,
-    resyncs: 0,
-    crossed: 0,
-    topChecks: 0,
-    topMismatches: 0,
+    ...emptyVerifyReport("", files),
     errors: 0,
     errorMessages: [],
     unknownTopics: 0,

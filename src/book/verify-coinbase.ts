@@ -13,7 +13,7 @@
  * is invisible to the book: pinned disagreements are reported, not treated as failures.
  */
 import type { TopOfBook } from "./l2book.ts";
-import type { InstrumentReport, VerifyReport } from "./verify.ts";
+import { emptyVerifyReport, type InstrumentReport, type VerifyReport } from "./verify.ts";
 import { bracketTickers, emptyAgreement, type TickerAgreement } from "./verify-bybit.ts";
 import { CoinbaseBookSync } from "../feed/coinbase/book.ts";
 import { CryptofeedV3Reader } from "../feed/cryptofeed-v3.ts";
@@ -51,21 +51,7 @@ type Json = Record<string, unknown>;
 export function verifyCoinbaseCapture(files: string[]): CoinbaseVerifyReport {
   if (files.length === 0) throw new DataFileError("verify-book needs at least one capture file");
   const r: CoinbaseVerifyReport = {
-    format: "cryptofeed v3 jsonl",
-    files,
-    lines: 0,
-    messages: 0,
-    malformed: 0,
-    malformedAt: [],
-    ignored: 0,
-    bookUpdates: 0,
-    checksumsChecked: 0,
-    checksumMismatches: 0,
-    sequenceGaps: 0,
-    resyncs: 0,
-    crossed: 0,
-    topChecks: 0,
-    topMismatches: 0,
+    ...emptyVerifyReport("cryptofeed v3 jsonl", files),
     stale: 0,
     errors: 0,
     errorMessages: [],

@@ -15,7 +15,7 @@
  * files are one stream in the order given.
  */
 import type { TopOfBook } from "./l2book.ts";
-import type { VerifyReport } from "./verify.ts";
+import { emptyVerifyReport, type VerifyReport } from "./verify.ts";
 import { CryptofeedLogReader } from "../feed/cryptofeed-log.ts";
 import { KrakenBooks, type KrakenBookCounters } from "../feed/kraken/book.ts";
 import { KrakenFuturesBooks, type FuturesBookCounters } from "../feed/kraken/futures-book.ts";
@@ -42,10 +42,7 @@ export type VenueVerifyReport = Omit<VerifyReport, "instruments"> & { instrument
 const MAX_MALFORMED_KEPT = 10;
 
 function emptyReport(format: string, files: string[]): VenueVerifyReport {
-  return {
-    format, files, lines: 0, messages: 0, malformed: 0, malformedAt: [], ignored: 0, bookUpdates: 0, checksumsChecked: 0,
-    checksumMismatches: 0, sequenceGaps: 0, resyncs: 0, crossed: 0, topChecks: 0, topMismatches: 0, instruments: [],
-  };
+  return { ...emptyVerifyReport(format, files), instruments: [] };
 }
 
 /** Reads every file's received frames as JSON, counting what cannot be read; calls `onFrame` per frame. */

@@ -53,6 +53,28 @@ export interface VerifyReport {
 
 type Json = Record<string, unknown>;
 
+/** A report with every count at zero: each venue's verifier starts from it. */
+export function emptyVerifyReport(format: string, files: string[]): VerifyReport {
+  return {
+    format,
+    files,
+    lines: 0,
+    messages: 0,
+    malformed: 0,
+    malformedAt: [],
+    ignored: 0,
+    bookUpdates: 0,
+    checksumsChecked: 0,
+    checksumMismatches: 0,
+    sequenceGaps: 0,
+    resyncs: 0,
+    crossed: 0,
+    topChecks: 0,
+    topMismatches: 0,
+    instruments: [],
+  };
+}
+
 const MAX_INSTRUMENTS = 64;
 const OUT_CAP = 16384;
 
@@ -116,24 +138,7 @@ export function verifyBinanceCryptofeedCapture(files: string[]): VerifyReport {
 }
 
 function verifyBinanceFrames(format: string, files: string[], frames: Iterable<CaptureFrame>): VerifyReport {
-  const r: VerifyReport = {
-    format,
-    files,
-    lines: 0,
-    messages: 0,
-    malformed: 0,
-    malformedAt: [],
-    ignored: 0,
-    bookUpdates: 0,
-    checksumsChecked: 0,
-    checksumMismatches: 0,
-    sequenceGaps: 0,
-    resyncs: 0,
-    crossed: 0,
-    topChecks: 0,
-    topMismatches: 0,
-    instruments: [],
-  };
+  const r = emptyVerifyReport(format, files);
   const parser = new BinanceParser(Venue.binanceusdm);
   const books = new BookSet(MAX_INSTRUMENTS);
   const symbols: string[] = [];
