@@ -15,7 +15,7 @@ import { BookRule, BookSet } from "../ffi/book.ts";
 import { K } from "../ffi/lib.ts";
 import { BinanceParser } from "../ffi/parse.ts";
 import { BinanceDepthSync } from "../src/feed/binance/depth.ts";
-import { done, figure, percentiles, section } from "./harness.ts";
+import { done, figure, frameBlob, perItem, section } from "./harness.ts";
 
 const FILE = resolve(import.meta.dir, "../../shared/data/hftbacktest/binance-usdm/btcusdt_20240808.gz");
 if (!existsSync(FILE)) {
@@ -46,15 +46,7 @@ const parsed = frames.map((f) => JSON.parse(f).data);
 const levels = parsed.reduce((a, d) => a + d.b.length + d.a.length, 0);
 section(`Binance USD-M depthUpdate frames: ${frames.length}, ${(levels / frames.length).toFixed(1)} levels per frame on average`);
 
-function perFrame(fn: () => void, reps: number): number {
-  const t: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    fn();
-    t.push(((performance.now() - t0) * 1e6) / frames.length);
-  }
-  return percentiles(t).p50;
-}
+const perFrame = (fn: () => void, reps: number) => perItem(fn, frames.length, reps);
 
 let sink = 0;
 const parseNs = perFrame(() => {
@@ -87,21 +79,9 @@ figure("depth_apply_vs_ccxt_x", theirsNs / oursNs, "x", "> 1: ours is faster");
 figure("depth_frame_to_book_ts_ns", parseNs + oursNs, "ns/frame", "JSON.parse + TypeScript book");
 
 // The C path: all frames' bytes laid end to end, parsed one frame per call as the feed does.
+const blob = frameBlob(frames);
+const offs = blob.offs;
 const enc = new TextEncoder();
-const encoded = frames.map((f) => enc.encode(f));
-const total = encoded.reduce((a, b) => a + b.length, 0);
-const blob = alignedBuffer(total);
-const blobBytes = new Uint8Array(blob.buffer, blob.byteOffset, total);
-const offs = new Float64Array(frames.length + 1);
-{
-  let at = 0;
-  encoded.forEach((e, i) => {
-    offs[i] = at;
-    blobBytes.set(e, at);
-    at += e.length;
-  });
-  offs[frames.length] = at;
-}
 const snapBytes = enc.encode(snapshotText);
 const OUT_CAP = 8192;
 const out = alignedBuffer(OUT_CAP * 64);
@@ -114,7 +94,7 @@ const cNs = perFrame(() => {
   const b = cBook.add(0, BookRule.binanceFutures);
   const pp = parser.ptr, base = blob.ptr, op = out.ptr;
   const tp = (cBook as unknown as { table: { ptr: number } }).table.ptr;
-  for (let k = 0; k < encoded.length; k++) {
+  for (let k = 0; k < frames.length; k++) {
     if (k === before) {
       const n = parse(pp, snapBytes, snapBytes.length, 0, 0, op, OUT_CAP);
       applyBooks(tp, 1, op, 0xffffffff, 0, n);
@@ -128,7 +108,7 @@ const cNs = perFrame(() => {
 figure("depth_frame_to_book_c_ns", cNs, "ns/frame", "frame bytes -> C parser -> C book (2 FFI calls); goal <= 1500");
 const parseOnly = perFrame(() => {
   const pp = parser.ptr, base = blob.ptr, op = out.ptr;
-  for (let k = 0; k < encoded.length; k++) sink += parse(pp, base + offs[k]!, offs[k + 1]! - offs[k]!, 0, 0xffffffff, op, OUT_CAP);
+  for (let k = 0; k < frames.length; k++) sink += parse(pp, base + offs[k]!, offs[k + 1]! - offs[k]!, 0, 0xffffffff, op, OUT_CAP);
 }, 7);
 figure("depth_parse_c_ns", parseOnly, "ns/frame", "of which the C parse alone");
 const perLevel = levels / frames.length;

@@ -4,6 +4,7 @@
  * Figures are medians unless their name says otherwise (p99, max, per_s ...).
  */
 import { measure, run, bench as mitataBench, do_not_optimize } from "mitata";
+import { alignedBuffer } from "../ffi/buffers.ts";
 
 export const JSON_MODE = process.argv.includes("--json");
 const figures: Record<string, number | string> = {};
@@ -67,4 +68,36 @@ export function percentiles(samples: Float64Array | number[]): { p50: number; p9
 /** Prints the collected figures as one JSON object (JSON mode) — call once at the end. */
 export function done(): void {
   if (JSON_MODE) process.stdout.write(JSON.stringify(figures) + "\n");
+}
+
+/**
+ * Frames laid end to end in one aligned buffer that C can read: frame i is bytes
+ * offs[i]..offs[i+1) at address `ptr`. Built once, outside the timed loop.
+ */
+export function frameBlob(frames: string[]): { ptr: number; offs: Float64Array; bytes: number } {
+  const enc = new TextEncoder();
+  const encoded = frames.map((f) => enc.encode(f));
+  const total = encoded.reduce((a, b) => a + b.length, 0);
+  const mem = alignedBuffer(total);
+  const view = new Uint8Array(mem.buffer, mem.byteOffset, total);
+  const offs = new Float64Array(frames.length + 1);
+  let at = 0;
+  encoded.forEach((e, i) => {
+    offs[i] = at;
+    view.set(e, at);
+    at += e.length;
+  });
+  offs[frames.length] = at;
+  return { ptr: mem.ptr, offs, bytes: total };
+}
+
+/** Median over `reps` runs of fn, in ns per item (fn handles `items` items per run). */
+export function perItem(fn: () => void, items: number, reps: number): number {
+  const t: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    fn();
+    t.push(((performance.now() - t0) * 1e6) / items);
+  }
+  return percentiles(t).p50;
 }

@@ -6,11 +6,10 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { alignedBuffer } from "../ffi/buffers.ts";
 import { K } from "../ffi/lib.ts";
 import { BinanceParser } from "../ffi/parse.ts";
 import { SpscRing } from "../ffi/ring.ts";
-import { done, figure, percentiles, section } from "./harness.ts";
+import { done, figure, frameBlob, perItem, section } from "./harness.ts";
 
 const FILE = resolve(import.meta.dir, "../../shared/data/hftbacktest/binance-usdm/btcusdt_20240808.gz");
 if (!existsSync(FILE)) {
@@ -25,29 +24,9 @@ for (const l of new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(readFileS
 }
 section(`Binance USD-M trade frames: ${frames.length}, ${(frames.reduce((a, f) => a + f.length, 0) / frames.length).toFixed(0)} bytes on average`);
 
-const enc = new TextEncoder();
-const encoded = frames.map((f) => enc.encode(f));
-const total = encoded.reduce((a, b) => a + b.length, 0);
-const blob = alignedBuffer(total);
-const bytes = new Uint8Array(blob.buffer, blob.byteOffset, total);
-const offs = new Float64Array(frames.length + 1);
-let at = 0;
-encoded.forEach((e, i) => {
-  offs[i] = at;
-  bytes.set(e, at);
-  at += e.length;
-});
-offs[frames.length] = at;
-
-function perFrame(fn: () => void, reps: number): number {
-  const t: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    fn();
-    t.push(((performance.now() - t0) * 1e6) / frames.length);
-  }
-  return percentiles(t).p50;
-}
+const blob = frameBlob(frames);
+const offs = blob.offs;
+const perFrame = (fn: () => void, reps: number) => perItem(fn, frames.length, reps);
 
 const parser = new BinanceParser(2);
 parser.addSymbol("BTCUSDT", 0);
@@ -56,7 +35,7 @@ const toRing = K.bot4_binance_to_ring, available = K.bot4_ring_available, releas
 let sink = 0;
 const cNs = perFrame(() => {
   const pp = parser.ptr, base = blob.ptr, rh = ring.handle;
-  for (let k = 0; k < encoded.length; k++) {
+  for (let k = 0; k < frames.length; k++) {
     sink += toRing(pp, base + offs[k]!, offs[k + 1]! - offs[k]!, k, rh);
     // the consumer's side, as the engine would: release what arrived every 4096 frames
     if ((k & 4095) === 4095) release(rh, available(rh, 65536));
