@@ -30,7 +30,8 @@ static uint64_t ladder_bytes(uint32_t cap) {
 }
 
 BOT4_API uint64_t bot4_book_bytes(uint32_t cap, uint32_t pend_cap) {
-  return sizeof(bot4_book_t) + 2 * ladder_bytes(cap) + (uint64_t)pend_cap * sizeof(bot4_tick_t);
+  return sizeof(bot4_book_t) + 2 * ladder_bytes(cap) + 2ull * BOT4_GRID_SLOTS * sizeof(double) + 64 +
+         (uint64_t)pend_cap * sizeof(bot4_tick_t);
 }
 
 static void ladder_clear(bot4_ladder_t *l) {
@@ -44,7 +45,7 @@ static void ladder_clear(bot4_ladder_t *l) {
 static uint64_t ladder_init(bot4_ladder_t *l, int which, uint32_t cap, uint64_t at) {
   const uint32_t P = pool_for(cap);
   memset(l, 0, sizeof *l);
-  l->which = (uint64_t)which; /* lets base_of() find the book from either ladder */
+  l->which = (uint32_t)which; /* lets base_of() find the book from either ladder */
   l->pool = P;
   at = (at + 63) & ~63ull;
   l->blk_off = at;
@@ -193,6 +194,53 @@ static int ladder_set(bot4_ladder_t *l, double key, double size) {
   return 0;
 }
 
+/* ---- grid window ------------------------------------------------------------------------- */
+
+static inline double *grid_of(bot4_book_t *b, uint32_t side) { return (double *)((uint8_t *)b + b->grid_off[side]); }
+
+/* Slot of key in the window; -1 outside the window (or no grid); -2 not a multiple of the unit. */
+static inline int64_t grid_slot(const bot4_book_t *b, uint32_t side, double key) {
+  if (b->scale == 0) return -1;
+  const int64_t t = (int64_t)llrint(key * b->scale);
+  if (BOT4_UNLIKELY((double)t / b->scale != key)) return -2;
+  const int64_t i = t - b->gbase[side];
+  return (uint64_t)i < b->gslots ? i : -1;
+}
+
+static inline double grid_key(const bot4_book_t *b, uint32_t side, int64_t slot) {
+  return (double)(b->gbase[side] + slot) / b->scale;
+}
+
+static inline void grid_set(bot4_book_t *b, uint32_t side, int64_t i, double size) {
+  double *g = grid_of(b, side);
+  const double old = g[i];
+  bot4_ladder_t *l = &b->side[side];
+  if (size > 0) {
+    g[i] = size;
+    if (old == 0) {
+      l->gcount++;
+      if (i > b->gbest[side]) b->gbest[side] = (int32_t)i;
+    }
+  } else if (old != 0) {
+    g[i] = 0;
+    l->gcount--;
+    if (i == b->gbest[side]) {
+      int64_t j = i - 1;
+      if (l->gcount == 0) j = -1;
+      while (j >= 0 && g[j] == 0) j--;
+      b->gbest[side] = (int32_t)j;
+    }
+  }
+}
+
+static void grid_clear(bot4_book_t *b) {
+  for (uint32_t s = 0; s < 2; s++) {
+    if (b->side[s].gcount) memset(grid_of(b, s), 0, (size_t)b->gslots * sizeof(double));
+    b->side[s].gcount = 0;
+    b->gbest[s] = -1;
+  }
+}
+
 static inline void ladder_best(bot4_ladder_t *l, double *key, double *size) {
   if (l->nblk == 0) {
     *key = NAN;
@@ -209,12 +257,25 @@ static inline void ladder_best(bot4_ladder_t *l, double *key, double *size) {
 /* The worst level (first entry of the first block). */
 static inline double ladder_worst(bot4_ladder_t *l) { return blk(l, did(l)[0])->k[0]; }
 
+/* Best key and size of a side: the better of the window's top and the ladder's top. */
+static inline void side_best(bot4_book_t *b, uint32_t side, double *key, double *size) {
+  ladder_best(&b->side[side], key, size);
+  const int32_t g = b->gbest[side];
+  if (g >= 0) {
+    const double gk = grid_key(b, side, g);
+    if (!(*key >= gk)) { /* NaN (empty ladder) or below the window's top */
+      *key = gk;
+      *size = grid_of(b, side)[g];
+    }
+  }
+}
+
 static inline void refresh_top(bot4_book_t *b) {
   double k, s;
-  ladder_best(&b->side[0], &k, &s);
+  side_best(b, 0, &k, &s);
   b->best_bid = k;
   b->best_bid_size = s;
-  ladder_best(&b->side[1], &k, &s);
+  side_best(b, 1, &k, &s);
   b->best_ask = -k;
   b->best_ask_size = s;
 }
@@ -222,6 +283,7 @@ static inline void refresh_top(bot4_book_t *b) {
 static inline void clear_ladder(bot4_book_t *b) {
   ladder_clear(&b->side[0]);
   ladder_clear(&b->side[1]);
+  grid_clear(b);
   b->best_bid = b->best_ask = b->best_bid_size = b->best_ask_size = NAN;
 }
 
@@ -236,6 +298,15 @@ BOT4_API int32_t bot4_book_init(bot4_book_t *b, uint32_t cap, uint32_t pend_cap,
   uint64_t at = sizeof(bot4_book_t);
   at = ladder_init(&b->side[0], 0, cap, at);
   at = ladder_init(&b->side[1], 1, cap, at);
+  at = (at + 63) & ~63ull;
+  b->gslots = BOT4_GRID_SLOTS;
+  b->digits = -1;
+  b->scale = 0;
+  for (uint32_t s = 0; s < 2; s++) {
+    b->grid_off[s] = at;
+    at += (uint64_t)BOT4_GRID_SLOTS * sizeof(double);
+    b->gbest[s] = -1;
+  }
   b->pend_off = (at + 63) & ~63ull;
   clear_ladder(b);
   b->state = rule == BOT4_RULE_NONE ? BOT4_BOOK_SYNCED : BOT4_BOOK_NEED_SNAPSHOT;
@@ -249,7 +320,8 @@ BOT4_API void bot4_book_reset(bot4_book_t *b) {
   b->state = b->rule == BOT4_RULE_NONE ? BOT4_BOOK_SYNCED : BOT4_BOOK_NEED_SNAPSHOT;
 }
 
-static inline void set_key(bot4_book_t *b, uint32_t side, double key, double size) {
+/* One level in the ladder (levels outside the window), with the side's capacity rule. */
+static void ladder_put(bot4_book_t *b, uint32_t side, double key, double size) {
   bot4_ladder_t *l = &b->side[side];
   if (BOT4_UNLIKELY(l->n >= b->cap) && size > 0) {
     /* full: a better level displaces the worst one; a worse one is dropped */
@@ -268,22 +340,143 @@ static inline void set_key(bot4_book_t *b, uint32_t side, double key, double siz
   if (BOT4_UNLIKELY(ladder_set(l, key, size))) b->truncated++;
 }
 
+static void grid_disable(bot4_book_t *b);
+
+static inline void set_key(bot4_book_t *b, uint32_t side, double key, double size) {
+  const int64_t slot = grid_slot(b, side, key);
+  if (BOT4_LIKELY(slot >= 0)) {
+    grid_set(b, side, slot, size);
+    return;
+  }
+  if (BOT4_UNLIKELY(slot == -2)) grid_disable(b); /* a price off the unit: the ladder keeps it all */
+  ladder_put(b, side, key, size);
+}
+
+/* Moves the window's levels into the ladder and turns the grid off for good (a venue that sends
+ * a price finer than its snapshots showed). */
+static void grid_disable(bot4_book_t *b) {
+  for (uint32_t s = 0; s < 2; s++) {
+    const double *g = grid_of(b, s);
+    if (b->side[s].gcount)
+      for (uint32_t i = 0; i < b->gslots; i++)
+        if (g[i] != 0) ladder_put(b, s, grid_key(b, s, i), g[i]);
+  }
+  grid_clear(b);
+  b->scale = 0;
+  b->digits = -2;
+}
+
+/* Puts the side's window around its best level: window -> ladder, then the ladder's top levels
+ * that fall in the new window -> window. O(window + moved levels); only when the top drifts. */
+static void recenter(bot4_book_t *b, uint32_t side) {
+  bot4_ladder_t *l = &b->side[side];
+  double *g = grid_of(b, side);
+  if (l->gcount)
+    for (uint32_t i = 0; i < b->gslots; i++)
+      if (g[i] != 0) ladder_put(b, side, grid_key(b, side, i), g[i]);
+  if (l->gcount) memset(g, 0, (size_t)b->gslots * sizeof(double));
+  l->gcount = 0;
+  b->gbest[side] = -1;
+  b->recenters++;
+  if (l->nblk == 0) return;
+  double k, sz;
+  ladder_best(l, &k, &sz);
+  b->gbase[side] = (int64_t)llrint(k * b->scale) - (int64_t)(b->gslots / 2);
+  while (l->nblk) {
+    ladder_best(l, &k, &sz);
+    const int64_t slot = grid_slot(b, side, k);
+    if (slot < 0) break; /* below the window (keys are all on the unit while the grid is on) */
+    grid_set(b, side, slot, sz);
+    const uint32_t j = l->nblk - 1;
+    remove_at(l, j, bcnt(l)[did(l)[j]] - 1);
+  }
+}
+
+/* After a message: keep each side's top inside the middle three quarters of its window. */
+static inline void follow_top(bot4_book_t *b) {
+  if (b->scale == 0) return;
+  for (uint32_t s = 0; s < 2; s++) {
+    bot4_ladder_t *l = &b->side[s];
+    const int32_t gb = b->gbest[s];
+    int drift;
+    if (gb < 0) {
+      drift = l->nblk != 0; /* every level is outside the window */
+    } else {
+      double k, sz;
+      ladder_best(l, &k, &sz);
+      drift = gb < (int32_t)(b->gslots / 8) || gb > (int32_t)(b->gslots - b->gslots / 8) || k > grid_key(b, s, gb);
+    }
+    if (BOT4_UNLIKELY(drift)) recenter(b, s);
+  }
+}
+
+/* The smallest number of decimal digits (<= 8) that writes every level's price exactly; -2 none. */
+static int32_t infer_digits(bot4_book_t *b) {
+  for (int32_t d = 0; d <= 8; d++) {
+    double sc = 1;
+    for (int32_t i = 0; i < d; i++) sc *= 10;
+    int ok = 1;
+    for (uint32_t s = 0; s < 2 && ok; s++) {
+      bot4_ladder_t *l = &b->side[s];
+      for (uint32_t j = 0; j < l->nblk && ok; j++) {
+        const uint32_t id = did(l)[j];
+        const lblock_t *bk = blk(l, id);
+        for (uint32_t i = 0; i < bcnt(l)[id]; i++) {
+          const double k = bk->k[i];
+          if ((double)llrint(k * sc) / sc != k) {
+            ok = 0;
+            break;
+          }
+        }
+      }
+    }
+    if (ok) return d;
+  }
+  return -2;
+}
+
+/* First snapshot: find the unit, switch the grid on, centre both windows. */
+static void grid_start(bot4_book_t *b) {
+  if (b->digits != -1) return;
+  b->digits = infer_digits(b);
+  if (b->digits < 0) return;
+  double sc = 1;
+  for (int32_t i = 0; i < b->digits; i++) sc *= 10;
+  b->scale = sc;
+  recenter(b, 0);
+  recenter(b, 1);
+}
+
 BOT4_API void bot4_book_set(bot4_book_t *b, uint32_t side, double price, double size) {
   set_key(b, side & 1, side & 1 ? -price : price, size);
+  follow_top(b);
   refresh_top(b);
 }
 
 BOT4_API uint32_t bot4_book_levels(bot4_book_t *b, uint32_t side, double *out, uint32_t n) {
-  bot4_ladder_t *l = &b->side[side & 1];
-  const double sign = side & 1 ? -1.0 : 1.0;
+  side &= 1;
+  bot4_ladder_t *l = &b->side[side];
+  const double sign = side ? -1.0 : 1.0;
+  const double *g = grid_of(b, side);
+  int64_t gi = l->gcount ? b->gbest[side] : -1;
+  int64_t j = (int64_t)l->nblk - 1, i = j >= 0 ? (int64_t)bcnt(l)[did(l)[j]] - 1 : -1;
   uint32_t w = 0;
-  for (uint32_t j = l->nblk; j-- > 0 && w < n;) {
-    const uint32_t id = did(l)[j];
-    const lblock_t *bk = blk(l, id);
-    for (uint32_t i = bcnt(l)[id]; i-- > 0 && w < n;) {
-      out[2 * w] = sign * bk->k[i];
-      out[2 * w + 1] = bk->s[i];
+  while (w < n) {
+    const int has_l = j >= 0, has_g = gi >= 0;
+    if (!has_l && !has_g) break;
+    const double lk = has_l ? blk(l, did(l)[j])->k[i] : 0;
+    const double gk = has_g ? grid_key(b, side, gi) : 0;
+    if (has_g && (!has_l || gk > lk)) {
+      out[2 * w] = sign * gk;
+      out[2 * w + 1] = g[gi];
       w++;
+      for (gi--; gi >= 0 && g[gi] == 0; gi--) {
+      }
+    } else {
+      out[2 * w] = sign * lk;
+      out[2 * w + 1] = blk(l, did(l)[j])->s[i];
+      w++;
+      if (--i < 0 && --j >= 0) i = (int64_t)bcnt(l)[did(l)[j]] - 1;
     }
   }
   return w;
@@ -407,12 +600,15 @@ static void end_message(bot4_book_t *b, const bot4_tick_t *r, int32_t *resyncs) 
   if (v == V_APPLY) {
     b->last_seq = r->seq;
     b->applied++;
+    follow_top(b);
     refresh_top(b);
     if (BOT4_UNLIKELY(crossed(b))) {
       b->crossed++;
       desync(b, BOT4_BOOK_CROSSED, r->seq, resyncs);
     }
   } else if (v == V_SNAPSHOT) {
+    if (b->digits == -1) grid_start(b);
+    else follow_top(b);
     refresh_top(b);
     b->snapshots++;
     b->last_seq = b->snap_seq;
@@ -505,6 +701,11 @@ BOT4_API int bot4_layout_book(char *buf, int cap) {
   BOT4_L_OFF(bot4_book_t, side);
   BOT4_L_SIZE(bot4_ladder_t);
   BOT4_L_OFF(bot4_ladder_t, n);
+  BOT4_L_OFF(bot4_ladder_t, gcount);
+  BOT4_L_OFF(bot4_book_t, scale);
+  BOT4_L_OFF(bot4_book_t, digits);
+  BOT4_L_OFF(bot4_book_t, recenters);
+  BOT4_L_CONST(BOT4_GRID_SLOTS);
   BOT4_L_CONST(BOT4_LADDER_BLOCK);
   BOT4_L_OFF(bot4_book_t, msgs);
   BOT4_L_OFF(bot4_book_t, applied);

@@ -10,6 +10,15 @@
  * into the header (best_bid / best_ask and sizes) after every message, so readers need no call.
  * A side that holds `cap` levels drops its worst level to take a better one (counted).
  *
+ * Grid window: most updates still cost a search, so each side also keeps a window of
+ * BOT4_GRID_SLOTS price units around the top as a plain array of sizes indexed by price:
+ * an update inside the window is one multiply, one bounds check and one store. The unit is the
+ * prices' decimal unit (10^-digits), found from the first snapshot (the smallest number of
+ * digits that represents every snapshot price exactly), so price = index / 10^digits is bit
+ * for bit the parsed price. Levels outside the window, or off the unit, live in the ladder; the
+ * window is recentred on the best price (an O(window) move, rare) when the top leaves its
+ * middle three quarters. `cap` bounds the ladder; the window holds at most its slot count.
+ *
  * Records: a message's records share seq (and for Binance price2 = U, size2 = pu or -1); its
  * last record has LAST. A message may be split across batches: the verdict taken on its first
  * record (apply / stale / buffer) holds for all of its records.
@@ -51,6 +60,7 @@ enum bot4_book_problem {
 enum bot4_book_verdict { V_NONE = 0, V_APPLY = 1, V_SKIP = 2, V_BUFFER = 3, V_SNAPSHOT = 4 };
 
 #define BOT4_LADDER_BLOCK 64
+#define BOT4_GRID_SLOTS 16384
 
 typedef struct bot4_ladder {
   uint32_t n;     /* levels held */
@@ -62,7 +72,8 @@ typedef struct bot4_ladder {
   uint64_t cnt_off;  /* uint32 cnt[pool]: entries in each block, by block id */
   uint64_t free_off; /* uint32 free[pool]: free block ids */
   uint64_t blk_off;  /* blocks: double key[BLOCK], double size[BLOCK] each */
-  uint64_t which;    /* 0 bids, 1 asks: where this ladder sits in the book */
+  uint32_t which;    /* 0 bids, 1 asks: where this ladder sits in the book */
+  uint32_t gcount;   /* levels held in this side's grid window (the ladder holds the rest) */
 } bot4_ladder_t;
 
 static_assert(sizeof(bot4_ladder_t) == BOT4_CACHELINE, "a ladder header is one line");
@@ -91,7 +102,15 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_book {
   uint64_t pad1[3];
   /* lines 2-3: the two ladders */
   bot4_ladder_t side[2];
-  /* lines 4-5: counters */
+  /* line 4: the grid windows (see above) */
+  double scale;        /* 10^digits: keys are multiples of 1/scale; 0 = no grid yet */
+  uint32_t gslots;     /* slots per side */
+  int32_t digits;      /* decimal digits of the price unit, -1 unknown */
+  int64_t gbase[2];    /* key units of slot 0, per side */
+  int32_t gbest[2];    /* slot of the best level in the window, -1 none */
+  uint64_t grid_off[2];
+  uint64_t pad3;
+  /* lines 5-6: counters */
   uint64_t msgs;              /* messages seen (first records) */
   uint64_t applied;           /* messages applied */
   uint64_t stale;             /* messages older than the book, skipped */
@@ -105,7 +124,8 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_book {
   uint64_t pend_dropped;      /* buffered records discarded on overflow */
   uint64_t bad_levels;
   uint64_t level_updates;     /* level records applied */
-  uint64_t pad2[3];
+  uint64_t recenters;         /* grid windows moved to follow the top */
+  uint64_t pad2[2];
 } bot4_book_t;
 
 BOT4_API uint64_t bot4_book_bytes(uint32_t cap, uint32_t pend_cap);

@@ -23,6 +23,7 @@ export interface CBookCounters {
   pendDropped: number;
   badLevels: number;
   levelUpdates: number;
+  recenters: number;
 }
 
 export interface CBookOptions {
@@ -68,7 +69,12 @@ export class CBook {
   }
   /** Levels held on side 0 bid / 1 ask. */
   depth(side: number): number {
-    return this.u32[(L.side + (side ? L.ladderBytes : 0) + L.ladderN) / 4]!;
+    const at = L.side + (side ? L.ladderBytes : 0);
+    return this.u32[(at + L.ladderN) / 4]! + this.u32[(at + L.ladderGcount) / 4]!;
+  }
+  /** Decimal digits of the price unit of the grid window (-1 before the first snapshot, -2 none). */
+  get priceDigits(): number {
+    return new Int32Array(this.u32.buffer, this.u32.byteOffset, L.bytes / 4)[L.digits / 4]!;
   }
   /** Best bid / ask as of the last applied message (NaN when the side is empty): one load. */
   get bestBid(): number {
@@ -139,6 +145,7 @@ export class CBook {
       pendDropped: at(L.pendDropped),
       badLevels: at(L.badLevels),
       levelUpdates: at(L.levelUpdates),
+      recenters: at(L.recenters),
     };
   }
 }

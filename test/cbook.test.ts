@@ -77,6 +77,61 @@ describe("ladder", () => {
     expect(b.bestBid).toBe(Math.max(...ref[0]!.keys()));
     expect(b.bestAsk).toBe(Math.min(...ref[1]!.keys()));
   });
+  test("grid window: after a snapshot, random updates while the market drifts far away equal a sorted reference; an off-unit price turns the grid off without losing a level", () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+    const set = new BookSet(1);
+    const b = set.add(0, BookRule.none, { levels: 200_000, pending: 0 });
+    const ref = [new Map<number, number>(), new Map<number, number>()];
+    const tb = new TickBuffer();
+    const snap: Array<[number, number, number]> = [];
+    for (let i = 0; i < 300; i++) snap.push([0, Number((999.9 - i / 10).toFixed(1)), 1 + i], [1, Number((1000 + i / 10).toFixed(1)), 1 + i]);
+    diff(tb, 0, 0, 1, 0, snap, true);
+    applyAll(set, tb);
+    for (const [side, p, q] of snap) ref[side]!.set(p, q);
+    expect(b.priceDigits).toBe(1);
+    const check = () => {
+      for (const s of [0, 1]) {
+        const want = [...ref[s]!.entries()].sort((x, y) => (s ? x[0] - y[0] : y[0] - x[0]));
+        expect(b.depth(s)).toBe(want.length);
+        expect(b.levels(s)).toEqual(want);
+      }
+      expect(b.bestBid).toBe(Math.max(...ref[0]!.keys()));
+      expect(b.bestAsk).toBe(Math.min(...ref[1]!.keys()));
+    };
+    // the mid walks from 1000 to ~4000 and back: far outside the first window (16384 units of 0.1)
+    let mid = 1000;
+    for (let step = 0; step < 400; step++) {
+      mid += step < 200 ? 15 : -14;
+      const levels: Array<[number, number, number]> = [];
+      for (let k = 0; k < 40; k++) {
+        const side = rnd() < 0.5 ? 0 : 1;
+        const off = Math.floor(rnd() * 400) / 10 + 0.1;
+        const price = Number((side ? mid + off : mid - off).toFixed(1));
+        const size = rnd() < 0.3 ? 0 : Math.round(rnd() * 100) + 1;
+        levels.push([side, price, size]);
+      }
+      // keep the book uncrossed: clear the other side's levels that the new mid passed
+      for (const [p] of ref[0]!) if (p >= mid) levels.push([0, p, 0]);
+      for (const [p] of ref[1]!) if (p <= mid) levels.push([1, p, 0]);
+      diff(tb, 0, 0, step + 2, 0, levels);
+      applyAll(set, tb);
+      for (const [side, p, q] of levels) {
+        if (q > 0) ref[side]!.set(p, q);
+        else ref[side]!.delete(p);
+      }
+      if (step % 50 === 49) check();
+    }
+    expect(b.counters().recenters).toBeGreaterThan(2);
+    check();
+    // a price finer than the unit the snapshot showed: the grid goes, every level stays
+    diff(tb, 0, 0, 999, 0, [[0, 10.05, 3]]);
+    applyAll(set, tb);
+    ref[0]!.set(10.05, 3);
+    expect(b.priceDigits).toBe(-2);
+    check();
+  });
+
   test("a full side drops its worst level for a better one and refuses a worse one (counted)", () => {
     const b = new CBook(0, BookRule.none, { levels: 3, pending: 0 });
     for (const p of [10, 9, 8]) b.set(0, p, 1);
