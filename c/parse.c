@@ -240,6 +240,38 @@ static inline double level_number(cur_t *c) {
   return decimal(s, n);
 }
 
+/* A plain decimal's digits from p up to the closing quote, converted; NULL on anything else. */
+static inline const uint8_t *quick_decimal(const uint8_t *p, const uint8_t *e, double *out) {
+  uint64_t m = 0;
+  int digits = 0, frac = 0, dot = 0;
+  for (; p < e; p++) {
+    const unsigned d = (unsigned)(*p - '0');
+    if (d < 10) {
+      m = m * 10 + d;
+      digits++;
+      frac += dot;
+    } else if (*p == '.' && !dot) {
+      dot = 1;
+    } else {
+      break;
+    }
+  }
+  if (BOT4_UNLIKELY(p >= e || *p != '"' || digits == 0 || digits > 19 || frac > 22 || m > (1ull << 53))) return NULL;
+  *out = (double)m / POW10[frac];
+  return p + 1;
+}
+
+/* The compact form every venue's encoder writes, ["61659.70","1.486"], in one pass with no
+ * whitespace handling; NULL sends the caller to the general path. */
+static inline const uint8_t *quick_level(const uint8_t *p, const uint8_t *e, double *px, double *sz) {
+  if (BOT4_UNLIKELY(e - p < 8 || p[0] != '[' || p[1] != '"')) return NULL;
+  p = quick_decimal(p + 2, e, px);
+  if (BOT4_UNLIKELY(!p || e - p < 4 || p[0] != ',' || p[1] != '"')) return NULL;
+  p = quick_decimal(p + 2, e, sz);
+  if (BOT4_UNLIKELY(!p || p >= e || *p != ']')) return NULL;
+  return p + 1;
+}
+
 /* Parses [["p","q"(,...)], ...] into LEVEL records (price/size/flags only). */
 static void levels(cur_t *c, bot4_tick_t *out, uint32_t cap, fields_t *f, uint8_t flags) {
   f->has_levels = 1;
@@ -249,25 +281,31 @@ static void levels(cur_t *c, bot4_tick_t *out, uint32_t cap, fields_t *f, uint8_
     return;
   }
   for (;;) {
-    if (!expect(c, '[')) return;
-    const double px = level_number(c);
-    if (BOT4_UNLIKELY(c->p >= c->e || *c->p != ',')) {
-      if (!expect(c, ',')) return;
+    double px, sz;
+    const uint8_t *q = quick_level(c->p, c->e, &px, &sz);
+    if (BOT4_LIKELY(q != NULL)) {
+      c->p = q;
     } else {
-      c->p++;
-    }
-    const double sz = level_number(c);
-    if (BOT4_UNLIKELY(c->bad)) return;
-    if (BOT4_LIKELY(c->p < c->e && *c->p == ']')) {
-      c->p++;
-    } else {
-      /* extra elements (some venues add order counts) are skipped */
-      while (peek(c) == ',') {
+      if (!expect(c, '[')) return;
+      px = level_number(c);
+      if (BOT4_UNLIKELY(c->p >= c->e || *c->p != ',')) {
+        if (!expect(c, ',')) return;
+      } else {
         c->p++;
-        skip_value(c);
-        if (c->bad) return;
       }
-      if (!expect(c, ']')) return;
+      sz = level_number(c);
+      if (BOT4_UNLIKELY(c->bad)) return;
+      if (BOT4_LIKELY(c->p < c->e && *c->p == ']')) {
+        c->p++;
+      } else {
+        /* extra elements (some venues add order counts) are skipped */
+        while (peek(c) == ',') {
+          c->p++;
+          skip_value(c);
+          if (c->bad) return;
+        }
+        if (!expect(c, ']')) return;
+      }
     }
     if (BOT4_UNLIKELY(f->lv >= cap)) {
       f->lv = UINT32_MAX; /* too many: remembered, parsing continues for well-formedness */
