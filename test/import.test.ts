@@ -89,7 +89,7 @@ function parseHftbacktest(path: string, venue: number): Rec[] {
     const d = m.data;
     if (d.e === "depthUpdate") {
       symbol = d.s;
-      const x = { ...base, native: d.s, kind: TickKind.level, ts: ms(d.T ?? d.E), seq: BigInt(d.u), price2: d.U, size2: d.pu ?? 0 };
+      const x = { ...base, native: d.s, kind: TickKind.level, ts: ms(d.T ?? d.E), seq: BigInt(d.u), price2: d.U, size2: d.pu ?? -1 };
       for (const [p, q] of d.b) out.push({ ...x, flags: 0, price: +p, size: +q });
       for (const [p, q] of d.a) out.push({ ...x, flags: TickFlag.ask, price: +p, size: +q });
       out[out.length - 1]!.flags |= TickFlag.last;

@@ -11,10 +11,10 @@
  *   depthUpdate      → one LEVEL per [price, qty] (qty 0 = remove the level), bids first, then asks
  *       (flag ASK), LAST on the message's final level; seq = u (final update id); every record of the
  *       message also carries U (first update id) in price2 and pu (futures: final id of the previous
- *       event; spot: 0) in size2, so a book builder can run Binance's chaining rules (spot
+ *       event; spot: -1, none) in size2, as c/tick.h and the C book (c/book.h) define them, so a book builder can run Binance's chaining rules (spot
  *       U == previous u + 1, futures pu == previous u) from the records alone; ts_exchange = T ?? E.
- *       A diff with no level still advances the chain: it becomes one STATUS record (price = 0,
- *       "sequence marker, no levels") with the same seq/U/pu and LAST;
+ *       A diff with no level still advances the chain: it becomes one LEVEL record flagged NOLEVEL
+ *       (no level, only the ids) with the same seq/U/pu and LAST;
  *   REST depth snapshot {lastUpdateId, bids, asks} → LEVEL records with SNAPSHOT, seq = lastUpdateId,
  *       LAST on the final one; ts_exchange = T ?? E (futures), 0 for spot. It names no symbol: the
  *       recorded URL's `symbol=` names it (cryptofeed), else it belongs to the capture's depth stream
@@ -147,11 +147,11 @@ export function makeBinanceNormaliser(ctx: ImportContext): Normaliser {
       depthSymbol = symbol;
       depthVenue.set(symbol, venue);
       const ts = msNs(d.T ?? d.E);
-      const pu = futures ? (d.pu as number) : 0;
+      const pu = futures ? (d.pu as number) : -1;
       if (!levels(out, d.b, 0, venue, id, ts, recvNs, d.u, d.U, pu) || !levels(out, d.a, TickFlag.ask, venue, id, ts, recvNs, d.u, d.U, pu)) {
         return malformed("depthUpdate level that is not [price > 0, qty >= 0]");
       }
-      if (out.count === start) out.push({ kind: TickKind.status, venue, instrument: id, tsExchangeNs: ts, tsRecvNs: recvNs, price: 0, size: 0, price2: d.U, size2: pu, seq: d.u });
+      if (out.count === start) out.push({ kind: TickKind.level, flags: TickFlag.nolevel, venue, instrument: id, tsExchangeNs: ts, tsRecvNs: recvNs, price: 0, size: 0, price2: d.U, size2: pu, seq: d.u });
       out.markLast(out.count - 1);
       return out.count - start;
     }
