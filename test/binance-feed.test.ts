@@ -10,85 +10,13 @@ import { existsSync } from "node:fs";
 import { alignedBuffer } from "../ffi/buffers.ts";
 import { BookRule, BookSet } from "../ffi/book.ts";
 import { SpscRing } from "../ffi/ring.ts";
-import { L2Book } from "../src/book/l2book.ts";
-import { BinanceDepthSync } from "../src/feed/binance/depth.ts";
 import { BinanceFeed } from "../src/feed/binance/feed.ts";
 import { readCaptureText } from "../src/feed/recording.ts";
+import { startBinanceVenue } from "./fixtures/binance-venue.ts";
 
 const FILE = new URL("../../shared/data/hftbacktest/binance-usdm/btcusdt_20240808.gz", import.meta.url).pathname;
 const hasData = existsSync(FILE);
 if (!hasData) console.warn(`binance-feed.test: ${FILE} is absent; skipped`);
-
-interface Venue {
-  port: number;
-  stop(): void;
-  sent: number;
-  conns: number;
-  book: L2Book;
-  done: Promise<void>;
-}
-
-/** Replays the capture to whoever connects; `cutAt`: close the socket at that frame and lose the next `lose` frames. */
-function startVenue(history: string[], frames: string[], opts: { cutAt?: number; lose?: number } = {}): Venue {
-  const book = new L2Book("venue", "BTCUSDT");
-  const sync = new BinanceDepthSync(book, "futures");
-  let cursor = 0, cut = false, resolveDone!: () => void;
-  const done = new Promise<void>((r) => (resolveDone = r));
-  // the venue's own book, advanced as frames go out (lost frames too: they happened at the venue)
-  const advance = (i: number) => {
-    const m = JSON.parse(frames[i]!);
-    if (m.data?.e === "depthUpdate") sync.onDiff(m.data);
-  };
-  // what happened at the venue before the replay starts: the recorded diffs and the snapshot
-  for (const h of history) {
-    const m = JSON.parse(h);
-    if (m.lastUpdateId !== undefined) sync.onSnapshot(m);
-    else if (m.data?.e === "depthUpdate") sync.onDiff(m.data);
-  }
-  if (!book.synced) throw new Error("the venue's own book did not sync from the capture's history");
-  const v: Venue = { port: 0, stop: () => server.stop(true), sent: 0, conns: 0, book, done };
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch(req, srv) {
-      const url = new URL(req.url);
-      if (url.pathname === "/stream") return srv.upgrade(req, { data: {} }) ? undefined : new Response("upgrade failed", { status: 400 });
-      if (url.pathname === "/fapi/v1/depth") {
-        if (url.searchParams.get("symbol") !== "BTCUSDT") return Response.json({ code: -1121, msg: "Invalid symbol." }, { status: 400 });
-        const side = (s: number) => book.levels(s, 1000).map(([p, q]) => [String(p), String(q)]);
-        return Response.json({ lastUpdateId: book.lastSeq, E: 1, T: 1, bids: side(0), asks: side(1) });
-      }
-      return new Response("not found", { status: 404 });
-    },
-    websocket: {
-      open(ws) {
-        v.conns++;
-        const timer = setInterval(() => {
-          for (let k = 0; k < 500 && cursor < frames.length; k++) {
-            if (opts.cutAt !== undefined && !cut && cursor === opts.cutAt) {
-              cut = true;
-              for (let j = 0; j < (opts.lose ?? 0); j++) advance(cursor++);
-              clearInterval(timer);
-              ws.close(1001, "going away");
-              return;
-            }
-            advance(cursor);
-            ws.send(frames[cursor++]!);
-            v.sent++;
-          }
-          if (cursor >= frames.length) {
-            clearInterval(timer);
-            resolveDone();
-          }
-        }, 2);
-      },
-      message() {},
-      close() {},
-    },
-  });
-  v.port = server.port!;
-  return v;
-}
 
 function engine(ring: SpscRing, feed: BinanceFeed) {
   const books = new BookSet(1);
@@ -127,7 +55,7 @@ describe.skipIf(!hasData)("BinanceFeed against a local Binance-protocol venue", 
 
   for (const mode of ["clean", "disconnect with lost frames"] as const) {
     test(`${mode}: every frame parsed into the ring, the book synced by snapshot and equal to the venue's`, async () => {
-      const venue = startVenue(bodies.slice(0, snapAt + 1), frames, mode === "clean" ? {} : { cutAt: 20_000, lose: 300 });
+      const venue = startBinanceVenue(bodies.slice(0, snapAt + 1), frames, mode === "clean" ? {} : { cutAt: 20_000, lose: 300 });
       const ring = SpscRing.create(1 << 17);
       const notices: string[] = [];
       const feed = new BinanceFeed({
@@ -202,4 +130,42 @@ describe.skipIf(!hasData)("BinanceFeed against a local Binance-protocol venue", 
       ring.free();
     }
   });
+});
+
+describe.skipIf(!hasData)("bot4 record", () => {
+  test("records a live Binance feed into a tick file that reads back whole: every frame's records, book levels that rebuild the venue's book", async () => {
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { TickFile } = await import("../src/tickfile/reader.ts");
+    const lines = readCaptureText(FILE).split("\n").filter((l) => l.length > 0).map((l) => l.slice(l.indexOf(" ") + 1));
+    const snapAt = lines.findIndex((b) => b.startsWith('{"lastUpdateId"'));
+    const frames = lines.slice(snapAt + 1, snapAt + 1 + 20_000);
+    const venue = startBinanceVenue(lines.slice(0, snapAt + 1), frames);
+    const out = join(mkdtempSync(join(tmpdir(), "bot4-record-")), "live.b4t");
+    try {
+      const p = Bun.spawn([process.execPath, new URL("../src/cli/main.ts", import.meta.url).pathname, "record", "--venue", "binanceusdm", "--symbols", "BTCUSDT", "--out", out, "--ws", `ws://127.0.0.1:${venue.port}`, "--rest", `http://127.0.0.1:${venue.port}`], { stdout: "pipe", stderr: "pipe" });
+      await Promise.race([venue.done, Bun.sleep(20_000)]);
+      await Bun.sleep(500); // let the last frames and the snapshot reach the file
+      p.kill("SIGINT");
+      expect(await p.exited).toBe(0);
+      const summary = JSON.parse(await new Response(p.stdout).text());
+      expect(summary.feed.frames).toBe(venue.sent);
+      expect(summary.feed.refused).toBe(0);
+      expect(summary.ringDrops).toBe(0);
+      const f = TickFile.open(out);
+      expect(f.count).toBe(summary.records);
+      expect(f.instruments.map((i) => [i.symbol, i.native])).toEqual([["BTC/USDT:USDT", "BTCUSDT"]]);
+      // the file's records rebuild the venue's book through the C book
+      const books = new BookSet(1);
+      const book = books.add(0, BookRule.binanceFutures);
+      books.apply(f.recordsPtr, 0xffffffff, 0, f.count);
+      expect(book.synced).toBe(true);
+      expect(book.lastSeq).toBe(venue.book.lastSeq);
+      expect(book.levels(0, 20)).toEqual(venue.book.levels(0, 20));
+      expect(book.levels(1, 20)).toEqual(venue.book.levels(1, 20));
+    } finally {
+      venue.stop();
+    }
+  }, 40_000);
 });
