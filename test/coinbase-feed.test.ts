@@ -160,7 +160,7 @@ function startVenue(frames: string[], opts: VenueOpts = {}) {
     hostname: "127.0.0.1",
     port: 0,
     fetch(req, srv) {
-      return srv.upgrade(req, { data: {} }) ? undefined : new Response("upgrade failed", { status: 400 });
+      return srv.upgrade(req) ? undefined : new Response("upgrade failed", { status: 400 });
     },
     websocket: {
       open(ws) {
@@ -429,7 +429,7 @@ function heartbeatVenue(everyMs: number) {
     hostname: "127.0.0.1",
     port: 0,
     fetch(req, srv) {
-      return srv.upgrade(req, { data: {} }) ? undefined : new Response("upgrade failed", { status: 400 });
+      return srv.upgrade(req) ? undefined : new Response("upgrade failed", { status: 400 });
     },
     websocket: {
       open(ws) {
