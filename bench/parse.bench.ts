@@ -30,17 +30,17 @@ const perFrame = (fn: () => void, reps: number) => perItem(fn, frames.length, re
 
 const parser = new BinanceParser(2);
 parser.addSymbol("BTCUSDT", 0);
-const ring = SpscRing.create(65536);
+const ring = SpscRing.create(4096);
 const toRing = K.bot4_binance_to_ring, available = K.bot4_ring_available, release = K.bot4_ring_release;
 let sink = 0;
 const cNs = perFrame(() => {
   const pp = parser.ptr, base = blob.ptr, rh = ring.handle;
   for (let k = 0; k < frames.length; k++) {
     sink += toRing(pp, base + offs[k]!, offs[k + 1]! - offs[k]!, k, rh);
-    // the consumer's side, as the engine would: release what arrived every 4096 frames
-    if ((k & 4095) === 4095) release(rh, available(rh, 65536));
+    // the consumer's side, as the engine would: release what arrived every 256 frames
+    if ((k & 255) === 255) release(rh, available(rh, 4096));
   }
-  release(rh, available(rh, 65536));
+  release(rh, available(rh, 4096));
 }, 9);
 if (parser.counters().ringDrops !== 0 || parser.counters().trades !== frames.length * 9) throw new Error("trade bench lost records");
 figure("trade_to_ring_c_ns", cNs, "ns/frame", "bytes -> C parser -> TRADE record in the SPSC ring; goal <= 200");

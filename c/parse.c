@@ -455,12 +455,192 @@ static void object(cur_t *c, fields_t *f, bot4_tick_t *out, uint32_t cap, int de
   }
 }
 
+/* ---- compact fast path ------------------------------------------------------------------ */
+
+/* Venues' encoders write JSON with no whitespace; this reads that form in one tight pass and
+ * fills the same fields as the general walker. Anything it does not expect (whitespace, escapes,
+ * nested values it does not know, a level not in the ["p","q"] form) returns NULL and the frame is
+ * parsed again by the general walker, which accepts all JSON. */
+
+static inline const uint8_t *c_int(const uint8_t *p, const uint8_t *e, uint64_t *v) {
+  uint64_t x = 0;
+  const uint8_t *b = p;
+  /* eight digits at a time where the buffer allows (timestamps and ids are 10-19 digits) */
+  while (e - p >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    const uint64_t d = w - 0x3030303030303030ull;
+    if (((d | ((d + 0x7676767676767676ull) )) & 0x8080808080808080ull) != 0) break; /* not 8 digits */
+    /* SWAR: pairs, then quads, then the eight (little-endian: first digit in the low byte) */
+    uint64_t t = (d * 10 + (d >> 8)) & 0x00ff00ff00ff00ffull;
+    t = (t * 100 + (t >> 16)) & 0x0000ffff0000ffffull;
+    t = (t * 10000 + (t >> 32)) & 0xffffffffull;
+    x = x * 100000000ull + t;
+    p += 8;
+  }
+  while (p < e && (unsigned)(*p - '0') < 10) x = x * 10 + (unsigned)(*p++ - '0');
+  if (p == b || p - b > 19) return NULL;
+  *v = x;
+  return p;
+}
+
+static inline const uint8_t *c_str(const uint8_t *p, const uint8_t *e, const uint8_t **s, uint32_t *n) {
+  if (p >= e || *p != '"') return NULL;
+  const uint8_t *b = ++p;
+  /* the closing quote, eight bytes at a time: one predictable exit instead of one per length */
+  while (e - p >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    const uint64_t x = w ^ 0x2222222222222222ull;
+    const uint64_t z = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+    if (z) {
+      p += __builtin_ctzll(z) >> 3;
+      goto found;
+    }
+    p += 8;
+  }
+  while (p < e && *p != '"') p++;
+found:
+  /* a quote after a backslash may be escaped: the general walker sorts that out */
+  if (p >= e || (p > b && BOT4_UNLIKELY(p[-1] == '\\'))) return NULL;
+  *s = b;
+  *n = (uint32_t)(p - b);
+  return p + 1;
+}
+
+static const uint8_t *c_levels(const uint8_t *p, const uint8_t *e, fields_t *f, bot4_tick_t *out, uint32_t cap, uint8_t flags) {
+  f->has_levels = 1;
+  if (p >= e || *p != '[') return NULL;
+  p++;
+  if (p < e && *p == ']') return p + 1;
+  for (;;) {
+    double px, sz;
+    p = quick_level(p, e, &px, &sz);
+    if (!p || !(px > 0) || !(sz >= 0)) return NULL;
+    if (BOT4_UNLIKELY(f->lv >= cap)) {
+      f->lv = UINT32_MAX;
+    } else {
+      bot4_tick_t *t = &out[f->lv++];
+      t->price = px;
+      t->size = sz;
+      t->kind = BOT4_TICK_LEVEL;
+      t->flags = flags;
+    }
+    if (p >= e) return NULL;
+    if (*p == ',') {
+      p++;
+      continue;
+    }
+    if (*p == ']') return p + 1;
+    return NULL;
+  }
+}
+
+static inline const uint8_t *c_bool(const uint8_t *p, const uint8_t *e, int *v) {
+  if (e - p >= 4 && memcmp(p, "true", 4) == 0) return *v = 1, p + 4;
+  if (e - p >= 5 && memcmp(p, "false", 5) == 0) return *v = 0, p + 5;
+  return NULL;
+}
+
+enum { K_INT = 32, K_M = 64, K_LEVELS = 65 };
+static const int8_t KEY1[128] = {
+    ['e'] = F_E_STR + 1, ['s'] = F_SYM + 1, ['p'] = F_P + 1, ['q'] = F_Q + 1, ['B'] = F_BQ + 1, ['A'] = F_AQ + 1,
+    ['E'] = K_INT + N_E + 1, ['T'] = K_INT + N_T + 1, ['t'] = K_INT + N_TID + 1, ['U'] = K_INT + N_U_FIRST + 1,
+    ['u'] = K_INT + N_U + 1, ['m'] = K_M + 1, ['b'] = K_LEVELS + 1, ['a'] = K_LEVELS + 1,
+};
+
+static const uint8_t *c_object(const uint8_t *p, const uint8_t *e, fields_t *f, bot4_tick_t *out, uint32_t cap, int depth) {
+  if (p >= e || *p != '{') return NULL;
+  p++;
+  if (p < e && *p == '}') return p + 1;
+  for (;;) {
+    const uint8_t *k;
+    uint32_t kn;
+    p = c_str(p, e, &k, &kn);
+    if (!p || p >= e || *p != ':') return NULL;
+    p++;
+    if (p >= e) return NULL;
+    const uint8_t ch = *p;
+    int which = -1, is_int = 0;
+    if (kn == 1) {
+      /* a table, not a switch: the keys change every member, and an indirect jump per key
+       * mispredicted often enough to be a fifth of the parse */
+      const int code = KEY1[k[0] & 0x7f] - 1; /* entries hold code + 1: 0 is a key we do not read */
+      if (code == K_M) {
+        if (!(p = c_bool(p, e, &f->m))) return NULL;
+        goto next;
+      }
+      if (code == K_LEVELS) {
+        if (ch == '[') {
+          p = c_levels(p, e, f, out, cap, k[0] == 'a' ? BOT4_FLAG_ASK : 0);
+          if (!p) return NULL;
+          goto next;
+        }
+        if (ch == '"') which = k[0] == 'b' ? F_B : F_A;
+        else if (k[0] == 'a') which = N_AGG, is_int = 1;
+      } else if (code >= K_INT) {
+        which = code - K_INT, is_int = 1;
+      } else {
+        which = code; /* a span field, or -1: a key we do not read */
+      }
+    } else if (kn == 2 && k[0] == 'p' && k[1] == 'u') {
+      which = N_PU, is_int = 1;
+    } else if (kn == 4 && depth == 0 && memcmp(k, "data", 4) == 0 && ch == '{') {
+      if (!(p = c_object(p, e, f, out, cap, 1))) return NULL;
+      goto next;
+    } else if (kn == 6 && memcmp(k, "stream", 6) == 0) {
+      which = F_STREAM;
+    } else if (kn == 12 && memcmp(k, "lastUpdateId", 12) == 0) {
+      which = N_LAST_ID, is_int = 1;
+    } else if (kn == 4 && (memcmp(k, "bids", 4) == 0 || memcmp(k, "asks", 4) == 0) && ch == '[') {
+      p = c_levels(p, e, f, out, cap, (uint8_t)(BOT4_FLAG_SNAPSHOT | (k[0] == 'a' ? BOT4_FLAG_ASK : 0)));
+      if (!p) return NULL;
+      goto next;
+    } else {
+      return NULL; /* keys the general walker knows how to treat (result, id, code, msg, ...) */
+    }
+    if (ch == '"') {
+      const uint8_t *vs;
+      uint32_t vn;
+      if (!(p = c_str(p, e, &vs, &vn))) return NULL;
+      if (which >= 0 && !is_int) {
+        f->s[which] = vs;
+        f->n[which] = vn;
+        f->have |= HAVE_S(which);
+      } else if (which >= 0) {
+        uint64_t v;
+        if (c_int(vs, vs + vn, &v) == vs + vn) f->v[which] = v, f->have |= HAVE_N(which);
+      }
+    } else if ((unsigned)(ch - '0') < 10) {
+      uint64_t v;
+      if (!(p = c_int(p, e, &v))) return NULL;
+      if (which >= 0 && is_int) f->v[which] = v, f->have |= HAVE_N(which);
+    } else if (ch == 't' || ch == 'f') {
+      int b;
+      if (!(p = c_bool(p, e, &b))) return NULL;
+    } else {
+      return NULL; /* negative numbers, null, nested values: the general walker */
+    }
+  next:
+    if (p >= e) return NULL;
+    if (*p == ',') {
+      p++;
+      continue;
+    }
+    if (*p == '}') return p + 1;
+    return NULL;
+  }
+}
+
 /* ---- symbols ------------------------------------------------------------------------------- */
 
+/* Symbol hash: the name's bytes as (at most three) little-endian words, multiplied and folded —
+ * a few multiplies, not one dependent multiply per byte. Names are at most 23 bytes. */
 static inline uint32_t fnv(const uint8_t *s, uint32_t n) {
-  uint32_t h = 2166136261u;
-  for (uint32_t i = 0; i < n; i++) h = (h ^ s[i]) * 16777619u;
-  return h;
+  uint64_t w[3] = {0, 0, 0};
+  memcpy(w, s, n < 24 ? n : 24);
+  const uint64_t h = (w[0] * 0x9e3779b97f4a7c15ull) ^ (w[1] * 0xc2b2ae3d27d4eb4full) ^ (w[2] * 0x165667b19e3779f9ull) ^ n;
+  return (uint32_t)(h >> 32) ^ (uint32_t)h;
 }
 
 static inline int64_t lookup(const bot4_parser_t *p, const uint8_t *s, uint32_t n) {
@@ -543,10 +723,18 @@ BOT4_API int32_t bot4_binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32
   f.has_result = 0;
   f.lv = 0;
   f.has_levels = 0;
-  cur_t c = {buf, buf + len, 0};
-  object(&c, &f, out, cap, 0);
-  if (!c.bad && peek(&c) >= 0) c.bad = 1; /* trailing bytes after the object */
-  if (BOT4_UNLIKELY(c.bad)) return fail(p, BOT4_PARSE_MALFORMED);
+  if (BOT4_UNLIKELY(c_object(buf, buf + len, &f, out, cap, 0) != buf + len)) {
+    /* not the compact form (or not valid): the general walker decides */
+    f.have = 0;
+    f.m = -1;
+    f.has_result = 0;
+    f.lv = 0;
+    f.has_levels = 0;
+    cur_t c = {buf, buf + len, 0};
+    object(&c, &f, out, cap, 0);
+    if (!c.bad && peek(&c) >= 0) c.bad = 1; /* trailing bytes after the object */
+    if (BOT4_UNLIKELY(c.bad)) return fail(p, BOT4_PARSE_MALFORMED);
+  }
   if (BOT4_UNLIKELY(f.lv == UINT32_MAX)) return fail(p, BOT4_PARSE_TOO_MANY);
 
   const uint32_t nv = f.have >> 16;
