@@ -162,6 +162,22 @@ describe("Binance frames", () => {
     expect(refused).toBeGreaterThan(frame.length);
     expect(parse(p, frame)).toBe(2);
   });
+  test("the general walker (whitespace, key order, escapes, extra keys) gives the same records as the compact fast path", () => {
+    const p = parser();
+    const compact = '{"stream":"btcusdt@depth","data":{"e":"depthUpdate","E":1,"T":2,"s":"BTCUSDT","U":100,"u":105,"pu":99,"b":[["61000.1","0.5"]],"a":[["61000.2","1.25","7"]]}}';
+    const n1 = parse(p, compact);
+    const want = [0, 1].map(rec);
+    const pretty = JSON.stringify({ data: { a: [["61000.2", "1.25"]], b: [["61000.1", "0.5"]], pu: 99, u: 105, U: 100, s: "BTCUSDT", T: 2, E: 1, e: "depthUpdate", extra: { x: [1, { y: "\\\"" }] } }, stream: "btcusdt@depth" }, null, 2);
+    const n2 = parse(p, pretty);
+    expect(n1).toBe(2);
+    expect(n2).toBe(2);
+    // the pretty frame lists asks first: same levels in the other order, LAST on its final record
+    const got = [0, 1].map(rec);
+    expect(got[1]!.flags & TickFlag.last).toBe(TickFlag.last);
+    const noLast = (r: ReturnType<typeof rec>) => ({ ...r, flags: r.flags & ~TickFlag.last });
+    expect(got.map(noLast).sort((x, y) => x.price - y.price)).toEqual(want.map(noLast).sort((x, y) => x.price - y.price));
+    expect(p.counters().malformed).toBe(0);
+  });
   test("more levels than the output holds: refused as a whole (no partial book update)", () => {
     const p = parser();
     const levels = Array.from({ length: 50 }, (_, i) => `["${100 + i}.5","1"]`).join(",");
