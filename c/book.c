@@ -670,9 +670,18 @@ BOT4_API int32_t bot4_books_apply(bot4_book_t **books, uint32_t nbooks, const bo
   int32_t resyncs = 0;
   for (uint32_t i = 0; i < n; i++) {
     const bot4_tick_t *r = &recs[(start + i) & mask];
-    if (r->kind != BOT4_TICK_LEVEL || r->instrument >= nbooks) continue;
+    if (r->instrument >= nbooks || (r->kind != BOT4_TICK_LEVEL && r->kind != BOT4_TICK_STATUS)) continue;
     bot4_book_t *b = books[r->instrument];
     if (!b) continue;
+    if (BOT4_UNLIKELY(r->kind == BOT4_TICK_STATUS)) {
+      /* the stream is down: nothing in this book can be trusted until a snapshot resyncs it */
+      b->interruptions++;
+      b->verdict = V_NONE;
+      b->pend_n = 0;
+      if (b->state != BOT4_BOOK_NEED_SNAPSHOT) desync(b, BOT4_BOOK_INTERRUPTED, r->seq, &resyncs);
+      else clear_ladder(b);
+      continue;
+    }
     record(b, r, &resyncs, 0);
   }
   return resyncs;
@@ -720,5 +729,6 @@ BOT4_API int bot4_layout_book(char *buf, int cap) {
   BOT4_L_OFF(bot4_book_t, pend_dropped);
   BOT4_L_OFF(bot4_book_t, bad_levels);
   BOT4_L_OFF(bot4_book_t, level_updates);
+  BOT4_L_OFF(bot4_book_t, interruptions);
   return n;
 }

@@ -34,7 +34,9 @@
  * crosses (best bid >= best ask) after a message clears the book, marks it unusable
  * (state NEED_SNAPSHOT), bumps `resync_requests`, and buffers the diffs that follow (up to the
  * pending capacity; on overflow the oldest are discarded and counted) so the next snapshot can
- * be bridged. Nothing else may trade on a book whose state is not SYNCED.
+ * be bridged. A STATUS record (the feed lost its connection or the stream stalled) does the same:
+ * a book must not look current while its stream is down. Nothing may trade on a book whose state
+ * is not SYNCED.
  *
  * Memory: one block the caller allocates (bot4_book_bytes): header, then each ladder's arrays,
  * then the pending records. No allocation here.
@@ -56,6 +58,7 @@ enum bot4_book_problem {
   BOT4_BOOK_SNAPSHOT_TOO_OLD = 3, /* first buffered diff starts after the snapshot */
   BOT4_BOOK_PENDING_OVERFLOW = 4,
   BOT4_BOOK_BAD_LEVEL = 5,       /* price not > 0 or size not >= 0 */
+  BOT4_BOOK_INTERRUPTED = 6,     /* the feed lost the stream (a STATUS record) */
 };
 enum bot4_book_verdict { V_NONE = 0, V_APPLY = 1, V_SKIP = 2, V_BUFFER = 3, V_SNAPSHOT = 4 };
 
@@ -125,7 +128,8 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_book {
   uint64_t bad_levels;
   uint64_t level_updates;     /* level records applied */
   uint64_t recenters;         /* grid windows moved to follow the top */
-  uint64_t pad2[2];
+  uint64_t interruptions;     /* STATUS records: the feed lost the stream */
+  uint64_t pad2[1];
 } bot4_book_t;
 
 BOT4_API uint64_t bot4_book_bytes(uint32_t cap, uint32_t pend_cap);

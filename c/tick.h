@@ -11,7 +11,8 @@
  *           NOLEVEL = no level, only the message's ids (an empty diff keeps the chain whole);
  *           price2/size2 = the message's first update id and previous update id where the
  *           venue has them (Binance U and pu; -1 = none), see book.h
- *   STATUS: price = status code (gap, resync, stale); used to mark a book unusable
+ *   STATUS: price = status code (enum bot4_status): the feed lost the instrument's stream
+ *           (disconnect, stall); the book is cleared and unusable until its next snapshot
  * ts_exchange_ns is Unix-epoch ns as stamped by the venue; ts_recv_ns is the bot4 clock
  * (clock.h) when the bytes arrived. seq is the venue's sequence / update id (0 if none).
  */
@@ -21,6 +22,7 @@
 #include "bot4.h"
 
 enum bot4_tick_kind { BOT4_TICK_TRADE = 1, BOT4_TICK_QUOTE = 2, BOT4_TICK_LEVEL = 3, BOT4_TICK_STATUS = 4 };
+enum bot4_status { BOT4_STATUS_DISCONNECTED = 1, BOT4_STATUS_STALLED = 2 };
 enum bot4_tick_flag {
   BOT4_FLAG_SELL = 1, /* trade aggressor sold */
   BOT4_FLAG_ASK = 2,  /* level is on the ask side */

@@ -24,6 +24,7 @@ export interface CBookCounters {
   badLevels: number;
   levelUpdates: number;
   recenters: number;
+  interruptions: number;
 }
 
 export interface CBookOptions {
@@ -146,6 +147,7 @@ export class CBook {
       badLevels: at(L.badLevels),
       levelUpdates: at(L.levelUpdates),
       recenters: at(L.recenters),
+      interruptions: at(L.interruptions),
     };
   }
 }

@@ -94,6 +94,8 @@ describe.skipIf(!hasData)("BinanceFeed against a local Binance-protocol venue", 
           expect(feed.counters.reconnects).toBe(1);
           expect(feed.counters.snapshotsFetched).toBeGreaterThanOrEqual(2);
           expect(notices).toContain("connection lost: reconnecting");
+          // the engine's book was told the stream went down: cleared, not left looking current
+          expect(eng.book.counters().interruptions).toBe(1);
         }
       } finally {
         feed.stop();

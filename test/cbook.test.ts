@@ -219,6 +219,28 @@ describe("Binance sequence procedure", () => {
     expect(b.problem?.what).toBe("crossed"); // the cause stays named; the overflow is counted apart
   });
 
+  test("a STATUS record (the feed lost the stream) clears a synced book and makes it wait for a snapshot", () => {
+    const set = new BookSet(1);
+    const b = set.add(0, BookRule.binanceFutures);
+    const tb = new TickBuffer();
+    snapshotAt(tb, 10);
+    diff(tb, 0, 10, 11, 9, [[0, 100.5, 1]]);
+    applyAll(set, tb);
+    expect(b.synced).toBe(true);
+    tb.push({ kind: TickKind.status, flags: TickFlag.last, venue: 2, instrument: 0, tsExchangeNs: 0, tsRecvNs: 0, price: 1, size: 0, seq: 0 });
+    expect(applyAll(set, tb)).toBe(1);
+    expect(b.synced).toBe(false);
+    expect(b.depth(0) + b.depth(1)).toBe(0);
+    expect(b.bestBid).toBeNaN();
+    expect(b.problem?.what).toBe("stream interrupted");
+    expect(b.counters().interruptions).toBe(1);
+    diff(tb, 0, 14, 15, 13, [[0, 100.6, 1]]);
+    snapshotAt(tb, 14);
+    applyAll(set, tb);
+    expect(b.synced).toBe(true);
+    expect(b.bestBid).toBe(100.6);
+  });
+
   test("a message split across batches is judged once, on its first record", () => {
     const whole = new BookSet(1), split = new BookSet(1);
     const a = whole.add(0, BookRule.binanceFutures), c = split.add(0, BookRule.binanceFutures);

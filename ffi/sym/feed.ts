@@ -97,11 +97,12 @@ export const BookLayout = {
   badLevels: 408,
   levelUpdates: 416,
   recenters: 424,
+  interruptions: 432,
 } as const;
 
 export const BookRule = { none: 0, binanceSpot: 1, binanceFutures: 2, seq: 3 } as const;
 export const BookState = { needSnapshot: 0, awaitBridge: 1, synced: 2 } as const;
-export const BookProblem = ["ok", "gap", "crossed", "snapshot too old", "pending overflow", "bad level"] as const;
+export const BookProblem = ["ok", "gap", "crossed", "snapshot too old", "pending overflow", "bad level", "stream interrupted"] as const;
 
 const P = ParserLayout;
 const B = BookLayout;
@@ -163,6 +164,7 @@ export const feedLayouts: LayoutSpec[] = [
       "bot4_book_t.scale": B.scale,
       "bot4_book_t.digits": B.digits,
       "bot4_book_t.recenters": B.recenters,
+      "bot4_book_t.interruptions": B.interruptions,
       BOT4_GRID_SLOTS: B.gridSlots,
       BOT4_LADDER_BLOCK: B.ladderBlock,
       "bot4_book_t.msgs": B.msgs,

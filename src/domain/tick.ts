@@ -38,6 +38,8 @@ export const T = {
 } as const;
 
 export const TickKind = { trade: 1, quote: 2, level: 3, status: 4 } as const;
+/** STATUS record codes (price field), c/tick.h enum bot4_status. */
+export const TickStatus = { disconnected: 1, stalled: 2 } as const;
 export const TickFlag = { sell: 1, ask: 2, snapshot: 4, last: 8, nolevel: 16 } as const;
 
 const TWO32 = 4294967296;

@@ -23,7 +23,7 @@
 import { alignedBuffer, type AlignedBuffer } from "../../../ffi/buffers.ts";
 import { BinanceParser, type ParserCounters } from "../../../ffi/parse.ts";
 import type { SpscRing } from "../../../ffi/ring.ts";
-import { TICK_BYTES } from "../../domain/tick.ts";
+import { T, TICK_BYTES, TICK_F64, TICK_U32, TickFlag, TickKind, TickStatus, writeU64 } from "../../domain/tick.ts";
 
 export type BinanceMarket = "spot" | "usdm" | "coinm";
 export type BinanceChannel = "trade" | "bookTicker" | "depth";
@@ -131,6 +131,8 @@ export class BinanceFeed {
   private readonly snapCap = 12_000;
   private readonly ringHandle: number;
   private readonly toRing;
+  /** one STATUS record per instrument, sent when the stream is lost */
+  private readonly statusMem: AlignedBuffer;
 
   constructor(private readonly o: BinanceFeedOptions) {
     if (o.symbols.length === 0) throw new RangeError("BinanceFeed needs at least one symbol");
@@ -140,6 +142,30 @@ export class BinanceFeed {
     this.ringHandle = o.ring.handle;
     const parser = this.parser, ring = o.ring;
     this.toRing = (ptr: number, len: number, now: number) => parser.toRing(ptr, len, now, ring);
+    this.statusMem = alignedBuffer(o.symbols.length * TICK_BYTES);
+    const u32 = new Uint32Array(this.statusMem.buffer, this.statusMem.byteOffset, o.symbols.length * TICK_U32);
+    const u16 = new Uint16Array(this.statusMem.buffer, this.statusMem.byteOffset, o.symbols.length * (TICK_BYTES / 2));
+    const u8 = new Uint8Array(this.statusMem.buffer, this.statusMem.byteOffset, o.symbols.length * TICK_BYTES);
+    o.symbols.forEach((sym, i) => {
+      u32[i * TICK_U32 + T.INSTRUMENT_U32] = sym.instrument;
+      u16[i * (TICK_BYTES / 2) + T.VENUE_U16] = o.venue;
+      u8[i * TICK_BYTES + T.KIND_U8] = TickKind.status;
+      u8[i * TICK_BYTES + T.FLAGS_U8] = TickFlag.last;
+    });
+  }
+
+  /** Tells the engine every instrument's stream is down (its book clears and waits for a snapshot). */
+  private interrupted(code: number): void {
+    const n = this.o.symbols.length;
+    const f64 = new Float64Array(this.statusMem.buffer, this.statusMem.byteOffset, n * TICK_F64);
+    const recv = this.o.clock();
+    const u32 = new Uint32Array(this.statusMem.buffer, this.statusMem.byteOffset, n * TICK_U32);
+    for (let i = 0; i < n; i++) {
+      f64[i * TICK_F64 + T.PRICE_F64] = code;
+      writeU64(u32, i * TICK_U32 + T.TS_RECV_U32, recv);
+    }
+    const put = this.o.ring.push(this.statusMem.ptr, n);
+    if (put < n) this.counters.ringDrops += n - put;
   }
 
   /** The combined-stream URL for the configured symbols and channels. */
@@ -163,6 +189,7 @@ export class BinanceFeed {
       if (this.transport && this.openedAt && performance.now() - Math.max(this.lastFrameAt, this.openedAt) > stallMs) {
         this.counters.stalls++;
         this.o.onNotice?.("stream stalled: reconnecting", { silentMs: Math.round(performance.now() - Math.max(this.lastFrameAt, this.openedAt)) });
+        this.interrupted(TickStatus.stalled);
         this.drop("stall");
       }
     }, Math.max(50, Math.min(1000, stallMs / 4)));
@@ -213,6 +240,7 @@ export class BinanceFeed {
       onClose: (reason) => {
         if (this.transport !== self) return;
         this.transport = null;
+        if (this.openedAt) this.interrupted(TickStatus.disconnected);
         this.scheduleReconnect(reason);
       },
     };
