@@ -189,6 +189,7 @@ export class WsClient {
       open: (s) => this.onSocketOpen(s),
       data: (s, chunk) => this.onSocketData(s, chunk),
       drain: (s) => this.onSocketDrain(s),
+      handshake: (s, ok, err) => this.onTlsHandshake(s, ok, err),
       close: (s, err) => this.onSocketClose(s, err),
       error: (s, err) => {
         if (s.data === this.gen) this.fail(`socket error: ${message(err)}`);
@@ -309,6 +310,21 @@ export class WsClient {
     this.sock = s;
     this.state = HANDSHAKE;
     s.setNoDelay(true);
+    // wss: the upgrade goes out once the TLS handshake has verified the server (onTlsHandshake)
+    if (this.tls === null) this.sendUpgrade();
+  }
+
+  private onTlsHandshake(s: Socket<number>, success: boolean, err: Error | null): void {
+    if (s.data !== this.gen) return;
+    if (!success || (err !== null && this.tls?.rejectUnauthorized !== false)) {
+      this.c.connectFailures++;
+      this.fail(`TLS handshake with ${this.tls?.serverName} failed: ${err ? message(err) : "not authorized"}`);
+      return;
+    }
+    this.sendUpgrade();
+  }
+
+  private sendUpgrade(): void {
     this.key = wsKey();
     let req: string;
     try {
@@ -345,7 +361,7 @@ export class WsClient {
       else this.c.protocolErrors++;
       const why = this.reader.fault;
       this.sendClose(r, r === CLOSE_TOO_BIG ? "message too big" : "protocol error");
-      this.fail(`${r === CLOSE_TOO_BIG ? "oversize message" : "protocol error"}: ${why}`);
+      this.fail(`${r === CLOSE_TOO_BIG ? "oversize message" : "protocol error"}: ${why}`, false);
     }
   }
 
@@ -442,12 +458,12 @@ export class WsClient {
       if (end - start >= 2 && !validCloseCode(code)) {
         this.c.protocolErrors++;
         this.sendClose(CLOSE_PROTOCOL_ERROR, "bad close code");
-        this.fail(`protocol error: close frame with invalid code ${code}`);
+        this.fail(`protocol error: close frame with invalid code ${code}`, false);
         return;
       }
-      if (this.state === CLOSING && this.stopped) {
-        // our close() was answered: the handshake is complete
-        this.teardown("closed", false);
+      if (this.state === CLOSING) {
+        // both close frames have been exchanged: the closing handshake is complete
+        this.teardown(this.stopped ? "closed" : this.lastError?.reason ?? "closed", false);
         return;
       }
       const text = end - start > 2 ? utf8.decode(buf.subarray(start + 2, end)) : "";
@@ -529,9 +545,10 @@ export class WsClient {
     }, ms);
   }
 
-  private fail(reason: string): void {
+  /** `abort`: reset the TCP connection; false after a close frame went out, so it is delivered. */
+  private fail(reason: string, abort = true): void {
     this.lastError = { reason, at: Date.now() };
-    this.teardown(reason, true);
+    this.teardown(reason, abort);
   }
 
   /** Ends the current connection (if any) and schedules the next one unless stopped. */
@@ -544,7 +561,11 @@ export class WsClient {
     this.sock = null;
     if (s !== null) {
       if (abort) s.terminate();
-      else s.end();
+      else {
+        // FIN after what is written; the socket is no longer ours, so bound how long it lingers
+        s.timeout(Math.max(1, Math.ceil((this.o.closeTimeoutMs ?? 2000) / 1000)));
+        s.end();
+      }
     }
     this.reader.reset();
     this.queue = [];
