@@ -27,9 +27,11 @@
  *  BINANCE_SPOT     first diff after a snapshot with lastUpdateId L: drop u <= L, then need
  *                   U <= L+1 <= u; afterwards each U == previous u + 1.
  *  BINANCE_FUTURES  drop u < L, then need U <= L <= u; afterwards each pu == previous u.
- *  SEQ              (Bybit v5 u, Coinbase sequence_num, Kraken Futures seq) a WS snapshot syncs
+ *  SEQ              (Bybit v5 u, Kraken Futures seq: one counter per book) a WS snapshot syncs
  *                   the book at once; afterwards each seq == previous + 1.
- *  NONE             no sequence (venues that check a CRC instead, done by their handler).
+ *  NONE             the handler checks the venue's chain or checksum itself (OKX seqId + CRC32,
+ *                   Kraken CRC32, Coinbase's sequence_num, which counts every message of the
+ *                   connection, not one book's) and tells the book with a STATUS record.
  * A break of the chain (gap), a snapshot that does not meet the buffered stream, or a book that
  * crosses (best bid >= best ask) after a message clears the book, marks it unusable
  * (state NEED_SNAPSHOT), bumps `resync_requests`, and buffers the diffs that follow (up to the

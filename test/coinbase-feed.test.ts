@@ -236,6 +236,10 @@ function engine(ring: SpscRing) {
       chunks.push(view.slice(0, n * TICK_BYTES));
       for (let i = 0; i < n; i++) {
         const b = i * TICK_BYTES;
+        if (view[b + T.KIND_U8] === TickKind.status) {
+          books.delete(new Uint32Array(out.buffer, out.byteOffset + b + 56, 1)[0]!); // book lost: nothing until the next snapshot
+          continue;
+        }
         if (view[b + T.KIND_U8] !== TickKind.level) continue;
         const flags = view[b + T.FLAGS_U8]!;
         const inst = new Uint32Array(out.buffer, out.byteOffset + b + 56, 1)[0]!;

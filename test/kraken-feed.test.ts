@@ -11,7 +11,7 @@
  *
  * Cases: clean run (the ring holds exactly the normaliser's records of every frame sent; the
  * feed's books and the books rebuilt from the ring equal the venue's reference), a dropped update
- * (checksum mismatch → empty snapshot to the engine → unsubscribe + subscribe → fresh snapshot →
+ * (checksum mismatch → STATUS "book lost" to the engine → unsubscribe + subscribe → fresh snapshot →
  * books correct), a server-side disconnect (reconnect, subscribe again, books correct), heartbeats
  * keep the watchdog quiet, pongs keep a quiet connection, a silent server trips the watchdog, an
  * error reply is counted.
@@ -292,6 +292,10 @@ function engine(ring: SpscRing) {
       for (let i = 0; i < n; i++) {
         const b = i * TICK_BYTES;
         if (view[b + T.KIND_U8] === TickKind.trade) trades++;
+        if (view[b + T.KIND_U8] === TickKind.status) {
+          books.delete(u32[i * (TICK_BYTES / 4) + T.INSTRUMENT_U32]!); // book lost: nothing until the next snapshot
+          continue;
+        }
         if (view[b + T.KIND_U8] !== TickKind.level) continue;
         const flags = view[b + T.FLAGS_U8]!;
         const inst = u32[i * (TICK_BYTES / 4) + T.INSTRUMENT_U32]!;

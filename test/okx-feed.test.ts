@@ -326,19 +326,20 @@ function checkBooks(venue: Venue, feed: OkxFeed, eng: ReturnType<typeof engine>)
   });
 }
 
-/** After the empty snapshot for `inst`, that instrument's next LEVEL records must be a snapshot. */
+/** After the STATUS record (book lost) for `inst`, that instrument's next LEVEL records must be a snapshot. */
 function noUpdateBetweenMarkerAndSnapshot(recs: Uint8Array, inst: number): number {
   const u32 = new Uint32Array(recs.buffer, recs.byteOffset, recs.length / 4);
   let markers = 0, waiting = false;
   for (let i = 0; i < recs.length / TICK_BYTES; i++) {
     const b = i * TICK_BYTES;
-    if (recs[b + T.KIND_U8] !== TickKind.level || u32[i * 16 + T.INSTRUMENT_U32] !== inst) continue;
-    const fl = recs[b + T.FLAGS_U8]!;
-    if (fl & TickFlag.nolevel && fl & TickFlag.snapshot) {
+    if (u32[i * 16 + T.INSTRUMENT_U32] !== inst) continue;
+    if (recs[b + T.KIND_U8] === TickKind.status) {
       markers++;
       waiting = true;
       continue;
     }
+    if (recs[b + T.KIND_U8] !== TickKind.level) continue;
+    const fl = recs[b + T.FLAGS_U8]!;
     if (waiting && !(fl & TickFlag.snapshot)) throw new Error(`record ${i}: an update for instrument ${inst} reached the ring while its book awaited a snapshot`);
     if (fl & TickFlag.snapshot) waiting = false;
   }

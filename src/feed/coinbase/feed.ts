@@ -17,7 +17,7 @@
  *    updates that arrive while the product waits for its snapshot. Where the engine's book can no
  *    longer be trusted — a sequence_num gap (every product of the connection), a crossed or
  *    unreadable l2 event (that product), a lost connection (every product), records the full ring
- *    refused — the ring gets an empty snapshot (LEVEL, SNAPSHOT|NOLEVEL|LAST) for the instrument,
+ *    refused — the ring gets a STATUS record for the instrument (its book clears and waits for a snapshot),
  *    so the engine's book drops its levels until the fresh snapshot arrives. The engine's C book
  *    for Coinbase therefore uses rule NONE: sequence_num is connection-wide (trades, tickers and
  *    heartbeats share it), so a product's l2 messages are not consecutive and the chain is checked
@@ -34,13 +34,13 @@
  *    silent for `stallMs` is dropped and reconnected (exponential backoff with full jitter).
  *
  * The connection session, text transport, fixed instrument table and ring writer are the ones
- * the Bybit and OKX feeds use (src/feed/bybit/feed.ts): Binance's FeedTransport delivers bytes to
+ * the Bybit and OKX feeds use (src/feed/ws-session.ts): Binance's FeedTransport delivers bytes to
  * its C parser and cannot send, and every Advanced Trade subscription is a message.
  */
 import type { SpscRing } from "../../../ffi/ring.ts";
 import { Venue } from "../../domain/instruments.ts";
 import { TickBuffer } from "../../domain/tick-buffer.ts";
-import { FixedInstruments, TextFeedSession, TickRingWriter, type BackoffOptions, type NoticeFn, type SessionCounters, type TextTransportFactory } from "../bybit/feed.ts";
+import { FixedInstruments, TextFeedSession, TickRingWriter, type BackoffOptions, type NoticeFn, type SessionCounters, type TextTransportFactory } from "../ws-session.ts";
 import { CoinbaseBookSync } from "./book.ts";
 import { coinbaseUnified, normalizeCoinbaseFrame } from "./normalize.ts";
 
@@ -94,7 +94,7 @@ export interface CoinbaseFeedCounters extends SessionCounters {
   /** level2 unsubscribe+subscribe cycles sent, and re-sends of one that brought no snapshot */
   resubscribes: number;
   resubscribeRetries: number;
-  /** empty snapshots pushed so the engine's book drops a state that can no longer be trusted */
+  /** STATUS records pushed so the engine's book drops a state that can no longer be trusted */
   bookResets: number;
   /** frames naming a product that was not configured */
   unknownSymbols: number;
@@ -232,7 +232,7 @@ export class CoinbaseFeed {
       const id = this.instrumentOf.get(p);
       if (id === undefined) continue;
       this.counters.bookResets++;
-      if (this.writer.pushEmptySnapshot(id, now) === 1) this.counters.records++;
+      if (this.writer.pushBookLost(id, now) === 1) this.counters.records++;
       else this.counters.ringDrops++;
     }
   }

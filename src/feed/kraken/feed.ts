@@ -15,7 +15,7 @@
  *    updates whose checksum matched (v2: "the checksum is calculated on the snapshot and each
  *    update"), never an update that arrives while the pair waits for a snapshot. A checksum
  *    mismatch, a crossed book or an unreadable level makes the pair's book unusable; the feed then
- *    pushes an empty snapshot (LEVEL, SNAPSHOT|NOLEVEL|LAST) so the engine's book drops its levels,
+ *    pushes a STATUS record so the engine's book clears and waits for a snapshot,
  *    and resubscribes the pair's book (unsubscribe + subscribe: Kraken publishes a snapshot on
  *    subscription). Resubscribes are coalesced until the snapshot arrives and re-sent if none came
  *    within `resyncTimeoutMs`. A lost connection resets every pair's engine book the same way;
@@ -32,14 +32,14 @@
  *    data for pairs not configured and unreadable book messages are counted.
  *
  * The connection session, text transport, fixed instrument table and ring writer are the ones the
- * Bybit, OKX and Coinbase feeds use (src/feed/bybit/feed.ts): Binance's FeedTransport delivers
+ * Bybit, OKX and Coinbase feeds use (src/feed/ws-session.ts): Binance's FeedTransport delivers
  * bytes to its C parser and cannot send, and every v2 subscription is a message.
  */
 import type { SpscRing } from "../../../ffi/ring.ts";
 import { L2Book } from "../../book/l2book.ts";
 import { Venue } from "../../domain/instruments.ts";
 import { TickBuffer } from "../../domain/tick-buffer.ts";
-import { FixedInstruments, TextFeedSession, TickRingWriter, type BackoffOptions, type NoticeFn, type SessionCounters, type TextTransportFactory } from "../bybit/feed.ts";
+import { FixedInstruments, TextFeedSession, TickRingWriter, type BackoffOptions, type NoticeFn, type SessionCounters, type TextTransportFactory } from "../ws-session.ts";
 import { KrakenV2BookSync, type KrakenBookResult, type KrakenV2BookData } from "./book.ts";
 import { krakenSpotUnified, normalizeKrakenFrame } from "./normalize.ts";
 
@@ -112,7 +112,7 @@ export interface KrakenFeedCounters extends SessionCounters {
   /** book unsubscribe+subscribe cycles sent, and re-sends of one that brought no snapshot */
   resubscribes: number;
   resubscribeRetries: number;
-  /** empty snapshots pushed so the engine's book drops a state that can no longer be trusted */
+  /** STATUS records pushed so the engine's book drops a state that can no longer be trusted */
   bookResets: number;
   /** data elements for pairs that were not configured */
   unknownSymbols: number;
@@ -248,7 +248,7 @@ export class KrakenFeed {
 
   private resetBook(instrument: number): void {
     this.counters.bookResets++;
-    if (this.writer.pushEmptySnapshot(instrument, this.o.clock()) === 1) this.counters.records++;
+    if (this.writer.pushBookLost(instrument, this.o.clock()) === 1) this.counters.records++;
     else this.counters.ringDrops++;
   }
 

@@ -11,7 +11,7 @@
  *  - the ring only carries book records the sync accepted (snapshot, update in sequence with a
  *    matching checksum): the engine's C book (rule NONE, c/book.h) cannot check OKX's chain or
  *    checksum itself. When the sync finds a gap, a checksum mismatch, a crossed book or an
- *    unreadable push, the frame's records are withheld, one empty snapshot record
+ *    unreadable push, the frame's records are withheld, one STATUS record (book lost)
  *    (SNAPSHOT|NOLEVEL|LAST) tells the engine's book to drop its levels, and the books channel of
  *    that instId is unsubscribed and subscribed again; its snapshot restores both books. Requests
  *    are coalesced until the snapshot arrives and re-sent if none came within `resyncTimeoutMs`
@@ -39,7 +39,7 @@ import {
   type NoticeFn,
   type SessionCounters,
   type TextTransportFactory,
-} from "../bybit/feed.ts";
+} from "../ws-session.ts";
 import { OkxBooks, type OkxBookSync } from "./book.ts";
 import { normalizeOkxFrame, okxUnified } from "./normalize.ts";
 
@@ -150,7 +150,7 @@ export class OkxFeed {
         onNotice: o.onNotice,
         random: o.random,
       },
-      { onOpen: () => this.onOpen(), onText: (t) => this.onText(t), onLost: () => this.resyncing.clear(), onTick: (t) => this.onTick(t) },
+      { onOpen: () => this.onOpen(), onText: (t) => this.onText(t), onLost: () => this.onLost(), onTick: (t) => this.onTick(t) },
       this.counters,
     );
   }
@@ -178,6 +178,13 @@ export class OkxFeed {
   requestResync(instrument: number): void {
     const instId = this.instIdOf.get(instrument);
     if (instId !== undefined && this.withBooks) this.resubscribe(instId, "requested by the engine's book");
+  }
+
+  /** Connection gone: the engine's books must not look current until the next snapshots. */
+  private onLost(): void {
+    this.resyncing.clear();
+    const now = this.o.clock();
+    for (const s of this.o.symbols) this.writer.pushBookLost(s.instrument, now);
   }
 
   private onOpen(): void {
@@ -289,7 +296,7 @@ export class OkxFeed {
     if (sync.resyncRequested) {
       sync.resyncSent();
       const instrument = this.instrumentOf.get(instId);
-      if (instrument !== undefined && this.writer.pushEmptySnapshot(instrument, now) === 1) c.records++;
+      if (instrument !== undefined && this.writer.pushBookLost(instrument, now) === 1) c.records++;
       else if (instrument !== undefined) c.ringDrops++;
       this.resubscribe(instId, sync.lastProblem);
     }

@@ -1,0 +1,340 @@
+/**
+ * What the JSON-over-WebSocket feeds (Bybit, OKX, Coinbase, Kraken) share: a text transport that
+ * can send (`TextTransport`; the Binance feed takes bytes for its C parser instead), the
+ * reconnecting session with heartbeat, pong timeout, stall watchdog and backoff with full jitter
+ * (`TextFeedSession`), the fixed instrument-id table the normalisers write through
+ * (`FixedInstruments`), and the frame-to-ring copier (`TickRingWriter`: one ring push per frame).
+ */
+import { alignedBuffer, type AlignedBuffer } from "../../ffi/buffers.ts";
+import type { SpscRing } from "../../ffi/ring.ts";
+import { InstrumentTable } from "../domain/instruments.ts";
+import { T, TICK_BYTES, TICK_U32, TickFlag, TickKind, TickStatus, writeU64 } from "../domain/tick.ts";
+import { TickBuffer } from "../domain/tick-buffer.ts";
+
+export type NoticeFn = (what: string, detail: Record<string, unknown>) => void;
+
+/** What a text transport gives a feed: whole text frames, in order. */
+export interface TextTransportHandlers {
+  onOpen(): void;
+  onText(text: string): void;
+  onClose(reason: string): void;
+}
+export interface TextTransport {
+  /** false when the socket is not open (nothing sent) */
+  send(text: string): boolean;
+  close(): void;
+}
+export type TextTransportFactory = (url: string, h: TextTransportHandlers) => TextTransport;
+
+const utf8 = new TextDecoder();
+
+/** The default transport: Bun's WebSocket client; binary frames (not sent by these venues' public streams) are decoded as UTF-8. */
+export function bunTextWebSocketTransport(): TextTransportFactory {
+  return (url, h) => {
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => h.onOpen();
+    ws.onmessage = (ev: MessageEvent) => {
+      const d = ev.data as string | ArrayBuffer;
+      h.onText(typeof d === "string" ? d : utf8.decode(d));
+    };
+    ws.onclose = (ev: CloseEvent) => h.onClose(`closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`);
+    ws.onerror = () => {
+      /* onclose follows with the code */
+    };
+    return {
+      send: (text) => {
+        if (ws.readyState !== WebSocket.OPEN) return false;
+        ws.send(text);
+        return true;
+      },
+      close: () => ws.close(),
+    };
+  };
+}
+
+export interface HeartbeatOptions {
+  /** the application-level ping frame */
+  text: string;
+  /** send every `everyMs` (`idleOnly` false), or once `everyMs` passed without any frame (true) */
+  everyMs: number;
+  idleOnly: boolean;
+  /** no pong this long after a ping: the connection is dead */
+  timeoutMs: number;
+}
+
+export interface BackoffOptions {
+  baseMs?: number;
+  capMs?: number;
+  /** a connection that stayed up this long resets the backoff */
+  stableMs?: number;
+}
+
+export interface SessionCounters {
+  connects: number;
+  reconnects: number;
+  stalls: number;
+  pingsSent: number;
+  pongs: number;
+  pongTimeouts: number;
+  /** frames the feed tried to send while no socket was open */
+  sendFailures: number;
+}
+
+export interface SessionHandlers {
+  /** a connection opened: subscribe here */
+  onOpen(): void;
+  onText(text: string): void;
+  /** the connection ended (closed by the venue, stalled, no pong): per-connection state ends here */
+  onLost(reason: string): void;
+  /** every watchdog tick while started (cold path: retries); `t` = performance.now() */
+  onTick?(t: number): void;
+}
+
+export interface SessionOptions {
+  url: string;
+  transport?: TextTransportFactory;
+  backoff?: BackoffOptions;
+  stallMs?: number;
+  heartbeat: HeartbeatOptions;
+  onNotice?: NoticeFn;
+  random?: () => number;
+}
+
+/**
+ * One venue session over successive websocket connections: connect, reconnect with exponential
+ * backoff and full jitter (uniform in [0, min(cap, base·2^attempt)], reset after a stable
+ * connection), a stall watchdog, and an application-level heartbeat. Frames of a connection the
+ * session has given up on are never delivered.
+ */
+export class TextFeedSession {
+  private transport: TextTransport | null = null;
+  private stopped = true;
+  private attempt = 0;
+  private openedAt = 0;
+  private lastFrameAt = 0;
+  private lastPingAt = 0;
+  private pingSince = 0;
+  private timers = new Set<ReturnType<typeof setTimeout>>();
+  private watchdog: ReturnType<typeof setInterval> | null = null;
+
+  constructor(
+    private readonly o: SessionOptions,
+    private readonly h: SessionHandlers,
+    readonly counters: SessionCounters,
+  ) {}
+
+  /** A socket is open and subscribed-to (between onOpen and onLost). */
+  get connected(): boolean {
+    return this.transport !== null && this.openedAt !== 0;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+    const hb = this.o.heartbeat, stallMs = this.o.stallMs ?? 30_000;
+    const period = Math.max(10, Math.min(1000, stallMs / 4, hb.everyMs / 4, hb.timeoutMs / 4));
+    this.watchdog = setInterval(() => this.tick(), period);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    const t = this.transport;
+    this.transport = null;
+    this.openedAt = 0;
+    t?.close();
+  }
+
+  send(text: string): boolean {
+    if (this.transport?.send(text)) return true;
+    this.counters.sendFailures++;
+    return false;
+  }
+
+  /** The feed recognised the venue's answer to a ping. */
+  pong(): void {
+    this.counters.pongs++;
+    this.pingSince = 0;
+  }
+
+  /** Gives up on the current connection (the feed found it unusable) and reconnects. */
+  drop(reason: string): void {
+    const t = this.transport;
+    if (!t) return;
+    this.transport = null;
+    t.close();
+    this.lost(reason);
+  }
+
+  private connect(): void {
+    const mk = this.o.transport ?? bunTextWebSocketTransport();
+    let self: TextTransport | null = null;
+    self = mk(this.o.url, {
+      onOpen: () => {
+        if (this.transport !== self) return;
+        const c = this.counters;
+        c.connects++;
+        if (c.connects > 1) c.reconnects++;
+        this.openedAt = this.lastPingAt = performance.now();
+        this.lastFrameAt = 0;
+        this.pingSince = 0;
+        this.h.onOpen();
+      },
+      onText: (text) => {
+        if (this.transport !== self) return;
+        this.lastFrameAt = performance.now();
+        this.h.onText(text);
+      },
+      onClose: (reason) => {
+        if (this.transport !== self) return;
+        this.transport = null;
+        this.lost(reason);
+      },
+    });
+    this.transport = self;
+  }
+
+  private tick(): void {
+    const t = performance.now();
+    if (this.transport && this.openedAt) {
+      const hb = this.o.heartbeat, stallMs = this.o.stallMs ?? 30_000;
+      const silent = t - Math.max(this.lastFrameAt, this.openedAt);
+      if (silent > stallMs) {
+        this.counters.stalls++;
+        this.o.onNotice?.("stream stalled: reconnecting", { silentMs: Math.round(silent) });
+        this.drop("stall");
+      } else if (this.pingSince !== 0) {
+        if (t - this.pingSince > hb.timeoutMs) {
+          this.counters.pongTimeouts++;
+          this.o.onNotice?.("no pong: reconnecting", { waitedMs: Math.round(t - this.pingSince) });
+          this.drop("no pong");
+        }
+      } else if (hb.idleOnly ? silent >= hb.everyMs : t - this.lastPingAt >= hb.everyMs) {
+        if (this.send(hb.text)) {
+          this.counters.pingsSent++;
+          this.lastPingAt = this.pingSince = t;
+        }
+      }
+    }
+    if (!this.stopped) this.h.onTick?.(t);
+  }
+
+  private lost(reason: string): void {
+    const wasOpen = this.openedAt;
+    this.openedAt = 0;
+    this.pingSince = 0;
+    this.h.onLost(reason);
+    if (this.stopped) return;
+    const b = this.o.backoff ?? {};
+    const base = b.baseMs ?? 250, cap = b.capMs ?? 30_000, stable = b.stableMs ?? 60_000;
+    if (wasOpen && performance.now() - wasOpen > stable) this.attempt = 0;
+    // exponential backoff with full jitter: uniform in [0, min(cap, base * 2^attempt)]
+    const ceiling = Math.min(cap, base * 2 ** Math.min(this.attempt, 20));
+    const delay = Math.floor((this.o.random ?? Math.random)() * ceiling);
+    this.attempt++;
+    this.o.onNotice?.("connection lost: reconnecting", { reason, attempt: this.attempt, delayMs: delay });
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.stopped) this.connect();
+    }, delay);
+    this.timers.add(timer);
+  }
+}
+
+/**
+ * Instrument ids fixed by a feed's configuration. The normalisers name instruments through
+ * `id(venue, unifiedSymbol)`; here that is a lookup, never a registration: a symbol that was not
+ * configured gets UNKNOWN (no book table holds it) and is counted.
+ */
+export class FixedInstruments extends InstrumentTable {
+  static readonly UNKNOWN = 0xffffffff;
+  /** lookups of symbols that were not configured */
+  unknown = 0;
+  private readonly fixed = new Map<string, number>();
+
+  constructor(entries: Iterable<readonly [string, number]>) {
+    super();
+    for (const [symbol, id] of entries) {
+      if (!Number.isInteger(id) || id < 0 || id >= FixedInstruments.UNKNOWN) throw new RangeError(`instrument id for ${symbol} must be an integer in [0, 2^32-2], got ${id}`);
+      this.fixed.set(symbol, id);
+    }
+  }
+
+  override id(_venue: number, symbol: string): number {
+    const id = this.fixed.get(symbol);
+    if (id !== undefined) return id;
+    this.unknown++;
+    return FixedInstruments.UNKNOWN;
+  }
+}
+
+/**
+ * Copies one frame's records (a TickBuffer) into 64-byte-aligned memory, stamps the venue and
+ * the receive time, and pushes them with one `ring.pushDrop` (what does not fit is counted by the
+ * ring as drops). The scratch memory grows, rarely, to the largest frame seen.
+ */
+export class TickRingWriter {
+  private mem: AlignedBuffer;
+  private u8: Uint8Array;
+  private u16: Uint16Array;
+  private u32: Uint32Array;
+  private cap: number;
+
+  constructor(
+    readonly ring: SpscRing,
+    readonly venue: number,
+    records = 1024,
+  ) {
+    this.cap = 0;
+    this.mem = alignedBuffer(64);
+    this.u8 = new Uint8Array(0);
+    this.u16 = new Uint16Array(0);
+    this.u32 = new Uint32Array(0);
+    this.grow(records);
+  }
+
+  /** Pushes the buffer's records; returns how many the ring took. `recvNs`: the bot4 clock. */
+  push(tb: TickBuffer, recvNs: number): number {
+    const n = tb.count;
+    if (n > this.cap) this.grow(n);
+    this.u8.set(tb.u8.subarray(0, n * TICK_BYTES));
+    const recv = recvNs > 0 ? Math.trunc(recvNs) : 0, venue = this.venue, u16 = this.u16, u32 = this.u32;
+    for (let i = 0; i < n; i++) {
+      writeU64(u32, i * TICK_U32 + T.TS_RECV_U32, recv);
+      u16[i * (TICK_BYTES / 2) + T.VENUE_U16] = venue;
+    }
+    return this.ring.pushDrop(this.mem.ptr, n);
+  }
+
+  /**
+   * Pushes one STATUS record for `instrument` (price = TickStatus code): the engine's book clears
+   * and is unusable until the venue's next snapshot (c/book.h). Used where the engine's book
+   * cannot see that the stream broke itself: OKX, Coinbase and Kraken chains and checksums are
+   * checked by the handler, and a lost connection is invisible to any book.
+   */
+  pushBookLost(instrument: number, recvNs: number, code: number = TickStatus.disconnected): number {
+    this.u8.fill(0, 0, TICK_BYTES);
+    writeU64(this.u32, T.TS_RECV_U32, recvNs > 0 ? Math.trunc(recvNs) : 0);
+    this.u32[T.INSTRUMENT_U32] = instrument;
+    this.u16[T.VENUE_U16] = this.venue;
+    this.u8[T.KIND_U8] = TickKind.status;
+    this.u8[T.FLAGS_U8] = TickFlag.last;
+    new Float64Array(this.u8.buffer, this.u8.byteOffset, TICK_BYTES / 8)[T.PRICE_F64] = code;
+    return this.ring.pushDrop(this.mem.ptr, 1);
+  }
+
+  private grow(records: number): void {
+    this.cap = Math.max(records, this.cap * 2);
+    this.mem = alignedBuffer(this.cap * TICK_BYTES);
+    const { buffer, byteOffset } = this.mem;
+    this.u8 = new Uint8Array(buffer, byteOffset, this.cap * TICK_BYTES);
+    this.u16 = new Uint16Array(buffer, byteOffset, (this.cap * TICK_BYTES) / 2);
+    this.u32 = new Uint32Array(buffer, byteOffset, (this.cap * TICK_BYTES) / 4);
+  }
+}
+
