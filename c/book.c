@@ -599,6 +599,7 @@ static void end_message(bot4_book_t *b, const bot4_tick_t *r, int32_t *resyncs) 
   b->verdict = V_NONE;
   if (v == V_APPLY) {
     b->last_seq = r->seq;
+    b->last_recv_ns = r->ts_recv_ns;
     b->applied++;
     follow_top(b);
     refresh_top(b);
@@ -612,6 +613,7 @@ static void end_message(bot4_book_t *b, const bot4_tick_t *r, int32_t *resyncs) 
     refresh_top(b);
     b->snapshots++;
     b->last_seq = b->snap_seq;
+    b->last_recv_ns = r->ts_recv_ns;
     if (crossed(b)) {
       b->crossed++;
       b->snapshots_rejected++;
@@ -687,6 +689,21 @@ BOT4_API int32_t bot4_books_apply(bot4_book_t **books, uint32_t nbooks, const bo
   return resyncs;
 }
 
+BOT4_API int32_t bot4_books_check_stale(bot4_book_t **books, uint32_t nbooks, uint64_t now_ns, uint64_t max_age_ns) {
+  int32_t stale = 0;
+  for (uint32_t i = 0; i < nbooks; i++) {
+    bot4_book_t *b = books[i];
+    if (!b || b->state != BOT4_BOOK_SYNCED || b->snapshots == 0) continue; /* never synced: nothing to age */
+    if (now_ns > b->last_recv_ns && now_ns - b->last_recv_ns > max_age_ns) {
+      b->stale_books++;
+      b->verdict = V_NONE;
+      b->pend_n = 0;
+      desync(b, BOT4_BOOK_STALE, b->last_seq, &stale);
+    }
+  }
+  return stale;
+}
+
 BOT4_API int bot4_layout_book(char *buf, int cap) {
   int n = 0;
   BOT4_L_SIZE(bot4_book_t);
@@ -730,5 +747,7 @@ BOT4_API int bot4_layout_book(char *buf, int cap) {
   BOT4_L_OFF(bot4_book_t, bad_levels);
   BOT4_L_OFF(bot4_book_t, level_updates);
   BOT4_L_OFF(bot4_book_t, interruptions);
+  BOT4_L_OFF(bot4_book_t, stale_books);
+  BOT4_L_OFF(bot4_book_t, last_recv_ns);
   return n;
 }

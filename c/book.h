@@ -61,6 +61,7 @@ enum bot4_book_problem {
   BOT4_BOOK_PENDING_OVERFLOW = 4,
   BOT4_BOOK_BAD_LEVEL = 5,       /* price not > 0 or size not >= 0 */
   BOT4_BOOK_INTERRUPTED = 6,     /* the feed lost the stream (a STATUS record) */
+  BOT4_BOOK_STALE = 7,           /* no update for longer than the caller allows */
 };
 enum bot4_book_verdict { V_NONE = 0, V_APPLY = 1, V_SKIP = 2, V_BUFFER = 3, V_SNAPSHOT = 4 };
 
@@ -114,7 +115,7 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_book {
   int64_t gbase[2];    /* key units of slot 0, per side */
   int32_t gbest[2];    /* slot of the best level in the window, -1 none */
   uint64_t grid_off[2];
-  uint64_t pad3;
+  uint64_t last_recv_ns; /* receive time of the last message applied (bot4 clock) */
   /* lines 5-6: counters */
   uint64_t msgs;              /* messages seen (first records) */
   uint64_t applied;           /* messages applied */
@@ -131,7 +132,7 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_book {
   uint64_t level_updates;     /* level records applied */
   uint64_t recenters;         /* grid windows moved to follow the top */
   uint64_t interruptions;     /* STATUS records: the feed lost the stream */
-  uint64_t pad2[1];
+  uint64_t stale_books;       /* times bot4_books_check_stale found this book stale */
 } bot4_book_t;
 
 BOT4_API uint64_t bot4_book_bytes(uint32_t cap, uint32_t pend_cap);
@@ -143,6 +144,10 @@ BOT4_API void bot4_book_reset(bot4_book_t *b);
  * call (so the caller looks at book states only when it is non-zero). */
 BOT4_API int32_t bot4_books_apply(bot4_book_t **books, uint32_t nbooks, const bot4_tick_t *recs, uint32_t mask,
                                   uint32_t start, uint32_t n);
+/* Books that are SYNCED but have applied nothing since before now_ns - max_age_ns are stale: each
+ * is cleared, marked NEED_SNAPSHOT (problem STALE) and asks for a resync. Returns how many. Call
+ * it from the cold path (a timer), never per record. */
+BOT4_API int32_t bot4_books_check_stale(bot4_book_t **books, uint32_t nbooks, uint64_t now_ns, uint64_t max_age_ns);
 /* One level, for tests and the cold path: side 0 bid / 1 ask; size 0 deletes. */
 BOT4_API void bot4_book_set(bot4_book_t *b, uint32_t side, double price, double size);
 /* Copies up to n levels of a side, best first, as (price, size) pairs into out; returns how many. */

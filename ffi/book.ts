@@ -25,6 +25,7 @@ export interface CBookCounters {
   levelUpdates: number;
   recenters: number;
   interruptions: number;
+  staleBooks: number;
 }
 
 export interface CBookOptions {
@@ -108,6 +109,10 @@ export class CBook {
     if (level === 0) return side ? this.bestAskSize : this.bestBidSize;
     return this.levels(side, level + 1)[level]?.[1] ?? NaN;
   }
+  /** Receive time (bot4 clock, ns) of the last message applied. */
+  get lastRecvNs(): number {
+    return Number(this.u64[L.lastRecvNs / 8]);
+  }
   get lastSeq(): number {
     return Number(this.u64[L.lastSeq / 8]);
   }
@@ -148,6 +153,7 @@ export class CBook {
       levelUpdates: at(L.levelUpdates),
       recenters: at(L.recenters),
       interruptions: at(L.interruptions),
+      staleBooks: at(L.staleBooks),
     };
   }
 }
@@ -182,6 +188,14 @@ export class BookSet {
    */
   apply(recordsPtr: number, mask: number, start: number, n: number): number {
     return this.apply_(this.table.ptr, this.instruments, recordsPtr, mask, start, n);
+  }
+
+  /**
+   * Marks stale every synced book that applied nothing for `maxAgeNs` (bot4 clock): cleared,
+   * unusable, resync requested. Cold path (a timer). Returns how many went stale.
+   */
+  checkStale(nowNs: number, maxAgeNs: number): number {
+    return K.bot4_books_check_stale(this.table.ptr, this.instruments, nowNs, maxAgeNs);
   }
 
   all(): CBook[] {

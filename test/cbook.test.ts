@@ -241,6 +241,29 @@ describe("Binance sequence procedure", () => {
     expect(b.bestBid).toBe(100.6);
   });
 
+  test("a synced book with no update for longer than allowed goes stale: cleared, unusable, resync asked; a fresh one does not", () => {
+    const set = new BookSet(2);
+    const old = set.add(0, BookRule.binanceFutures), fresh = set.add(1, BookRule.binanceFutures);
+    const tb = new TickBuffer();
+    for (const inst of [0, 1]) {
+      diff(tb, inst, 0, 10, 0, [[0, 100, 1], [1, 101, 1]], true);
+      diff(tb, inst, 10, 11, 9, [[0, 100.5, 1]]);
+    }
+    const mem = alignedBuffer(tb.count * TICK_BYTES);
+    const u32 = new Uint32Array(tb.u8.buffer, 0, tb.count * 16);
+    for (let i = 0; i < tb.count; i++) u32[i * 16 + 2] = u32[i * 16 + 56 / 4] === 0 ? 1_000 : 5_000_000; // ts_recv_ns lo word
+    new Uint8Array(mem.buffer, mem.byteOffset, tb.count * TICK_BYTES).set(tb.bytes());
+    set.apply(mem.ptr, 0xffffffff, 0, tb.count);
+    expect(old.lastRecvNs).toBe(1_000);
+    expect(fresh.lastRecvNs).toBe(5_000_000);
+    expect(set.checkStale(6_000_000, 2_000_000)).toBe(1);
+    expect(old.synced).toBe(false);
+    expect(old.problem?.what).toBe("stale");
+    expect(old.counters()).toMatchObject({ staleBooks: 1, resyncRequests: 1 });
+    expect(fresh.synced).toBe(true);
+    expect(set.checkStale(6_000_000, 2_000_000)).toBe(0); // an unusable book is not stale again
+  });
+
   test("a message split across batches is judged once, on its first record", () => {
     const whole = new BookSet(1), split = new BookSet(1);
     const a = whole.add(0, BookRule.binanceFutures), c = split.add(0, BookRule.binanceFutures);

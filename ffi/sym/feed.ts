@@ -14,6 +14,7 @@ export const feedSymbols = {
   bot4_book_init: { args: ["ptr", "u32", "u32", "u32", "u32"], returns: "i32" },
   bot4_book_reset: { args: ["ptr"], returns: "void" },
   bot4_books_apply: { args: ["ptr", "u32", "ptr", "u32", "u32", "u32"], returns: "i32" },
+  bot4_books_check_stale: { args: ["ptr", "u32", "u64", "u64"], returns: "i32" },
   bot4_book_set: { args: ["ptr", "u32", "f64", "f64"], returns: "void" },
   bot4_book_levels: { args: ["ptr", "u32", "ptr", "u32"], returns: "u32" },
   bot4_layout_book: { args: ["ptr", "i32"], returns: "i32" },
@@ -98,11 +99,13 @@ export const BookLayout = {
   levelUpdates: 416,
   recenters: 424,
   interruptions: 432,
+  staleBooks: 440,
+  lastRecvNs: 312,
 } as const;
 
 export const BookRule = { none: 0, binanceSpot: 1, binanceFutures: 2, seq: 3 } as const;
 export const BookState = { needSnapshot: 0, awaitBridge: 1, synced: 2 } as const;
-export const BookProblem = ["ok", "gap", "crossed", "snapshot too old", "pending overflow", "bad level", "stream interrupted"] as const;
+export const BookProblem = ["ok", "gap", "crossed", "snapshot too old", "pending overflow", "bad level", "stream interrupted", "stale"] as const;
 
 const P = ParserLayout;
 const B = BookLayout;
@@ -165,6 +168,8 @@ export const feedLayouts: LayoutSpec[] = [
       "bot4_book_t.digits": B.digits,
       "bot4_book_t.recenters": B.recenters,
       "bot4_book_t.interruptions": B.interruptions,
+      "bot4_book_t.stale_books": B.staleBooks,
+      "bot4_book_t.last_recv_ns": B.lastRecvNs,
       BOT4_GRID_SLOTS: B.gridSlots,
       BOT4_LADDER_BLOCK: B.ladderBlock,
       "bot4_book_t.msgs": B.msgs,
