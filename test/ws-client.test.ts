@@ -472,6 +472,8 @@ describe("WsFrameReader", () => {
     ["text inside fragments", concat(frame(OP_TEXT, "a", { fin: false }), frame(OP_TEXT, "b")), CLOSE_PROTOCOL_ERROR, /while a fragmented/],
     ["1-byte close", frame(OP_CLOSE, new Uint8Array([3])), CLOSE_PROTOCOL_ERROR, /1-byte/],
     ["64-bit top bit", new Uint8Array([0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 1]), CLOSE_PROTOCOL_ERROR, /top bit/],
+    ["64-bit length of 2^32", new Uint8Array([0x82, 127, 0, 0, 0, 1, 0, 0, 0, 0]), CLOSE_TOO_BIG, /4294967296 bytes exceeds/],
+    ["64-bit length of 2^31", new Uint8Array([0x82, 127, 0, 0, 0, 0, 0x80, 0, 0, 0]), CLOSE_TOO_BIG, /2147483648 bytes exceeds/],
     ["oversize (header only)", frame(OP_BINARY, pattern(2000)).subarray(0, 4), CLOSE_TOO_BIG, /2000 bytes exceeds the limit of 1000/],
     ["oversize by fragments", concat(frame(OP_TEXT, pattern(600), { fin: false }), frame(OP_CONTINUATION, pattern(600))), CLOSE_TOO_BIG, /1200 bytes/],
   ];

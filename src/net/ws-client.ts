@@ -91,6 +91,8 @@ export interface WsClientCounters {
   /** upgrades the server refused or answered wrongly */
   handshakeFailures: number;
   bytesIn: number;
+  /** socket reads (bytesIn / reads: how much each wake-up brings) */
+  reads: number;
   bytesOut: number;
   messages: number;
   pingsIn: number;
@@ -128,7 +130,7 @@ export class WsClient {
   /** why the last connection ended, other than by close() (wall-clock `at`, ms) */
   lastError: { reason: string; at: number } | null = null;
   private readonly c: Omit<WsClientCounters, "messages"> = {
-    connects: 0, reconnects: 0, connectFailures: 0, handshakeFailures: 0, bytesIn: 0, bytesOut: 0,
+    connects: 0, reconnects: 0, connectFailures: 0, handshakeFailures: 0, bytesIn: 0, reads: 0, bytesOut: 0,
     pingsIn: 0, pongsOut: 0, pingsOut: 0, pongsIn: 0, heartbeats: 0, stalls: 0, protocolErrors: 0,
     oversize: 0, serverCloses: 0, handlerErrors: 0, backpressured: 0,
   };
@@ -341,6 +343,7 @@ export class WsClient {
   private onSocketData(s: Socket<number>, chunk: Uint8Array): void {
     if (s.data !== this.gen) return;
     this.c.bytesIn += chunk.length;
+    this.c.reads++;
     this.lastRx = this.timers.now();
     if (this.state === OPEN || this.state === CLOSING) this.feed(chunk);
     else if (this.state === HANDSHAKE) this.handshakeData(chunk);

@@ -125,6 +125,15 @@ const MIN_RX = 1 << 20;
 /** longest frame header a server sends: 2 + 8 length bytes (no mask) */
 const MAX_HEADER = 10;
 const TWO_32 = 4294967296;
+/** offsets and lengths stay int32 in the parse loop (fast typed-array indexing) */
+const MAX_MESSAGE_LIMIT = 2 ** 30;
+
+/** A 64-bit big-endian length (cold path: only for refusing it). */
+function length64(b: Uint8Array, at: number): number {
+  let v = 0;
+  for (let i = 0; i < 8; i++) v = v * 256 + b[at + i]!;
+  return v;
+}
 
 export class WsFrameReader {
   /** the reusable receive buffer; messages are views into it */
@@ -153,7 +162,7 @@ export class WsFrameReader {
     readonly maxMessage: number = 16 << 20,
     initialBytes = MIN_RX,
   ) {
-    if (!(maxMessage > 0 && maxMessage <= 2 ** 31)) throw new RangeError(`maxMessage must be in 1..2^31 (got ${maxMessage})`);
+    if (!(maxMessage > 0 && maxMessage <= MAX_MESSAGE_LIMIT)) throw new RangeError(`maxMessage must be in 1..2^30 (got ${maxMessage})`);
     const a = alignedBuffer(Math.max(initialBytes, 4096));
     this.store = a.buffer;
     this.bytes = new Uint8Array(a.buffer, a.byteOffset, a.bytes);
@@ -210,9 +219,11 @@ export class WsFrameReader {
   private parse(): number {
     const b = this.bytes;
     const epoch = this.epoch;
+    // callbacks cannot add bytes; one that resets the reader is caught by the epoch check
+    const filled = this.filled;
     for (;;) {
       const p = this.pos;
-      const avail = this.filled - p;
+      const avail = filled - p;
       if (avail < 2) return this.waitFor(p, MAX_HEADER);
       const b0 = b[p]!, b1 = b[p + 1]!;
       if ((b0 & 0x70) !== 0) return this.protocol("reserved bits set (no extension was negotiated)");
@@ -227,9 +238,9 @@ export class WsFrameReader {
       } else if (len === 127) {
         if (avail < 10) return this.waitFor(p, MAX_HEADER);
         if ((b[p + 2]! & 0x80) !== 0) return this.protocol("64-bit frame length with the top bit set");
-        const hi = ((b[p + 2]! << 24) | (b[p + 3]! << 16) | (b[p + 4]! << 8) | b[p + 5]!) >>> 0;
-        const lo = ((b[p + 6]! << 24) | (b[p + 7]! << 16) | (b[p + 8]! << 8) | b[p + 9]!) >>> 0;
-        len = hi * TWO_32 + lo;
+        // lengths >= 2^31 exceed any maxMessage: refuse them before `len` stops being an int32
+        if ((b[p + 2]! | b[p + 3]! | b[p + 4]! | b[p + 5]! | (b[p + 6]! & 0x80)) !== 0) return this.tooBig(length64(b, p + 2));
+        len = (b[p + 6]! << 24) | (b[p + 7]! << 16) | (b[p + 8]! << 8) | b[p + 9]!;
         hdr = 10;
       }
       if (op >= 8) {
@@ -248,7 +259,7 @@ export class WsFrameReader {
       }
       const start = p + hdr;
       const end = start + len;
-      if (end > this.filled) return this.waitFor(p, hdr + len);
+      if (end > filled) return this.waitFor(p, hdr + len);
       this.pos = end;
       if (op >= 8) {
         this.sink.control(op, b, start, end);
