@@ -2,7 +2,9 @@
  * WebSocket receive path: a local Bun.serve server (a child process, so its CPU is not ours)
  * pushes one real Binance USD-M depthUpdate frame (../shared/data/hftbacktest) N times as text
  * frames; the client side counts messages/s and its own CPU time per message
- * (process.cpuUsage: reads, frame parsing, delivery, GC) for, in the same run:
+ * (process.cpuUsage: reads, frame parsing, delivery, GC), and the round trip with one frame in
+ * flight (ask -> the frame's bytes in the handler: both send paths, the server, one receive), for,
+ * in the same run:
  *   - WsClient (src/net/ws-client.ts): the handler gets (buf, start, end) in the reusable
  *     receive buffer, i.e. what a C parser needs (rxAddress + start, length);
  *   - Bun's built-in WebSocket: onmessage gets a string; plus TextEncoder.encodeInto into a
@@ -14,7 +16,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { WsClient } from "../src/net/ws-client.ts";
 import { OP_TEXT, WsFrameReader } from "../src/net/ws-frame.ts";
-import { done, figure, micro, perItem, section } from "./harness.ts";
+import { done, figure, micro, perItem, percentiles, section } from "./harness.ts";
 
 const FILE = resolve(import.meta.dir, "../../shared/data/hftbacktest/binance-usdm/btcusdt_20240808.gz");
 const QUICK = process.argv.includes("--quick");
@@ -109,17 +111,50 @@ const url = `ws://127.0.0.1:${port}/`;
 
 interface Receiver {
   name: string;
-  /** asks the server for n frames; resolves when all n were handled */
-  run(n: number): Promise<void>;
+  /** asks the server for n frames */
+  ask(n: number): void;
   close(): void;
   check(): void;
+  /** socket bytes and reads so far (WsClient only) */
+  reads?: () => { bytes: number; reads: number };
 }
 
 let sink = 0;
+const RTT_N = QUICK ? 5_000 : 20_000;
+
+/**
+ * Every receiver calls arrived() once its handler has the message's bytes. Flood: count down.
+ * Round trip: stamp the arrival, ask for the next frame (one in flight at a time).
+ */
+const drv = { left: 0, rtt: false, i: 0, tAsk: 0, samples: new Float64Array(RTT_N), r: null as Receiver | null, done: () => {} };
+function arrived(): void {
+  if (!drv.rtt) {
+    if (--drv.left === 0) drv.done();
+    return;
+  }
+  drv.samples[drv.i++] = performance.now() - drv.tAsk;
+  if (drv.i === RTT_N) drv.done();
+  else {
+    drv.tAsk = performance.now();
+    drv.r!.ask(1);
+  }
+}
+function flood(r: Receiver, n: number): Promise<void> {
+  return new Promise<void>((res) => {
+    Object.assign(drv, { rtt: false, left: n, r, done: res });
+    r.ask(n);
+  });
+}
+function roundTrips(r: Receiver): Promise<Float64Array> {
+  return new Promise<Float64Array>((res) => {
+    Object.assign(drv, { rtt: true, i: 0, r, done: () => res(drv.samples.slice()) });
+    drv.tAsk = performance.now();
+    r.ask(1);
+  });
+}
 
 async function ours(): Promise<Receiver> {
-  let left = 0, ok = 0;
-  let finish: () => void = () => {};
+  let ok = 0;
   let c!: WsClient;
   const opened = new Promise<void>((res, rej) => {
     c = new WsClient({
@@ -133,7 +168,7 @@ async function ours(): Promise<Receiver> {
         // what a C parser is handed: address and length, no copy
         sink += c.rxAddress + start + buf[start]!;
         if (end - start === frameBytes.length) ok++;
-        if (--left === 0) finish();
+        arrived();
       },
     });
     c.start();
@@ -141,18 +176,13 @@ async function ours(): Promise<Receiver> {
   await opened;
   return {
     name: "wsclient",
-    run: (n) =>
-      new Promise<void>((res) => {
-        left = n;
-        finish = res;
-        c.send(String(n));
-      }),
+    ask: (n) => void c.send(String(n)),
     close: () => void c.close(),
     check: () => {
       const k = c.counters;
-      figure("wsclient_bytes_per_read", k.bytesIn / k.reads, "B", `${(k.messages / k.reads).toFixed(1)} messages per read`);
-      if (ok !== c.counters.messages) throw new Error(`WsClient delivered ${c.counters.messages - ok} messages of the wrong length`);
+      if (ok !== k.messages) throw new Error(`WsClient delivered ${k.messages - ok} messages of the wrong length`);
     },
+    reads: () => ({ bytes: c.counters.bytesIn, reads: c.counters.reads }),
   };
 }
 
@@ -160,19 +190,17 @@ async function bunWs(encode: boolean): Promise<Receiver> {
   const ws = new WebSocket(url);
   const scratch = new Uint8Array(1 << 20);
   const enc = new TextEncoder();
-  let left = 0, bad = 0;
-  let finish: () => void = () => {};
+  let bad = 0;
   ws.onmessage = encode
     ? (ev: MessageEvent) => {
         const w = enc.encodeInto(ev.data as string, scratch).written;
         if (w !== frameBytes.length) bad++;
         sink += w + scratch[0]!;
-        if (--left === 0) finish();
+        arrived();
       }
     : (ev: MessageEvent) => {
-        const s = ev.data as string;
-        sink += s.length;
-        if (--left === 0) finish();
+        sink += (ev.data as string).length;
+        arrived();
       };
   await new Promise<void>((res, rej) => {
     ws.onopen = () => res();
@@ -180,12 +208,7 @@ async function bunWs(encode: boolean): Promise<Receiver> {
   });
   return {
     name: encode ? "bun_ws_encode" : "bun_ws_string",
-    run: (n) =>
-      new Promise<void>((res) => {
-        left = n;
-        finish = res;
-        ws.send(String(n));
-      }),
+    ask: (n) => ws.send(String(n)),
     close: () => ws.close(),
     check: () => {
       if (bad > 0) throw new Error(`Bun WebSocket: ${bad} messages encoded to the wrong length`);
@@ -195,23 +218,33 @@ async function bunWs(encode: boolean): Promise<Receiver> {
 
 const receivers = [await ours(), await bunWs(true), await bunWs(false)];
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
-const rate: Record<string, number[]> = {}, cpu: Record<string, number[]> = {};
+const floodReads: number[] = [];
+const rate: Record<string, number[]> = {}, cpu: Record<string, number[]> = {}, rtt50: Record<string, number[]> = {}, rtt99: Record<string, number[]> = {};
 for (const r of receivers) {
   rate[r.name] = [];
   cpu[r.name] = [];
-  await r.run(N >> 2); // warm-up
+  rtt50[r.name] = [];
+  rtt99[r.name] = [];
+  await flood(r, N >> 2); // warm-up
+  await roundTrips(r);
 }
 for (let rep = 0; rep < REPS; rep++) {
   for (let k = 0; k < receivers.length; k++) {
     const r = receivers[(rep + k) % receivers.length]!;
     Bun.gc(true);
+    const r0 = r.reads?.();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    await r.run(N);
+    await flood(r, N);
     const t1 = performance.now();
     const c1 = process.cpuUsage(c0);
+    const r1 = r.reads?.();
+    if (r0 && r1) floodReads.push((r1.bytes - r0.bytes) / (r1.reads - r0.reads));
     rate[r.name]!.push(N / ((t1 - t0) / 1e3));
     cpu[r.name]!.push(((c1.user + c1.system) * 1e3) / N);
+    const p = percentiles(await roundTrips(r));
+    rtt50[r.name]!.push(p.p50 * 1e3); // ms -> us
+    rtt99[r.name]!.push(p.p99 * 1e3);
   }
 }
 for (const r of receivers) {
@@ -223,6 +256,7 @@ child.kill();
 await child.exited;
 
 section("over a local socket (server in a child process)");
+figure("wsclient_bytes_per_read", median(floodReads), "B", `${(median(floodReads) / frameBytes.length).toFixed(0)} messages per socket read while flooded`);
 figure("wsclient_msgs_per_s", median(rate.wsclient!), "msg/s", "WsClient, bytes to the handler");
 figure("bun_ws_encode_msgs_per_s", median(rate.bun_ws_encode!), "msg/s", "Bun WebSocket string + encodeInto");
 figure("bun_ws_string_msgs_per_s", median(rate.bun_ws_string!), "msg/s", "Bun WebSocket string only");
@@ -230,6 +264,11 @@ figure("wsclient_cpu_ns_per_msg", median(cpu.wsclient!), "ns/msg", "client proce
 figure("bun_ws_encode_cpu_ns_per_msg", median(cpu.bun_ws_encode!), "ns/msg", "same, Bun WebSocket + encodeInto (what a C parser needs)");
 figure("bun_ws_string_cpu_ns_per_msg", median(cpu.bun_ws_string!), "ns/msg", "same, Bun WebSocket string only");
 figure("wsclient_cpu_vs_bun_encode", median(cpu.bun_ws_encode!) / median(cpu.wsclient!), "x", "CPU per message, Bun + encodeInto / WsClient");
+section(`round trip, one frame in flight: ask (a send) -> the frame's bytes in the handler, ${RTT_N} per run`);
+for (const name of ["wsclient", "bun_ws_encode", "bun_ws_string"]) {
+  figure(`${name}_rtt_p50_us`, median(rtt50[name]!), "us", "median over runs of the run's p50");
+  figure(`${name}_rtt_p99_us`, median(rtt99[name]!), "us", "median over runs of the run's p99");
+}
 
 // ---- without sockets -------------------------------------------------------------------------
 
