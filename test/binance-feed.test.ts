@@ -148,7 +148,22 @@ describe.skipIf(!hasData)("bot4 record", () => {
     try {
       const p = Bun.spawn([process.execPath, new URL("../src/cli/main.ts", import.meta.url).pathname, "record", "--venue", "binanceusdm", "--symbols", "BTCUSDT", "--out", out, "--ws", `ws://127.0.0.1:${venue.port}`, "--rest", `http://127.0.0.1:${venue.port}`], { stdout: "pipe", stderr: "pipe" });
       await Promise.race([venue.done, Bun.sleep(20_000)]);
-      await Bun.sleep(500); // let the last frames and the snapshot reach the file
+      // the recorder checkpoints every second: once the file has stopped growing for two
+      // checkpoints, every frame the venue sent is in it (a loaded machine needs longer)
+      const { statSync } = await import("node:fs");
+      const size = () => {
+        try {
+          return statSync(`${out}.part`).size;
+        } catch {
+          return -1;
+        }
+      };
+      let last = -2, since = Date.now();
+      for (const t0 = Date.now(); Date.now() - t0 < 15_000 && Date.now() - since < 2_200; ) {
+        await Bun.sleep(100);
+        const now = size();
+        if (now !== last) (last = now), (since = Date.now());
+      }
       p.kill("SIGINT");
       expect(await p.exited).toBe(0);
       const summary = JSON.parse(await new Response(p.stdout).text());
