@@ -860,6 +860,34 @@ describe("WsClient against hand-built frames", () => {
     });
   }
 
+  test("101 response written byte by byte, then a frame", async () => {
+    const s = raw(() => {});
+    const r = recorder();
+    const c = client({ url: `ws://127.0.0.1:${s.port}/`, ...r });
+    await until(() => s.conns.length === 1, "request");
+    const conn = s.conns[0]!;
+    const head = enc.encode(acceptHead(conn.key));
+    for (let i = 0; i < head.length; i++) {
+      expect(c.isOpen).toBe(false);
+      conn.write(head.subarray(i, i + 1));
+      await until(() => c.counters.bytesIn === i + 1, `head byte ${i}`);
+    }
+    expect(c.isOpen).toBe(true);
+    conn.write(frame(OP_TEXT, "first"));
+    await until(() => r.got.length === 1, "first message");
+    expect(r.texts()).toEqual(["first"]);
+    expect(c.counters.reads).toBe(head.length + 1);
+    await c.close();
+  });
+
+  test("a response head over 16 KiB is refused", async () => {
+    const s = raw((c) => c.write(`HTTP/1.1 101 Switching Protocols\r\nX-Pad: ${"a".repeat(20_000)}\r\n\r\n`));
+    const c = client({ url: `ws://127.0.0.1:${s.port}/`, onMessage: () => {} });
+    await until(() => c.counters.handshakeFailures >= 1, "refused head");
+    expect(c.lastError?.reason).toContain("longer than 16384 bytes");
+    await c.close();
+  });
+
   test("handshake refused with 403: error names the status line, retried", async () => {
     const s = raw((c) => {
       c.write("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
