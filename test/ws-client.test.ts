@@ -1026,6 +1026,26 @@ describe("WsClient against hand-built frames", () => {
     expect(timers.pending).toBe(0);
   });
 
+  test("start() while a close is in progress: close() still resolves, then the client reconnects", async () => {
+    const timers = new ManualTimers();
+    const s = raw((c) => {
+      if (c.index === 0) c.ignoreClose = true;
+      c.write(acceptHead(c.key));
+    });
+    const r = recorder();
+    const c = client({ url: `ws://127.0.0.1:${s.port}/`, ...r, timers, closeTimeoutMs: 1000, backoff: { baseMs: 10, capMs: 10, random: () => 0 } });
+    await until(() => c.isOpen, "open");
+    const closed = c.close();
+    c.start();
+    expect(c.status).toBe("closing");
+    timers.advance(1000);
+    await closed;
+    // the zero-delay retry timer was due within the same advance
+    expect(c.status).toBe("connecting");
+    await until(() => r.opens === 2, "reconnected");
+    await c.close();
+  });
+
   test("heartbeat hook runs every heartbeatMs while open", async () => {
     const timers = new ManualTimers();
     const s = raw((c) => c.write(acceptHead(c.key)));

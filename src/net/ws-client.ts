@@ -575,12 +575,13 @@ export class WsClient {
     this.buffered = 0;
     this.headLen = 0;
     if (wasUp) this.backoff.down(this.timers.now());
+    // close() promised "the socket is gone", even if start() was called again meanwhile
+    const waiters = this.closeWaiters;
+    this.closeWaiters = [];
+    for (const w of waiters) w();
     if (this.stopped || this.o.reconnect === false) {
       this.stopped = true;
       this.state = STOPPED;
-      const waiters = this.closeWaiters;
-      this.closeWaiters = [];
-      for (const w of waiters) w();
       this.o.onClose?.(reason, false);
       return;
     }
