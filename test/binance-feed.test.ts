@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { alignedBuffer } from "../ffi/buffers.ts";
 import { BookRule, BookSet } from "../ffi/book.ts";
 import { SpscRing } from "../ffi/ring.ts";
-import { BinanceFeed } from "../src/feed/binance/feed.ts";
+import { BinanceFeed, bunWebSocketTransport } from "../src/feed/binance/feed.ts";
 import { readCaptureText } from "../src/feed/recording.ts";
 import { startBinanceVenue } from "./fixtures/binance-venue.ts";
 
@@ -53,9 +53,10 @@ describe.skipIf(!hasData)("BinanceFeed against a local Binance-protocol venue", 
   const frames = bodies.slice(snapAt + 1);
   const trades = frames.filter((f) => f.includes('"e":"trade"')).length;
 
-  for (const mode of ["clean", "disconnect with lost frames"] as const) {
+  for (const mode of ["clean", "disconnect with lost frames", "clean over Bun's WebSocket (reference transport)"] as const) {
     test(`${mode}: every frame parsed into the ring, the book synced by snapshot and equal to the venue's`, async () => {
-      const venue = startBinanceVenue(bodies.slice(0, snapAt + 1), frames, mode === "clean" ? {} : { cutAt: 20_000, lose: 300 });
+      const clean = mode !== "disconnect with lost frames";
+      const venue = startBinanceVenue(bodies.slice(0, snapAt + 1), frames, clean ? {} : { cutAt: 20_000, lose: 300 });
       const ring = SpscRing.create(1 << 17);
       const notices: string[] = [];
       const feed = new BinanceFeed({
@@ -71,6 +72,7 @@ describe.skipIf(!hasData)("BinanceFeed against a local Binance-protocol venue", 
         stallMs: 5000,
         random: () => 0.5,
         onNotice: (what) => notices.push(what),
+        transport: mode.startsWith("clean over Bun") ? bunWebSocketTransport() : undefined,
       });
       const eng = engine(ring, feed);
       try {
@@ -84,7 +86,7 @@ describe.skipIf(!hasData)("BinanceFeed against a local Binance-protocol venue", 
         expect(ring.drops).toBe(0);
         expect(eng.book.levels(0, 50)).toEqual(venue.book.levels(0, 50));
         expect(eng.book.levels(1, 50)).toEqual(venue.book.levels(1, 50));
-        if (mode === "clean") {
+        if (clean) {
           expect(feed.parserCounters().trades).toBe(trades);
           expect(venue.conns).toBe(1);
           expect(eng.book.counters().gaps).toBe(0);
