@@ -14,7 +14,7 @@ import pkg from "../package.json" with { type: "json" };
 
 const ROOT = resolve(import.meta.dir, "..");
 const BIN = join(ROOT, "build/bot4");
-const BUNDLED = ["data/binance-usdm/btcusdt_20240808_2355-2357.gz", "data/binance-usdm/ethusdt_20240808_2355-2357.gz"].map((p) => join(ROOT, p));
+const BUNDLED = ["data/binance-usdm/btcusdt_20240808_235415-235515.gz", "data/binance-usdm/ethusdt_20240808_235415-235515.gz"].map((p) => join(ROOT, p));
 
 interface Ran {
   code: number;
@@ -112,7 +112,7 @@ describe("bot4 executable", () => {
     expect(info.kernel.doublesPerVector).toBeGreaterThanOrEqual(2);
   });
 
-  test("paper run at max speed consumes every bundled record, none dropped", () => {
+  test("paper run at max speed consumes every bundled record, none dropped; the books stay in sync", () => {
     const table = new InstrumentTable();
     const expected = BUNDLED.map((f) => loadBinanceCapture([f], undefined, table).count);
     const r = bot4(["run", "--speed", "max", "--json"]);
@@ -131,6 +131,13 @@ describe("bot4 executable", () => {
       expect(i.trades).toBeGreaterThan(0);
       expect(i.vwap).toBeGreaterThan(i.low * 0.999);
       expect(i.vwap).toBeLessThan(i.high * 1.001);
+    }
+    // the slice carries depth diffs and the REST snapshot: the engine's books sync and stay in sync
+    expect(res.books.length).toBe(2);
+    for (const b of res.books) {
+      expect(b).toMatchObject({ synced: true, gaps: 0, crossed: 0, resyncs: 0, snapshots: 1 });
+      expect(b.applied).toBeGreaterThan(1000);
+      expect(b.bid).toBeLessThan(b.ask);
     }
   }, 60_000);
 });

@@ -1,6 +1,6 @@
 /** `bot4 run`: the engine. No venues configured: paper mode on replayed recorded data. */
-import btcSlice from "../../data/binance-usdm/btcusdt_20240808_2355-2357.gz" with { type: "file" };
-import ethSlice from "../../data/binance-usdm/ethusdt_20240808_2355-2357.gz" with { type: "file" };
+import btcSlice from "../../data/binance-usdm/btcusdt_20240808_235415-235515.gz" with { type: "file" };
+import ethSlice from "../../data/binance-usdm/ethusdt_20240808_235415-235515.gz" with { type: "file" };
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { createLogger, flushLogs, setLogger } from "../telemetry/log.ts";
 import { flagHelp, parseFlags, type FlagSpec, UsageError } from "./args.ts";
@@ -60,7 +60,15 @@ export async function main(args: string[]): Promise<number> {
   const tty = process.stderr.isTTY && !f.json;
   if (!f.json) process.stderr.write(`bot4 run: paper mode, ${tapes.length} feeds, ${records.toLocaleString("en-US")} records, ${instruments.size} instruments, speed ${speed || "max"}, kernel ${choice.variant} — Ctrl-C to stop\n`);
 
+  // every instrument whose recording carries depth keeps a book, with its venue's procedure
+  const { BookRule } = await import("../../ffi/book.ts");
+  const { Venue } = await import("../domain/instruments.ts");
+  const withDepth = new Set<number>();
+  for (const t of tapes) for (let i = 0; i < t.count; i++) if (t.u8[i * 64 + 62] === 3) withDepth.add(t.u32[i * 16 + 14]!);
+  const books = [...withDepth].map((id) => ({ instrument: id, rule: instruments.venues[id] === Venue.binance ? BookRule.binanceSpot : BookRule.binanceFutures }));
+
   const pipeline = new Pipeline({
+    books,
     tapes,
     instruments,
     ringCapacity: config.BOT4_RING_CAPACITY,
@@ -99,6 +107,12 @@ export async function main(args: string[]): Promise<number> {
       "instrument                     trades         last          vwap        volume",
       ...r.instruments.map((i) => `${i.symbol.padEnd(28)} ${String(i.trades).padStart(8)} ${i.last.toFixed(2).padStart(12)} ${i.vwap.toFixed(2).padStart(13)} ${i.volume.toFixed(3).padStart(13)}`),
     ];
+    if (r.books.length) {
+      out.push("book                         state          bid          ask   levels (bid/ask)   updates  gaps  resyncs");
+      for (const b of r.books) {
+        out.push(`${b.symbol.padEnd(28)} ${(b.synced ? "in sync" : `UNUSABLE${b.problem ? ` (${b.problem})` : ""}`).padEnd(10)} ${b.bid.toFixed(2).padStart(12)} ${b.ask.toFixed(2).padStart(12)} ${`${b.depth[0]}/${b.depth[1]}`.padStart(18)} ${String(b.applied).padStart(9)} ${String(b.gaps).padStart(5)} ${String(b.resyncs).padStart(8)}`);
+      }
+    }
     out.push(`engine memory: ${r.memory}`);
     if (r.pinError) out.push(`engine not pinned: ${r.pinError}`);
     process.stdout.write(`${out.join("\n")}\n`);

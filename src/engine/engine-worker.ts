@@ -1,7 +1,7 @@
 /**
  * The engine thread. Drains every feed ring in batches: reads each record's receive stamp in
  * place (typed views over ring memory), records receive-to-consume latency, applies the batch to
- * per-instrument state in C (one FFI call per batch), releases the slots. No allocation and no
+ * per-instrument state and to the L2 books in C (one FFI call each per batch), releases the slots. No allocation and no
  * logging inside the loop. When all rings stay empty it spins for BOT4 spin budget, then parks on
  * a futex until a feed publishes (feeds wake it), the orchestrator stops it, or 100 ms pass.
  */
@@ -11,6 +11,7 @@ import { LatencyHistogram } from "../../ffi/hist.ts";
 import { enginePools, type PoolConfig } from "../../ffi/mem.ts";
 import { SpscRing } from "../../ffi/ring.ts";
 import { InstrumentState } from "../../ffi/state.ts";
+import { BookSet } from "../../ffi/book.ts";
 import { pinThisThread } from "../../ffi/sys.ts";
 import { T, TICK_U32 } from "../domain/tick.ts";
 import { attachControl, F, I } from "./control.ts";
@@ -23,6 +24,8 @@ export interface EngineInit {
   /** busy-poll this long after the last record before parking (ns) */
   spinNs: number;
   pools: PoolConfig;
+  /** instruments that keep an L2 book, and the venue's sequence rule for each (ffi/book.ts BookRule) */
+  books: Array<{ instrument: number; rule: number }>;
 }
 
 const MAX_BATCH = 1024;
@@ -34,11 +37,14 @@ function main(init: EngineInit): void {
   // the engine's memory, mapped (and prefaulted / locked) before the first tick
   const pools = enginePools(init.pools);
   const state = new InstrumentState(Math.max(1, init.instruments));
+  const books = new BookSet(Math.max(1, init.instruments));
+  for (const b of init.books) books.add(b.instrument, b.rule);
+  const hasBooks = init.books.length > 0;
   const total = LatencyHistogram.create();
   const window = LatencyHistogram.create();
   const { i32, f64 } = ctl;
   const feeds = rings.length;
-  let consumed = 0, trades = 0, batches = 0, parks = 0;
+  let consumed = 0, trades = 0, batches = 0, parks = 0, resyncs = 0;
   postMessage({ type: "ready" });
   let lastSpin = now();
   let windowStart = lastSpin;
@@ -60,6 +66,9 @@ function main(init: EngineInit): void {
         window.record(lat);
       }
       trades += state.apply(ring.recordsPtr, mask, start, n);
+      // LEVEL and STATUS records into the books, same batch, one call; a book that asks for a
+      // resync is counted here (a replay has no venue to ask; a live feed gets the request)
+      if (hasBooks) resyncs += books.apply(ring.recordsPtr, mask, start, n);
       ring.release(n);
       got += n;
       batches++;
@@ -108,6 +117,10 @@ function main(init: EngineInit): void {
   for (let i = 0; i < init.instruments; i++) {
     perInstrument.push({ id: i, last: state.last(i), trades: state.trades(i), volume: state.volume(i), vwap: state.vwap(i), high: state.high(i), low: state.low(i) });
   }
+  const bookReport = books.all().map((b) => {
+    const c = b.counters();
+    return { id: b.instrument, synced: b.synced, bid: b.bestBid, ask: b.bestAsk, depth: [b.depth(0), b.depth(1)], snapshots: c.snapshots, applied: c.applied, gaps: c.gaps, crossed: c.crossed, resyncs: c.resyncRequests, problem: b.problem?.what ?? null };
+  });
   Atomics.store(i32, I.ENGINE_DONE, 1);
   postMessage({
     type: "done",
@@ -120,6 +133,8 @@ function main(init: EngineInit): void {
     latency: total.summary(),
     counters: state.counters(),
     perInstrument,
+    books: bookReport,
+    resyncs,
     ringDrops: rings.map((r) => r.drops),
     memory: pools.describe(),
   });

@@ -25,6 +25,8 @@ export interface PipelineOptions {
   durationS: number;
   /** called about once a second with live counters */
   onStatus?: (s: LiveStatus) => void;
+  /** instruments that keep an L2 book and their venue's sequence rule (none: no books) */
+  books?: Array<{ instrument: number; rule: number }>;
 }
 
 export interface LiveStatus {
@@ -48,6 +50,20 @@ export interface LatencySummary {
   p999: number;
 }
 
+export interface BookReport {
+  id: number;
+  synced: boolean;
+  bid: number;
+  ask: number;
+  depth: [number, number];
+  snapshots: number;
+  applied: number;
+  gaps: number;
+  crossed: number;
+  resyncs: number;
+  problem: string | null;
+}
+
 export interface PipelineResult {
   stoppedBy: "end of data" | "signal" | "duration";
   elapsedS: number;
@@ -60,6 +76,7 @@ export interface PipelineResult {
   latencyNs: LatencySummary;
   counters: { applied: number; skipped: number; rejected: number };
   instruments: Array<{ symbol: string; trades: number; last: number; volume: number; vwap: number; high: number; low: number }>;
+  books: Array<BookReport & { symbol: string }>;
   enginePinned: number[] | null;
   pinError: string | null;
   memory: string;
@@ -76,6 +93,8 @@ interface EngineDone {
   latency: LatencySummary;
   counters: { applied: number; skipped: number; rejected: number };
   perInstrument: Array<{ id: number; last: number; trades: number; volume: number; vwap: number; high: number; low: number }>;
+  books: BookReport[];
+  resyncs: number;
   ringDrops: number[];
   memory: string;
 }
@@ -121,6 +140,7 @@ export class Pipeline {
       cpus: o.engineCpus,
       spinNs: o.spinNs,
       pools: o.pools,
+      books: o.books ?? [],
     });
     let engineReady!: () => void;
     const ready = new Promise<void>((resolve) => (engineReady = resolve));
@@ -182,6 +202,7 @@ export class Pipeline {
       latencyNs: done.latency,
       counters: done.counters,
       instruments: done.perInstrument.map((p) => ({ symbol: o.instruments.label(p.id), trades: p.trades, last: p.last, volume: p.volume, vwap: p.vwap, high: p.high, low: p.low })),
+      books: done.books.map((b) => ({ symbol: o.instruments.label(b.id), ...b })),
       enginePinned: done.pinned,
       pinError: done.pinError,
       memory: done.memory,

@@ -3,15 +3,19 @@
  * hftbacktest format, also the bundled slice) into a tape of 64-byte tick records, parsed once on
  * the cold path so replay copies records without parsing or allocating.
  *
- * `@trade` lines become TRADE ticks, `@bookTicker` lines QUOTE ticks; depth updates and REST
- * snapshots are counted as `ignored` (the book builder consumes those). A line that cannot be
- * read (no receive time, bad JSON, missing or non-numeric fields) is counted in `malformed` and its
- * line number kept for the log; a file with no usable line is refused.
+ * Each line goes through the live feed's own C parser (c/parse.c), so a replay carries exactly the
+ * records a live run would: `@trade` TRADE, `@bookTicker` QUOTE, depth diffs and the REST snapshot
+ * LEVEL records for the engine's books. A line that cannot be read (no receive time, bad JSON,
+ * missing or non-numeric fields) is counted in `malformed` and its line number kept for the log;
+ * a file with no usable line is refused. Several files are merged by receive time, each venue
+ * message's records kept together.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { alignedBuffer, type AlignedBuffer } from "../../ffi/buffers.ts";
 import { binanceUsdmUnified, InstrumentTable, Venue } from "../domain/instruments.ts";
-import { T, TICK_BYTES, TICK_F64, TICK_U32, TickFlag, TickKind, writeU64 } from "../domain/tick.ts";
+import { T, TICK_BYTES, TICK_F64, TICK_U32, TickFlag, TickKind } from "../domain/tick.ts";
+import { TickBuffer } from "../domain/tick-buffer.ts";
+import { BinanceParser, ParseStatus, parseStatusName } from "../../ffi/parse.ts";
 
 export class DataFileError extends Error {
   override name = "DataFileError";
@@ -22,6 +26,8 @@ export interface TapeStats {
   lines: number;
   trades: number;
   quotes: number;
+  /** LEVEL records (depth diffs and REST snapshots, one per price level) */
+  levels: number;
   ignored: number;
   malformed: number;
   /** first few malformed lines as `file:line: reason` */
@@ -38,19 +44,6 @@ export interface Tape {
   count: number;
   instruments: InstrumentTable;
   stats: TapeStats;
-}
-
-interface Row {
-  recv: number;
-  kind: number;
-  flags: number;
-  inst: number;
-  exchNs: bigint;
-  price: number;
-  size: number;
-  price2: number;
-  size2: number;
-  seq: number;
 }
 
 /** A capture file's text, gunzipped when it is gzip; DataFileError when unreadable or damaged. */
@@ -71,8 +64,6 @@ export function readCaptureText(path: string, bytes?: Uint8Array): string {
   return new TextDecoder().decode(data);
 }
 
-const num = (v: unknown): number => (typeof v === "string" ? Number(v) : typeof v === "number" ? v : NaN);
-
 /**
  * @param sources file paths, or `{ name, bytes }` for embedded files
  * @param venue venue id stamped on every record (Binance USD-M by default)
@@ -82,8 +73,16 @@ export function loadBinanceCapture(
   venue: number = Venue.binanceusdm,
   instruments = new InstrumentTable(),
 ): Tape {
-  const rows: Row[] = [];
-  const stats: TapeStats = { files: [], lines: 0, trades: 0, quotes: 0, ignored: 0, malformed: 0, malformedAt: [] };
+  const stats: TapeStats = { files: [], lines: 0, trades: 0, quotes: 0, levels: 0, ignored: 0, malformed: 0, malformedAt: [] };
+  const parser = new BinanceParser(venue);
+  const enc = new TextEncoder();
+  let inBuf = alignedBuffer(1 << 20);
+  let inBytes = new Uint8Array(inBuf.buffer, inBuf.byteOffset, 1 << 20);
+  const OUT = 16384;
+  const out = alignedBuffer(OUT * TICK_BYTES);
+  const outBytes = new Uint8Array(out.buffer, out.byteOffset, OUT * TICK_BYTES);
+  // every file's records, in file order; files are merged by receive time below
+  const parts: Array<{ recs: TickBuffer; recv: number[] }> = [];
   for (const src of sources) {
     const name = typeof src === "string" ? src : src.name;
     if (typeof src === "string" && !existsSync(src)) {
@@ -91,8 +90,9 @@ export function loadBinanceCapture(
     }
     stats.files.push(name);
     const text = readCaptureText(name, typeof src === "string" ? undefined : src.bytes);
-    let lineNo = 0;
-    let usable = 0;
+    const recs = new TickBuffer(4096);
+    const recv: number[] = [];
+    let lineNo = 0, usable = 0, depthInst = -1;
     const bad = (why: string) => {
       stats.malformed++;
       if (stats.malformedAt.length < 10) stats.malformedAt.push(`${name}:${lineNo}: ${why}`);
@@ -102,63 +102,83 @@ export function loadBinanceCapture(
       if (line.length === 0) continue;
       stats.lines++;
       const sp = line.indexOf(" ");
-      const recv = sp > 0 ? Number(line.slice(0, sp)) : NaN;
-      if (!Number.isFinite(recv) || recv <= 0) { bad("no receive time before the JSON"); continue; }
-      let msg: { stream?: string; data?: Record<string, unknown> };
-      try {
-        msg = JSON.parse(line.slice(sp + 1));
-      } catch {
-        bad("invalid JSON");
+      const t = sp > 0 ? Number(line.slice(0, sp)) : NaN;
+      if (!Number.isFinite(t) || t <= 0) {
+        bad("no receive time before the JSON");
         continue;
       }
-      const d = msg.data;
-      if (typeof msg.stream !== "string" || !d || typeof d !== "object") { stats.ignored++; continue; }
-      const at = msg.stream.indexOf("@");
-      const channel = msg.stream.slice(at + 1);
-      const symbol = typeof d.s === "string" ? d.s : msg.stream.slice(0, at);
-      if (channel === "trade") {
-        const price = num(d.p), size = num(d.q), t = num(d.T ?? d.E), id = num(d.t);
-        if (!(price > 0) || !(size >= 0) || !Number.isFinite(t) || !Number.isFinite(id)) { bad("trade without numeric p/q/T/t"); continue; }
-        rows.push({ recv, kind: TickKind.trade, flags: d.m === true ? TickFlag.sell : 0, inst: instruments.id(venue, binanceUsdmUnified(symbol)), exchNs: BigInt(t) * 1_000_000n, price, size, price2: 0, size2: 0, seq: id });
-        stats.trades++;
-      } else if (channel === "bookTicker") {
-        const b = num(d.b), B = num(d.B), a = num(d.a), A = num(d.A), t = num(d.T ?? d.E ?? 0), u = num(d.u);
-        if (!(b > 0) || !(a > 0) || !(B >= 0) || !(A >= 0) || !Number.isFinite(u)) { bad("bookTicker without numeric b/B/a/A/u"); continue; }
-        rows.push({ recv, kind: TickKind.quote, flags: 0, inst: instruments.id(venue, binanceUsdmUnified(symbol)), exchNs: BigInt(Number.isFinite(t) ? t : 0) * 1_000_000n, price: b, size: B, price2: a, size2: A, seq: u });
-        stats.quotes++;
-      } else {
+      const body = line.slice(sp + 1);
+      if (body.length * 3 > inBytes.length) {
+        inBuf = alignedBuffer(body.length * 3);
+        inBytes = new Uint8Array(inBuf.buffer, inBuf.byteOffset, body.length * 3);
+      }
+      const len = enc.encodeInto(body, inBytes).written!;
+      // the live feed's own parser (c/parse.c): the tape holds exactly what a live run would see
+      let n = parser.parse(inBuf.ptr, len, 0, out.ptr, OUT, depthInst >= 0 ? depthInst : 0xffffffff);
+      if (n === ParseStatus.unknownSymbol) {
+        let sym: unknown;
+        try {
+          const m = JSON.parse(body) as { data?: { s?: unknown }; s?: unknown };
+          sym = (m.data ?? m).s;
+        } catch {
+          sym = undefined;
+        }
+        if (typeof sym !== "string") {
+          bad("frame names no symbol that can be registered");
+          continue;
+        }
+        parser.addSymbol(sym, instruments.id(venue, binanceUsdmUnified(sym)));
+        n = parser.parse(inBuf.ptr, len, 0, out.ptr, OUT, depthInst >= 0 ? depthInst : 0xffffffff);
+      }
+      if (n === ParseStatus.control || n === ParseStatus.unknownType) {
         stats.ignored++;
         continue;
+      }
+      if (n < 0) {
+        bad(n === ParseStatus.missing && depthInst < 0 && body.startsWith('{"lastUpdateId"') ? "depth snapshot before any depth frame (no symbol to attribute it to)" : `refused by the parser: ${parseStatusName(n)}`);
+        continue;
+      }
+      const kind = outBytes[T.KIND_U8]!;
+      if (kind === TickKind.trade) stats.trades++;
+      else if (kind === TickKind.quote) stats.quotes++;
+      else if (kind === TickKind.level) {
+        stats.levels += n;
+        depthInst = new Uint32Array(out.buffer, out.byteOffset, 16)[T.INSTRUMENT_U32]!;
+      }
+      for (let k = 0; k < n; k++) {
+        const i = recs.alloc();
+        recs.u8.set(outBytes.subarray(k * TICK_BYTES, (k + 1) * TICK_BYTES), i * TICK_BYTES);
+        recv.push(t);
       }
       usable++;
     }
     if (usable === 0) {
-      throw new DataFileError(`data file ${name} holds no trade or bookTicker line (${stats.malformed} malformed); it is not a Binance combined-stream capture`);
+      throw new DataFileError(`data file ${name} holds no trade, bookTicker or depth line (${stats.malformed} malformed); it is not a Binance combined-stream capture`);
     }
+    parts.push({ recs, recv });
   }
-  rows.sort((x, y) => x.recv - y.recv);
-  const count = rows.length;
+  // merge the files by receive time; a stable merge keeps each message's records together
+  let count = 0;
+  for (const p of parts) count += p.recs.count;
   const mem = alignedBuffer(count * TICK_BYTES, 64, true);
+  const u8 = new Uint8Array(mem.buffer, mem.byteOffset, count * TICK_BYTES);
   const f64 = new Float64Array(mem.buffer, mem.byteOffset, count * TICK_F64);
   const u32 = new Uint32Array(mem.buffer, mem.byteOffset, count * TICK_U32);
-  const u8 = new Uint8Array(mem.buffer, mem.byteOffset, count * TICK_BYTES);
-  const u16 = new Uint16Array(mem.buffer, mem.byteOffset, count * (TICK_BYTES / 2));
-  const u64 = new BigUint64Array(mem.buffer, mem.byteOffset, count * TICK_F64);
   const recordedRecvNs = new Float64Array(new SharedArrayBuffer(Math.max(8, count * 8)));
-  for (let i = 0; i < count; i++) {
-    const r = rows[i]!;
-    const f = i * TICK_F64, w = i * TICK_U32, b = i * TICK_BYTES;
-    u64[f] = r.exchNs;
-    f64[f + T.PRICE_F64] = r.price;
-    f64[f + T.SIZE_F64] = r.size;
-    f64[f + T.PRICE2_F64] = r.price2;
-    f64[f + T.SIZE2_F64] = r.size2;
-    writeU64(u32, w + T.SEQ_U32, r.seq);
-    u32[w + T.INSTRUMENT_U32] = r.inst;
-    u16[i * (TICK_BYTES / 2) + T.VENUE_U16] = venue;
-    u8[b + T.KIND_U8] = r.kind;
-    u8[b + T.FLAGS_U8] = r.flags | TickFlag.last;
-    recordedRecvNs[i] = r.recv;
+  const at = parts.map(() => 0);
+  for (let w = 0; w < count; w++) {
+    let best = -1;
+    for (let j = 0; j < parts.length; j++) {
+      if (at[j]! < parts[j]!.recs.count && (best < 0 || parts[j]!.recv[at[j]!]! < parts[best]!.recv[at[best]!]!)) best = j;
+    }
+    const p = parts[best]!, i = at[best]!;
+    // keep a whole message together: take its records up to the one flagged LAST
+    let end = i;
+    while (end < p.recs.count - 1 && !(p.recs.u8[end * TICK_BYTES + T.FLAGS_U8]! & TickFlag.last)) end++;
+    u8.set(p.recs.u8.subarray(i * TICK_BYTES, (end + 1) * TICK_BYTES), w * TICK_BYTES);
+    for (let k = i; k <= end; k++) recordedRecvNs[w + k - i] = p.recv[k]!;
+    w += end - i;
+    at[best] = end + 1;
   }
   return { mem, f64, u32, u8, recordedRecvNs, count, instruments, stats };
 }
