@@ -490,7 +490,8 @@ export class BinanceVenue implements VenueModule<BinanceSession> {
 
 export interface BinanceSimOptions extends Omit<VenueSimOptions<BinanceSession>, "venue"> {
   market: BinanceSimMarket;
-  captures: CaptureSource[];
+  /** capture files, or a tape loaded before (reused by one simulator at a time: it holds the books) */
+  captures: CaptureSource[] | BinanceTape;
 }
 
 export type BinanceSim = VenueSim<BinanceSession> & { readonly venue: BinanceVenue };
@@ -498,7 +499,7 @@ export type BinanceSim = VenueSim<BinanceSession> & { readonly venue: BinanceVen
 /** A Binance spot or USD-M venue on 127.0.0.1 replaying the captures. */
 export function startBinanceSim(o: BinanceSimOptions): BinanceSim {
   const { market, captures, ...rest } = o;
-  const venue = new BinanceVenue({ market, tape: loadBinanceTape(captures, market) });
+  const venue = new BinanceVenue({ market, tape: Array.isArray(captures) ? loadBinanceTape(captures, market) : captures });
   return startVenueSim({ ...rest, venue }) as BinanceSim;
 }
 
@@ -525,4 +526,185 @@ export function startDefaultMarket(o: { captures?: CaptureSource[]; speed?: numb
 } {
   const sim = startBinanceSim({ market: "usdm", captures: o.captures ?? bundledUsdmCaptures(), speed: o.speed ?? 1, loop: o.loop ?? true, port: o.port, onNotice: o.onNotice });
   return Object.assign(sim, { symbols: [...sim.venue.tape.symbols.keys()], streams: [...sim.venue.tape.streams] });
+}
+
+export interface BinanceReferenceClientOptions {
+  /** the venue's REST and WebSocket origins (the simulator's httpUrl / wsUrl) */
+  httpUrl: string;
+  wsUrl: string;
+  /** WebSocket path, e.g. `/stream?streams=btcusdt@depth@0ms/btcusdt@trade` */
+  path: string;
+  market: BinanceSimMarket;
+  /** upper case, e.g. BTCUSDT: the book kept */
+  symbol: string;
+  /** no frame for this long: the connection is taken as stalled and replaced (0 = never) */
+  stallMs?: number;
+  /** depth snapshot size asked for (default 1000) */
+  snapshotLimit?: number;
+  /** keep every received text (tests compare them with the capture) */
+  keepFrames?: boolean;
+  reconnectMs?: number;
+}
+
+/**
+ * The reference client the simulator is checked with: Binance's documented local-book procedure
+ * (BinanceDepthSync on an L2Book) over Bun's WebSocket, REST snapshots whenever the sync asks,
+ * a fresh sync after every reconnect, a silence watchdog. It also checks trade ids (consecutive
+ * on Binance) and counts what it saw: unparsable frames, error frames, repeated and backward
+ * trade ids. Plain and readable rather than fast: the engine's feed is src/feed/binance/feed.ts.
+ */
+export class BinanceReferenceClient {
+  readonly book: L2Book;
+  sync: BinanceDepthSync;
+  /** DepthCounters of the syncs of earlier connections, summed */
+  readonly pastSyncs = { gaps: 0, snapshots: 0, snapshotsRejected: 0, stale: 0, resyncs: 0, applied: 0 };
+  messages = 0;
+  malformed = 0;
+  errorFrames = 0;
+  /** replies and error frames, in arrival order */
+  replies: unknown[] = [];
+  trades = 0;
+  tradeRepeats = 0;
+  tradeBackwards = 0;
+  maxTradeId = -1;
+  opens = 0;
+  closes = 0;
+  stalls = 0;
+  snapshotErrors = 0;
+  frames: string[] = [];
+  private ws: WebSocket | undefined;
+  private stopped = false;
+  private inFlight = false;
+  private lastMsgAt = 0;
+  private watchdog: ReturnType<typeof setInterval> | undefined;
+  private lastTradeId = -1;
+
+  constructor(readonly o: BinanceReferenceClientOptions) {
+    this.book = new L2Book(`ref-binance-${o.market}`, o.symbol);
+    this.sync = new BinanceDepthSync(this.book, o.market === "spot" ? "spot" : "futures");
+  }
+
+  get open(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  /** gaps, snapshots, ... over every connection so far */
+  totals(): { gaps: number; snapshots: number; snapshotsRejected: number; stale: number; resyncs: number; applied: number } {
+    const c = this.sync.counters, p = this.pastSyncs;
+    return { gaps: p.gaps + c.gaps, snapshots: p.snapshots + c.snapshots, snapshotsRejected: p.snapshotsRejected + c.snapshotsRejected, stale: p.stale + c.stale, resyncs: p.resyncs + c.resyncs, applied: p.applied + c.applied };
+  }
+
+  start(): Promise<void> {
+    this.connect();
+    if (this.o.stallMs) {
+      this.watchdog = setInterval(() => {
+        if (this.open && performance.now() - this.lastMsgAt > this.o.stallMs!) {
+          this.stalls++;
+          this.ws!.close(4000, "stalled");
+        }
+      }, Math.max(5, this.o.stallMs / 4));
+    }
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`reference client: no connection to ${this.o.wsUrl}${this.o.path} within 5 s`)), 5000);
+      const check = setInterval(() => {
+        if (this.open) {
+          clearTimeout(t);
+          clearInterval(check);
+          resolve();
+        }
+      }, 2);
+    });
+  }
+
+  send(msg: unknown): void {
+    this.ws?.send(typeof msg === "string" ? msg : JSON.stringify(msg));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.ws?.close(1000, "done");
+  }
+
+  /** Asks for a snapshot if the sync needs one; resolves when the book is synced (or after timeoutMs). */
+  async settle(timeoutMs = 3000): Promise<boolean> {
+    const end = performance.now() + timeoutMs;
+    while (performance.now() < end) {
+      if (!this.sync.needSnapshot) return true;
+      this.requestSnapshot();
+      await Bun.sleep(5);
+    }
+    return !this.sync.needSnapshot;
+  }
+
+  private connect(): void {
+    const ws = new WebSocket(this.o.wsUrl + this.o.path);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.opens++;
+      this.lastMsgAt = performance.now();
+      // a new connection: the stream may have moved on, so the book starts over from a snapshot
+      const c = this.sync.counters, p = this.pastSyncs;
+      p.gaps += c.gaps, p.snapshots += c.snapshots, p.snapshotsRejected += c.snapshotsRejected, p.stale += c.stale, p.resyncs += c.resyncs, p.applied += c.applied;
+      this.book.clear();
+      this.sync = new BinanceDepthSync(this.book, this.o.market === "spot" ? "spot" : "futures");
+    };
+    ws.onmessage = (e) => this.onText(e.data as string);
+    ws.onclose = () => {
+      this.closes++;
+      if (!this.stopped) setTimeout(() => this.connect(), this.o.reconnectMs ?? 10);
+    };
+  }
+
+  private onText(text: string): void {
+    this.messages++;
+    this.lastMsgAt = performance.now();
+    if (this.o.keepFrames) this.frames.push(text);
+    let m: { stream?: string; data?: Record<string, unknown>; code?: unknown; result?: unknown; e?: unknown };
+    try {
+      m = JSON.parse(text);
+    } catch {
+      this.malformed++;
+      return;
+    }
+    if (m.code !== undefined && m.stream === undefined) {
+      this.errorFrames++;
+      this.replies.push(m);
+      return;
+    }
+    if (m.result !== undefined && m.stream === undefined) {
+      this.replies.push(m);
+      return;
+    }
+    const d = (m.stream !== undefined ? m.data : m) as Record<string, unknown> | undefined;
+    if (!d || d.s !== this.o.symbol) return;
+    if (d.e === "depthUpdate") {
+      this.sync.onDiff(d as unknown as DepthDiff);
+      if (this.sync.needSnapshot) this.requestSnapshot();
+    } else if (d.e === "trade") {
+      const id = d.t as number;
+      this.trades++;
+      if (id === this.lastTradeId) this.tradeRepeats++;
+      else if (id < this.maxTradeId) this.tradeBackwards++;
+      this.lastTradeId = id;
+      if (id > this.maxTradeId) this.maxTradeId = id;
+    }
+  }
+
+  private requestSnapshot(): void {
+    if (this.inFlight) return;
+    this.inFlight = true;
+    const sync = this.sync;
+    const path = this.o.market === "spot" ? "/api/v3/depth" : "/fapi/v1/depth";
+    fetch(`${this.o.httpUrl}${path}?symbol=${this.o.symbol}&limit=${this.o.snapshotLimit ?? 1000}`)
+      .then(async (r) => {
+        if (!r.ok) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
+        return (await r.json()) as DepthSnapshot;
+      })
+      .then((s) => {
+        if (sync === this.sync && sync.needSnapshot) sync.onSnapshot(s);
+      })
+      .catch(() => this.snapshotErrors++)
+      .finally(() => (this.inFlight = false));
+  }
 }
