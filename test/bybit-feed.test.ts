@@ -29,7 +29,7 @@ import { CryptofeedV3Reader } from "../src/feed/cryptofeed-v3.ts";
 
 const FILE = new URL("../../shared/data/cryptofeed-v3/BYBIT.jsonl.gz", import.meta.url).pathname;
 const hasData = existsSync(FILE);
-if (!hasData) console.warn(`bybit-feed.test: ${FILE} is absent (/work/shared/data not mounted); the replay tests are skipped`);
+if (!hasData) console.warn(`bybit-feed.test: ${FILE} is absent (../shared/data is not beside the project); the replay tests are skipped`);
 
 const SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"];
 const DEPTH = 200;

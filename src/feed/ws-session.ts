@@ -13,6 +13,31 @@ import { TickBuffer } from "../domain/tick-buffer.ts";
 
 export type NoticeFn = (what: string, detail: Record<string, unknown>) => void;
 
+/** What every JSON WebSocket feed is configured with; each venue's options add its own. */
+export interface JsonFeedOptions {
+  /** the stream URL (default: the venue's public endpoint where it has one; ws://127.0.0.1:port in tests) */
+  wsUrl?: string;
+  ring: SpscRing;
+  /** venue id stamped on the records (default: the feed's venue) */
+  venue?: number;
+  /** receive timestamps (the bot4 clock, ns) */
+  clock: () => number;
+  backoff?: BackoffOptions;
+  /** a stream silent this long is reconnected (each feed's default follows its venue's heartbeat) */
+  stallMs?: number;
+  /** heartbeat: the period (Bybit, 20 s) or the silence (OKX 20 s, Kraken 5 s) before the venue's ping */
+  pingMs?: number;
+  /** how long a pong may take (Bybit 10 s, OKX and Kraken 5 s by default) */
+  pongTimeoutMs?: number;
+  /** a resubscribe that brought no snapshot within this long is sent again (default 5000 ms) */
+  resyncTimeoutMs?: number;
+  transport?: TextTransportFactory;
+  /** cold-path notices (reconnects, error replies, resyncs); never called per frame */
+  onNotice?: NoticeFn;
+  /** random source for the jitter (tests make it deterministic) */
+  random?: () => number;
+}
+
 /** What a text transport gives a feed: whole text frames, in order. */
 export interface TextTransportHandlers {
   onOpen(): void;

@@ -28,10 +28,9 @@
  * The session, transport and ring writer it runs on are shared with the other JSON feeds
  * (src/feed/ws-session.ts).
  */
-import type { SpscRing } from "../../../ffi/ring.ts";
 import { Venue } from "../../domain/instruments.ts";
 import { TickBuffer } from "../../domain/tick-buffer.ts";
-import { FixedInstruments, TextFeedSession, TickRingWriter, type BackoffOptions, type NoticeFn, type SessionCounters, type TextTransportFactory } from "../ws-session.ts";
+import { FixedInstruments, TextFeedSession, TickRingWriter, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
 import { BybitConnectionBooks, bybitCategoryFromUrl, type BybitBookSync, type BybitCategory } from "./book.ts";
 import { BybitTickerState, bybitUnified, normalizeBybitFrame } from "./normalize.ts";
 
@@ -40,31 +39,14 @@ import { BybitTickerState, bybitUnified, normalizeBybitFrame } from "./normalize
 
 export type BybitChannel = "orderbook" | "publicTrade" | "tickers";
 
-export interface BybitFeedOptions {
-  /** the stream URL, e.g. wss://stream.bybit.com/v5/public/linear (ws://127.0.0.1:port/v5/public/linear in tests) */
+export interface BybitFeedOptions extends JsonFeedOptions {
+  /** the stream URL, e.g. wss://stream.bybit.com/v5/public/linear: its path names the category */
   wsUrl: string;
   /** Bybit symbols (BTCUSDT) and the engine's instrument ids for them */
   symbols: Array<{ symbol: string; instrument: number }>;
   channels: BybitChannel[];
   /** orderbook depth (Bybit v5: 1, 50, 200, 1000; linear/inverse also 500); default 50 */
   depth?: number;
-  ring: SpscRing;
-  /** venue id stamped on the records (default Venue.bybit) */
-  venue?: number;
-  /** receive timestamps (the bot4 clock, ns) */
-  clock: () => number;
-  backoff?: BackoffOptions;
-  stallMs?: number;
-  /** heartbeat period (default 20 000 ms) and how long a pong may take (default 10 000 ms) */
-  pingMs?: number;
-  pongTimeoutMs?: number;
-  /** a resubscribe that brought no snapshot within this long is sent again (default 5000 ms) */
-  resyncTimeoutMs?: number;
-  transport?: TextTransportFactory;
-  /** cold-path notices (reconnects, error replies, resyncs); never called per frame */
-  onNotice?: NoticeFn;
-  /** random source for the jitter (tests make it deterministic) */
-  random?: () => number;
 }
 
 export interface BybitFeedCounters extends SessionCounters {

@@ -37,10 +37,9 @@
  * the Bybit and OKX feeds use (src/feed/ws-session.ts): Binance's FeedTransport delivers bytes to
  * its C parser and cannot send, and every Advanced Trade subscription is a message.
  */
-import type { SpscRing } from "../../../ffi/ring.ts";
 import { Venue } from "../../domain/instruments.ts";
 import { TickBuffer } from "../../domain/tick-buffer.ts";
-import { FixedInstruments, TextFeedSession, TickRingWriter, type BackoffOptions, type NoticeFn, type SessionCounters, type TextTransportFactory } from "../ws-session.ts";
+import { FixedInstruments, TextFeedSession, TickRingWriter, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
 import { CoinbaseBookSync } from "./book.ts";
 import { coinbaseUnified, normalizeCoinbaseFrame } from "./normalize.ts";
 
@@ -49,27 +48,12 @@ export const COINBASE_WS_URL = "wss://advanced-trade-ws.coinbase.com";
 /** Advanced Trade market-data channels (heartbeats is always added). */
 export type CoinbaseChannel = "level2" | "market_trades" | "ticker" | "ticker_batch" | "candles" | "status" | "heartbeats";
 
-export interface CoinbaseFeedOptions {
+export interface CoinbaseFeedOptions extends JsonFeedOptions {
   /** default wss://advanced-trade-ws.coinbase.com (a ws://127.0.0.1:port in tests) */
   wsUrl?: string;
   /** product ids (BTC-USD) and the engine's instrument ids for them */
   symbols: Array<{ symbol: string; instrument: number }>;
   channels: CoinbaseChannel[];
-  ring: SpscRing;
-  /** venue id stamped on the records (default Venue.coinbase) */
-  venue?: number;
-  /** receive timestamps (the bot4 clock, ns) */
-  clock: () => number;
-  backoff?: BackoffOptions;
-  /** a stream silent this long is reconnected (default 10 000 ms: heartbeats come every second) */
-  stallMs?: number;
-  /** a resubscribe that brought no snapshot within this long is sent again (default 5000 ms) */
-  resyncTimeoutMs?: number;
-  transport?: TextTransportFactory;
-  /** cold-path notices (reconnects, error frames, resyncs); never called per frame */
-  onNotice?: NoticeFn;
-  /** random source for the jitter (tests make it deterministic) */
-  random?: () => number;
 }
 
 export interface CoinbaseFeedCounters extends SessionCounters {

@@ -35,11 +35,10 @@
  * Bybit, OKX and Coinbase feeds use (src/feed/ws-session.ts): Binance's FeedTransport delivers
  * bytes to its C parser and cannot send, and every v2 subscription is a message.
  */
-import type { SpscRing } from "../../../ffi/ring.ts";
 import { L2Book } from "../../book/l2book.ts";
 import { Venue } from "../../domain/instruments.ts";
 import { TickBuffer } from "../../domain/tick-buffer.ts";
-import { FixedInstruments, TextFeedSession, TickRingWriter, type BackoffOptions, type NoticeFn, type SessionCounters, type TextTransportFactory } from "../ws-session.ts";
+import { FixedInstruments, TextFeedSession, TickRingWriter, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
 import { KrakenV2BookSync, type KrakenBookResult, type KrakenV2BookData } from "./book.ts";
 import { krakenSpotUnified, normalizeKrakenFrame } from "./normalize.ts";
 
@@ -58,32 +57,13 @@ export interface KrakenSymbol {
   qtyPrecision: number;
 }
 
-export interface KrakenFeedOptions {
+export interface KrakenFeedOptions extends JsonFeedOptions {
   /** default wss://ws.kraken.com/v2 (a ws://127.0.0.1:port in tests) */
   wsUrl?: string;
   symbols: KrakenSymbol[];
   channels: KrakenChannel[];
   /** book depth per side: 10, 25, 100, 500 or 1000 (default 10) */
   depth?: number;
-  ring: SpscRing;
-  /** venue id stamped on the records (default Venue.kraken) */
-  venue?: number;
-  /** receive timestamps (the bot4 clock, ns) */
-  clock: () => number;
-  backoff?: BackoffOptions;
-  /** a stream silent this long is reconnected (default 10 000 ms; heartbeats come every second) */
-  stallMs?: number;
-  /** silence after which the application ping is sent (default 5000 ms) */
-  pingMs?: number;
-  /** how long a pong may take (default 5000 ms) */
-  pongTimeoutMs?: number;
-  /** a resubscribe that brought no snapshot within this long is sent again (default 5000 ms) */
-  resyncTimeoutMs?: number;
-  transport?: TextTransportFactory;
-  /** cold-path notices (reconnects, error replies, resyncs); never called per frame */
-  onNotice?: NoticeFn;
-  /** random source for the jitter (tests make it deterministic) */
-  random?: () => number;
 }
 
 export interface KrakenFeedCounters extends SessionCounters {

@@ -28,46 +28,26 @@
  *    that are not JSON objects are counted. Nothing a venue sends crashes the feed; onNotice is
  *    never called per frame.
  */
-import type { SpscRing } from "../../../ffi/ring.ts";
 import { Venue } from "../../domain/instruments.ts";
 import { TickBuffer } from "../../domain/tick-buffer.ts";
 import {
   FixedInstruments,
   TextFeedSession,
   TickRingWriter,
-  type BackoffOptions,
-  type NoticeFn,
   type SessionCounters,
-  type TextTransportFactory,
+  type JsonFeedOptions,
 } from "../ws-session.ts";
 import { OkxBooks, type OkxBookSync } from "./book.ts";
 import { normalizeOkxFrame, okxUnified } from "./normalize.ts";
 
 export type OkxChannel = "books" | "trades";
 
-export interface OkxFeedOptions {
-  /** the public stream URL, e.g. wss://ws.okx.com:8443/ws/v5/public (ws://127.0.0.1:port/ws/v5/public in tests) */
+export interface OkxFeedOptions extends JsonFeedOptions {
+  /** the public stream URL, e.g. wss://ws.okx.com:8443/ws/v5/public */
   wsUrl: string;
   /** OKX instrument ids (BTC-USDT, BTC-USDT-SWAP) and the engine's instrument ids for them */
   symbols: Array<{ instId: string; instrument: number }>;
   channels: OkxChannel[];
-  ring: SpscRing;
-  /** venue id stamped on the records (default Venue.okx) */
-  venue?: number;
-  /** receive timestamps (the bot4 clock, ns) */
-  clock: () => number;
-  backoff?: BackoffOptions;
-  stallMs?: number;
-  /** silence before a "ping" (default 20 000 ms; OKX drops a connection silent for 30 s) and how long the "pong" may take (default 10 000 ms) */
-  pingMs?: number;
-  pongTimeoutMs?: number;
-  /** a resubscribe that brought no snapshot within this long is sent again (default 5000 ms) */
-  resyncTimeoutMs?: number;
-  transport?: TextTransportFactory;
-  /** cold-path notices (reconnects, error events, resyncs); never called per frame */
-  onNotice?: NoticeFn;
-  /** random source for the jitter (tests make it deterministic) */
-  random?: () => number;
 }
 
 export interface OkxFeedCounters extends SessionCounters {
