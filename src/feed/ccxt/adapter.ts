@@ -160,7 +160,7 @@ const originOf = (u: string) => (ORIGIN.exec(u)?.[0] ?? "").toLowerCase();
  * Follows one ccxt book object: logs every level change ccxt applies to it (see the header).
  * `ops` holds triples [side (0 bid, 1 ask, 2 clear), price, size].
  */
-class CcxtBookTap {
+export class CcxtBookTap {
   ops: number[] = [];
   private book: CcxtBook | undefined;
   private bids: CcxtSide | undefined;

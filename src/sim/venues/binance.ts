@@ -89,6 +89,12 @@ export class BinanceSimSymbol {
     if (w > this.priceWidth) this.priceWidth = w;
     if (sig > this.priceSig) this.priceSig = sig;
   }
+  noteLevels(levels: Array<[string, string]>): void {
+    for (const [p, q] of levels) {
+      this.notePrice(p);
+      this.noteQty(q);
+    }
+  }
   noteQty(s: string): void {
     const v = +s;
     if (v > this.maxQty) this.maxQty = v;
@@ -182,8 +188,8 @@ export function loadBinanceTape(sources: CaptureSource[], market: BinanceSimMark
           diffs[i] = diff;
           info.hasDepth = true;
           fileSymbol.set(lines.file[i]!, symbol);
-          for (const [p, s] of diff.b) (info.notePrice(p), info.noteQty(s));
-          for (const [p, s] of diff.a) (info.notePrice(p), info.noteQty(s));
+          info.noteLevels(diff.b);
+          info.noteLevels(diff.a);
         } else tradeLines.push(i);
         continue;
       }
@@ -208,8 +214,8 @@ export function loadBinanceTape(sources: CaptureSource[], market: BinanceSimMark
       continue;
     }
     const info = sym(symbol);
-    for (const [p, s] of snap.bids) (info.notePrice(p), info.noteQty(s));
-    for (const [p, s] of snap.asks) (info.notePrice(p), info.noteQty(s));
+    info.noteLevels(snap.bids);
+    info.noteLevels(snap.asks);
     snapshots.set(i, { symbol, snap });
     start = Math.max(start, i + 1);
   }
@@ -645,7 +651,7 @@ export class BinanceReferenceClient {
       this.lastMsgAt = performance.now();
       // a new connection: the stream may have moved on, so the book starts over from a snapshot
       const c = this.sync.counters, p = this.pastSyncs;
-      p.gaps += c.gaps, p.snapshots += c.snapshots, p.snapshotsRejected += c.snapshotsRejected, p.stale += c.stale, p.resyncs += c.resyncs, p.applied += c.applied;
+      for (const k of Object.keys(p) as Array<keyof typeof p>) p[k] += c[k];
       this.book.clear();
       this.sync = new BinanceDepthSync(this.book, this.o.market === "spot" ? "spot" : "futures");
     };
