@@ -304,7 +304,10 @@ export class CcxtFeed {
     };
   }
 
-  /** Loads markets (through the endpoint) and starts the watch loops. */
+  /**
+   * Loads markets (through the endpoint) and starts the watch loops. Rejects only when the
+   * markets cannot be loaded (no feed can run without them); from then on errors are counted.
+   */
   async start(): Promise<void> {
     // ccxt on Node/Bun wants its http agent loaded before it opens a plain ws:// URL
     if (this.o.endpoint?.ws.startsWith("ws://")) await this.exchange.loadHttpProxyAgent();
