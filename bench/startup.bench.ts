@@ -71,7 +71,7 @@ section("resident memory (MB)");
   figure("rss_idle_run_max_mb", Math.max(...samples), "MB");
 }
 {
-  const p = Bun.spawn([BIN, "run", "--speed", "max", "--json"], { env: ENV, stdout: "pipe", stderr: "ignore" });
+  const p = Bun.spawn([BIN, "run", "--market", "replay", "--speed", "max", "--json"], { env: ENV, stdout: "pipe", stderr: "ignore" });
   let peak = 0;
   const poll = setInterval(() => {
     try {
@@ -92,7 +92,7 @@ section("resident memory (MB)");
   figure("e2e_recv_to_consume_p99_ns", r.latencyNs.p99, "ns");
 }
 {
-  const p = Bun.spawnSync([BIN, "run", "--speed", "20", "--json"], { env: ENV, stdout: "pipe", stderr: "ignore" });
+  const p = Bun.spawnSync([BIN, "run", "--market", "replay", "--speed", "20", "--json"], { env: ENV, stdout: "pipe", stderr: "ignore" });
   const r = JSON.parse(p.stdout.toString());
   section("end to end: bot4 run --speed 20 (paced replay: latency of a feed that is not saturated)");
   figure("e2e_paced_recv_to_consume_p50_ns", r.latencyNs.p50, "ns");

@@ -531,7 +531,10 @@ static void start_message(bot4_book_t *b, const bot4_tick_t *r, int32_t *resyncs
     int stale, bridges;
     if (b->rule == BOT4_RULE_BINANCE_FUTURES) {
       stale = u < L;            /* "drop any event where u is < lastUpdateId in the snapshot" */
-      bridges = U <= L;         /* "first event should have U <= lastUpdateId AND u >= lastUpdateId" */
+      /* "first event should have U <= lastUpdateId AND u >= lastUpdateId"; an event whose pu
+       * (the previous event's u) equals lastUpdateId starts exactly where the snapshot ends and
+       * continues it as surely (a snapshot taken between two events, as a simulator serves) */
+      bridges = U <= L || (has_pu && pu == L);
     } else {
       stale = u <= L;           /* spot: "discard any event where u is <= lastUpdateId" */
       bridges = U <= L + 1;     /* spot: "first event U <= lastUpdateId+1 <= u" */

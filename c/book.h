@@ -26,7 +26,8 @@
  * Rules (documented venue procedures):
  *  BINANCE_SPOT     first diff after a snapshot with lastUpdateId L: drop u <= L, then need
  *                   U <= L+1 <= u; afterwards each U == previous u + 1.
- *  BINANCE_FUTURES  drop u < L, then need U <= L <= u; afterwards each pu == previous u.
+ *  BINANCE_FUTURES  drop u < L, then need U <= L <= u (or pu == L: the event starts exactly at the
+ *                   snapshot); afterwards each pu == previous u.
  *  SEQ              (Bybit v5 u, Kraken Futures seq: one counter per book) a WS snapshot syncs
  *                   the book at once; afterwards each seq == previous + 1.
  *  NONE             the handler checks the venue's chain or checksum itself (OKX seqId + CRC32,

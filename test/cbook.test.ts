@@ -203,6 +203,23 @@ describe("Binance sequence procedure", () => {
     expect(b.depth(0)).toBe(2);
   });
 
+  test("futures: a snapshot taken exactly between two diffs is bridged by the diff whose pu is its id", () => {
+    const set = new BookSet(1);
+    const b = set.add(0, BookRule.binanceFutures);
+    const tb = new TickBuffer();
+    snapshotAt(tb, 100);
+    diff(tb, 0, 105, 110, 100, [[0, 100.5, 1]]); // U > L, but pu == L: continues the snapshot
+    applyAll(set, tb);
+    expect(b.synced).toBe(true);
+    expect(b.bestBid).toBe(100.5);
+    const c = set.add(0, BookRule.binanceFutures); // fresh book: a diff after a gap is still refused
+    snapshotAt(tb, 100);
+    diff(tb, 0, 105, 110, 101, [[0, 100.5, 1]]);
+    applyAll(set, tb);
+    expect(c.synced).toBe(false);
+    expect(c.problem?.what).toBe("snapshot too old");
+  });
+
   test("a diff that crosses the book desyncs it; an empty diff keeps the chain; pending overflow is counted", () => {
     const set = new BookSet(1);
     const b = set.add(0, BookRule.binanceFutures, { pending: 4 });

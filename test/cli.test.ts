@@ -112,10 +112,29 @@ describe("bot4 executable", () => {
     expect(info.kernel.doublesPerVector).toBeGreaterThanOrEqual(2);
   });
 
+  test("default paper run: the native feed on the simulated venue (127.0.0.1) syncs both books over the real protocol", () => {
+    const r = bot4(["run", "--duration", "4", "--speed", "4", "--json"]);
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.out);
+    expect(res.market).toBe("sim");
+    expect(res.venue).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(res.stoppedBy).toBe("duration");
+    const live = res.live[0];
+    expect(live.counters.connects).toBe(1);
+    expect(live.counters.frames).toBeGreaterThan(1000);
+    expect(live.counters.refused).toBe(0);
+    expect(live.counters.snapshotsFetched).toBe(2);
+    expect(live.parser.malformed + live.parser.unknownSymbol + live.parser.missing).toBe(0);
+    expect(res.consumed).toBe(live.counters.records);
+    expect(res.books.length).toBe(2);
+    for (const b of res.books) expect(b).toMatchObject({ synced: true, gaps: 0, crossed: 0, resyncs: 0, snapshots: 1 });
+    expect(res.instruments.every((i: { trades: number }) => i.trades > 0)).toBe(true);
+  }, 60_000);
+
   test("paper run at max speed consumes every bundled record, none dropped; the books stay in sync", () => {
     const table = new InstrumentTable();
     const expected = BUNDLED.map((f) => loadBinanceCapture([f], undefined, table).count);
-    const r = bot4(["run", "--speed", "max", "--json"]);
+    const r = bot4(["run", "--market", "replay", "--speed", "max", "--json"]);
     expect(r.code).toBe(0);
     const res = JSON.parse(r.out);
     const total = expected.reduce((a, b) => a + b, 0);

@@ -12,6 +12,7 @@ export const I = {
   ENGINE_PARKED: 2, // engine -> feeds: 1 = engine sleeps on WAKE; a publisher must notify
   WAKE: 3, // futex word the engine parks on
   ENGINE_DONE: 4,
+  FEEDS_STOP: 5, // orchestrator -> live feeds: stop producing (the engine then drains and stops)
   FEED_DONE: 8, // + feed index: 1 = that feed published its last record
 } as const;
 const INT_SLOTS = I.FEED_DONE + MAX_FEEDS;

@@ -26,6 +26,8 @@ export interface EngineInit {
   pools: PoolConfig;
   /** instruments that keep an L2 book, and the venue's sequence rule for each (ffi/book.ts BookRule) */
   books: Array<{ instrument: number; rule: number }>;
+  /** a synced book with no update for this long is stale (0 = never: replays) */
+  staleNs: number;
 }
 
 const MAX_BATCH = 1024;
@@ -40,11 +42,28 @@ function main(init: EngineInit): void {
   const books = new BookSet(Math.max(1, init.instruments));
   for (const b of init.books) books.add(b.instrument, b.rule);
   const hasBooks = init.books.length > 0;
+  // what each book had asked for when last reported: the feed owning it gets one request per ask
+  const askedSoFar = new Float64Array(Math.max(1, init.instruments));
+  const askForSnapshots = () => {
+    for (const b of books.all()) {
+      const r = b.resyncRequests;
+      if (r > askedSoFar[b.instrument]!) {
+        askedSoFar[b.instrument] = r;
+        postMessage({ type: "resync", instrument: b.instrument });
+      }
+    }
+  };
   const total = LatencyHistogram.create();
   const window = LatencyHistogram.create();
   const { i32, f64 } = ctl;
   const feeds = rings.length;
   let consumed = 0, trades = 0, batches = 0, parks = 0, resyncs = 0;
+  // cold path, four times a second at most: books whose stream went quiet are taken out of use
+  let lastCheck = now();
+  const maintenance = (t: number) => {
+    lastCheck = t;
+    if (hasBooks && init.staleNs > 0 && books.checkStale(t, init.staleNs) > 0) askForSnapshots();
+  };
   postMessage({ type: "ready" });
   let lastSpin = now();
   let windowStart = lastSpin;
@@ -68,10 +87,17 @@ function main(init: EngineInit): void {
       trades += state.apply(ring.recordsPtr, mask, start, n);
       // LEVEL and STATUS records into the books, same batch, one call; a book that asks for a
       // resync is counted here (a replay has no venue to ask; a live feed gets the request)
-      if (hasBooks) resyncs += books.apply(ring.recordsPtr, mask, start, n);
+      if (hasBooks) {
+        const asked = books.apply(ring.recordsPtr, mask, start, n);
+        if (asked > 0) {
+          resyncs += asked;
+          askForSnapshots(); // cold path: a gap or crossed book, rare
+        }
+      }
       ring.release(n);
       got += n;
       batches++;
+      if (t - lastCheck > 250e6) maintenance(t);
       if (t - windowStart > 1e9) {
         f64[F.LAT_LAST_P99] = window.percentile(0.99);
         window.reset();
@@ -97,6 +123,7 @@ function main(init: EngineInit): void {
       continue;
     }
     const t = now();
+    if (t - lastCheck > 250e6) maintenance(t);
     if (lastSpin < 0) lastSpin = t;
     if (t - lastSpin < init.spinNs) continue;
     // park: announce, re-check (a publish may have raced the announcement), then sleep

@@ -7,12 +7,21 @@
 import type { PoolConfig } from "../../ffi/mem.ts";
 import { SpscRing } from "../../ffi/ring.ts";
 import type { InstrumentTable } from "../domain/instruments.ts";
+import type { LiveFeedInit } from "../feed/live-worker.ts";
 import type { Tape } from "../feed/recording.ts";
 import { workerEntry } from "../sys/workers.ts";
 import { attachControl, type Control, createControl, F, I } from "./control.ts";
 
+/** A live feed thread (src/feed/live-worker.ts): a venue's native handler, real or simulated venue. */
+export type LiveFeedSpec = Omit<LiveFeedInit, "feed" | "control" | "ring" | "cpus">;
+
 export interface PipelineOptions {
+  /** recorded tapes replayed by feed threads */
   tapes: Tape[];
+  /** live feed threads (a real venue or the simulator) */
+  live?: LiveFeedSpec[];
+  /** live books with no update for this long are stale (ms; 0 = never) */
+  staleMs?: number;
   instruments: InstrumentTable;
   ringCapacity: number;
   /** 0 = as fast as possible */
@@ -27,6 +36,16 @@ export interface PipelineOptions {
   onStatus?: (s: LiveStatus) => void;
   /** instruments that keep an L2 book and their venue's sequence rule (none: no books) */
   books?: Array<{ instrument: number; rule: number }>;
+  /** live feeds' cold-path notices (reconnects, snapshot failures) */
+  onNotice?: (n: { what: string; detail: Record<string, unknown> }) => void;
+}
+
+export interface LiveFeedReport {
+  feed: number;
+  counters: Record<string, number>;
+  parser: Record<string, number>;
+  pinError: string | null;
+  notices: Array<{ what: string; detail: Record<string, unknown> }>;
 }
 
 export interface LiveStatus {
@@ -77,6 +96,8 @@ export interface PipelineResult {
   counters: { applied: number; skipped: number; rejected: number };
   instruments: Array<{ symbol: string; trades: number; last: number; volume: number; vwap: number; high: number; low: number }>;
   books: Array<BookReport & { symbol: string }>;
+  /** live feeds: handler and parser counters */
+  live: LiveFeedReport[];
   enginePinned: number[] | null;
   pinError: string | null;
   memory: string;
@@ -104,14 +125,39 @@ export class Pipeline {
   private stopReason: PipelineResult["stoppedBy"] = "end of data";
 
   constructor(private readonly opts: PipelineOptions) {
-    if (opts.tapes.length === 0) throw new Error("no data to replay");
+    if (opts.tapes.length + (opts.live?.length ?? 0) === 0) throw new Error("no feed: neither recorded data nor a venue");
   }
 
-  /** Asks every thread to stop; the engine drains what is already in the rings. */
+  /**
+   * Asks every thread to stop. Live feeds stop producing first; once they are done (or after
+   * two seconds) the engine is told too, and it drains what is already in the rings.
+   */
   stop(reason: PipelineResult["stoppedBy"] = "signal"): void {
-    if (Atomics.load(this.control.i32, I.STOP) === 1) return;
-    this.stopReason = reason;
     const i32 = this.control.i32;
+    if (Atomics.load(i32, I.STOP) === 1) return;
+    const live = this.opts.live?.length ?? 0;
+    if (live > 0) {
+      if (Atomics.load(i32, I.FEEDS_STOP) === 1) return;
+      this.stopReason = reason;
+      Atomics.store(i32, I.FEEDS_STOP, 1);
+      const first = this.opts.tapes.length, t0 = performance.now();
+      const poll = setInterval(() => {
+        let done = true;
+        for (let f = first; f < first + live; f++) if (Atomics.load(i32, I.FEED_DONE + f) !== 1) done = false;
+        if (done || performance.now() - t0 > 2000) {
+          clearInterval(poll);
+          this.stopNow();
+        }
+      }, 10);
+      return;
+    }
+    this.stopReason = reason;
+    this.stopNow();
+  }
+
+  private stopNow(): void {
+    const i32 = this.control.i32;
+    if (Atomics.load(i32, I.STOP) === 1) return;
     Atomics.store(i32, I.STOP, 1);
     for (const slot of [I.STOP, I.START, I.WAKE]) Atomics.notify(i32, slot);
     Atomics.add(i32, I.WAKE, 1);
@@ -121,7 +167,8 @@ export class Pipeline {
   async run(): Promise<PipelineResult> {
     const o = this.opts;
     const ctl = this.control;
-    const rings = o.tapes.map(() => SpscRing.create(o.ringCapacity));
+    const live = o.live ?? [];
+    const rings = [...o.tapes, ...live].map(() => SpscRing.create(o.ringCapacity));
     let fail!: (e: Error) => void;
     const failed = new Promise<never>((_, reject) => (fail = reject));
     failed.catch(() => {}); // observed through the race below
@@ -141,14 +188,21 @@ export class Pipeline {
       spinNs: o.spinNs,
       pools: o.pools,
       books: o.books ?? [],
+      staleNs: (o.staleMs ?? 0) * 1e6,
     });
     let engineReady!: () => void;
     const ready = new Promise<void>((resolve) => (engineReady = resolve));
+    const liveWorkers: Worker[] = [];
     const engineDone = new Promise<EngineDone>((resolve) =>
       engine.addEventListener("message", (e) => {
-        const d = (e as MessageEvent).data as EngineDone | { type: "ready" };
+        const d = (e as MessageEvent).data as EngineDone | { type: "ready" } | { type: "resync"; instrument: number };
         if (d.type === "ready") engineReady();
-        else resolve(d);
+        else if (d.type === "resync") {
+          // the book's venue feed fetches the snapshot (replays have nobody to ask)
+          live.forEach((l, k) => {
+            if (l.binance.symbols.some((x) => x.instrument === d.instrument)) liveWorkers[k]?.postMessage(d);
+          });
+        } else resolve(d);
       }),
     );
     const feeds = o.tapes.map((tape, f) =>
@@ -161,6 +215,20 @@ export class Pipeline {
         speed: o.speed,
         cpus: o.feedCpus,
       }),
+    );
+    live.forEach((l, k) => {
+      const f = o.tapes.length + k;
+      liveWorkers.push(spawn("feed/live-worker.ts", { ...l, feed: f, control: ctl.sab, ring: rings[f]!.handle, cpus: o.feedCpus } satisfies LiveFeedInit));
+    });
+    const liveDone = liveWorkers.map(
+      (w) =>
+        new Promise<LiveFeedReport>((resolve) =>
+          w.addEventListener("message", (e) => {
+            const d = (e as MessageEvent).data as ({ type: "done" } & LiveFeedReport) | { type: "notice"; what: string; detail: Record<string, unknown> };
+            if (d.type === "notice") o.onNotice?.({ what: d.what, detail: d.detail });
+            else if (d.type === "done") resolve(d);
+          }),
+        ),
     );
     const feedsDone = feeds.map((w) => new Promise<void>((resolve) => w.addEventListener("message", () => resolve())));
 
@@ -176,7 +244,7 @@ export class Pipeline {
       if (o.durationS > 0 && t - t0 >= o.durationS * 1000) this.stop("duration");
       const consumed = ctl.f64[F.CONSUMED]!;
       let produced = 0, waits = 0;
-      for (let f = 0; f < feeds.length; f++) {
+      for (let f = 0; f < rings.length; f++) {
         produced += ctl.f64[F.FEED_PRODUCED + f]!;
         waits += ctl.f64[F.FEED_WAITS + f]!;
       }
@@ -186,14 +254,22 @@ export class Pipeline {
     }, 1000);
     const done = await Promise.race([engineDone, failed]).finally(() => clearInterval(timer));
     const elapsedS = (performance.now() - t0) / 1000;
-    this.stop(this.stopReason);
+    this.stopNow();
     await Promise.race([Promise.all(feedsDone), Bun.sleep(2000)]);
-    for (const w of [...feeds, engine]) w.terminate();
+    const liveReports = await Promise.race([Promise.all(liveDone), Bun.sleep(3000).then(() => [] as LiveFeedReport[])]);
+    for (const w of [...feeds, ...liveWorkers, engine]) w.terminate();
     for (const r of rings) r.free();
     return {
       stoppedBy: this.stopReason,
       elapsedS,
-      feeds: o.tapes.map((t, f) => ({ feed: f, records: t.count, produced: ctl.f64[F.FEED_PRODUCED + f]!, waits: ctl.f64[F.FEED_WAITS + f]!, dropped: done.ringDrops[f] ?? 0 })),
+      feeds: [
+        ...o.tapes.map((t, f) => ({ feed: f, records: t.count, produced: ctl.f64[F.FEED_PRODUCED + f]!, waits: ctl.f64[F.FEED_WAITS + f]!, dropped: done.ringDrops[f] ?? 0 })),
+        ...live.map((_, k) => {
+          const f = o.tapes.length + k;
+          return { feed: f, records: ctl.f64[F.FEED_PRODUCED + f]!, produced: ctl.f64[F.FEED_PRODUCED + f]!, waits: 0, dropped: done.ringDrops[f] ?? 0 };
+        }),
+      ],
+      live: liveReports,
       consumed: done.consumed,
       trades: done.trades,
       batches: done.batches,

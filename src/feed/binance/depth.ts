@@ -5,7 +5,7 @@
  *   - diffs that arrive before the snapshot are buffered; when it comes, diffs it already covers
  *     are dropped (spot: u <= lastUpdateId; futures: u < lastUpdateId);
  *   - the first diff applied must straddle the snapshot (spot: U <= lastUpdateId + 1 <= u;
- *     futures: U <= lastUpdateId <= u), else the snapshot is older than the stream's start or
+ *     futures: U <= lastUpdateId <= u, or pu == lastUpdateId), else the snapshot is older than the stream's start or
  *     newer than what we buffered, and another snapshot is needed;
  *   - then every diff must chain onto the previous one (spot: U == previous u + 1; futures:
  *     pu == previous u). A break is a gap: the book is cleared, marked unusable, and a new
@@ -91,7 +91,8 @@ export class BinanceDepthSync {
     const pending = this.buffer.filter((d) => (spot ? d.u > last : d.u >= last));
     c.stale += this.buffer.length - pending.length;
     const first = pending[0];
-    if (first && !(spot ? first.U <= last + 1 && first.u >= last + 1 : first.U <= last && first.u >= last)) {
+    // futures: a diff whose pu is the snapshot's id starts exactly where the snapshot ends (c/book.c does the same)
+    if (first && !(spot ? first.U <= last + 1 && first.u >= last + 1 : (first.U <= last && first.u >= last) || first.pu === last)) {
       // the stream has moved past the snapshot (or started after it): another snapshot is needed
       c.snapshotsRejected++;
       c.resyncs++;

@@ -65,12 +65,15 @@ export interface BinanceFeedOptions {
   onNotice?: (what: string, detail: Record<string, unknown>) => void;
   /** random source for the jitter (tests make it deterministic) */
   random?: () => number;
+  /** called after each frame's records are in the ring (a feed thread wakes the engine here) */
+  afterFrame?: () => void;
 }
 
 export interface BinanceFeedCounters {
   connects: number;
   reconnects: number;
   frames: number;
+  /** records put in the ring: parsed frames, REST snapshots and STATUS records */
   records: number;
   refused: number;
   stalls: number;
@@ -185,6 +188,7 @@ export class BinanceFeed {
       writeU64(u32, i * TICK_U32 + T.TS_RECV_U32, recv);
     }
     const put = this.o.ring.push(this.statusMem.ptr, n);
+    this.counters.records += put;
     if (put < n) this.counters.ringDrops += n - put;
   }
 
@@ -273,8 +277,10 @@ export class BinanceFeed {
     this.lastFrameAt = performance.now();
     this.counters.frames++;
     const n = this.toRing(ptr, len, now);
-    if (n > 0) this.counters.records += n;
-    else if (n < 0) this.counters.refused++;
+    if (n > 0) {
+      this.counters.records += n;
+      this.o.afterFrame?.();
+    } else if (n < 0) this.counters.refused++;
     if (this.needInitialSnapshots) {
       // the stream is flowing: diffs are being buffered by the books, now fetch the snapshots
       this.needInitialSnapshots = false;
@@ -322,6 +328,8 @@ export class BinanceFeed {
       const n = this.parser.parse(mem.ptr, body.length, this.o.clock(), this.snapOut.ptr, this.snapCap, instrument);
       if (n <= 0) throw new Error(`snapshot refused by the parser (status ${n})`);
       const put = this.o.ring.push(this.snapOut.ptr, n);
+      this.counters.records += put;
+      this.o.afterFrame?.();
       if (put < n) {
         // a snapshot must arrive whole: what did not fit is dropped and another one is asked for
         this.counters.ringDrops += n - put;
