@@ -49,9 +49,10 @@
  * ticker_batch and status channels' data (subscriptions are accepted, nothing is sent), the
  * per-IP connection and message limits, the 60-90 s close of a subscription without updates.
  *
- * Limits of the core this module works around (see the report in the project notes): the core has
- * no connection-open hook, so the module learns a connection's ConnControl from its first message
- * and asks the server (`attach`) whether a connection is stalled or closed.
+ * Two limits of the core this module works around: the core has no connection-open hook, so the
+ * module learns a connection's ConnControl from its first message; and ConnControl does not say
+ * whether a fault stalled or closed the connection, so the module asks the server (`attach`, done
+ * by startCoinbaseSim) before it answers or beats.
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
