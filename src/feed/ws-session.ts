@@ -363,3 +363,52 @@ export class TickRingWriter {
   }
 }
 
+/**
+ * Books waiting for the snapshot their resubscribe asked for, and since when: a second ask for
+ * one already waiting is not sent, and one that waited longer than the venue's allowance is
+ * asked again (its clock restarts). Every JSON feed resyncs its books this way.
+ */
+export class PendingResyncs {
+  private readonly since = new Map<string, number>();
+
+  get size(): number {
+    return this.since.size;
+  }
+  has(key: string): boolean {
+    return this.since.has(key);
+  }
+  /** `key` now waits for its snapshot, from `t` (ms, performance.now()). */
+  begin(key: string, t: number): void {
+    this.since.set(key, t);
+  }
+  /** Its snapshot arrived. */
+  done(key: string): void {
+    this.since.delete(key);
+  }
+  /** A new connection subscribes everything again: nothing is waiting any more. */
+  clear(): void {
+    this.since.clear();
+  }
+  /** Keys that have waited `waitMs` or more by `t`, with how long; their clocks restart at `t`. */
+  overdue(t: number, waitMs: number): Array<{ key: string; waitedMs: number }> {
+    const out: Array<{ key: string; waitedMs: number }> = [];
+    for (const [key, since] of this.since) {
+      if (t - since < waitMs) continue;
+      this.since.set(key, t);
+      out.push({ key, waitedMs: Math.round(t - since) });
+    }
+    return out;
+  }
+}
+
+/** A received frame as a JSON object, or why it is not one (the feed counts it as malformed). */
+export function jsonObject(text: string): Record<string, unknown> | string {
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    return "not JSON";
+  }
+  if (m === null || typeof m !== "object" || Array.isArray(m)) return "not a JSON object";
+  return m as Record<string, unknown>;
+}

@@ -30,7 +30,7 @@
  */
 import { Venue } from "../../domain/instruments.ts";
 import { TickBuffer } from "../../domain/tick-buffer.ts";
-import { FixedInstruments, TextFeedSession, TickRingWriter, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
+import { FixedInstruments, TextFeedSession, TickRingWriter, PendingResyncs, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
 import { BybitConnectionBooks, bybitCategoryFromUrl, type BybitBookSync, type BybitCategory } from "./book.ts";
 import { BybitTickerState, bybitUnified, normalizeBybitFrame } from "./normalize.ts";
 
@@ -99,7 +99,7 @@ export class BybitFeed {
   private readonly writer: TickRingWriter;
   private readonly bookTopicOf = new Map<number, string>();
   /** topic → performance.now() of the resubscribe awaiting its snapshot */
-  private readonly resyncing = new Map<string, number>();
+  private readonly resyncing = new PendingResyncs();
   private malformedNoticed = false;
   private dropping = false;
 
@@ -186,19 +186,16 @@ export class BybitFeed {
 
   private onTick(t: number): void {
     if (this.resyncing.size === 0 || !this.session.connected) return;
-    const wait = this.o.resyncTimeoutMs ?? 5000;
-    for (const [topic, since] of this.resyncing) {
-      if (t - since < wait) continue;
+    for (const { key, waitedMs } of this.resyncing.overdue(t, this.o.resyncTimeoutMs ?? 5000)) {
       this.counters.resubscribeRetries++;
-      this.resyncing.set(topic, t);
-      this.o.onNotice?.("book resync: no snapshot yet, resubscribing again", { topic, waitedMs: Math.round(t - since) });
-      this.sendResubscribe(topic);
+      this.o.onNotice?.("book resync: no snapshot yet, resubscribing again", { topic: key, waitedMs });
+      this.sendResubscribe(key);
     }
   }
 
   private resubscribe(topic: string, reason: string): void {
     if (!this.session.connected || this.resyncing.has(topic)) return;
-    this.resyncing.set(topic, performance.now());
+    this.resyncing.begin(topic, performance.now());
     this.counters.resubscribes++;
     this.o.onNotice?.("book resync: resubscribing", { topic, reason });
     this.sendResubscribe(topic);
@@ -213,18 +210,11 @@ export class BybitFeed {
     const c = this.counters;
     const now = this.o.clock();
     c.frames++;
-    let m: unknown;
-    try {
-      m = JSON.parse(text);
-    } catch {
-      this.malformedFrame(text, "not JSON");
+    const f = jsonObject(text);
+    if (typeof f === "string") {
+      this.malformedFrame(text, f);
       return;
     }
-    if (m === null || typeof m !== "object" || Array.isArray(m)) {
-      this.malformedFrame(text, "not a JSON object");
-      return;
-    }
-    const f = m as Record<string, unknown>;
     const books = this.booksNow;
     const r = books.onFrame(f);
     const topic = f.topic;
@@ -235,7 +225,7 @@ export class BybitFeed {
     switch (r) {
       case "snapshot":
         c.snapshots++;
-        this.resyncing.delete(topic);
+        this.resyncing.done(topic);
         break;
       case "applied":
         c.applied++;

@@ -39,7 +39,7 @@
  */
 import { Venue } from "../../domain/instruments.ts";
 import { TickBuffer } from "../../domain/tick-buffer.ts";
-import { FixedInstruments, TextFeedSession, TickRingWriter, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
+import { FixedInstruments, TextFeedSession, TickRingWriter, PendingResyncs, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
 import { CoinbaseBookSync } from "./book.ts";
 import { coinbaseUnified, normalizeCoinbaseFrame } from "./normalize.ts";
 
@@ -106,7 +106,7 @@ export class CoinbaseFeed {
   private readonly writer: TickRingWriter;
   private readonly level2: boolean;
   /** product → performance.now() of the resubscribe awaiting its snapshot */
-  private readonly resyncing = new Map<string, number>();
+  private readonly resyncing = new PendingResyncs();
   /** products whose records the full ring refused: their l2 records wait for the next snapshot */
   private readonly ringBroken = new Set<string>();
   private malformedNoticed = false;
@@ -181,13 +181,7 @@ export class CoinbaseFeed {
 
   private onTick(t: number): void {
     if (this.resyncing.size === 0 || !this.session.connected) return;
-    const wait = this.o.resyncTimeoutMs ?? 5000;
-    const again: string[] = [];
-    for (const [product, since] of this.resyncing) {
-      if (t - since < wait) continue;
-      this.resyncing.set(product, t);
-      again.push(product);
-    }
+    const again = this.resyncing.overdue(t, this.o.resyncTimeoutMs ?? 5000).map((x) => x.key);
     if (again.length === 0) return;
     this.counters.resubscribeRetries++;
     this.o.onNotice?.("book resync: no snapshot yet, resubscribing again", { products: again });
@@ -199,7 +193,7 @@ export class CoinbaseFeed {
     const now = performance.now();
     const fresh = products.filter((p) => this.instrumentOf.has(p) && !this.resyncing.has(p));
     if (fresh.length === 0) return;
-    for (const p of fresh) this.resyncing.set(p, now);
+    for (const p of fresh) this.resyncing.begin(p, now);
     this.counters.resubscribes++;
     this.o.onNotice?.("book resync: resubscribing level2", { products: fresh, reason });
     this.sendResubscribe(fresh);
@@ -225,18 +219,11 @@ export class CoinbaseFeed {
     const c = this.counters;
     const now = this.o.clock();
     c.frames++;
-    let m: unknown;
-    try {
-      m = JSON.parse(text);
-    } catch {
-      this.malformedFrame(text, "not JSON");
+    const f = jsonObject(text);
+    if (typeof f === "string") {
+      this.malformedFrame(text, f);
       return;
     }
-    if (m === null || typeof m !== "object" || Array.isArray(m)) {
-      this.malformedFrame(text, "not a JSON object");
-      return;
-    }
-    const f = m as Record<string, unknown>;
     const sync = this.syncNow;
     const r = sync.onMessage(f);
     switch (r) {
@@ -336,7 +323,7 @@ export class CoinbaseFeed {
       const product = e.product_id as string;
       const ok = sync.products.get(product)?.needSnapshot === false;
       if (e.type === "snapshot" && ok) {
-        this.resyncing.delete(product);
+        this.resyncing.done(product);
         this.ringBroken.delete(product);
         this.counters.snapshots++;
       } else if (e.type === "update") {

@@ -38,7 +38,7 @@
 import { L2Book } from "../../book/l2book.ts";
 import { Venue } from "../../domain/instruments.ts";
 import { TickBuffer } from "../../domain/tick-buffer.ts";
-import { FixedInstruments, TextFeedSession, TickRingWriter, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
+import { FixedInstruments, TextFeedSession, TickRingWriter, PendingResyncs, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
 import { KrakenV2BookSync, type KrakenBookResult, type KrakenV2BookData } from "./book.ts";
 import { krakenSpotUnified, normalizeKrakenFrame } from "./normalize.ts";
 
@@ -119,7 +119,7 @@ export class KrakenFeed {
   private readonly writer: TickRingWriter;
   private readonly book: boolean;
   /** symbol → performance.now() of the resubscribe awaiting its snapshot */
-  private readonly resyncing = new Map<string, number>();
+  private readonly resyncing = new PendingResyncs();
   /** symbols whose records the full ring refused: their updates wait for the next snapshot */
   private readonly ringBroken = new Set<string>();
   private readonly accepted: KrakenV2BookData[] = [];
@@ -203,19 +203,16 @@ export class KrakenFeed {
 
   private onTick(t: number): void {
     if (this.resyncing.size === 0 || !this.session.connected) return;
-    const wait = this.o.resyncTimeoutMs ?? 5000;
-    for (const [symbol, since] of this.resyncing) {
-      if (t - since < wait) continue;
+    for (const { key, waitedMs } of this.resyncing.overdue(t, this.o.resyncTimeoutMs ?? 5000)) {
       this.counters.resubscribeRetries++;
-      this.resyncing.set(symbol, t);
-      this.o.onNotice?.("book resync: no snapshot yet, resubscribing again", { symbol, waitedMs: Math.round(t - since) });
-      this.sendResubscribe(symbol);
+      this.o.onNotice?.("book resync: no snapshot yet, resubscribing again", { symbol: key, waitedMs });
+      this.sendResubscribe(key);
     }
   }
 
   private resubscribe(symbol: string, reason: string): void {
     if (!this.book || !this.session.connected || this.resyncing.has(symbol) || !this.bySymbol.has(symbol)) return;
-    this.resyncing.set(symbol, performance.now());
+    this.resyncing.begin(symbol, performance.now());
     this.counters.resubscribes++;
     this.o.onNotice?.("book resync: resubscribing", { symbol, reason });
     this.sendResubscribe(symbol);
@@ -236,18 +233,11 @@ export class KrakenFeed {
     const c = this.counters;
     const now = this.o.clock();
     c.frames++;
-    let m: unknown;
-    try {
-      m = JSON.parse(text);
-    } catch {
-      this.malformedFrame(text, "not JSON");
+    const f = jsonObject(text);
+    if (typeof f === "string") {
+      this.malformedFrame(text, f);
       return;
     }
-    if (m === null || typeof m !== "object" || Array.isArray(m)) {
-      this.malformedFrame(text, "not a JSON object");
-      return;
-    }
-    const f = m as Record<string, unknown>;
     const channel = f.channel;
     if (typeof channel !== "string") {
       if (typeof f.method === "string") this.onReply(f);
@@ -329,7 +319,7 @@ export class KrakenFeed {
       switch (r) {
         case "snapshot":
           c.snapshots++;
-          this.resyncing.delete(symbol!);
+          this.resyncing.done(symbol!);
           this.ringBroken.delete(symbol!);
           kept.push(d);
           break;

@@ -34,6 +34,8 @@ import {
   FixedInstruments,
   TextFeedSession,
   TickRingWriter,
+  PendingResyncs,
+  jsonObject,
   type SessionCounters,
   type JsonFeedOptions,
 } from "../ws-session.ts";
@@ -102,7 +104,7 @@ export class OkxFeed {
   private readonly writer: TickRingWriter;
   private readonly withBooks: boolean;
   /** instId → performance.now() of the resubscribe awaiting its snapshot */
-  private readonly resyncing = new Map<string, number>();
+  private readonly resyncing = new PendingResyncs();
   private malformedNoticed = false;
   private dropping = false;
 
@@ -177,19 +179,16 @@ export class OkxFeed {
 
   private onTick(t: number): void {
     if (this.resyncing.size === 0 || !this.session.connected) return;
-    const wait = this.o.resyncTimeoutMs ?? 5000;
-    for (const [instId, since] of this.resyncing) {
-      if (t - since < wait) continue;
+    for (const { key, waitedMs } of this.resyncing.overdue(t, this.o.resyncTimeoutMs ?? 5000)) {
       this.counters.resubscribeRetries++;
-      this.resyncing.set(instId, t);
-      this.o.onNotice?.("book resync: no snapshot yet, resubscribing again", { instId, waitedMs: Math.round(t - since) });
-      this.sendResubscribe(instId);
+      this.o.onNotice?.("book resync: no snapshot yet, resubscribing again", { instId: key, waitedMs });
+      this.sendResubscribe(key);
     }
   }
 
   private resubscribe(instId: string, reason: string): void {
     if (!this.session.connected || this.resyncing.has(instId)) return;
-    this.resyncing.set(instId, performance.now());
+    this.resyncing.begin(instId, performance.now());
     this.counters.resubscribes++;
     this.o.onNotice?.("book resync: resubscribing", { instId, reason });
     this.sendResubscribe(instId);
@@ -210,18 +209,11 @@ export class OkxFeed {
       return;
     }
     const now = this.o.clock();
-    let m: unknown;
-    try {
-      m = JSON.parse(text);
-    } catch {
-      this.malformedFrame(text, "not JSON");
+    const f = jsonObject(text);
+    if (typeof f === "string") {
+      this.malformedFrame(text, f);
       return;
     }
-    if (m === null || typeof m !== "object" || Array.isArray(m)) {
-      this.malformedFrame(text, "not a JSON object");
-      return;
-    }
-    const f = m as Record<string, unknown>;
     if (f.event !== undefined) {
       this.onEvent(f);
       return;
@@ -249,7 +241,7 @@ export class OkxFeed {
     switch (result) {
       case "snapshot":
         c.snapshots++;
-        this.resyncing.delete(instId);
+        this.resyncing.done(instId);
         return true;
       case "applied":
         c.applied++;
