@@ -1,9 +1,9 @@
 /**
- * The native Binance feed end to end over a real socket: a local server on 127.0.0.1 speaks
+ * The native Binance feed end to end over a real socket: the venue simulator on 127.0.0.1 speaks
  * Binance's combined-stream WebSocket and REST depth endpoint and replays a real USD-M capture;
  * BinanceFeed parses every frame in C into the ring; an engine loop drains the ring into the C
  * book and forwards its resync requests. The book must end equal to the venue's (the server's own
- * book); a dropped connection with lost frames must be recovered by reconnect + snapshot.
+ * book); a dropped connection must be recovered by reconnect + snapshot.
  */
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
@@ -12,7 +12,7 @@ import { BookRule, BookSet } from "../ffi/book.ts";
 import { SpscRing } from "../ffi/ring.ts";
 import { BinanceFeed, bunWebSocketTransport } from "../src/feed/binance/feed.ts";
 import { readCaptureText } from "../src/feed/recording.ts";
-import { startBinanceVenue } from "./fixtures/binance-venue.ts";
+import { startBinanceSim } from "../src/sim/venues/binance.ts";
 
 const FILE = new URL("../../shared/data/hftbacktest/binance-usdm/btcusdt_20240808.gz", import.meta.url).pathname;
 const hasData = existsSync(FILE);
@@ -44,25 +44,61 @@ async function until(cond: () => boolean, ms: number, state: () => unknown = () 
   }
 }
 
+/**
+ * The Binance USD-M venue simulator (src/sim) replaying the capture: its own book starts from the
+ * capture's history and follows every frame it replays, and REST snapshots come from it. The
+ * replay starts once a client has subscribed, so the client sees every frame from the first.
+ */
+function startVenue(opts: { disconnectAfterFrames?: number } = {}) {
+  let first = -1;
+  const sim = startBinanceSim({
+    market: "usdm",
+    captures: [FILE],
+    speed: 0,
+    loop: false,
+    autoStart: false,
+    faults: opts.disconnectAfterFrames
+      ? (c) => {
+          if (first < 0) first = c.id;
+          return c.id === first ? { disconnect: { afterFrames: opts.disconnectAfterFrames } } : undefined;
+        }
+      : undefined,
+  });
+  const started = until(() => sim.connections().some((c) => c.subscriptions.length > 0), 10_000).then(() => sim.start());
+  return {
+    wsUrl: sim.wsUrl,
+    restUrl: sim.httpUrl,
+    /** data frames put on the wire, over every connection */
+    get sent() {
+      return sim.connections().reduce((a, c) => a + c.sent, 0);
+    },
+    get conns() {
+      return sim.connections().length;
+    },
+    book: sim.venue.book("BTCUSDT")!,
+    done: started.then(() => sim.done),
+    stop: () => sim.stop(),
+  };
+}
+
 describe.skipIf(!hasData)("BinanceFeed against a local Binance-protocol venue", () => {
   const lines = hasData ? readCaptureText(FILE).split("\n").filter((l) => l.length > 0) : [];
   const bodies = lines.map((l) => l.slice(l.indexOf(" ") + 1));
-  const snapshot = bodies.find((b) => b.startsWith('{"lastUpdateId"')) ?? "";
-  const snapAt = bodies.indexOf(snapshot);
-  // the venue starts where the recorded snapshot was taken, so its book is the true one
-  const frames = bodies.slice(snapAt + 1);
-  const trades = frames.filter((f) => f.includes('"e":"trade"')).length;
+  // the simulator replays what follows the recorded snapshot (before it: the venue's history)
+  const snapAt = bodies.findIndex((b) => b.startsWith('{"lastUpdateId"'));
+  const trades = bodies.slice(snapAt + 1).filter((f) => f.includes('"e":"trade"')).length;
 
-  for (const mode of ["clean", "disconnect with lost frames", "clean over Bun's WebSocket (reference transport)"] as const) {
+  for (const mode of ["clean", "disconnect mid-stream", "clean over Bun's WebSocket (reference transport)"] as const) {
     test(`${mode}: every frame parsed into the ring, the book synced by snapshot and equal to the venue's`, async () => {
-      const clean = mode !== "disconnect with lost frames";
-      const venue = startBinanceVenue(bodies.slice(0, snapAt + 1), frames, clean ? {} : { cutAt: 20_000, lose: 300 });
+      const clean = mode !== "disconnect mid-stream";
+      const venue = startVenue(clean ? {} : { disconnectAfterFrames: 20_000 });
       const ring = SpscRing.create(1 << 17);
       const notices: string[] = [];
       const feed = new BinanceFeed({
         market: "usdm",
-        wsUrl: `ws://127.0.0.1:${venue.port}`,
-        restUrl: `http://127.0.0.1:${venue.port}`,
+        wsUrl: venue.wsUrl,
+        restUrl: venue.restUrl,
+        depthSpeed: "0ms", // the stream the capture recorded
         symbols: [{ symbol: "BTCUSDT", instrument: 0 }],
         channels: ["trade", "bookTicker", "depth"],
         ring,
@@ -142,13 +178,10 @@ describe.skipIf(!hasData)("bot4 record", () => {
     const { tmpdir } = await import("node:os");
     const { join } = await import("node:path");
     const { TickFile } = await import("../src/tickfile/reader.ts");
-    const lines = readCaptureText(FILE).split("\n").filter((l) => l.length > 0).map((l) => l.slice(l.indexOf(" ") + 1));
-    const snapAt = lines.findIndex((b) => b.startsWith('{"lastUpdateId"'));
-    const frames = lines.slice(snapAt + 1, snapAt + 1 + 20_000);
-    const venue = startBinanceVenue(lines.slice(0, snapAt + 1), frames);
+    const venue = startVenue();
     const out = join(mkdtempSync(join(tmpdir(), "bot4-record-")), "live.b4t");
     try {
-      const p = Bun.spawn([process.execPath, new URL("../src/cli/main.ts", import.meta.url).pathname, "record", "--venue", "binanceusdm", "--symbols", "BTCUSDT", "--out", out, "--ws", `ws://127.0.0.1:${venue.port}`, "--rest", `http://127.0.0.1:${venue.port}`], { stdout: "pipe", stderr: "pipe" });
+      const p = Bun.spawn([process.execPath, new URL("../src/cli/main.ts", import.meta.url).pathname, "record", "--venue", "binanceusdm", "--symbols", "BTCUSDT", "--out", out, "--depth-speed", "0ms", "--ws", venue.wsUrl, "--rest", venue.restUrl], { stdout: "pipe", stderr: "pipe" });
       await Promise.race([venue.done, Bun.sleep(20_000)]);
       // the recorder checkpoints every second: once the file has stopped growing for two
       // checkpoints, every frame the venue sent is in it (a loaded machine needs longer)
@@ -186,7 +219,7 @@ describe.skipIf(!hasData)("bot4 record", () => {
       expect(book.levels(0, 20)).toEqual(venue.book.levels(0, 20));
       expect(book.levels(1, 20)).toEqual(venue.book.levels(1, 20));
     } finally {
-      venue.stop();
+      await venue.stop();
     }
-  }, 40_000);
+  }, 60_000);
 });

@@ -18,6 +18,7 @@ const FLAGS: Record<string, FlagSpec> = {
   symbols: { value: true, about: "comma-separated venue symbols, e.g. BTCUSDT,ETHUSDT" },
   channels: { value: true, about: "comma-separated: trade, bookTicker, depth (default: all three)" },
   out: { value: true, about: "the tick file to write (.b4t); <out>.part until finished" },
+  "depth-speed": { value: true, about: "diff depth stream update speed: 100ms (default), 0ms (USD-M/COIN-M), 250ms, 500ms" },
   duration: { value: true, about: "stop after this many seconds (default: until Ctrl-C)" },
   ws: { value: true, about: "WebSocket base URL (default: the venue's public endpoint)" },
   rest: { value: true, about: "REST base URL for depth snapshots (default: the venue's public endpoint)" },
@@ -42,6 +43,8 @@ export async function main(args: string[]): Promise<number> {
   if (typeof f.out !== "string" || !f.out) throw new UsageError("record: --out FILE.b4t is required");
   const channels = (typeof f.channels === "string" ? f.channels.split(",") : ["trade", "bookTicker", "depth"]) as BinanceChannel[];
   for (const c of channels) if (!["trade", "bookTicker", "depth"].includes(c)) throw new UsageError(`record: unknown channel ${c} (trade, bookTicker, depth)`);
+  const depthSpeed = typeof f["depth-speed"] === "string" ? f["depth-speed"] : "100ms";
+  if (!["100ms", "0ms", "250ms", "500ms"].includes(depthSpeed)) throw new UsageError(`record: --depth-speed must be 100ms, 0ms, 250ms or 500ms, got ${depthSpeed}`);
   const duration = typeof f.duration === "string" ? Number(f.duration) : 0;
   if (!(duration >= 0)) throw new UsageError(`record: --duration must be a number of seconds, got ${f.duration}`);
   const symbols = f.symbols.split(",").map((s, i) => ({ symbol: s.trim().toUpperCase(), instrument: i }));
@@ -56,6 +59,7 @@ export async function main(args: string[]): Promise<number> {
     restUrl: typeof f.rest === "string" ? f.rest : v.rest,
     symbols,
     channels,
+    depthSpeed: depthSpeed as "100ms" | "0ms" | "250ms" | "500ms",
     ring,
     venue: v.venue,
     clock: now,
