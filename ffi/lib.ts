@@ -24,6 +24,9 @@ import { memLayouts, memSymbols } from "./sym/mem.ts";
 import { ringLayouts, ringSymbols } from "./sym/ring.ts";
 import { stateLayouts, stateSymbols } from "./sym/state.ts";
 import { feedLayouts, feedSymbols } from "./sym/feed.ts";
+import { indLayouts, indSymbols } from "./sym/ind.ts";
+import { modelLayouts, modelSymbols } from "./sym/model.ts";
+import { vparseLayouts, vparseSymbols } from "./sym/vparse.ts";
 
 export const VARIANTS = ["native", "v4", "v3", "base"] as const;
 export type Variant = (typeof VARIANTS)[number];
@@ -74,8 +77,11 @@ const symbols = {
   ...memSymbols,
   ...stateSymbols,
   ...feedSymbols,
+  ...indSymbols,
+  ...modelSymbols,
+  ...vparseSymbols,
 } as const;
-const layouts = [...coreLayouts, ...ringLayouts, ...histLayouts, ...clockLayouts, ...memLayouts, ...stateLayouts, ...feedLayouts];
+const layouts = [...coreLayouts, ...ringLayouts, ...histLayouts, ...clockLayouts, ...memLayouts, ...stateLayouts, ...feedLayouts, ...indLayouts, ...modelLayouts, ...vparseLayouts];
 
 /** Opens one variant and checks its layouts; used directly by tests that compare variants. */
 export function openVariant(variant: Variant) {
