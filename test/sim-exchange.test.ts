@@ -1,0 +1,283 @@
+import { describe, expect, test } from "bun:test";
+import type { ExecReport, OrderRequest, Side, TimeInForce } from "../src/domain/order.ts";
+import { SimExchange } from "../src/exec/sim/exchange.ts";
+import { BpsFeeModel, ConservativeQueue, ProbQueue } from "../src/exec/sim/models.ts";
+
+const SYM = "BTC/USDT";
+const SPEC = { symbol: SYM, tickSize: 0.1, lotSize: 0.001, minNotional: 5, base: "BTC", quote: "USDT" };
+const MS = 1e6;
+
+function ex(opts: { maker?: number; taker?: number; queue?: "cons" | "prob"; usdt?: number; btc?: number } = {}): SimExchange {
+  const e = new SimExchange({
+    venue: "sim",
+    fees: new BpsFeeModel(opts.maker ?? 0, opts.taker ?? 0),
+    queue: opts.queue === "prob" ? new ProbQueue(2) : new ConservativeQueue(),
+    balances: { USDT: opts.usdt ?? 1e9, BTC: opts.btc ?? 1e6 },
+  });
+  e.listSymbol(SPEC);
+  return e;
+}
+
+let n = 0;
+function req(side: Side, amount: number, price?: number, tif: TimeInForce = "GTC", id?: string): OrderRequest {
+  return { clientOrderId: id ?? `o${++n}`, venue: "sim", symbol: SYM, side, type: price === undefined ? "market" : "limit", amount, price, timeInForce: tif };
+}
+
+/** venue book: asks 100.0 x1, 100.1 x2, 100.2 x3; bids 99.9 x1, 99.8 x2, 99.7 x3 */
+function seed(e: SimExchange): void {
+  for (let i = 0; i < 3; i++) {
+    e.onBookLevel(SYM, "sell", 100 + i / 10, i + 1, 0);
+    e.onBookLevel(SYM, "buy", 99.9 - i / 10, i + 1, 0);
+  }
+}
+
+const fillsOf = (rs: ExecReport[], id?: string) => rs.filter((r) => r.kind === "fill" && (id === undefined || r.clientOrderId === id));
+
+describe("taking liquidity", () => {
+  test("a marketable limit walks the levels best first and stops at its limit; remainder rests", () => {
+    const e = ex();
+    seed(e);
+    const rs = e.place(req("buy", 4, 100.1, "GTC", "a"), 1 * MS);
+    expect(rs.map((r) => r.kind)).toEqual(["ack", "fill", "fill"]);
+    expect(fillsOf(rs).map((r) => [r.lastPrice, r.lastAmount, r.taker])).toEqual([[100, 1, true], [100.1, 2, true]]);
+    expect(rs[2]!.filled).toBe(3);
+    expect(rs[2]!.remaining).toBe(1);
+    expect(e.order(SYM, "a")!.status).toBe("partially_filled");
+    // liquidity taken is gone from the local book; the rest now rests at 100.1 as the best bid
+    expect(e.levels(SYM, "sell")).toEqual([[100.2, 3]]);
+    expect(e.openOrders(SYM).map((o) => [o.clientOrderId, o.price, o.amount - o.filled])).toEqual([["a", 100.1, 1]]);
+  });
+
+  test("market sell walks bids; what the book cannot give expires", () => {
+    const e = ex();
+    seed(e);
+    const rs = e.place(req("sell", 7, undefined, "GTC", "m"), 0);
+    expect(fillsOf(rs).map((r) => [r.lastPrice, r.lastAmount])).toEqual([[99.9, 1], [99.8, 2], [99.7, 3]]);
+    expect(rs.at(-1)!.kind).toBe("expired");
+    expect(rs.at(-1)!.filled).toBe(6);
+    expect(e.levels(SYM, "buy")).toEqual([]);
+  });
+
+  test("IOC fills what it can now and expires the rest; never rests", () => {
+    const e = ex();
+    seed(e);
+    const rs = e.place(req("buy", 2, 100.0, "IOC", "i"), 0);
+    expect(rs.map((r) => r.kind)).toEqual(["ack", "fill", "expired"]);
+    expect(rs[2]!.filled).toBe(1);
+    expect(rs[2]!.remaining).toBe(1);
+    expect(e.openOrders()).toEqual([]);
+  });
+
+  test("FOK fills whole or expires without any fill", () => {
+    const e = ex();
+    seed(e);
+    const no = e.place(req("buy", 3.5, 100.1, "FOK", "f1"), 0);
+    expect(no.map((r) => r.kind)).toEqual(["ack", "expired"]);
+    expect(e.levels(SYM, "sell")[0]).toEqual([100, 1]);
+    const yes = e.place(req("buy", 3, 100.1, "FOK", "f2"), 0);
+    expect(yes.map((r) => r.kind)).toEqual(["ack", "fill", "fill"]);
+    expect(yes.at(-1)!.remaining).toBe(0);
+    expect(e.order(SYM, "f2")!.status).toBe("filled");
+  });
+
+  test("post-only is rejected if it would take (venue or our own order), rests otherwise", () => {
+    const e = ex();
+    seed(e);
+    expect(e.place(req("buy", 1, 100.0, "PO"), 0)[0]!.reason).toMatch(/^-2010 .*immediately match/);
+    expect(e.place(req("buy", 1, 99.95 + 0.05, "PO"), 0)[0]!.kind).toBe("rejected");
+    expect(e.place(req("sell", 1, 100.5, "GTC", "s"), 0)[0]!.kind).toBe("ack");
+    e.onBookLevel(SYM, "sell", 100, 0, 0);
+    e.onBookLevel(SYM, "sell", 100.1, 0, 0);
+    e.onBookLevel(SYM, "sell", 100.2, 0, 0);
+    expect(e.place(req("buy", 1, 100.5, "PO"), 0)[0]!.kind).toBe("rejected"); // would take our own sell
+    expect(e.place(req("buy", 1, 100.4, "PO", "p"), 0).map((r) => r.kind)).toEqual(["ack"]);
+    expect(e.openOrders().map((o) => o.clientOrderId)).toEqual(["s", "p"]);
+  });
+});
+
+describe("our orders against each other: price-time priority", () => {
+  test("better price first, then earlier time; maker and taker both get fills", () => {
+    const e = ex();
+    e.place(req("sell", 1, 101, "GTC", "s1"), 1 * MS);
+    e.place(req("sell", 1, 100.5, "GTC", "s2"), 2 * MS);
+    e.place(req("sell", 1, 100.5, "GTC", "s3"), 3 * MS);
+    e.place(req("sell", 1, 101, "GTC", "s4"), 4 * MS);
+    const rs = e.place(req("buy", 2.5, 101, "GTC", "b"), 5 * MS);
+    expect(fillsOf(rs).map((r) => [r.clientOrderId, r.lastPrice, r.lastAmount, r.taker])).toEqual([
+      ["b", 100.5, 1, true], ["s2", 100.5, 1, false],
+      ["b", 100.5, 1, true], ["s3", 100.5, 1, false],
+      ["b", 101, 0.5, true], ["s1", 101, 0.5, false],
+    ]);
+    expect(e.openOrders().map((o) => [o.clientOrderId, o.filled])).toEqual([["s1", 0.5], ["s4", 0]]);
+  });
+
+  test("at one price, venue amount ahead of our resting order trades before it, the rest after", () => {
+    const e = ex();
+    e.onBookLevel(SYM, "sell", 100, 2, 0);
+    e.place(req("sell", 1, 100, "GTC", "mine"), 0); // behind the venue's 2
+    e.onBookLevel(SYM, "sell", 100, 5, 0); // 3 more join behind us
+    expect(e.queueAhead("mine")).toBe(2);
+    const rs = e.place(req("buy", 4, 100, "IOC", "t"), 0);
+    expect(fillsOf(rs).map((r) => [r.clientOrderId, r.lastAmount])).toEqual([["t", 2], ["t", 1], ["mine", 1], ["t", 1]]);
+    expect(e.levels(SYM, "sell")).toEqual([[100, 2]]);
+  });
+});
+
+describe("resting orders and the queue", () => {
+  test("conservative: only prints at my price reduce the queue ahead; I fill after it is consumed", () => {
+    const e = ex();
+    e.onBookLevel(SYM, "buy", 99, 5, 0);
+    e.place(req("buy", 2, 99, "GTC", "q"), 0);
+    expect(e.queueAhead("q")).toBe(5);
+    const got: ExecReport[] = [];
+    e.onReport((r) => got.push(r));
+    e.onBookLevel(SYM, "buy", 99, 8, 1); // joins behind
+    e.onBookLevel(SYM, "buy", 99, 6, 2); // a cancel: conservative assumes behind us
+    expect(e.queueAhead("q")).toBe(5);
+    e.onBookLevel(SYM, "buy", 99, 4, 3); // shrinks below our queue: capped
+    expect(e.queueAhead("q")).toBe(4);
+    e.onTrade(SYM, 99, 3, "sell", 4 * MS);
+    expect(e.queueAhead("q")).toBe(1);
+    expect(got).toEqual([]);
+    e.onTrade(SYM, 99, 1.5, "buy", 5 * MS); // buyer-initiated print does not hit bids
+    expect(got).toEqual([]);
+    e.onTrade(SYM, 99, 1.5, "sell", 6 * MS);
+    expect(got.map((r) => [r.kind, r.lastAmount, r.lastPrice, r.taker, r.venueTimeMs])).toEqual([["fill", 0.5, 99, false, 6]]);
+    expect(e.queueAhead("q")).toBe(0);
+    e.onTrade(SYM, 98.9, 0.01, "sell", 7 * MS); // trades through: the whole rest fills at our price
+    expect(got.at(-1)!.lastAmount).toBe(1.5);
+    expect(got.at(-1)!.lastPrice).toBe(99);
+    expect(e.order(SYM, "q")!.status).toBe("filled");
+  });
+
+  test("probabilistic: a cancel moves me up in proportion to where I stand", () => {
+    const e = ex({ queue: "prob" });
+    e.onBookLevel(SYM, "buy", 99, 2, 0);
+    e.place(req("buy", 1, 99, "GTC", "q"), 0); // front 2
+    e.onBookLevel(SYM, "buy", 99, 10, 0); // back 8
+    e.onBookLevel(SYM, "buy", 99, 9, 0); // decrease 1: p = 8^2/(8^2+2^2)
+    expect(e.queueAhead("q")).toBeCloseTo(2 - 64 / 68, 12);
+    const c = new ConservativeQueue();
+    expect(c.levelChanged(2, 10, 9)).toBe(2);
+  });
+
+  test("several of our orders at one price share a print in time order", () => {
+    const e = ex();
+    e.onBookLevel(SYM, "sell", 101, 1, 0);
+    e.place(req("sell", 1, 101, "GTC", "x"), 0); // front 1
+    e.onBookLevel(SYM, "sell", 101, 2, 0);
+    e.place(req("sell", 1, 101, "GTC", "y"), 0); // front 2
+    const got: ExecReport[] = [];
+    e.onReport((r) => got.push(r));
+    // queue at 101: venue 1, x, venue 1, y. A print of 2.5 takes venue 1, x 1, then 0.5 of the venue amount between
+    e.onTrade(SYM, 101, 2.5, "buy", 0);
+    expect(got.map((r) => [r.clientOrderId, r.lastAmount])).toEqual([["x", 1]]);
+    expect(e.queueAhead("y")).toBe(0.5);
+    e.onTrade(SYM, 101, 0.4, "buy", 0);
+    expect(got.length).toBe(1);
+    e.onTrade(SYM, 101, 0.4, "buy", 0);
+    expect(got.at(-1)).toMatchObject({ clientOrderId: "y" });
+    expect(got.at(-1)!.lastAmount).toBe(0.3);
+  });
+
+  test("the venue's opposite side moving onto a resting order fills it as maker at its price", () => {
+    const e = ex({ maker: -1, taker: 5 });
+    e.place(req("buy", 2, 99, "GTC", "r"), 0);
+    const got: ExecReport[] = [];
+    e.onReport((r) => got.push(r));
+    e.onBookLevel(SYM, "sell", 98.5, 0.5, 0);
+    expect(got.map((r) => [r.lastPrice, r.lastAmount, r.taker])).toEqual([[99, 0.5, false]]);
+    expect(got[0]!.fee).toBeCloseTo(-99 * 0.5 * 1e-4, 12);
+    expect(e.levels(SYM, "sell")).toEqual([]);
+  });
+});
+
+describe("fees and balances", () => {
+  test("taker fee and maker rebate move the quote balance; reservations are released", () => {
+    const e = ex({ maker: -2, taker: 10, usdt: 10_000, btc: 1 });
+    e.onBookLevel(SYM, "sell", 100, 10, 0);
+    const rs = e.place(req("buy", 3, 100, "GTC", "t"), 0);
+    const f = fillsOf(rs)[0]!;
+    expect(f.fee).toBeCloseTo(300 * 10e-4, 12);
+    let b = e.balances();
+    expect(b.USDT!.free).toBeCloseTo(10_000 - 300 - 0.3, 9);
+    expect(b.USDT!.used).toBe(0);
+    expect(b.BTC!.free).toBeCloseTo(4, 12);
+    // a resting sell reserves base; a rebate is credited when it fills
+    e.place(req("sell", 2, 102, "GTC", "m"), 0);
+    b = e.balances();
+    expect(b.BTC).toEqual({ free: 2, used: 2 });
+    e.onTrade(SYM, 102.5, 0.1, "buy", 0);
+    b = e.balances();
+    expect(b.BTC!.used).toBe(0);
+    expect(b.BTC!.free).toBeCloseTo(2, 12);
+    expect(b.USDT!.free).toBeCloseTo(10_000 - 300.3 + 204 + 204 * 2e-4, 9);
+  });
+
+  test("insufficient balance is refused with -2010; a resting buy holds notional plus the worst fee rate", () => {
+    const e = ex({ taker: 10, usdt: 1000, btc: 0 });
+    expect(e.place(req("buy", 10, 100), 0)[0]!.reason).toBe("-2010 Account has insufficient balance for requested action.");
+    expect(e.place(req("sell", 0.1, 100), 0)[0]!.kind).toBe("rejected");
+    e.place(req("buy", 5, 100, "GTC", "h"), 0);
+    expect(e.balances().USDT!.used).toBeCloseTo(500 * 1.001, 9);
+    e.cancel(SYM, "h", 0);
+    expect(e.balances().USDT).toEqual({ free: 1000, used: 0 });
+  });
+
+  test("filters: LOT_SIZE, PRICE_FILTER, MIN_NOTIONAL, unknown symbol", () => {
+    const e = ex();
+    expect(e.place(req("buy", 0.0015, 100), 0)[0]!.reason).toBe("-1013 Filter failure: LOT_SIZE");
+    expect(e.place(req("buy", 1, 100.05), 0)[0]!.reason).toBe("-1013 Filter failure: PRICE_FILTER");
+    expect(e.place(req("buy", 0.001, 100), 0)[0]!.reason).toBe("-1013 Filter failure: MIN_NOTIONAL");
+    expect(e.place({ ...req("buy", 1, 100), symbol: "ETH/USDT" }, 0)[0]!.reason).toBe("-1121 Invalid symbol.");
+    expect(e.counters.rejects).toBe(4);
+  });
+});
+
+describe("ids and cancels", () => {
+  test("a clientOrderId is refused while live and after it is finished; rejects do not burn it", () => {
+    const e = ex();
+    expect(e.place(req("buy", 0.0015, 100, "GTC", "d"), 0)[0]!.kind).toBe("rejected");
+    expect(e.place(req("buy", 1, 90, "GTC", "d"), 0)[0]!.kind).toBe("ack");
+    expect(e.place(req("buy", 1, 91, "GTC", "d"), 0)[0]!.reason).toBe("-2010 Duplicate order sent.");
+    e.cancel(SYM, "d", 0);
+    expect(e.place(req("buy", 1, 91, "GTC", "d"), 0)[0]!.reason).toBe("-2010 Duplicate order sent.");
+    expect(e.openOrders()).toEqual([]);
+  });
+
+  test("cancel races: cancel of a filled, cancelled or unknown order is cancel_rejected -2011", () => {
+    const e = ex();
+    e.place(req("sell", 1, 101, "GTC", "c"), 0);
+    e.onTrade(SYM, 101.5, 1, "buy", 0); // filled before the cancel arrives
+    const r = e.cancel(SYM, "c", 0);
+    expect(r.kind).toBe("cancel_rejected");
+    expect(r.reason).toBe("-2011 Unknown order sent.");
+    expect(r.filled).toBe(1);
+    e.place(req("sell", 1, 101, "GTC", "c2"), 0);
+    expect(e.cancel(SYM, "c2", 0).kind).toBe("cancelled");
+    expect(e.cancel(SYM, "c2", 0).kind).toBe("cancel_rejected");
+    expect(e.cancel(SYM, "nope", 0).kind).toBe("cancel_rejected");
+    expect(e.cancel("ETH/USDT", "c2", 0).kind).toBe("cancel_rejected");
+    expect(e.counters.cancelRejects).toBe(4);
+  });
+
+  test("fills(symbol, sinceMs) lists fills by venue time", () => {
+    const e = ex();
+    seed(e);
+    e.place(req("buy", 1, 100, "GTC"), 5 * MS);
+    e.place(req("buy", 1, 100.1, "GTC"), 9 * MS);
+    expect(e.fills(SYM, 0).length).toBe(2);
+    expect(e.fills(SYM, 6).map((f) => f.venueTimeMs)).toEqual([9]);
+  });
+
+  test("bad market data is counted and changes nothing", () => {
+    const e = ex();
+    seed(e);
+    e.onBookLevel(SYM, "sell", 100.05, 1, 0);
+    e.onBookLevel(SYM, "sell", 100, NaN, 0);
+    e.onBookLevel("X/Y", "sell", 100, 1, 0);
+    e.onTrade(SYM, 100, -1, "buy", 0);
+    expect(e.counters.badMarketData).toBe(4);
+    expect(e.levels(SYM, "sell")).toEqual([[100, 1], [100.1, 2], [100.2, 3]]);
+  });
+});
