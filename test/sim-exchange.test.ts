@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import type { ExecReport, OrderRequest, Side, TimeInForce } from "../src/domain/order.ts";
 import { SimExchange } from "../src/exec/sim/exchange.ts";
-import { BpsFeeModel, ConservativeQueue, ProbQueue } from "../src/exec/sim/models.ts";
+import { SimGateway, VirtualClock } from "../src/exec/sim/gateway.ts";
+import { BpsFeeModel, ConservativeQueue, ConstantLatency, EmpiricalLatency, type LatencyModel, ProbQueue, Rng } from "../src/exec/sim/models.ts";
 
 const SYM = "BTC/USDT";
 const SPEC = { symbol: SYM, tickSize: 0.1, lotSize: 0.001, minNotional: 5, base: "BTC", quote: "USDT" };
@@ -279,5 +280,88 @@ describe("ids and cancels", () => {
     e.onTrade(SYM, 100, -1, "buy", 0);
     expect(e.counters.badMarketData).toBe(4);
     expect(e.levels(SYM, "sell")).toEqual([[100, 1], [100.1, 2], [100.2, 3]]);
+  });
+});
+
+describe("SimGateway: latency on a clock, deterministic for a seed", () => {
+  function rig(latency: LatencyModel) {
+    const clock = new VirtualClock(1_000 * MS);
+    const e = ex({ maker: -1, taker: 4 });
+    const gw = new SimGateway(e, clock, latency);
+    const seen: Array<[number, string, string, number]> = [];
+    gw.onReport((r) => seen.push([clock.now(), r.kind, r.clientOrderId, r.lastAmount]));
+    return { clock, e, gw, seen };
+  }
+
+  test("an order arrives after its entry latency: liquidity gone by then is not taken", () => {
+    for (const [entryMs, fills] of [[1, 1], [5, 0]] as const) {
+      const { clock, gw, seen } = rig(new ConstantLatency(entryMs * MS, 2 * MS));
+      const t0 = clock.now();
+      gw.bookLevel(SYM, "sell", 100, 1, t0);
+      gw.bookLevel(SYM, "sell", 100, 0, t0 + 3 * MS); // the ask is gone at +3 ms
+      clock.advanceTo(t0);
+      gw.submit(req("buy", 1, 100, "IOC", `l${entryMs}`));
+      clock.drain();
+      expect(seen.filter((s) => s[1] === "fill").length).toBe(fills);
+      // the ack is seen at submit + entry + response
+      expect(seen[0]![0] - t0).toBe((entryMs + 2) * MS);
+    }
+  });
+
+  test("reports keep their order even when sampled latencies would reorder them; cancel race resolves at the venue", () => {
+    // response samples alternate wildly; one ordered connection never lets a later report overtake
+    const { clock, e, gw, seen } = rig(new EmpiricalLatency([1 * MS, 9 * MS], [1 * MS, 20 * MS, 2 * MS], new Rng(7)));
+    const t0 = clock.now();
+    gw.submit(req("sell", 1, 101, "GTC", "r1"));
+    gw.submit(req("sell", 1, 102, "GTC", "r2"));
+    gw.trade(SYM, 103, 1, "buy", t0 + 30 * MS); // trades through both
+    clock.advanceTo(t0 + 29 * MS);
+    gw.cancel(SYM, "r2"); // arrives after the print (entry >= 1 ms): too late
+    clock.drain();
+    const times = seen.map((s) => s[0]);
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+    expect(seen.map((s) => [s[1], s[2]])).toEqual([["ack", "r1"], ["ack", "r2"], ["fill", "r1"], ["fill", "r2"], ["cancel_rejected", "r2"]]);
+    expect(e.openOrders()).toEqual([]);
+  });
+
+  function scenario(seed: number): string {
+    const { clock, gw, seen } = rig(new EmpiricalLatency([0.2, 0.5, 1.5, 4].map((x) => x * MS), [0.1, 0.3, 2].map((x) => x * MS), new Rng(seed), [0.05 * MS, 0.4 * MS]));
+    const r = new Rng(seed ^ 0x5eed);
+    let t = clock.now();
+    const observed: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      t += Math.floor(r.next() * 2 * MS);
+      const px = 100 + Math.floor(r.next() * 20) / 10;
+      if (r.next() < 0.4) gw.bookLevel(SYM, r.next() < 0.5 ? "buy" : "sell", px, Math.floor(r.next() * 5000) / 1000, t, () => observed.push(clock.now()));
+      else if (r.next() < 0.6) gw.trade(SYM, px, 0.001 + Math.floor(r.next() * 2000) / 1000, r.next() < 0.5 ? "buy" : "sell", t);
+      else {
+        clock.advanceTo(t);
+        const tif = (["GTC", "IOC", "FOK", "PO"] as const)[Math.floor(r.next() * 4)]!;
+        gw.submit(req(r.next() < 0.5 ? "buy" : "sell", 0.1 + Math.floor(r.next() * 20) / 10, px, tif, `s${seed}-${i}`));
+        if (r.next() < 0.3) gw.cancel(SYM, `s${seed}-${i - 3}`);
+      }
+    }
+    clock.drain();
+    return JSON.stringify([seen, observed]);
+  }
+
+  test("same seed, same reports at the same times; another seed differs", () => {
+    const a = scenario(42), b = scenario(42), c = scenario(43);
+    expect(a).toBe(b);
+    expect(a).not.toBe(c);
+    const parsed = JSON.parse(a)[0] as Array<[number, string]>;
+    expect(parsed.filter((s) => s[1] === "fill").length).toBeGreaterThan(10);
+  });
+
+  test("virtual clock runs events in (time, scheduling) order and never goes back", () => {
+    const c = new VirtualClock(0);
+    const out: string[] = [];
+    const ts = [5, 1, 3, 1, 9, 0, 3, 7, 2, 2];
+    ts.forEach((t, i) => c.at(t, () => out.push(`${c.now()}:${i}`)));
+    c.advanceTo(3);
+    expect(out).toEqual(["0:5", "1:1", "1:3", "2:8", "2:9", "3:2", "3:6"]);
+    expect(() => c.advanceTo(2)).toThrow();
+    c.drain();
+    expect(out.slice(7)).toEqual(["5:0", "7:7", "9:4"]);
   });
 });

@@ -100,21 +100,28 @@ export class ProbQueue implements QueueModel {
 // ---------------------------------------------------------------------------------------------
 // Latency
 
-/** Order-entry latency (us -> venue) and response latency (venue -> us), ns, for an event at `tsNs`. */
+/**
+ * Latencies in ns for an event at `tsNs`: order entry (us -> venue), response (venue's report ->
+ * us) and feed (venue's market data event -> us seeing it).
+ */
 export interface LatencyModel {
   entry(tsNs: number): number;
   response(tsNs: number): number;
+  feed(tsNs: number): number;
 }
 
 export class ConstantLatency implements LatencyModel {
-  constructor(readonly entryNs: number, readonly responseNs: number) {
-    if (!(entryNs >= 0 && responseNs >= 0)) throw new RangeError(`latencies must be >= 0 ns, got ${entryNs}/${responseNs}`);
+  constructor(readonly entryNs: number, readonly responseNs: number, readonly feedNs = 0) {
+    if (!(entryNs >= 0 && responseNs >= 0 && feedNs >= 0)) throw new RangeError(`latencies must be >= 0 ns, got ${entryNs}/${responseNs}/${feedNs}`);
   }
   entry(): number {
     return this.entryNs;
   }
   response(): number {
     return this.responseNs;
+  }
+  feed(): number {
+    return this.feedNs;
   }
 }
 
@@ -125,9 +132,11 @@ export class ConstantLatency implements LatencyModel {
 export class EmpiricalLatency implements LatencyModel {
   private readonly e: Float64Array;
   private readonly r: Float64Array;
-  constructor(entrySamplesNs: ArrayLike<number>, responseSamplesNs: ArrayLike<number>, private readonly rng: Rng) {
+  private readonly f: Float64Array;
+  constructor(entrySamplesNs: ArrayLike<number>, responseSamplesNs: ArrayLike<number>, private readonly rng: Rng, feedSamplesNs: ArrayLike<number> = [0]) {
     this.e = EmpiricalLatency.check(entrySamplesNs, "entry");
     this.r = EmpiricalLatency.check(responseSamplesNs, "response");
+    this.f = EmpiricalLatency.check(feedSamplesNs, "feed");
   }
   private static check(s: ArrayLike<number>, what: string): Float64Array {
     if (s.length === 0) throw new RangeError(`${what} latency samples are empty`);
@@ -140,5 +149,8 @@ export class EmpiricalLatency implements LatencyModel {
   }
   response(): number {
     return this.r[Math.floor(this.rng.next() * this.r.length)]!;
+  }
+  feed(): number {
+    return this.f.length === 1 ? this.f[0]! : this.f[Math.floor(this.rng.next() * this.f.length)]!;
   }
 }
