@@ -1,0 +1,276 @@
+/**
+ * Smart order routing over a consolidated book.
+ *
+ * ConsolidatedBook holds, per venue, the top `depth` levels of each side as (price, amount) pairs,
+ * best first, in one Float64Array per side: exactly the layout bot4_book_levels writes, so the
+ * engine refreshes a venue from its C book with one FFI call into a preallocated view and no
+ * allocation (fillFromCBook). Beside the levels: taker fee (bps), health (up, in sync), recent
+ * latency (ns) and the time of the last refresh, per venue, in typed arrays.
+ *
+ * SmartOrderRouter.route() splits a taker order across venues to get the best all-in price:
+ * each level's price is adjusted by the venue's taker fee and a latency penalty (bps per ms of
+ * recent latency: a slow venue's price is more likely gone when the order lands), and levels are
+ * taken from all venues in order of adjusted price, a k-way merge of the per-venue ladders, until
+ * the amount is filled or the limit is reached. Because each ladder's adjusted price only worsens
+ * down the book, this greedy merge gives the least total adjusted cost for the amount (the test
+ * checks it against an exhaustive search on small books and a sort of all levels on real ones).
+ * A venue that is down, out of sync, stale, or slower than the latency cap is skipped; a level
+ * that is not a valid continuation of its ladder (price not finite/positive, not strictly worse
+ * than the one before, amount not > 0) ends that ladder for the decision and is counted.
+ *
+ * Output goes into a preallocated RouteResult: per child the venue index, amount and limit price
+ * (the worst level price it takes, so an IOC at that limit takes exactly the levels counted),
+ * children in the order their venues were first chosen. No allocation per decision.
+ */
+import type { CBook } from "../../ffi/book.ts";
+import { K } from "../../ffi/lib.ts";
+import type { Side } from "../domain/order.ts";
+
+export interface ConsolidatedBookOptions {
+  /** venue names, index = venue id in every array below */
+  venues: string[];
+  /** levels kept per venue and side */
+  depth: number;
+}
+
+export class ConsolidatedBook {
+  readonly venues: readonly string[];
+  readonly depth: number;
+  /** venue v's side at [v * depth * 2, ...): price, amount, price, amount ... best first */
+  readonly bids: Float64Array;
+  readonly asks: Float64Array;
+  /** levels present per venue */
+  readonly bidCount: Uint32Array;
+  readonly askCount: Uint32Array;
+  readonly takerFeeBps: Float64Array;
+  readonly up: Uint8Array;
+  readonly inSync: Uint8Array;
+  /** recent order round-trip (or entry) latency per venue, ns */
+  readonly latencyNs: Float64Array;
+  /** clock time of the last refresh per venue, ns (staleness check) */
+  readonly updatedNs: Float64Array;
+  private readonly bidViews: Float64Array[];
+  private readonly askViews: Float64Array[];
+
+  constructor(opts: ConsolidatedBookOptions) {
+    const n = opts.venues.length;
+    if (n < 1 || n > 64) throw new RangeError(`a consolidated book needs 1..64 venues, got ${n}`);
+    if (!(Number.isInteger(opts.depth) && opts.depth >= 1 && opts.depth <= 5000)) throw new RangeError(`depth must be 1..5000 levels, got ${opts.depth}`);
+    if (new Set(opts.venues).size !== n) throw new RangeError(`venue names must be distinct: ${opts.venues.join(", ")}`);
+    this.venues = [...opts.venues];
+    this.depth = opts.depth;
+    this.bids = new Float64Array(n * opts.depth * 2);
+    this.asks = new Float64Array(n * opts.depth * 2);
+    this.bidCount = new Uint32Array(n);
+    this.askCount = new Uint32Array(n);
+    this.takerFeeBps = new Float64Array(n);
+    this.up = new Uint8Array(n);
+    this.inSync = new Uint8Array(n);
+    this.latencyNs = new Float64Array(n);
+    this.updatedNs = new Float64Array(n);
+    const w = opts.depth * 2;
+    this.bidViews = this.venues.map((_, v) => this.bids.subarray(v * w, (v + 1) * w));
+    this.askViews = this.venues.map((_, v) => this.asks.subarray(v * w, (v + 1) * w));
+  }
+
+  venueIndex(name: string): number {
+    const i = this.venues.indexOf(name);
+    if (i < 0) throw new RangeError(`unknown venue ${name} (have ${this.venues.join(", ")})`);
+    return i;
+  }
+
+  /** The preallocated view of venue v's side (0 bid, 1 ask) that a C book writes into. */
+  view(v: number, side: 0 | 1): Float64Array {
+    return side ? this.askViews[v]! : this.bidViews[v]!;
+  }
+
+  /** Refreshes venue v from its C book: two FFI calls, no allocation; in sync = the book's own state. */
+  fillFromCBook(v: number, book: CBook, nowNs: number): void {
+    this.bidCount[v] = K.bot4_book_levels(book.ptr, 0, this.bidViews[v]!, this.depth);
+    this.askCount[v] = K.bot4_book_levels(book.ptr, 1, this.askViews[v]!, this.depth);
+    this.inSync[v] = book.synced ? 1 : 0;
+    this.updatedNs[v] = nowNs;
+  }
+
+  /** Sets venue v's side from parallel arrays (cold path: tests, snapshots); levels are checked. */
+  setLevels(v: number, side: Side, prices: ArrayLike<number>, amounts: ArrayLike<number>, nowNs = 0): void {
+    if (prices.length !== amounts.length) throw new RangeError("prices and amounts differ in length");
+    const n = Math.min(prices.length, this.depth);
+    const out = side === "buy" ? this.bidViews[v]! : this.askViews[v]!;
+    for (let i = 0; i < n; i++) {
+      const p = prices[i]!, a = amounts[i]!;
+      if (!(p > 0 && Number.isFinite(p)) || !(a > 0 && Number.isFinite(a))) throw new RangeError(`${this.venues[v]} ${side} level ${i}: price ${p} amount ${a} is not a valid level`);
+      if (i > 0 && (side === "buy" ? p >= prices[i - 1]! : p <= prices[i - 1]!)) throw new RangeError(`${this.venues[v]} ${side} levels are not best first at level ${i} (${prices[i - 1]} then ${p})`);
+      out[2 * i] = p;
+      out[2 * i + 1] = a;
+    }
+    (side === "buy" ? this.bidCount : this.askCount)[v] = n;
+    this.updatedNs[v] = nowNs;
+  }
+
+  setVenue(v: number, state: { takerFeeBps?: number; up?: boolean; inSync?: boolean; latencyNs?: number }): void {
+    if (state.takerFeeBps !== undefined) {
+      if (!Number.isFinite(state.takerFeeBps) || state.takerFeeBps < -100 || state.takerFeeBps > 1000) throw new RangeError(`taker fee ${state.takerFeeBps} bps is not plausible`);
+      this.takerFeeBps[v] = state.takerFeeBps;
+    }
+    if (state.up !== undefined) this.up[v] = state.up ? 1 : 0;
+    if (state.inSync !== undefined) this.inSync[v] = state.inSync ? 1 : 0;
+    if (state.latencyNs !== undefined) {
+      if (!(state.latencyNs >= 0)) throw new RangeError(`latency ${state.latencyNs} ns must be >= 0`);
+      this.latencyNs[v] = state.latencyNs;
+    }
+  }
+
+  /** Best price of a side over venues that are up and in sync (NaN if none). */
+  best(side: Side): number {
+    const isBid = side === "buy";
+    const a = isBid ? this.bids : this.asks, c = isBid ? this.bidCount : this.askCount;
+    let best = NaN;
+    for (let v = 0; v < this.venues.length; v++) {
+      if (!this.up[v] || !this.inSync[v] || c[v] === 0) continue;
+      const p = a[v * this.depth * 2]!;
+      if (best !== best || (isBid ? p > best : p < best)) best = p;
+    }
+    return best;
+  }
+}
+
+/** Preallocated decision output. */
+export class RouteResult {
+  /** children: venue index, amount, limit price, in the order venues were first chosen */
+  readonly venue: Int32Array;
+  readonly amount: Float64Array;
+  readonly limitPrice: Float64Array;
+  count = 0;
+  /** amount routed (< requested when depth or the limit ran out) */
+  filled = 0;
+  /** sum of price x amount over children (quote, before fees) */
+  notional = 0;
+  /** taker fees of the children (quote) */
+  fees = 0;
+  /** the objective minimised: adjusted price x amount summed (fees and latency penalty included) */
+  score = 0;
+  constructor(maxVenues: number) {
+    this.venue = new Int32Array(maxVenues);
+    this.amount = new Float64Array(maxVenues);
+    this.limitPrice = new Float64Array(maxVenues);
+  }
+}
+
+export interface RouterOptions {
+  /** price penalty per ms of a venue's recent latency, in bps (0: latency only breaks ties) */
+  latencyPenaltyBpsPerMs?: number;
+  /** venues slower than this are skipped (default: none skipped) */
+  maxLatencyNs?: number;
+  /** venues not refreshed within this of `nowNs` are skipped (default: no check) */
+  maxStalenessNs?: number;
+}
+
+export interface RouterCounters {
+  decisions: number;
+  /** venues skipped as down, out of sync, stale or too slow (summed over decisions) */
+  skippedVenues: number;
+  /** ladders cut short at an invalid level */
+  badLevels: number;
+}
+
+export class SmartOrderRouter {
+  readonly counters: RouterCounters = { decisions: 0, skippedVenues: 0, badLevels: 0 };
+  private readonly n: number;
+  private readonly fac: Float64Array;
+  private readonly cur: Uint32Array;
+  private readonly child: Int32Array;
+  private readonly penalty: number;
+  private readonly maxLatencyNs: number;
+  private readonly maxStalenessNs: number;
+
+  constructor(readonly book: ConsolidatedBook, opts: RouterOptions = {}) {
+    this.n = book.venues.length;
+    this.fac = new Float64Array(this.n);
+    this.cur = new Uint32Array(this.n);
+    this.child = new Int32Array(this.n);
+    this.penalty = opts.latencyPenaltyBpsPerMs ?? 0;
+    this.maxLatencyNs = opts.maxLatencyNs ?? Infinity;
+    this.maxStalenessNs = opts.maxStalenessNs ?? Infinity;
+    if (!(this.penalty >= 0)) throw new RangeError(`latency penalty must be >= 0 bps/ms, got ${this.penalty}`);
+  }
+
+  /**
+   * Splits a taker order of `amount` (buy takes asks, sell hits bids) across venues, taking no
+   * level priced beyond `limitPrice` (raw venue price). Writes into `out`; returns out.count.
+   */
+  route(side: Side, amount: number, out: RouteResult, limitPrice = side === "buy" ? Infinity : 0, nowNs = NaN): number {
+    const b = this.book, n = this.n, D2 = b.depth * 2;
+    const isBuy = side === "buy";
+    const lv = isBuy ? b.asks : b.bids, cnt = isBuy ? b.askCount : b.bidCount;
+    const fac = this.fac, cur = this.cur, child = this.child, lat = b.latencyNs;
+    const sgn = isBuy ? 1 : -1;
+    this.counters.decisions++;
+    out.count = 0;
+    out.filled = 0;
+    out.notional = 0;
+    out.fees = 0;
+    out.score = 0;
+    if (!(amount > 0) || out.venue.length < n) {
+      if (!(amount > 0)) return 0;
+      throw new RangeError(`RouteResult holds ${out.venue.length} children, the book has ${n} venues`);
+    }
+    const checkAge = nowNs === nowNs && this.maxStalenessNs !== Infinity;
+    for (let v = 0; v < n; v++) {
+      cur[v] = 0;
+      child[v] = -1;
+      if (!b.up[v] || !b.inSync[v] || lat[v]! > this.maxLatencyNs || (checkAge && nowNs - b.updatedNs[v]! > this.maxStalenessNs)) {
+        fac[v] = NaN;
+        this.counters.skippedVenues++;
+      } else {
+        // buy: pay price x (1 + fee + penalty); sell: receive price x (1 - fee - penalty)
+        fac[v] = 1 + (sgn * (b.takerFeeBps[v]! + this.penalty * lat[v]! * 1e-6)) / 1e4;
+      }
+    }
+    let left = amount;
+    while (left > 0) {
+      let best = -1, bestEff = 0, bestP = 0, bestA = 0;
+      for (let v = 0; v < n; v++) {
+        const f = fac[v]!;
+        if (f !== f) continue;
+        const i = cur[v]!;
+        if (i >= cnt[v]!) continue;
+        const o = v * D2 + 2 * i;
+        const p = lv[o]!, a = lv[o + 1]!;
+        if (!(p > 0 && p < Infinity) || !(a > 0 && a < Infinity) || (i > 0 && sgn * (p - lv[o - 2]!) <= 0)) {
+          this.counters.badLevels++;
+          cur[v] = cnt[v]!;
+          continue;
+        }
+        if (sgn * (p - limitPrice) > 0) {
+          cur[v] = cnt[v]!; // this ladder has nothing more within the limit
+          continue;
+        }
+        const eff = p * f;
+        if (best < 0 || sgn * (eff - bestEff) < 0 || (eff === bestEff && lat[v]! < lat[best]!)) {
+          best = v;
+          bestEff = eff;
+          bestP = p;
+          bestA = a;
+        }
+      }
+      if (best < 0) break;
+      const take = bestA < left ? bestA : left;
+      let k = child[best]!;
+      if (k < 0) {
+        k = child[best] = out.count++;
+        out.venue[k] = best;
+        out.amount[k] = 0;
+      }
+      out.amount[k]! += take;
+      out.limitPrice[k] = bestP;
+      out.notional += take * bestP;
+      out.fees += (take * bestP * b.takerFeeBps[best]!) / 1e4;
+      out.score += take * bestEff;
+      left -= take;
+      cur[best]!++;
+    }
+    out.filled = amount - (left > 0 ? left : 0);
+    return out.count;
+  }
+}

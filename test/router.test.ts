@@ -1,0 +1,294 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { BookRule, CBook } from "../ffi/book.ts";
+import type { Side } from "../src/domain/order.ts";
+import { type RefVenue, routeReference } from "../src/route/reference.ts";
+import { ConsolidatedBook, RouteResult, SmartOrderRouter } from "../src/route/router.ts";
+
+type Ladder = Array<[number, number]>;
+interface V {
+  name: string;
+  bids: Ladder;
+  asks: Ladder;
+  fee?: number;
+  up?: boolean;
+  inSync?: boolean;
+  lat?: number;
+}
+
+function build(vs: V[], depth = 50): ConsolidatedBook {
+  const b = new ConsolidatedBook({ venues: vs.map((v) => v.name), depth });
+  vs.forEach((v, i) => {
+    b.setLevels(i, "buy", v.bids.map((l) => l[0]), v.bids.map((l) => l[1]));
+    b.setLevels(i, "sell", v.asks.map((l) => l[0]), v.asks.map((l) => l[1]));
+    b.setVenue(i, { takerFeeBps: v.fee ?? 0, up: v.up ?? true, inSync: v.inSync ?? true, latencyNs: v.lat ?? 0 });
+  });
+  return b;
+}
+
+function children(r: RouteResult): Array<[number, number, number]> {
+  const out: Array<[number, number, number]> = [];
+  for (let k = 0; k < r.count; k++) out.push([r.venue[k]!, Number(r.amount[k]!.toFixed(9)), r.limitPrice[k]!]);
+  return out;
+}
+
+describe("constructed books", () => {
+  test("price after taker fees decides: a better raw price loses to a cheaper venue all-in", () => {
+    const b = build([
+      { name: "A", bids: [[99, 5]], asks: [[100.0, 5]], fee: 10 }, // 100.10 all-in
+      { name: "B", bids: [[99, 5]], asks: [[100.05, 5]], fee: 2 }, // 100.07 all-in
+    ]);
+    const r = new RouteResult(2), sor = new SmartOrderRouter(b);
+    sor.route("buy", 1, r);
+    expect(children(r)).toEqual([[1, 1, 100.05]]);
+    b.setVenue(1, { takerFeeBps: 6 }); // 100.11 all-in: A now
+    sor.route("buy", 1, r);
+    expect(children(r)).toEqual([[0, 1, 100]]);
+  });
+
+  test("a large order is split by depth, levels taken in all-in order across venues; limit is the worst level taken", () => {
+    const b = build([
+      { name: "A", bids: [[99.9, 1], [99.8, 2], [99.5, 10]], asks: [[100.1, 1], [100.2, 2]] },
+      { name: "B", bids: [[99.85, 1.5], [99.7, 3]], asks: [[100, 0.5], [100.3, 9]] },
+      { name: "C", bids: [[99.9, 0.5]], asks: [[100.15, 4]] },
+    ]);
+    const r = new RouteResult(3), sor = new SmartOrderRouter(b);
+    sor.route("sell", 4, r);
+    // 99.9 A1 (A before C at a tie: lower index), 99.9 C0.5, 99.85 B1.5, 99.8 A1 of 2
+    expect(children(r)).toEqual([[0, 2, 99.8], [2, 0.5, 99.9], [1, 1.5, 99.85]]);
+    expect(r.filled).toBe(4);
+    expect(r.notional).toBeCloseTo(99.9 + 0.5 * 99.9 + 1.5 * 99.85 + 99.8, 9);
+    sor.route("buy", 100, r, 100.2); // limit: nothing above 100.2
+    expect(children(r)).toEqual([[1, 0.5, 100], [0, 3, 100.2], [2, 4, 100.15]]);
+    expect(r.filled).toBe(7.5);
+  });
+
+  test("a venue that is down, out of sync, too slow or stale is skipped; latency penalty moves the choice", () => {
+    const vs: V[] = [
+      { name: "A", bids: [[99, 1]], asks: [[100, 1]], lat: 5e6 },
+      { name: "B", bids: [[99, 1]], asks: [[100.02, 1]], lat: 1e6 },
+      { name: "C", bids: [[99, 1]], asks: [[100.04, 1]], lat: 0.2e6 },
+    ];
+    const r = new RouteResult(3);
+    let b = build(vs);
+    expect(new SmartOrderRouter(b).route("buy", 1, r)).toBe(1);
+    expect(r.venue[0]).toBe(0);
+    // 1 bp per ms: A 100 x 1.0005 = 100.05, B 100.02 x 1.0001 = 100.030, C 100.04 x 1.00002 = 100.042
+    new SmartOrderRouter(b, { latencyPenaltyBpsPerMs: 1 }).route("buy", 1, r);
+    expect(r.venue[0]).toBe(1);
+    new SmartOrderRouter(b, { maxLatencyNs: 0.5e6 }).route("buy", 1, r);
+    expect(children(r)).toEqual([[2, 1, 100.04]]);
+    b = build([{ ...vs[0]!, up: false }, { ...vs[1]!, inSync: false }, vs[2]!]);
+    const sor = new SmartOrderRouter(b);
+    sor.route("buy", 3, r);
+    expect(children(r)).toEqual([[2, 1, 100.04]]);
+    expect(sor.counters.skippedVenues).toBe(2);
+    // stale: venue refreshed at 0, decision at 10 s with a 1 s limit
+    b.setLevels(0, "sell", [100], [1], 9.5e9);
+    b.setVenue(0, { up: true, inSync: true });
+    new SmartOrderRouter(b, { maxStalenessNs: 1e9 }).route("buy", 3, r, Infinity, 10e9);
+    expect(children(r).map((c) => c[0])).toEqual([0]);
+    expect(b.best("sell")).toBe(100);
+  });
+
+  test("an invalid level ends its ladder, is counted and never routed to", () => {
+    const b = build([
+      { name: "A", bids: [], asks: [[100, 1], [100.1, 1], [100.2, 1]] },
+      { name: "B", bids: [], asks: [[100.05, 1], [101, 5]] },
+    ]);
+    b.asks[2] = 100; // A level 1 repeats level 0's price: not strictly worse, the ladder ends there
+    b.asks[2 * 50 * 1 + 1] = NaN; // B level 0 amount NaN
+    const r = new RouteResult(2), sor = new SmartOrderRouter(b);
+    sor.route("buy", 5, r);
+    expect(children(r)).toEqual([[0, 1, 100]]);
+    expect(sor.counters.badLevels).toBe(2);
+    expect(() => b.setLevels(0, "sell", [100, 99], [1, 1])).toThrow(/best first/);
+    expect(() => b.setLevels(0, "sell", [100], [0])).toThrow(/not a valid level/);
+  });
+
+  test("agrees with an exhaustive search over lot allocations on random small books", () => {
+    let s = 12345;
+    const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+    for (let trial = 0; trial < 60; trial++) {
+      const vs: V[] = [];
+      for (let v = 0; v < 3; v++) {
+        const asks: Ladder = [], bids: Ladder = [];
+        let pa = 100 + Math.floor(rnd() * 10) / 100, pb = 99.95 - Math.floor(rnd() * 10) / 100;
+        const L = 1 + Math.floor(rnd() * 4);
+        for (let i = 0; i < L; i++) {
+          asks.push([Number(pa.toFixed(2)), 1 + Math.floor(rnd() * 4)]);
+          bids.push([Number(pb.toFixed(2)), 1 + Math.floor(rnd() * 4)]);
+          pa += 0.01 + Math.floor(rnd() * 5) / 100;
+          pb -= 0.01 + Math.floor(rnd() * 5) / 100;
+        }
+        vs.push({ name: `v${v}`, asks, bids, fee: Math.floor(rnd() * 8), lat: Math.floor(rnd() * 3e6) });
+      }
+      const side: Side = rnd() < 0.5 ? "buy" : "sell";
+      const want = 1 + Math.floor(rnd() * 14);
+      const pen = rnd() < 0.5 ? 0 : 0.5;
+      // all-in cost of taking x lots on venue v (buy: cost, sell: minus proceeds), Infinity past its depth
+      const cost = (v: V, x: number) => {
+        let c = 0, left = x;
+        const f = 1 + ((side === "buy" ? 1 : -1) * ((v.fee ?? 0) + (pen * (v.lat ?? 0)) / 1e6)) / 1e4;
+        for (const [p, a] of side === "buy" ? v.asks : v.bids) {
+          const t = Math.min(a, left);
+          c += t * p * f;
+          left -= t;
+        }
+        return left > 0 ? Infinity : side === "buy" ? c : -c;
+      };
+      const depth = vs.map((v) => (side === "buy" ? v.asks : v.bids).reduce((a, l) => a + l[1], 0));
+      const fill = Math.min(want, depth.reduce((a, b) => a + b, 0));
+      let bestCost = Infinity;
+      for (let x0 = 0; x0 <= Math.min(fill, depth[0]!); x0++) {
+        for (let x1 = 0; x1 <= Math.min(fill - x0, depth[1]!); x1++) {
+          const x2 = fill - x0 - x1;
+          if (x2 > depth[2]!) continue;
+          bestCost = Math.min(bestCost, cost(vs[0]!, x0) + cost(vs[1]!, x1) + cost(vs[2]!, x2));
+        }
+      }
+      const r = new RouteResult(3);
+      new SmartOrderRouter(build(vs), { latencyPenaltyBpsPerMs: pen }).route(side, want, r);
+      expect(r.filled).toBe(fill);
+      expect(side === "buy" ? r.score : -r.score).toBeCloseTo(bestCost, 8);
+      let sum = 0;
+      for (let k = 0; k < r.count; k++) sum += r.amount[k]!;
+      expect(sum).toBeCloseTo(fill, 12);
+    }
+  });
+});
+
+describe("fed from C books", () => {
+  test("fillFromCBook writes the C book's levels into the preallocated views with no copy on our side", () => {
+    const cb = new CBook(0, BookRule.none, { levels: 64, pending: 0 });
+    for (let i = 0; i < 30; i++) {
+      cb.set(0, 100 - i * 0.5, 1 + i);
+      cb.set(1, 101 + i * 0.5, 2 + i);
+    }
+    const b = new ConsolidatedBook({ venues: ["x", "c"], depth: 20 });
+    const view = b.view(1, 1);
+    b.fillFromCBook(1, cb, 123);
+    expect(b.askCount[1]).toBe(20);
+    expect(b.bidCount[1]).toBe(20);
+    expect(Array.from(view.subarray(0, 6))).toEqual([101, 2, 101.5, 3, 102, 4]);
+    expect(b.bids[40]).toBe(100); // venue 1 starts at 1 * depth * 2
+    expect(b.bids[40 + 39]).toBe(20);
+    expect(b.bids.subarray(0, 40).every((x) => x === 0)).toBe(true); // venue 0 untouched
+    expect(b.inSync[1]).toBe(cb.synced ? 1 : 0);
+    expect(b.updatedNs[1]).toBe(123);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+// Real snapshots from ../shared/data: five venues' BTC books, checked against the object-based
+// reference (a global sort of all levels) for many sizes, both sides, with fees and penalties.
+
+const DATA = resolve(import.meta.dir, "../../shared/data");
+const FILES = {
+  spot: `${DATA}/hftbacktest/binance-spot/btcusdt_20240808.gz`,
+  usdm: `${DATA}/hftbacktest/binance-usdm/btcusdt_20240808.gz`,
+  bybit: `${DATA}/nautilus_trader/bybit/2024-12-01_XRPUSDT_ob500.jsonl.gz`,
+  kraken: `${DATA}/nautilus_trader/kraken/http_order_book.json`,
+  tardis: `${DATA}/nautilus_trader/tardis/binance-futures_book_snapshot_25_BTCUSDT.csv`,
+};
+const missing = Object.values(FILES).filter((f) => !existsSync(f));
+if (missing.length) console.warn(`router real-snapshot tests skipped: absent ${missing.join(", ")}`);
+
+interface Snap {
+  name: string;
+  bids: Ladder;
+  asks: Ladder;
+}
+const num = (l: Array<string | number>): [number, number] => [Number(l[0]), Number(l[1])];
+
+function binanceRest(file: string, name: string): Snap {
+  const text = new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(readFileSync(file))));
+  const at = text.indexOf('{"lastUpdateId"');
+  const line = text.slice(at, text.indexOf("\n", at));
+  const j = JSON.parse(line) as { bids: string[][]; asks: string[][] };
+  return { name, bids: j.bids.map(num), asks: j.asks.map(num) };
+}
+function bybit(file: string): Snap {
+  const first = new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(readFileSync(file)))).split("\n")[0]!;
+  const j = JSON.parse(first) as { type: string; data: { b: string[][]; a: string[][] } };
+  if (j.type !== "snapshot") throw new Error("bybit ob500 file does not start with a snapshot");
+  return { name: "bybit", bids: j.data.b.map(num), asks: j.data.a.map(num) };
+}
+function kraken(file: string): Snap {
+  const j = JSON.parse(readFileSync(file, "utf8")) as { result: Record<string, { bids: string[][]; asks: string[][] }> };
+  const book = Object.values(j.result)[0]!;
+  return { name: "kraken", bids: book.bids.map(num), asks: book.asks.map(num) };
+}
+function tardis(file: string): Snap {
+  const [head, row] = readFileSync(file, "utf8").split("\n");
+  const h = head!.split(","), r = row!.split(",");
+  const bids: Ladder = [], asks: Ladder = [];
+  for (let i = 0; i < 25; i++) {
+    asks.push([Number(r[h.indexOf(`asks[${i}].price`)]), Number(r[h.indexOf(`asks[${i}].amount`)])]);
+    bids.push([Number(r[h.indexOf(`bids[${i}].price`)]), Number(r[h.indexOf(`bids[${i}].amount`)])]);
+  }
+  return { name: "tardis-binance-futures", bids, asks };
+}
+/**
+ * Books from other days (and Bybit's XRP) are moved onto the first book's mid: prices scaled by
+ * the ratio of mids and amounts by its inverse, so each ladder keeps its real shape in notional.
+ * Spot and USD-M Binance are the same minute and are used as they are.
+ */
+function rebase(s: Snap, mid: number): Snap {
+  const m = (s.bids[0]![0] + s.asks[0]![0]) / 2, k = mid / m;
+  const px = (p: number) => Number((p * k).toFixed(2));
+  const dedupe = (l: Ladder, bid: boolean) => {
+    const out: Ladder = [];
+    for (const [p, a] of l) {
+      const q = px(p);
+      const last = out[out.length - 1];
+      if (last && (bid ? q >= last[0] : q <= last[0])) last[1] += a / k;
+      else out.push([q, a / k]);
+    }
+    return out;
+  };
+  return { name: s.name, bids: dedupe(s.bids, true), asks: dedupe(s.asks, false) };
+}
+
+describe.skipIf(missing.length > 0)("real snapshots (../shared/data)", () => {
+  test("five-venue consolidated BTC book: split equals the reference for many sizes, both sides", () => {
+    const spot = binanceRest(FILES.spot, "binance-spot");
+    const mid = (spot.bids[0]![0] + spot.asks[0]![0]) / 2;
+    const snaps = [spot, binanceRest(FILES.usdm, "binance-usdm"), rebase(bybit(FILES.bybit), mid), rebase(kraken(FILES.kraken), mid), rebase(tardis(FILES.tardis), mid)];
+    const DEPTH = 100;
+    const fees = [10, 5, 5.5, 26, 4], lats = [0.4e6, 0.3e6, 1.2e6, 2.5e6, 0.8e6];
+    const vs: V[] = snaps.map((s, i) => ({ name: s.name, bids: s.bids.slice(0, DEPTH), asks: s.asks.slice(0, DEPTH), fee: fees[i], lat: lats[i] }));
+    const b = build(vs, DEPTH);
+    const ref: RefVenue[] = vs.map((v) => ({
+      name: v.name, takerFeeBps: v.fee!, up: true, inSync: true, latencyNs: v.lat!,
+      bids: v.bids.map(([price, amount]) => ({ price, amount })), asks: v.asks.map(([price, amount]) => ({ price, amount })),
+    }));
+    const r = new RouteResult(5);
+    let multi = 0;
+    for (const pen of [0, 0.7]) {
+      const sor = new SmartOrderRouter(b, { latencyPenaltyBpsPerMs: pen });
+      for (const side of ["buy", "sell"] as const) {
+        for (const amount of [0.001, 0.05, 0.3, 1, 2.5, 7, 20, 60, 150, 1e6]) {
+          sor.route(side, amount, r);
+          const want = routeReference(ref, side, amount, { latencyPenaltyBpsPerMs: pen });
+          expect(r.filled).toBeCloseTo(want.filled, 9);
+          expect(r.score).toBeCloseTo(want.score, 6);
+          expect(r.fees).toBeCloseTo(want.fees, 6);
+          const got = new Map(children(r).map(([v, a, p]) => [v, [a, p]]));
+          expect(got.size).toBe(want.children.length);
+          for (const c of want.children) {
+            expect(got.get(c.venue)![0]).toBeCloseTo(c.amount, 9);
+            expect(got.get(c.venue)![1]).toBe(c.limitPrice);
+          }
+          if (r.count > 1) multi++;
+        }
+      }
+    }
+    expect(multi).toBeGreaterThan(10); // the books really were split, not routed whole to one venue
+    // a venue out of sync takes nothing, whatever its prices
+    b.setVenue(1, { inSync: false });
+    new SmartOrderRouter(b).route("buy", 150, r);
+    for (let k = 0; k < r.count; k++) expect(r.venue[k]).not.toBe(1);
+  });
+});
