@@ -690,7 +690,8 @@ export class BinanceOrderVenue {
     const resp = p.newOrderRespType ?? (type === "LIMIT_MAKER" ? "ACK" : "FULL");
     let out: Record<string, unknown> = { symbol: ord.symbol, orderId: ord.orderId, orderListId: -1, clientOrderId: cid, transactTime: now };
     if (resp === "RESULT" || resp === "FULL") {
-      out = { ...out, ...this.orderCore(ord), workingTime: now, selfTradePreventionMode: "NONE" };
+      const { status, timeInForce, type: t, side, ...amounts } = this.orderCore(ord);
+      out = { ...out, ...amounts, origQuoteOrderQty: D8, status, timeInForce, type: t, side, workingTime: now, selfTradePreventionMode: p.selfTradePreventionMode ?? "NONE" };
       if (resp === "FULL") out.fills = ord.fills.map((f) => ({ price: f8(f.price), qty: f8(f.qty), commission: f8(f.fee), commissionAsset: f.feeAsset, tradeId: f.id }));
     }
     // the venue answers, then streams the events
