@@ -1,9 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { BookRule, CBook } from "../ffi/book.ts";
 import type { Side } from "../src/domain/order.ts";
 import { type RefVenue, routeReference } from "../src/route/reference.ts";
+import { binanceRest, bybitOb500, krakenRest, rebase, tardisSnapshot } from "../src/route/snapshots.ts";
 import { ConsolidatedBook, RouteResult, SmartOrderRouter } from "../src/route/router.ts";
 
 type Ladder = Array<[number, number]>;
@@ -195,67 +196,12 @@ const FILES = {
 const missing = Object.values(FILES).filter((f) => !existsSync(f));
 if (missing.length) console.warn(`router real-snapshot tests skipped: absent ${missing.join(", ")}`);
 
-interface Snap {
-  name: string;
-  bids: Ladder;
-  asks: Ladder;
-}
-const num = (l: Array<string | number>): [number, number] => [Number(l[0]), Number(l[1])];
-
-function binanceRest(file: string, name: string): Snap {
-  const text = new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(readFileSync(file))));
-  const at = text.indexOf('{"lastUpdateId"');
-  const line = text.slice(at, text.indexOf("\n", at));
-  const j = JSON.parse(line) as { bids: string[][]; asks: string[][] };
-  return { name, bids: j.bids.map(num), asks: j.asks.map(num) };
-}
-function bybit(file: string): Snap {
-  const first = new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(readFileSync(file)))).split("\n")[0]!;
-  const j = JSON.parse(first) as { type: string; data: { b: string[][]; a: string[][] } };
-  if (j.type !== "snapshot") throw new Error("bybit ob500 file does not start with a snapshot");
-  return { name: "bybit", bids: j.data.b.map(num), asks: j.data.a.map(num) };
-}
-function kraken(file: string): Snap {
-  const j = JSON.parse(readFileSync(file, "utf8")) as { result: Record<string, { bids: string[][]; asks: string[][] }> };
-  const book = Object.values(j.result)[0]!;
-  return { name: "kraken", bids: book.bids.map(num), asks: book.asks.map(num) };
-}
-function tardis(file: string): Snap {
-  const [head, row] = readFileSync(file, "utf8").split("\n");
-  const h = head!.split(","), r = row!.split(",");
-  const bids: Ladder = [], asks: Ladder = [];
-  for (let i = 0; i < 25; i++) {
-    asks.push([Number(r[h.indexOf(`asks[${i}].price`)]), Number(r[h.indexOf(`asks[${i}].amount`)])]);
-    bids.push([Number(r[h.indexOf(`bids[${i}].price`)]), Number(r[h.indexOf(`bids[${i}].amount`)])]);
-  }
-  return { name: "tardis-binance-futures", bids, asks };
-}
-/**
- * Books from other days (and Bybit's XRP) are moved onto the first book's mid: prices scaled by
- * the ratio of mids and amounts by its inverse, so each ladder keeps its real shape in notional.
- * Spot and USD-M Binance are the same minute and are used as they are.
- */
-function rebase(s: Snap, mid: number): Snap {
-  const m = (s.bids[0]![0] + s.asks[0]![0]) / 2, k = mid / m;
-  const px = (p: number) => Number((p * k).toFixed(2));
-  const dedupe = (l: Ladder, bid: boolean) => {
-    const out: Ladder = [];
-    for (const [p, a] of l) {
-      const q = px(p);
-      const last = out[out.length - 1];
-      if (last && (bid ? q >= last[0] : q <= last[0])) last[1] += a / k;
-      else out.push([q, a / k]);
-    }
-    return out;
-  };
-  return { name: s.name, bids: dedupe(s.bids, true), asks: dedupe(s.asks, false) };
-}
-
 describe.skipIf(missing.length > 0)("real snapshots (../shared/data)", () => {
   test("five-venue consolidated BTC book: split equals the reference for many sizes, both sides", () => {
+    // Binance spot and USD-M are the same minute and used as recorded; the others (other days, Bybit's XRP) are rebased onto spot's mid
     const spot = binanceRest(FILES.spot, "binance-spot");
     const mid = (spot.bids[0]![0] + spot.asks[0]![0]) / 2;
-    const snaps = [spot, binanceRest(FILES.usdm, "binance-usdm"), rebase(bybit(FILES.bybit), mid), rebase(kraken(FILES.kraken), mid), rebase(tardis(FILES.tardis), mid)];
+    const snaps = [spot, binanceRest(FILES.usdm, "binance-usdm"), rebase(bybitOb500(FILES.bybit), mid), rebase(krakenRest(FILES.kraken), mid), rebase(tardisSnapshot(FILES.tardis, "tardis-binance-futures"), mid)];
     const DEPTH = 100;
     const fees = [10, 5, 5.5, 26, 4], lats = [0.4e6, 0.3e6, 1.2e6, 2.5e6, 0.8e6];
     const vs: V[] = snaps.map((s, i) => ({ name: s.name, bids: s.bids.slice(0, DEPTH), asks: s.asks.slice(0, DEPTH), fee: fees[i], lat: lats[i] }));

@@ -174,12 +174,28 @@ export interface RouterCounters {
   badLevels: number;
 }
 
+/**
+ * Key of a venue's level at index i (its cursor): sgn x price x fee/latency factor, or Infinity
+ * when the ladder has ended (i >= count), passed the limit, or the level is not a valid
+ * continuation (-1: caller counts it and treats it as Infinity). A plain function of numbers so
+ * the JIT inlines it into the merge loop.
+ */
+function levelKey(lv: Float64Array, o: number, i: number, count: number, sgn: number, limit: number, f: number): number {
+  if (i >= count) return Infinity;
+  const p = lv[o]!, a = lv[o + 1]!;
+  if (!(p > 0 && p < Infinity) || !(a > 0 && a < Infinity) || (i > 0 && sgn * (p - lv[o - 2]!) <= 0)) return -1;
+  if (sgn * (p - limit) > 0) return Infinity;
+  return sgn * p * f;
+}
+
 export class SmartOrderRouter {
   readonly counters: RouterCounters = { decisions: 0, skippedVenues: 0, badLevels: 0 };
   private readonly n: number;
   private readonly fac: Float64Array;
   private readonly cur: Uint32Array;
   private readonly child: Int32Array;
+  /** per venue: sign-normalised all-in price of its current level (Infinity: nothing usable left) */
+  private readonly key: Float64Array;
   private readonly penalty: number;
   private readonly maxLatencyNs: number;
   private readonly maxStalenessNs: number;
@@ -189,6 +205,7 @@ export class SmartOrderRouter {
     this.fac = new Float64Array(this.n);
     this.cur = new Uint32Array(this.n);
     this.child = new Int32Array(this.n);
+    this.key = new Float64Array(this.n);
     this.penalty = opts.latencyPenaltyBpsPerMs ?? 0;
     this.maxLatencyNs = opts.maxLatencyNs ?? Infinity;
     this.maxStalenessNs = opts.maxStalenessNs ?? Infinity;
@@ -203,7 +220,7 @@ export class SmartOrderRouter {
     const b = this.book, n = this.n, D2 = b.depth * 2;
     const isBuy = side === "buy";
     const lv = isBuy ? b.asks : b.bids, cnt = isBuy ? b.askCount : b.bidCount;
-    const fac = this.fac, cur = this.cur, child = this.child, lat = b.latencyNs;
+    const fac = this.fac, cur = this.cur, child = this.child, key = this.key, lat = b.latencyNs;
     const sgn = isBuy ? 1 : -1;
     this.counters.decisions++;
     out.count = 0;
@@ -227,48 +244,60 @@ export class SmartOrderRouter {
         fac[v] = 1 + (sgn * (b.takerFeeBps[v]! + this.penalty * lat[v]! * 1e-6)) / 1e4;
       }
     }
+    for (let v = 0; v < n; v++) {
+      const f = fac[v]!;
+      let k = f !== f ? Infinity : levelKey(lv, v * D2, 0, cnt[v]!, sgn, limitPrice, f);
+      if (k === -1) {
+        this.counters.badLevels++;
+        k = Infinity;
+      }
+      key[v] = k;
+    }
     let left = amount;
     while (left > 0) {
-      let best = -1, bestEff = 0, bestP = 0, bestA = 0;
+      // best and second-best venue by key (sign-normalised all-in price: lower is better)
+      let best = -1, bk = Infinity, sk = Infinity;
       for (let v = 0; v < n; v++) {
-        const f = fac[v]!;
-        if (f !== f) continue;
-        const i = cur[v]!;
-        if (i >= cnt[v]!) continue;
-        const o = v * D2 + 2 * i;
-        const p = lv[o]!, a = lv[o + 1]!;
-        if (!(p > 0 && p < Infinity) || !(a > 0 && a < Infinity) || (i > 0 && sgn * (p - lv[o - 2]!) <= 0)) {
-          this.counters.badLevels++;
-          cur[v] = cnt[v]!;
-          continue;
-        }
-        if (sgn * (p - limitPrice) > 0) {
-          cur[v] = cnt[v]!; // this ladder has nothing more within the limit
-          continue;
-        }
-        const eff = p * f;
-        if (best < 0 || sgn * (eff - bestEff) < 0 || (eff === bestEff && lat[v]! < lat[best]!)) {
+        const k = key[v]!;
+        if (k === Infinity) continue;
+        if (best < 0 || k < bk || (k === bk && lat[v]! < lat[best]!)) {
+          if (best >= 0) sk = bk;
           best = v;
-          bestEff = eff;
-          bestP = p;
-          bestA = a;
-        }
+          bk = k;
+        } else if (k < sk) sk = k;
       }
       if (best < 0) break;
-      const take = bestA < left ? bestA : left;
       let k = child[best]!;
       if (k < 0) {
         k = child[best] = out.count++;
         out.venue[k] = best;
         out.amount[k] = 0;
       }
-      out.amount[k]! += take;
-      out.limitPrice[k] = bestP;
-      out.notional += take * bestP;
-      out.fees += (take * bestP * b.takerFeeBps[best]!) / 1e4;
-      out.score += take * bestEff;
-      left -= take;
-      cur[best]!++;
+      // take from this venue while its next level still beats every other venue's (ties: rescan)
+      const fee = b.takerFeeBps[best]! / 1e4, base = best * D2;
+      let took = 0, notional = 0, score = 0, p = 0;
+      do {
+        const o = base + 2 * cur[best]!;
+        p = lv[o]!;
+        const a = lv[o + 1]!;
+        const take = a < left ? a : left;
+        took += take;
+        notional += take * p;
+        score += take * bk;
+        left -= take;
+        const i = ++cur[best]!;
+        bk = levelKey(lv, o + 2, i, cnt[best]!, sgn, limitPrice, fac[best]!);
+        if (bk === -1) {
+          this.counters.badLevels++;
+          bk = Infinity;
+        }
+        key[best] = bk;
+      } while (left > 0 && bk < sk);
+      out.amount[k]! += took;
+      out.limitPrice[k] = p;
+      out.notional += notional;
+      out.fees += notional * fee;
+      out.score += sgn * score;
     }
     out.filled = amount - (left > 0 ? left : 0);
     return out.count;
