@@ -64,6 +64,8 @@ export class OrderJournal {
   /** the engine thread's own connection: reads, events, start-up replay (the worker writes rows) */
   readonly store: JournalStore;
   readonly session: { id: number; prefix: string };
+  /** first sequence this session writes (rows with seq >= it were written by this session) */
+  readonly firstSeq: number;
   readonly counters: JournalCounters = { submits: 0, cancels: 0, reports: 0, refused: 0, replayed: 0 };
   private readonly f64: Float64Array;
   private readonly bytes: Uint8Array;
@@ -95,6 +97,7 @@ export class OrderJournal {
       store.event("ring_replay", null, { from, to });
     } else ring.setApplied(from - 1);
     this.next = store.appliedSeq + 1;
+    this.firstSeq = this.next;
     this.appliedCache = this.next - 1;
     let maxRoute = 0;
     for (const r of store.routes()) {
