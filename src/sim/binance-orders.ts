@@ -163,6 +163,7 @@ const OPS: Record<string, { weight: number; signed: boolean; order?: boolean }> 
   "session.status": { weight: 2, signed: false },
   "session.logout": { weight: 2, signed: false },
   "userDataStream.subscribe": { weight: 2, signed: false },
+  "userDataStream.subscribe.signature": { weight: 2, signed: true },
   "userDataStream.unsubscribe": { weight: 2, signed: false },
 };
 
@@ -525,6 +526,11 @@ export class BinanceOrderVenue {
         return { apiKey: null, serverTime: this.clock(), userDataStream: false };
       case "userDataStream.subscribe":
         if (!ws.data.logon) return err(401, -2015, "Invalid API-key, IP, or permissions for action.");
+        if (ws.data.subscriptionId === undefined) ws.data.subscriptionId = this.nextSubId++;
+        this.subscribers.add(ws);
+        return { subscriptionId: ws.data.subscriptionId };
+      case "userDataStream.subscribe.signature":
+        if (isErr(auth)) return auth;
         if (ws.data.subscriptionId === undefined) ws.data.subscriptionId = this.nextSubId++;
         this.subscribers.add(ws);
         return { subscriptionId: ws.data.subscriptionId };

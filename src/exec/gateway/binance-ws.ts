@@ -1,0 +1,574 @@
+/**
+ * BinanceWsGateway — native order entry over Binance spot's WebSocket API (`/ws-api/v3`): one
+ * connection (WsClient, our byte-level client), `order.place` / `order.cancel` / `order.status`,
+ * user data (`executionReport`) on the same connection.
+ *
+ * Keys: an Ed25519 key logs the session on (`session.logon`) after every connect, then orders
+ * carry only `timestamp` (no per-order signature: the cheapest path the venue offers), unless
+ * `signEveryRequest`; an HMAC key signs every request (params sorted by name, HMAC-SHA256 hex)
+ * and subscribes to user data with `userDataStream.subscribe.signature`.
+ *
+ * Hot path (`submit`): the request text is built by concatenation from parts fixed at start-up
+ * (`"apiKey=<key>&newClientOrderId="`, the symbol's id, `recvWindow`), signed once, and written
+ * with one frame/one socket write; per order it makes the payload and frame strings, a pending
+ * entry and the tracker's entry, nothing else. No queue: an order the rate limiter or a closed
+ * connection cannot take now is rejected at once (risk decides what to do), never held.
+ *
+ * What comes back:
+ *  - responses by request id: errors → rejected / cancel_rejected with the venue's code;
+ *    -1021 (clock skew) also re-reads the venue's time and corrects our timestamps; 429/418 feed
+ *    the RateLimiter; every error feeds ErrorStorm (→ onErrorStorm, new orders refused);
+ *  - executionReport events → acks, fills, cancels, expiries through OrderTracker (duplicates
+ *    and out-of-order events dropped by cumulative filled and trade id, counted);
+ *  - no answer within `timeoutMs`: a placement is asked for by client id (`order.status`), never
+ *    resent — found: its state is applied, -2013: rejected as not placed; a cancel is sent again
+ *    (idempotent by client id). A reconnect treats every request in flight the same way, after
+ *    the new session has logged on and resubscribed.
+ */
+import type { Logger } from "pino";
+import type { ExecReport, Gateway, OrderRequest, ReportKind, VenueOrder } from "../../domain/order.ts";
+import { WsClient } from "../../net/ws-client.ts";
+import { log as rootLog } from "../../telemetry/log.ts";
+import { ErrorStorm, RateLimiter, type WindowLimit } from "./rate-limit.ts";
+import { Ed25519Signer, signerFromConfig, wsApiPayload, type Signer } from "./sign.ts";
+import { OrderTracker } from "./tracker.ts";
+
+export interface BinanceWsGatewayOptions {
+  /** ws://127.0.0.1:port/ws-api/v3 (tests) or wss://ws-api.binance.com:443/ws-api/v3 */
+  url: string;
+  apiKey: string;
+  /** HMAC secret, or an Ed25519 private key (PEM / 32-byte seed): one of the two */
+  secret?: string;
+  privateKey?: string;
+  /** Ed25519: sign every order although the session is logged on (default false) */
+  signEveryRequest?: boolean;
+  venue?: string;
+  /** unified symbol → the venue's id and decimals (default: "BTC/USDT" → "BTCUSDT", shortest decimals) */
+  symbols?: Record<string, { id: string; priceDecimals?: number; amountDecimals?: number }>;
+  recvWindow?: number;
+  /** no answer within this: status query (placements) or resend (cancels); default 5000 ms */
+  timeoutMs?: number;
+  /** subscribe to user data (default true) */
+  userData?: boolean;
+  limits?: readonly WindowLimit[];
+  errorStorm?: { threshold: number; windowMs: number };
+  onErrorStorm?: (info: { venue: string; errors: number; windowMs: number; last: string }) => void;
+  /** wall clock for timestamps, ms (tests skew it) */
+  clock?: () => number;
+  log?: Logger;
+  /** WsClient tuning (reconnect backoff, timers) */
+  reconnect?: boolean;
+}
+
+export interface BinanceWsGatewayCounters {
+  submitted: number;
+  acks: number;
+  fills: number;
+  rejects: number;
+  cancels: number;
+  cancelRejects: number;
+  expired: number;
+  venueErrors: number;
+  timeouts: number;
+  statusQueries: number;
+  recovered: number;
+  lostPlacements: number;
+  cancelResends: number;
+  clockSkews: number;
+  refused: number;
+  reconnects: number;
+  logons: number;
+  events: number;
+  badMessages: number;
+}
+
+const enum Kind {
+  place,
+  cancel,
+  status,
+  control,
+}
+
+interface Pending {
+  kind: Kind;
+  cid: string;
+  symbol: string;
+  sentAt: number;
+  tries: number;
+}
+
+type ExecEvent = { e: string; E: number; s: string; c: string; C?: string; S: string; x: string; X: string; r?: string; i: number; l: string; z: string; L: string; n: string; N: string | null; t: number; m: boolean; T: number; q: string };
+
+const utf8 = new TextDecoder();
+
+/** Shortest decimal text of a number (no exponent), or fixed decimals when given. */
+export function decimalText(x: number, decimals?: number): string {
+  if (decimals !== undefined) return x.toFixed(decimals);
+  const s = String(x);
+  if (s.indexOf("e") < 0) return s;
+  return x.toFixed(20).replace(/\.?0+$/, "");
+}
+
+export class BinanceWsGateway implements Gateway {
+  readonly venue: string;
+  readonly counters: BinanceWsGatewayCounters = { submitted: 0, acks: 0, fills: 0, rejects: 0, cancels: 0, cancelRejects: 0, expired: 0, venueErrors: 0, timeouts: 0, statusQueries: 0, recovered: 0, lostPlacements: 0, cancelResends: 0, clockSkews: 0, refused: 0, reconnects: 0, logons: 0, events: 0, badMessages: 0 };
+  readonly tracker: OrderTracker;
+  readonly limiter: RateLimiter;
+  readonly storm: ErrorStorm;
+  readonly client: WsClient;
+  private readonly signer: Signer;
+  private readonly session: boolean;
+  private readonly signOrders: boolean;
+  private readonly handlers: Array<(r: ExecReport) => void> = [];
+  private readonly pending = new Map<number, Pending>();
+  private readonly waiters = new Map<number, (m: { status: number; result?: unknown; error?: { code: number; msg: string } }) => void>();
+  private readonly log: Logger;
+  private readonly clock: () => number;
+  private readonly timeoutMs: number;
+  private readonly sweeper: ReturnType<typeof setInterval>;
+  private readonly keyPart: string;
+  private readonly rwPart: string;
+  private readonly symIds = new Map<string, { id: string; pd?: number; ad?: number }>();
+  private seq = 0;
+  private offsetMs = 0;
+  private ready = false;
+  private readyWaiters: Array<() => void> = [];
+  private userDataOn = false;
+  private closed = false;
+
+  constructor(private readonly o: BinanceWsGatewayOptions) {
+    this.venue = o.venue ?? "binance";
+    this.log = (o.log ?? rootLog()).child({ gateway: "binance-ws" });
+    this.signer = signerFromConfig({ apiKey: o.apiKey, secret: o.secret, privateKey: o.privateKey });
+    this.session = this.signer instanceof Ed25519Signer;
+    this.signOrders = !this.session || o.signEveryRequest === true;
+    this.clock = o.clock ?? Date.now;
+    this.timeoutMs = o.timeoutMs ?? 5000;
+    this.keyPart = this.signOrders ? `apiKey=${o.apiKey}&` : "";
+    this.rwPart = `&recvWindow=${o.recvWindow ?? 5000}`;
+    for (const [u, s] of Object.entries(o.symbols ?? {})) this.symIds.set(u, { id: s.id, pd: s.priceDecimals, ad: s.amountDecimals });
+    this.tracker = new OrderTracker(this.venue);
+    this.limiter = new RateLimiter(this.venue, o.limits);
+    this.storm = new ErrorStorm(this.venue, { threshold: o.errorStorm?.threshold ?? 20, windowMs: o.errorStorm?.windowMs ?? 10_000, onErrorStorm: (i) => {
+      this.log.error(i, "venue error storm: calling the kill switch");
+      o.onErrorStorm?.(i);
+    } });
+    this.client = new WsClient({
+      url: o.url,
+      onMessage: (buf, start, end) => this.onMessage(buf, start, end),
+      onOpen: () => this.onOpen(),
+      onClose: (reason, again) => this.onClose(reason, again),
+      stallMs: 0,
+      reconnect: o.reconnect ?? true,
+      backoff: { baseMs: 50, capMs: 2000 },
+    });
+    this.sweeper = setInterval(() => this.sweep(), Math.max(10, Math.min(250, this.timeoutMs / 4)));
+  }
+
+  /** Connects; resolves when the session is ready (logged on and subscribed, as configured). */
+  start(): Promise<void> {
+    this.client.start();
+    return this.whenReady();
+  }
+
+  whenReady(): Promise<void> {
+    return this.ready ? Promise.resolve() : new Promise((r) => this.readyWaiters.push(r));
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  onReport(handler: (r: ExecReport) => void): void {
+    this.handlers.push(handler);
+  }
+
+  private emit(r: ExecReport | undefined): void {
+    if (!r) return;
+    switch (r.kind) {
+      case "ack": this.counters.acks++; break;
+      case "fill": this.counters.fills++; break;
+      case "rejected": this.counters.rejects++; break;
+      case "cancelled": this.counters.cancels++; break;
+      case "cancel_rejected": this.counters.cancelRejects++; break;
+      case "expired": this.counters.expired++; break;
+    }
+    for (let i = 0; i < this.handlers.length; i++) this.handlers[i]!(r);
+  }
+
+  private sym(unified: string): { id: string; pd?: number; ad?: number } {
+    let s = this.symIds.get(unified);
+    if (!s) {
+      s = { id: unified.split(":")[0]!.replace("/", "") };
+      this.symIds.set(unified, s);
+    }
+    return s;
+  }
+
+  // ---- encoding (hot path) ---------------------------------------------------------------------
+
+  /**
+   * The text of an order.place request. Params are written in sorted-name order, so the signed
+   * payload is the params joined as they appear (Binance: payload = params sorted by name).
+   */
+  encodePlace(id: number, req: OrderRequest, tsMs: number): string {
+    const s = this.sym(req.symbol);
+    const side = req.side === "buy" ? "BUY" : "SELL";
+    const limit = req.type === "limit";
+    const type = !limit ? "MARKET" : req.timeInForce === "PO" ? "LIMIT_MAKER" : "LIMIT";
+    const qty = decimalText(req.amount, s.ad);
+    const px = limit ? decimalText(req.price!, s.pd) : "";
+    const tif = type === "LIMIT" ? req.timeInForce : "";
+    let j = `{"id":${id},"method":"order.place","params":{`;
+    if (this.signOrders) j += `"apiKey":"${this.o.apiKey}",`;
+    j += `"newClientOrderId":"${req.clientOrderId}","newOrderRespType":"RESULT",`;
+    if (limit) j += `"price":"${px}",`;
+    j += `"quantity":"${qty}","recvWindow":${this.o.recvWindow ?? 5000},"side":"${side}","symbol":"${s.id}",`;
+    if (tif) j += `"timeInForce":"${tif}",`;
+    j += `"timestamp":${tsMs},"type":"${type}"`;
+    if (this.signOrders) {
+      let p = this.keyPart + "newClientOrderId=" + req.clientOrderId + "&newOrderRespType=RESULT";
+      if (limit) p += "&price=" + px;
+      p += "&quantity=" + qty + this.rwPart + "&side=" + side + "&symbol=" + s.id;
+      if (tif) p += "&timeInForce=" + tif;
+      p += "&timestamp=" + tsMs + "&type=" + type;
+      j += `,"signature":"${this.signer.sign(p)}"`;
+    }
+    return j + "}}";
+  }
+
+  private encodeSigned(id: number, method: string, params: Record<string, string | number>): string {
+    const p: Record<string, string | number> = { ...params, timestamp: this.now(), recvWindow: this.o.recvWindow ?? 5000 };
+    if (this.signOrders) {
+      p.apiKey = this.o.apiKey;
+      p.signature = this.signer.sign(wsApiPayload(p));
+    }
+    return JSON.stringify({ id, method, params: p });
+  }
+
+  private now(): number {
+    return Math.round(this.clock() + this.offsetMs);
+  }
+
+  // ---- orders ------------------------------------------------------------------------------------
+
+  /** The engine's hand-over point: risk and routing have run before this call. */
+  submit(req: OrderRequest): void {
+    this.counters.submitted++;
+    this.tracker.track(req);
+    const cid = req.clientOrderId;
+    if (!this.ready || this.storm.tripped || this.closed) {
+      this.refuse(cid, this.storm.tripped ? "error storm: the kill switch stopped new orders" : this.closed ? "gateway closed" : "not connected");
+      return;
+    }
+    const wait = this.limiter.admit(1, true);
+    if (wait !== 0) {
+      this.refuse(cid, Number.isFinite(wait) ? `rate limit: no order before ${wait} ms` : `IP banned by the venue until ${new Date(this.limiter.bannedUntilMs).toISOString()} (418)`);
+      return;
+    }
+    const id = ++this.seq;
+    this.pending.set(id, { kind: Kind.place, cid, symbol: req.symbol, sentAt: performance.now(), tries: 0 });
+    this.client.send(this.encodePlace(id, req, this.now()));
+  }
+
+  private refuse(cid: string, reason: string): void {
+    this.counters.refused++;
+    this.emit(this.tracker.event(cid, "rejected", { filled: 0, lastPrice: 0, fee: 0, timeMs: this.now(), reason }));
+  }
+
+  cancel(symbol: string, clientOrderId: string): void {
+    const t = this.tracker.get(clientOrderId);
+    if (t) t.cancelRequested = true;
+    this.sendCancel(symbol, clientOrderId, 0);
+  }
+
+  private sendCancel(symbol: string, cid: string, tries: number): void {
+    if (!this.ready) {
+      this.emitCancelReject(symbol, cid, "not connected");
+      return;
+    }
+    const wait = this.limiter.admit(1, false);
+    if (wait !== 0) {
+      this.emitCancelReject(symbol, cid, `rate limit: no request before ${wait} ms`);
+      return;
+    }
+    const id = ++this.seq;
+    this.pending.set(id, { kind: Kind.cancel, cid, symbol, sentAt: performance.now(), tries });
+    this.client.send(this.encodeSigned(id, "order.cancel", { symbol: this.sym(symbol).id, origClientOrderId: cid }));
+  }
+
+  private sendStatus(symbol: string, cid: string, tries: number): void {
+    const id = ++this.seq;
+    this.counters.statusQueries++;
+    this.pending.set(id, { kind: Kind.status, cid, symbol, sentAt: performance.now(), tries });
+    this.limiter.admit(4, false);
+    this.client.send(this.encodeSigned(id, "order.status", { symbol: this.sym(symbol).id, origClientOrderId: cid }));
+  }
+
+  private emitCancelReject(symbol: string, cid: string, reason: string): void {
+    if (this.tracker.get(cid)) this.emit(this.tracker.event(cid, "cancel_rejected", { filled: this.tracker.get(cid)!.filled, lastPrice: 0, fee: 0, timeMs: this.now(), reason }));
+    else {
+      this.counters.cancelRejects++;
+      const r: ExecReport = { kind: "cancel_rejected", venue: this.venue, symbol, clientOrderId: cid, side: "buy", lastAmount: 0, lastPrice: 0, filled: 0, remaining: 0, fee: 0, reason, venueTimeMs: this.now() };
+      for (const h of this.handlers) h(r);
+    }
+  }
+
+  /** A control request (cold path): resolves with the venue's answer. */
+  request(method: string, params?: Record<string, string | number>, signed = false): Promise<{ status: number; result?: unknown; error?: { code: number; msg: string } }> {
+    const id = ++this.seq;
+    const text = signed ? this.encodeSigned(id, method, params ?? {}) : JSON.stringify(params ? { id, method, params } : { id, method });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(id);
+        reject(new Error(`${method}: no answer within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.waiters.set(id, (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      if (this.client.send(text) < 0) {
+        clearTimeout(timer);
+        this.waiters.delete(id);
+        reject(new Error(`${method}: not connected`));
+      }
+    });
+  }
+
+  async openOrders(symbol?: string): Promise<VenueOrder[]> {
+    const m = await this.request("openOrders.status", symbol ? { symbol: this.sym(symbol).id } : {}, true);
+    if (m.error) throw new Error(`openOrders.status: ${m.error.code} ${m.error.msg}`);
+    const back = new Map([...this.symIds].map(([u, s]) => [s.id, u]));
+    return (m.result as Array<Record<string, string | number>>).map((o) => ({
+      clientOrderId: String(o.clientOrderId), venueOrderId: String(o.orderId), symbol: back.get(String(o.symbol)) ?? String(o.symbol),
+      side: o.side === "SELL" ? "sell" : "buy", type: o.type === "MARKET" ? "market" : "limit", price: Number(o.price), amount: Number(o.origQty),
+      filled: Number(o.executedQty), status: o.status === "PARTIALLY_FILLED" ? "partially_filled" : "open", timeMs: Number(o.time),
+    }));
+  }
+
+  /**
+   * Fills since `sinceMs`, as this gateway saw them. The WebSocket API's `myTrades` is not part
+   * of the order-entry path; reconciliation of fills missed while disconnected goes through the
+   * REST gateway (CcxtGateway.fills) — here the tracker's view is returned.
+   */
+  async fills(symbol: string, sinceMs: number): Promise<ExecReport[]> {
+    return this.seenFills.filter((f) => f.symbol === symbol && f.venueTimeMs >= sinceMs);
+  }
+  private readonly seenFills: ExecReport[] = [];
+
+  // ---- connection ------------------------------------------------------------------------------
+
+  private onOpen(): void {
+    if (this.client.counters.connects > 1) this.counters.reconnects++;
+    void this.handshake();
+  }
+
+  private async handshake(attempt = 0): Promise<void> {
+    try {
+      if (this.session) {
+        const p: Record<string, string | number> = { apiKey: this.o.apiKey, timestamp: this.now() };
+        p.signature = this.signer.sign(wsApiPayload(p));
+        const r = await this.request("session.logon", p);
+        if (r.error?.code === -1021 && attempt === 0) {
+          // our clock is off the venue's: correct it and log on again
+          this.counters.clockSkews++;
+          await this.resyncClock();
+          return this.handshake(1);
+        }
+        if (r.error) throw new Error(`session.logon refused: ${r.error.code} ${r.error.msg}`);
+        this.counters.logons++;
+      }
+      if (this.o.userData ?? true) {
+        const r = this.session ? await this.request("userDataStream.subscribe") : await this.request("userDataStream.subscribe.signature", { apiKey: this.o.apiKey }, true);
+        if (r.error) throw new Error(`user data subscribe refused: ${r.error.code} ${r.error.msg}`);
+        this.userDataOn = true;
+      }
+      this.ready = true;
+      for (const w of this.readyWaiters.splice(0)) w();
+      // requests in flight across a reconnect have an unknown fate: ask
+      for (const [id, p] of this.pending) {
+        this.pending.delete(id);
+        if (p.kind === Kind.place || p.kind === Kind.status) this.sendStatus(p.symbol, p.cid, p.tries + 1);
+        else if (p.kind === Kind.cancel) this.sendCancel(p.symbol, p.cid, p.tries + 1);
+      }
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, "WebSocket API session set-up failed");
+      this.storm.record(`session: ${(e as Error).message}`);
+    }
+  }
+
+  private onClose(reason: string, willReconnect: boolean): void {
+    this.ready = false;
+    this.userDataOn = false;
+    this.log.warn({ reason, willReconnect }, "WebSocket API connection lost");
+  }
+
+  /** Requests older than timeoutMs: placements → status query, cancels → resend, statuses → again. */
+  private sweep(): void {
+    if (!this.ready) return;
+    const now = performance.now();
+    for (const [id, p] of this.pending) {
+      if (now - p.sentAt < this.timeoutMs) continue;
+      this.pending.delete(id);
+      this.counters.timeouts++;
+      this.storm.record("request timeout");
+      if (p.tries >= 3) {
+        this.log.error({ clientOrderId: p.cid }, "order state unknown after repeated timeouts");
+        continue;
+      }
+      if (p.kind === Kind.place || p.kind === Kind.status) this.sendStatus(p.symbol, p.cid, p.tries + 1);
+      else if (p.kind === Kind.cancel) {
+        this.counters.cancelResends++;
+        this.sendCancel(p.symbol, p.cid, p.tries + 1);
+      }
+    }
+  }
+
+  // ---- inbound ---------------------------------------------------------------------------------
+
+  private onMessage(buf: Uint8Array, start: number, end: number): void {
+    let m: { id?: number | string | null; status?: number; result?: unknown; error?: { code: number; msg: string; data?: { retryAfter?: number } }; rateLimits?: Array<{ rateLimitType: string; interval: string; intervalNum: number; count: number }>; event?: ExecEvent & { e: string } };
+    try {
+      m = JSON.parse(utf8.decode(buf.subarray(start, end)));
+    } catch {
+      this.counters.badMessages++;
+      return;
+    }
+    if (m.event !== undefined) {
+      this.counters.events++;
+      if (m.event.e === "executionReport") this.onExecution(m.event);
+      return;
+    }
+    if (m.rateLimits) this.limiter.observeWsRateLimits(m.rateLimits);
+    if (m.status === 429 || m.status === 418) {
+      const until = m.error?.data?.retryAfter;
+      if (m.status === 418) this.limiter.on418(until);
+      else this.limiter.on429Until(until ?? Date.now() + 1000);
+    }
+    const id = typeof m.id === "number" ? m.id : Number(m.id);
+    const w = this.waiters.get(id);
+    if (w) {
+      this.waiters.delete(id);
+      w({ status: m.status ?? 0, result: m.result, error: m.error });
+      return;
+    }
+    const p = this.pending.get(id);
+    if (!p) {
+      this.counters.badMessages++; // an answer to nothing we asked (or already timed out)
+      return;
+    }
+    this.pending.delete(id);
+    if (m.error) this.onError(p, m.error);
+    else this.onResult(p, m.result as Record<string, string | number>);
+  }
+
+  private onError(p: Pending, e: { code: number; msg: string }): void {
+    this.counters.venueErrors++;
+    const reason = `${e.code} ${e.msg}`;
+    this.storm.record(reason);
+    if (e.code === -1021) {
+      this.counters.clockSkews++;
+      void this.resyncClock();
+    }
+    if (p.kind === Kind.place) {
+      if (e.code === -1001 || e.code === -1006 || e.code === -1007) {
+        // Binance: status UNKNOWN — it may have been executed; ask
+        this.sendStatus(p.symbol, p.cid, p.tries + 1);
+        return;
+      }
+      this.emit(this.tracker.event(p.cid, "rejected", { filled: 0, lastPrice: 0, fee: 0, timeMs: this.now(), reason }));
+    } else if (p.kind === Kind.cancel) {
+      this.emitCancelReject(p.symbol, p.cid, reason);
+    } else if (p.kind === Kind.status) {
+      if (e.code === -2013 || e.code === -2011) {
+        const t = this.tracker.get(p.cid);
+        if (t && t.status === "pending_new") {
+          this.counters.lostPlacements++;
+          this.emit(this.tracker.event(p.cid, "rejected", { filled: 0, lastPrice: 0, fee: 0, timeMs: this.now(), reason: "no answer and the venue has no order with this client id: not placed" }));
+        }
+      } else if (p.tries < 3) this.sendStatus(p.symbol, p.cid, p.tries + 1);
+    }
+  }
+
+  private onResult(p: Pending, r: Record<string, string | number>): void {
+    const t = this.tracker.get(p.cid);
+    if (!t) return;
+    if (p.kind === Kind.status && t.status === "pending_new") this.counters.recovered++;
+    const time = Number(r.transactTime ?? r.updateTime ?? r.time ?? this.now());
+    const venueOrderId = r.orderId !== undefined ? String(r.orderId) : undefined;
+    const status = String(r.status);
+    if (t.status === "pending_new" && status !== "REJECTED") this.emit(this.tracker.event(p.cid, "ack", { venueOrderId, filled: 0, lastPrice: 0, fee: 0, timeMs: time }));
+    // fills come from executionReports (with trade ids and prices); without user data, from the result
+    const filled = Number(r.executedQty ?? 0);
+    if (!this.userDataOn && filled > t.filled) {
+      const quote = Number(r.cummulativeQuoteQty ?? 0);
+      this.emit(this.tracker.event(p.cid, "fill", { venueOrderId, filled, lastPrice: filled > 0 ? quote / filled : 0, fee: 0, timeMs: time }));
+    }
+    if (!this.userDataOn || p.kind === Kind.status) {
+      const k: ReportKind | undefined = status === "CANCELED" ? "cancelled" : status === "EXPIRED" || status === "EXPIRED_IN_MATCH" ? "expired" : status === "REJECTED" ? "rejected" : undefined;
+      if (k) this.emit(this.tracker.event(p.cid, k, { venueOrderId, filled, lastPrice: 0, fee: 0, timeMs: time }));
+    }
+  }
+
+  private onExecution(ev: ExecEvent): void {
+    const cid = ev.x === "CANCELED" && ev.C ? ev.C : ev.c;
+    const t = this.tracker.get(cid);
+    const venueOrderId = String(ev.i);
+    const time = ev.T || ev.E;
+    switch (ev.x) {
+      case "NEW":
+        if (t && t.status !== "pending_new") return; // the response already acknowledged it
+        this.emit(this.tracker.event(cid, "ack", { venueOrderId, filled: 0, lastPrice: 0, fee: 0, timeMs: time }));
+        return;
+      case "TRADE": {
+        const price = Number(ev.L);
+        const fee = ev.N !== null && t && ev.N !== t.req.symbol.split("/")[1]?.split(":")[0] ? Number(ev.n) * price : Number(ev.n);
+        const r = this.tracker.event(cid, "fill", { venueOrderId, filled: Number(ev.z), lastAmount: Number(ev.l), lastPrice: price, fee, taker: !ev.m, tradeId: String(ev.t), timeMs: time });
+        if (r) this.seenFills.push(r);
+        this.emit(r);
+        return;
+      }
+      case "CANCELED":
+        this.emit(this.tracker.event(cid, "cancelled", { venueOrderId, filled: Number(ev.z), lastPrice: 0, fee: 0, timeMs: time }));
+        return;
+      case "EXPIRED":
+      case "TRADE_PREVENTION":
+        this.emit(this.tracker.event(cid, "expired", { venueOrderId, filled: Number(ev.z), lastPrice: 0, fee: 0, timeMs: time }));
+        return;
+      case "REJECTED":
+        this.emit(this.tracker.event(cid, "rejected", { venueOrderId, filled: 0, lastPrice: 0, fee: 0, timeMs: time, reason: ev.r }));
+        return;
+    }
+  }
+
+  /** After -1021: the venue's time minus ours becomes the offset of every later timestamp. */
+  private async resyncClock(): Promise<void> {
+    try {
+      const t0 = this.clock();
+      const r = await this.request("time");
+      const t1 = this.clock();
+      const server = (r.result as { serverTime?: number } | undefined)?.serverTime;
+      if (typeof server === "number") {
+        this.offsetMs = server - (t0 + t1) / 2;
+        this.log.warn({ offsetMs: this.offsetMs }, "clock skew against the venue: timestamps corrected");
+      }
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, "time resync failed");
+    }
+  }
+
+  get clockOffsetMs(): number {
+    return this.offsetMs;
+  }
+
+  resetErrorStorm(): void {
+    this.storm.reset();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.ready = false;
+    clearInterval(this.sweeper);
+    await this.client.close();
+  }
+}
