@@ -20,6 +20,8 @@ export { ModelConst, NodeKind, TransformCode } from "./sym/model.ts";
 /** A model file or input that cannot be used: names the file (when known) and the reason. */
 export class ModelError extends Error {
   override name = "ModelError";
+  /** the user's to fix: the CLI exits with 2 */
+  readonly exitCode = 2;
   constructor(
     readonly file: string | undefined,
     readonly reason: string,

@@ -102,14 +102,17 @@ export function parseLightgbmText(text: string, file?: string): ModelArrays {
     const bounds = numCat > 0 ? arr("cat_boundaries", numCat + 1, true) : [];
     const catWords = numCat > 0 ? arr("cat_threshold", bounds[numCat]!, true) : [];
     // own numbering: internal node k is id k, leaf k is id inner + k
-    const id = (child: number) => (child < 0 ? inner + ~child : child);
+    const id = (n: number, child: number) => {
+      if (child >= inner || ~child >= leaves) fail(`${label}: node ${n} has child ${child}, outside its ${inner} nodes and ${leaves} leaves`);
+      return child < 0 ? inner + ~child : child;
+    };
     b.addTree(label, group, inner + leaves, 0, (n): NodeDesc => {
       if (n >= inner) return { leaf: true, value: leafValue[n - inner]! };
       const d = dt[n]!;
       const missing = (d >> 2) & 3;
       const defaultLeft = (d & 2) !== 0;
-      const left = id(lc[n]!);
-      const right = id(rc[n]!);
+      const left = id(n, lc[n]!);
+      const right = id(n, rc[n]!);
       if (d & 1) {
         const k = thr[n]!;
         if (!Number.isInteger(k) || k < 0 || k >= numCat) fail(`${label}: categorical node ${n} names category set ${k}, the tree has ${numCat}`);
