@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import type { ExecReport, OrderRequest, Side, TimeInForce } from "../src/domain/order.ts";
 import { SimExchange } from "../src/exec/sim/exchange.ts";
 import { SimGateway, VirtualClock } from "../src/exec/sim/gateway.ts";
+import { Ladder } from "../src/exec/sim/ladder.ts";
 import { BpsFeeModel, ConservativeQueue, ConstantLatency, EmpiricalLatency, type LatencyModel, ProbQueue, Rng } from "../src/exec/sim/models.ts";
 
 const SYM = "BTC/USDT";
@@ -363,5 +364,27 @@ describe("SimGateway: latency on a clock, deterministic for a seed", () => {
     expect(() => c.advanceTo(2)).toThrow();
     c.drain();
     expect(out.slice(7)).toEqual(["5:0", "7:7", "9:4"]);
+  });
+});
+
+describe("Ladder (venue book side)", () => {
+
+  test("random sets equal a Map reference, best first, for both sides", () => {
+    let x = 99;
+    const rnd = () => ((x = (Math.imul(x, 48271) + 11) >>> 0) / 4294967296);
+    for (const bid of [true, false]) {
+      const l = new Ladder(bid), ref = new Map<number, number>();
+      for (let i = 0; i < 5000; i++) {
+        const t = 1000 + Math.floor(rnd() * 200), a = rnd() < 0.3 ? 0 : Math.floor(rnd() * 50) / 10;
+        l.set(t, a);
+        if (a > 0) ref.set(t, a);
+        else ref.delete(t);
+        if (i % 97 === 0) {
+          const want = [...ref.entries()].sort((p, q) => (bid ? q[0] - p[0] : p[0] - q[0]));
+          expect(Array.from({ length: l.size }, (_, k) => [l.ticks(k), l.amount(k)])).toEqual(want);
+          expect(l.get(1050)).toBe(ref.get(1050) ?? 0);
+        }
+      }
+    }
   });
 });

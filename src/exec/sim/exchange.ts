@@ -26,6 +26,7 @@
  * is the tsNs argument of each call, so the same calls give the same reports.
  */
 import type { ExecReport, OrderRequest, OrderStatus, OrderType, Side, VenueOrder } from "../../domain/order.ts";
+import { Ladder } from "./ladder.ts";
 import { BpsFeeModel, ConservativeQueue, type FeeModel, type QueueModel } from "./models.ts";
 
 export interface SymbolSpec {
@@ -45,6 +46,8 @@ export interface SimExchangeOptions {
   seed?: number;
   /** initial balances per asset */
   balances?: Record<string, number>;
+  /** fills kept per symbol for fills(symbol, sinceMs) (default 1,000,000; the oldest go first) */
+  maxFillsKept?: number;
 }
 
 /** Counters of refused input, so a replay that feeds garbage is visible (bad input never moves state). */
@@ -80,14 +83,15 @@ interface SimOrder {
 
 interface SymState {
   spec: SymbolSpec;
-  digits: number;
-  lotDigits: number;
+  /** 10^decimals of tick and lot: prices and amounts are rounded to these decimals by integer division (correctly rounded) */
+  pxScale: number;
+  lotScale: number;
   lotEps: number;
+  baseBal: Balance;
+  quoteBal: Balance;
   /** venue levels: ticks sorted best first, and amount per ticks */
-  bidTicks: number[];
-  askTicks: number[];
-  bidAmt: Map<number, number>;
-  askAmt: Map<number, number>;
+  bids: Ladder;
+  asks: Ladder;
   /** our resting orders, price-time order (best price first, then earliest) */
   buys: SimOrder[];
   sells: SimOrder[];
@@ -117,6 +121,7 @@ export class SimExchange {
   private readonly handlers: Array<(r: ExecReport) => void> = [];
   private seq = 0;
   private tradeSeq = 0;
+  private readonly maxFills: number;
 
   constructor(opts: SimExchangeOptions) {
     if (!opts.venue) throw new RangeError("SimExchange needs a venue name");
@@ -124,6 +129,8 @@ export class SimExchange {
     this.fees = opts.fees ?? new BpsFeeModel(0, 0);
     this.queue = opts.queue ?? new ConservativeQueue();
     this.seed = opts.seed ?? 0;
+    this.maxFills = opts.maxFillsKept ?? 1_000_000;
+    if (!(this.maxFills >= 1)) throw new RangeError(`maxFillsKept must be >= 1, got ${this.maxFills}`);
     for (const [a, v] of Object.entries(opts.balances ?? {})) this.deposit(a, v);
   }
 
@@ -136,10 +143,12 @@ export class SimExchange {
     if (this.syms.has(spec.symbol)) throw new RangeError(`${spec.symbol} is already listed`);
     this.syms.set(spec.symbol, {
       spec: { ...spec },
-      digits: decimals(spec.tickSize),
-      lotDigits: decimals(spec.lotSize),
+      pxScale: 10 ** decimals(spec.tickSize),
+      lotScale: 10 ** decimals(spec.lotSize),
+      baseBal: this.balance(spec.base),
+      quoteBal: this.balance(spec.quote),
       lotEps: spec.lotSize * 1e-6,
-      bidTicks: [], askTicks: [], bidAmt: new Map(), askAmt: new Map(),
+      bids: new Ladder(true), asks: new Ladder(false),
       buys: [], sells: [], fills: [],
     });
   }
@@ -176,9 +185,9 @@ export class SimExchange {
       return;
     }
     const isBid = side === "buy";
-    const amt = isBid ? s.bidAmt : s.askAmt;
-    const prev = amt.get(ticks) ?? 0;
-    this.setLevel(s, isBid, ticks, amount);
+    const lad = isBid ? s.bids : s.asks;
+    const prev = lad.get(ticks);
+    lad.set(ticks, amount);
     // our resting orders at this price on the same side: their queue ahead moves per the model
     const mine = isBid ? s.buys : s.sells;
     for (const o of mine) if (o.ticks === ticks) o.front = this.queue.levelChanged(o.front, prev, amount);
@@ -195,7 +204,7 @@ export class SimExchange {
         left -= q;
       }
       if (out.length) {
-        this.setLevel(s, isBid, ticks, left > s.lotEps ? left : 0);
+        lad.set(ticks, left > s.lotEps ? left : 0);
         this.prune(s);
         this.emit(out);
       }
@@ -296,7 +305,7 @@ export class SimExchange {
       return out;
     }
     // rest: behind the venue amount already at this price
-    o.front = (isBuy ? sym.bidAmt : sym.askAmt).get(ticks) ?? 0;
+    o.front = (isBuy ? sym.bids : sym.asks).get(ticks);
     this.insertResting(isBuy ? sym.buys : sym.sells, o, isBuy);
     return out;
   }
@@ -340,8 +349,16 @@ export class SimExchange {
   levels(symbol: string, side: Side, n = Infinity): Array<[number, number]> {
     const s = this.syms.get(symbol);
     if (!s) return [];
-    const ticks = side === "buy" ? s.bidTicks : s.askTicks, amt = side === "buy" ? s.bidAmt : s.askAmt;
-    return ticks.slice(0, Math.min(n, ticks.length)).map((t) => [this.px(s, t), amt.get(t)!]);
+    const lad = side === "buy" ? s.bids : s.asks, out: Array<[number, number]> = [];
+    for (let i = 0; i < Math.min(n, lad.size); i++) out.push([this.px(s, lad.ticks(i)), lad.amount(i)]);
+    return out;
+  }
+
+  /** Best venue price of a side as the exchange holds it (NaN when empty); no allocation. */
+  best(symbol: string, side: Side): number {
+    const s = this.syms.get(symbol);
+    const lad = s && (side === "buy" ? s.bids : s.asks);
+    return lad && lad.size ? this.px(s!, lad.ticks(0)) : NaN;
   }
 
   /** Queue ahead of a resting order (venue amount), for tests and diagnostics. */
@@ -359,7 +376,8 @@ export class SimExchange {
     if (!s) return "-1121 Invalid symbol.";
     if (req.side !== "buy" && req.side !== "sell") return "-1100 Illegal characters found in parameter 'side'.";
     if (req.type !== "limit" && req.type !== "market") return "-1116 Invalid orderType.";
-    if (!["GTC", "IOC", "FOK", "PO"].includes(req.timeInForce)) return "-1115 Invalid timeInForce.";
+    const tif = req.timeInForce;
+    if (tif !== "GTC" && tif !== "IOC" && tif !== "FOK" && tif !== "PO") return "-1115 Invalid timeInForce.";
     if (req.type === "market" && req.timeInForce === "PO") return "-1115 Invalid timeInForce.";
     const lots = req.amount / s.spec.lotSize;
     if (!(req.amount > 0) || !Number.isFinite(req.amount) || Math.abs(lots - Math.round(lots)) > 1e-6) return "-1013 Filter failure: LOT_SIZE";
@@ -368,8 +386,8 @@ export class SimExchange {
       if (req.price === undefined || !(req.price > 0) || !Number.isFinite(this.toTicks(s, req.price))) return "-1013 Filter failure: PRICE_FILTER";
       ref = req.price;
     } else {
-      const t = req.side === "buy" ? s.askTicks[0] : s.bidTicks[0];
-      ref = t === undefined ? NaN : this.px(s, t);
+      const lad = req.side === "buy" ? s.asks : s.bids;
+      ref = lad.size ? this.px(s, lad.ticks(0)) : NaN;
     }
     if (ref * req.amount < s.spec.minNotional) return "-1013 Filter failure: MIN_NOTIONAL";
     return null;
@@ -383,42 +401,19 @@ export class SimExchange {
   }
 
   private px(s: SymState, ticks: number): number {
-    return Number((ticks * s.spec.tickSize).toFixed(s.digits));
+    return Math.round(ticks * s.spec.tickSize * s.pxScale) / s.pxScale;
   }
 
   /** amounts within float noise of the lot grid are put on it (0.30000000000000004 -> 0.3); others kept as they are */
   private lot(s: SymState, x: number): number {
     const k = x / s.spec.lotSize, r = Math.round(k);
-    return Math.abs(k - r) < 1e-6 ? Number((r * s.spec.lotSize).toFixed(s.lotDigits)) : x;
+    return Math.abs(k - r) < 1e-6 ? Math.round(r * s.spec.lotSize * s.lotScale) / s.lotScale : x;
   }
 
   private balance(asset: string): Balance {
     let b = this.bal.get(asset);
     if (!b) this.bal.set(asset, (b = { total: 0, used: 0 }));
     return b;
-  }
-
-  private setLevel(s: SymState, isBid: boolean, ticks: number, amount: number): void {
-    const amt = isBid ? s.bidAmt : s.askAmt, arr = isBid ? s.bidTicks : s.askTicks;
-    const had = amt.has(ticks);
-    if (amount > 0) {
-      amt.set(ticks, amount);
-      if (!had) arr.splice(this.bound(arr, ticks, isBid), 0, ticks);
-    } else if (had) {
-      amt.delete(ticks);
-      arr.splice(this.bound(arr, ticks, isBid), 1);
-    }
-  }
-
-  /** first index whose ticks are not better than `ticks` (bids descending, asks ascending) */
-  private bound(arr: number[], ticks: number, desc: boolean): number {
-    let lo = 0, hi = arr.length;
-    while (lo < hi) {
-      const m = (lo + hi) >> 1;
-      if (desc ? arr[m]! > ticks : arr[m]! < ticks) lo = m + 1;
-      else hi = m;
-    }
-    return lo;
   }
 
   private insertResting(list: SimOrder[], o: SimOrder, isBuy: boolean): void {
@@ -429,7 +424,8 @@ export class SimExchange {
 
   /** best opposite price (venue or ours) is at or through `ticks` */
   private wouldTake(s: SymState, isBuy: boolean, ticks: number): boolean {
-    const v = isBuy ? s.askTicks[0] : s.bidTicks[0];
+    const lad = isBuy ? s.asks : s.bids;
+    const v = lad.size ? lad.ticks(0) : undefined;
     const m = isBuy ? s.sells[0]?.ticks : s.buys[0]?.ticks;
     const hit = (t: number | undefined) => t !== undefined && (isBuy ? t <= ticks : t >= ticks);
     return hit(v) || hit(m);
@@ -438,10 +434,11 @@ export class SimExchange {
   /** amount a taker could get at `ticks` or better, up to `want` */
   private available(s: SymState, isBuy: boolean, ticks: number, want: number): number {
     let got = 0;
-    const vt = isBuy ? s.askTicks : s.bidTicks, va = isBuy ? s.askAmt : s.bidAmt;
-    for (const t of vt) {
+    const lad = isBuy ? s.asks : s.bids;
+    for (let i = 0; i < lad.size; i++) {
+      const t = lad.ticks(i);
       if (isBuy ? t > ticks : t < ticks) break;
-      got += va.get(t)!;
+      got += lad.amount(i);
       if (got >= want) return got;
     }
     for (const o of isBuy ? s.sells : s.buys) {
@@ -454,14 +451,14 @@ export class SimExchange {
   /** quote cost of taking `want` (venue and ours, best first) up to `ticks` */
   private costToTake(s: SymState, isBuy: boolean, ticks: number, want: number): number {
     // merge the two ladders by price; both are short walks at order entry
-    const vt = isBuy ? s.askTicks : s.bidTicks, va = isBuy ? s.askAmt : s.bidAmt, mine = isBuy ? s.sells : s.buys;
+    const lad = isBuy ? s.asks : s.bids, mine = isBuy ? s.sells : s.buys;
     let vi = 0, oi = 0, left = want, cost = 0;
     while (left > s.lotEps) {
-      const a = vi < vt.length ? vt[vi]! : NaN, b = oi < mine.length ? mine[oi]!.ticks : NaN;
+      const a = vi < lad.size ? lad.ticks(vi) : NaN, b = oi < mine.length ? mine[oi]!.ticks : NaN;
       let t: number, q: number;
       if (b !== b || (a === a && (isBuy ? a <= b : a >= b))) {
         if (a !== a) break;
-        t = a; q = va.get(a)!; vi++;
+        t = a; q = lad.amount(vi); vi++;
       } else {
         t = b; q = mine[oi]!.amount - mine[oi]!.filled; oi++;
       }
@@ -476,14 +473,14 @@ export class SimExchange {
   /** taker walk: venue levels and our resting orders merged by price, time priority within a price */
   private take(s: SymState, o: SimOrder, tsNs: number, out: ExecReport[]): void {
     const isBuy = o.req.side === "buy";
-    const vt = isBuy ? s.askTicks : s.bidTicks, va = isBuy ? s.askAmt : s.bidAmt, mine = isBuy ? s.sells : s.buys;
+    const lad = isBuy ? s.asks : s.bids, mine = isBuy ? s.sells : s.buys;
     let oi = 0;
     while (o.amount - o.filled > s.lotEps) {
-      const a = vt.length ? vt[0]! : NaN; // depleted venue levels are removed, so the best is always [0]
+      const a = lad.size ? lad.ticks(0) : NaN; // depleted venue levels are removed, so the best is always level 0
       const b = oi < mine.length ? mine[oi]!.ticks : NaN;
       const t = a !== a ? b : b !== b ? a : isBuy ? Math.min(a, b) : Math.max(a, b);
       if (t !== t || (isBuy ? t > o.ticks : t < o.ticks)) break;
-      const V = a === t ? va.get(t)! : 0;
+      const V = a === t ? lad.amount(0) : 0;
       let c = 0; // venue amount taken at this price
       let j = oi;
       for (; j < mine.length && mine[j]!.ticks === t; j++) {
@@ -510,7 +507,7 @@ export class SimExchange {
         const r = mine[k]!;
         r.front = Math.max(0, Math.min(r.front, V) - c);
       }
-      if (V > 0) this.setLevel(s, !isBuy, t, V - c > s.lotEps ? V - c : 0);
+      if (V > 0) lad.set(t, V - c > s.lotEps ? V - c : 0);
       while (oi < mine.length && mine[oi]!.ticks === t) oi++;
     }
     this.prune(s);
@@ -518,9 +515,17 @@ export class SimExchange {
 
   /** drops finished orders from the resting lists */
   private prune(s: SymState): void {
-    const live = (o: SimOrder) => o.status === "open" || o.status === "partially_filled";
-    if (s.buys.some((o) => !live(o))) s.buys = s.buys.filter(live);
-    if (s.sells.some((o) => !live(o))) s.sells = s.sells.filter(live);
+    SimExchange.pruneList(s.buys);
+    SimExchange.pruneList(s.sells);
+  }
+
+  private static pruneList(list: SimOrder[]): void {
+    let w = 0;
+    for (let r = 0; r < list.length; r++) {
+      const o = list[r]!;
+      if (o.status === "open" || o.status === "partially_filled") list[w++] = o;
+    }
+    list.length = w;
   }
 
   private fill(s: SymState, o: SimOrder, q: number, ticks: number, taker: boolean, tsNs: number, out: ExecReport[]): void {
@@ -530,7 +535,7 @@ export class SimExchange {
     const price = this.px(s, ticks);
     const isBuy = o.req.side === "buy";
     const fee = this.fees.fee(o.req.symbol, o.req.side, price, q, taker);
-    const base = this.balance(s.spec.base), quote = this.balance(s.spec.quote);
+    const base = s.baseBal, quote = s.quoteBal;
     if (isBuy) {
       const release = Math.min(o.reserved, o.reservePerUnit > 0 ? q * o.reservePerUnit : price * q + fee);
       o.reserved -= release;
@@ -551,6 +556,7 @@ export class SimExchange {
     const r = this.report(o, "fill", q, price, fee, taker, `${this.venue}-${++this.tradeSeq}`, timeMs);
     out.push(r);
     s.fills.push(r);
+    if (s.fills.length >= 2 * this.maxFills) s.fills.splice(0, s.fills.length - this.maxFills); // amortised: one move per maxFills fills
     if (o.status === "filled") this.release(s, o);
   }
 
