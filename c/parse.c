@@ -1,181 +1,12 @@
 /* parse.c — Binance frames to tick records (see parse.h for the contract). */
+#define BOT4_PARSE_INTERNALS
 #include "parse.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- exact decimal conversion ------------------------------------------------------------- */
-
-static const double POW10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-static double slow_decimal(const uint8_t *s, uint32_t len) {
-  char tmp[128];
-  if (len == 0 || len >= sizeof tmp) return NAN;
-  memcpy(tmp, s, len);
-  tmp[len] = 0;
-  char *end = NULL;
-  double v = strtod(tmp, &end);
-  return end == tmp + len ? v : NAN;
-}
-
-/* Clinger's fast path: an integer m < 2^53 and 10^k with k <= 22 are both exact doubles, and IEEE
- * division rounds once, so m / 10^k is the correctly rounded value of the decimal — the same
- * double JavaScript's Number() gives. Everything else (exponents, > 19 digits) goes to strtod. */
-static inline double decimal(const uint8_t *s, uint32_t len) {
-  const uint8_t *p = s, *e = s + len;
-  int neg = 0;
-  if (p < e && *p == '-') neg = 1, p++;
-  uint64_t m = 0;
-  int digits = 0, frac = 0, seen_dot = 0, any = 0;
-  if (p == e) return NAN;
-  for (; p < e; p++) {
-    unsigned d = (unsigned)(*p - '0');
-    if (d < 10) {
-      any = 1;
-      if (digits < 19) {
-        m = m * 10 + d;
-        if (m) digits++;
-        frac += seen_dot;
-      } else {
-        return slow_decimal(s, len); /* more than 19 significant digits: exactness needs strtod */
-      }
-    } else if (*p == '.' && !seen_dot) {
-      seen_dot = 1;
-    } else {
-      return slow_decimal(s, len);
-    }
-  }
-  if (BOT4_UNLIKELY(!any)) return NAN;
-  if (BOT4_UNLIKELY(m > (1ull << 53) || frac > 22)) return slow_decimal(s, len);
-  double v = (double)m / POW10[frac];
-  return neg ? -v : v;
-}
-
 BOT4_API double bot4_parse_decimal(const uint8_t *s, uint32_t len) { return decimal(s, len); }
-
-/* ---- JSON scanning ------------------------------------------------------------------------ */
-
-typedef struct {
-  const uint8_t *p, *e;
-  int bad;
-} cur_t;
-
-static inline void ws(cur_t *c) {
-  while (c->p < c->e && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t')) c->p++;
-}
-
-static inline int peek(cur_t *c) {
-  ws(c);
-  return c->p < c->e ? *c->p : -1;
-}
-
-static inline int expect(cur_t *c, uint8_t ch) {
-  ws(c);
-  if (BOT4_LIKELY(c->p < c->e && *c->p == ch)) {
-    c->p++;
-    return 1;
-  }
-  c->bad = 1;
-  return 0;
-}
-
-/* A string's body (without quotes); escapes are skipped over, not decoded (Binance's fields
- * never carry them; a field that does is compared byte for byte and fails to match). Fields are
- * short, so a plain loop beats a memchr call. */
-static inline int string(cur_t *c, const uint8_t **s, uint32_t *n) {
-  if (!expect(c, '"')) return 0;
-  const uint8_t *b = c->p, *p = b, *e = c->e;
-  for (;;) {
-    if (BOT4_UNLIKELY(p >= e)) {
-      c->bad = 1;
-      return 0;
-    }
-    const uint8_t ch = *p;
-    if (ch == '"') break;
-    p += (ch == '\\') ? 2 : 1;
-  }
-  *s = b;
-  *n = (uint32_t)(p - b);
-  c->p = p + 1;
-  return 1;
-}
-
-/* A JSON number token (or a literal): its span. */
-static inline void token(cur_t *c, const uint8_t **s, uint32_t *n) {
-  ws(c);
-  const uint8_t *b = c->p;
-  while (c->p < c->e) {
-    uint8_t ch = *c->p;
-    if (ch == ',' || ch == '}' || ch == ']' || ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t') break;
-    c->p++;
-  }
-  *s = b;
-  *n = (uint32_t)(c->p - b);
-  if (*n == 0) c->bad = 1;
-}
-
-static inline int uint_of(const uint8_t *s, uint32_t n, uint64_t *out) {
-  if (n == 0 || n > 20) return 0;
-  uint64_t v = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    unsigned d = (unsigned)(s[i] - '0');
-    if (d > 9) return 0;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return 1;
-}
-
-static void skip_value(cur_t *c);
-
-static void skip_container(cur_t *c, uint8_t open, uint8_t close) {
-  c->p++; /* the opener */
-  if (peek(c) == close) {
-    c->p++;
-    return;
-  }
-  for (;;) {
-    if (open == '{') {
-      const uint8_t *s;
-      uint32_t n;
-      if (!string(c, &s, &n) || !expect(c, ':')) return;
-    }
-    skip_value(c);
-    if (c->bad) return;
-    int ch = peek(c);
-    if (ch == ',') {
-      c->p++;
-      continue;
-    }
-    if (ch == close) {
-      c->p++;
-      return;
-    }
-    c->bad = 1;
-    return;
-  }
-}
-
-static void skip_value(cur_t *c) {
-  int ch = peek(c);
-  if (ch == '"') {
-    const uint8_t *s;
-    uint32_t n;
-    string(c, &s, &n);
-  } else if (ch == '{') {
-    skip_container(c, '{', '}');
-  } else if (ch == '[') {
-    skip_container(c, '[', ']');
-  } else if (ch < 0) {
-    c->bad = 1;
-  } else {
-    const uint8_t *s;
-    uint32_t n;
-    token(c, &s, &n);
-  }
-}
 
 /* ---- Binance fields ------------------------------------------------------------------------ */
 
@@ -238,38 +69,6 @@ static inline double level_number(cur_t *c) {
     token(c, &s, &n);
   }
   return decimal(s, n);
-}
-
-/* A plain decimal's digits from p up to the closing quote, converted; NULL on anything else. */
-static inline const uint8_t *quick_decimal(const uint8_t *p, const uint8_t *e, double *out) {
-  uint64_t m = 0;
-  int digits = 0, frac = 0, dot = 0;
-  for (; p < e; p++) {
-    const unsigned d = (unsigned)(*p - '0');
-    if (d < 10) {
-      m = m * 10 + d;
-      digits++;
-      frac += dot;
-    } else if (*p == '.' && !dot) {
-      dot = 1;
-    } else {
-      break;
-    }
-  }
-  if (BOT4_UNLIKELY(p >= e || *p != '"' || digits == 0 || digits > 19 || frac > 22 || m > (1ull << 53))) return NULL;
-  *out = (double)m / POW10[frac];
-  return p + 1;
-}
-
-/* The compact form every venue's encoder writes, ["61659.70","1.486"], in one pass with no
- * whitespace handling; NULL sends the caller to the general path. */
-static inline const uint8_t *quick_level(const uint8_t *p, const uint8_t *e, double *px, double *sz) {
-  if (BOT4_UNLIKELY(e - p < 8 || p[0] != '[' || p[1] != '"')) return NULL;
-  p = quick_decimal(p + 2, e, px);
-  if (BOT4_UNLIKELY(!p || e - p < 4 || p[0] != ',' || p[1] != '"')) return NULL;
-  p = quick_decimal(p + 2, e, sz);
-  if (BOT4_UNLIKELY(!p || p >= e || *p != ']')) return NULL;
-  return p + 1;
 }
 
 /* Parses [["p","q"(,...)], ...] into LEVEL records (price/size/flags only). */
@@ -462,52 +261,6 @@ static void object(cur_t *c, fields_t *f, bot4_tick_t *out, uint32_t cap, int de
  * nested values it does not know, a level not in the ["p","q"] form) returns NULL and the frame is
  * parsed again by the general walker, which accepts all JSON. */
 
-static inline const uint8_t *c_int(const uint8_t *p, const uint8_t *e, uint64_t *v) {
-  uint64_t x = 0;
-  const uint8_t *b = p;
-  /* eight digits at a time where the buffer allows (timestamps and ids are 10-19 digits) */
-  while (e - p >= 8) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    const uint64_t d = w - 0x3030303030303030ull;
-    if (((d | ((d + 0x7676767676767676ull) )) & 0x8080808080808080ull) != 0) break; /* not 8 digits */
-    /* SWAR: pairs, then quads, then the eight (little-endian: first digit in the low byte) */
-    uint64_t t = (d * 10 + (d >> 8)) & 0x00ff00ff00ff00ffull;
-    t = (t * 100 + (t >> 16)) & 0x0000ffff0000ffffull;
-    t = (t * 10000 + (t >> 32)) & 0xffffffffull;
-    x = x * 100000000ull + t;
-    p += 8;
-  }
-  while (p < e && (unsigned)(*p - '0') < 10) x = x * 10 + (unsigned)(*p++ - '0');
-  if (p == b || p - b > 19) return NULL;
-  *v = x;
-  return p;
-}
-
-static inline const uint8_t *c_str(const uint8_t *p, const uint8_t *e, const uint8_t **s, uint32_t *n) {
-  if (p >= e || *p != '"') return NULL;
-  const uint8_t *b = ++p;
-  /* the closing quote, eight bytes at a time: one predictable exit instead of one per length */
-  while (e - p >= 8) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    const uint64_t x = w ^ 0x2222222222222222ull;
-    const uint64_t z = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
-    if (z) {
-      p += __builtin_ctzll(z) >> 3;
-      goto found;
-    }
-    p += 8;
-  }
-  while (p < e && *p != '"') p++;
-found:
-  /* a quote after a backslash may be escaped: the general walker sorts that out */
-  if (p >= e || (p > b && BOT4_UNLIKELY(p[-1] == '\\'))) return NULL;
-  *s = b;
-  *n = (uint32_t)(p - b);
-  return p + 1;
-}
-
 static const uint8_t *c_levels(const uint8_t *p, const uint8_t *e, fields_t *f, bot4_tick_t *out, uint32_t cap, uint8_t flags) {
   f->has_levels = 1;
   if (p >= e || *p != '[') return NULL;
@@ -534,12 +287,6 @@ static const uint8_t *c_levels(const uint8_t *p, const uint8_t *e, fields_t *f, 
     if (*p == ']') return p + 1;
     return NULL;
   }
-}
-
-static inline const uint8_t *c_bool(const uint8_t *p, const uint8_t *e, int *v) {
-  if (e - p >= 4 && memcmp(p, "true", 4) == 0) return *v = 1, p + 4;
-  if (e - p >= 5 && memcmp(p, "false", 5) == 0) return *v = 0, p + 5;
-  return NULL;
 }
 
 enum { K_INT = 32, K_M = 64, K_LEVELS = 65 };
@@ -633,26 +380,6 @@ static const uint8_t *c_object(const uint8_t *p, const uint8_t *e, fields_t *f, 
 }
 
 /* ---- symbols ------------------------------------------------------------------------------- */
-
-/* Symbol hash: the name's bytes as (at most three) little-endian words, multiplied and folded —
- * a few multiplies, not one dependent multiply per byte. Names are at most 23 bytes. */
-static inline uint32_t fnv(const uint8_t *s, uint32_t n) {
-  uint64_t w[3] = {0, 0, 0};
-  memcpy(w, s, n < 24 ? n : 24);
-  const uint64_t h = (w[0] * 0x9e3779b97f4a7c15ull) ^ (w[1] * 0xc2b2ae3d27d4eb4full) ^ (w[2] * 0x165667b19e3779f9ull) ^ n;
-  return (uint32_t)(h >> 32) ^ (uint32_t)h;
-}
-
-static inline int64_t lookup(const bot4_parser_t *p, const uint8_t *s, uint32_t n) {
-  if (n == 0 || n > BOT4_PARSE_SYMBOL_MAX) return -1;
-  uint32_t h = fnv(s, n);
-  for (uint32_t i = 0; i < BOT4_PARSE_SYMBOLS; i++) {
-    const bot4_parse_symbol_t *e = &p->table[(h + i) & (BOT4_PARSE_SYMBOLS - 1)];
-    if (e->len == 0) return -1;
-    if (e->hash == h && e->len == n && memcmp(e->name, s, n) == 0) return e->instrument;
-  }
-  return -1;
-}
 
 BOT4_API uint64_t bot4_parser_bytes(void) { return sizeof(bot4_parser_t); }
 

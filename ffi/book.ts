@@ -177,6 +177,11 @@ export class BookSet {
     return b;
   }
 
+  /** Address of the table of book pointers (bot4_book_t *[instruments]) for C callers. */
+  get tablePtr(): number {
+    return this.table.ptr;
+  }
+
   get(instrument: number): CBook | undefined {
     return this.books[instrument];
   }

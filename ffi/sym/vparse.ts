@@ -1,5 +1,49 @@
-/** Symbols of the venue kernels (filled in with the C side). Offsets mirrored from the headers. */
+/** Symbols of c/vparse.c (JSON venue parsers and the feed step). Offsets mirrored from c/vparse.h. */
 import type { LayoutSpec } from "./types.ts";
 
-export const vparseSymbols = {} as const;
-export const vparseLayouts: LayoutSpec[] = [];
+export const vparseSymbols = {
+  bot4_vfeed_bytes: { args: [], returns: "u64" },
+  bot4_vfeed_init: { args: ["ptr", "ptr", "u32", "ptr", "u32", "ptr"], returns: "i32" },
+  bot4_vparse: { args: ["ptr", "ptr", "u32", "u64", "ptr", "u32"], returns: "i32" },
+  bot4_vfeed_frame: { args: ["ptr", "ptr", "u32", "u64"], returns: "i32" },
+  bot4_vfeed_frames: { args: ["ptr", "ptr", "ptr", "u32", "ptr"], returns: "i32" },
+  bot4_layout_vparse: { args: ["ptr", "i32"], returns: "i32" },
+} as const;
+
+/** bot4_vfeed_t (c/vparse.h): results of the last frame, read in place. */
+export const VfeedLayout = {
+  bytes: 64,
+  status: 32,
+  resyncs: 36,
+  instrument: 40,
+  what: 44,
+  pushed: 48,
+  ringDrops: 56,
+  /** bot4_parser_t.deferred (c/parse.h) */
+  parserDeferred: 128,
+} as const;
+
+/** enum bot4_vparse_venue */
+export const VparseVenue = { bybit: 1 } as const;
+/** enum bot4_vparse_what */
+export const VparseWhat = { none: 0, trades: 1, delta: 2, snapshot: 3 } as const;
+/** BOT4_PARSE_DEFER: a frame the C path leaves to the cold path */
+export const PARSE_DEFER = -8;
+
+const V = VfeedLayout;
+export const vparseLayouts: LayoutSpec[] = [
+  {
+    family: "vparse",
+    fn: "bot4_layout_vparse",
+    expected: {
+      bot4_vfeed_t: V.bytes,
+      "bot4_vfeed_t.status": V.status,
+      "bot4_vfeed_t.resyncs": V.resyncs,
+      "bot4_vfeed_t.instrument": V.instrument,
+      "bot4_vfeed_t.what": V.what,
+      "bot4_vfeed_t.pushed": V.pushed,
+      "bot4_vfeed_t.ring_drops": V.ringDrops,
+      "bot4_parser_t.deferred": V.parserDeferred,
+    },
+  },
+];

@@ -1,0 +1,76 @@
+/*
+ * vparse.h — C parsers for the JSON venues (Bybit v5 public streams so far) over the received
+ * bytes: one frame in, 64-byte tick records out, no allocation and no intermediate objects, the
+ * same contract and counters as the Binance parser (parse.h, whose scanning primitives it shares),
+ * plus the feed step that follows a parse without another FFI call: apply the records to the
+ * feed's own C books (book.h) and push them into its SPSC ring.
+ *
+ * Bybit v5 (`/v5/public/{linear,spot,inverse}`):
+ *   orderbook.{depth}.{symbol} -> LEVEL, one per [price, size] of data.b then data.a (ASK on a),
+ *                                 SNAPSHOT on every record of a `type: snapshot` message, LAST on
+ *                                 the final one; seq = data.u, price2 = size2 = 0; ts = cts when
+ *                                 sent, else ts (ms). A message with no level makes one NOLEVEL
+ *                                 record so the u chain stays whole. Needs u >= 1 and both arrays.
+ *   publicTrade.{symbol}       -> TRADE per element of data: price p, size v, ts T, seq = the
+ *                                 element's seq (cross sequence; 0 when absent: linear trade ids
+ *                                 `i` are UUIDs), SELL when S is "Sell" (S is the taker's side).
+ *   tickers.{symbol}           -> BOT4_PARSE_DEFER: linear tickers are deltas merged per symbol
+ *                                 (state the cold path keeps); the frame is counted in `deferred`.
+ *   {"success":true,..} / {"op":..} -> CONTROL; {"success":false,..} -> VENUE_ERROR; any other
+ *   topic -> UNKNOWN_TYPE. A level or trade whose numbers do not read (price not > 0, size not
+ *   >= 0, not a decimal) -> MISSING with `instrument` set when the topic named a registered
+ *   symbol, so the feed can resync that book; not JSON -> MALFORMED.
+ * Keys may come in any order and whitespace is allowed: `data` met before `topic` is kept as a
+ * span and read once the topic is known. Decimals convert exactly as Number() (parse.h).
+ */
+#ifndef BOT4_VPARSE_H
+#define BOT4_VPARSE_H
+
+#include "bot4.h"
+#include "book.h"
+#include "parse.h"
+#include "ring.h"
+#include "tick.h"
+
+#define BOT4_PARSE_DEFER (-8) /* a frame the C path leaves to the cold path (counted in deferred) */
+
+enum bot4_vparse_venue { BOT4_VP_BYBIT = 1 };
+/* what the last frame was (bot4_vfeed_t.what) */
+enum bot4_vparse_what { BOT4_VP_NONE = 0, BOT4_VP_TRADES = 1, BOT4_VP_DELTA = 2, BOT4_VP_SNAPSHOT = 3 };
+
+/* One feed's C path: its parser, its books (a BookSet table: bot4_book_t *[nbooks], NULL entries
+ * allowed) and its ring. The per-frame results are read from TypeScript in place. */
+typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_vfeed {
+  bot4_parser_t *parser;
+  bot4_book_t **books;
+  bot4_ring_t *ring;   /* NULL: records stay in parser->scratch */
+  uint32_t nbooks;
+  uint32_t venue_kind; /* enum bot4_vparse_venue */
+  /* results of the last frame */
+  int32_t status;      /* records produced (>= 0) or enum bot4_parse_status / BOT4_PARSE_DEFER */
+  int32_t resyncs;     /* books that asked for a resync while applying it */
+  uint32_t instrument; /* the frame's instrument (0xffffffff: none known) */
+  uint32_t what;       /* enum bot4_vparse_what */
+  uint32_t pushed;     /* records the ring took */
+  uint32_t pad0;
+  uint64_t ring_drops; /* records the ring had no room for (total) */
+} bot4_vfeed_t;
+
+BOT4_API uint64_t bot4_vfeed_bytes(void);
+BOT4_API int32_t bot4_vfeed_init(bot4_vfeed_t *f, bot4_parser_t *p, uint32_t venue_kind, bot4_book_t **books,
+                                 uint32_t nbooks, bot4_ring_t *ring);
+/* Parses one frame of the feed's venue into out[0..cap) (records stamped with recv_ns and the
+ * parser's venue); sets f->instrument / f->what. Returns records or a negative status. */
+BOT4_API int32_t bot4_vparse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns, bot4_tick_t *out,
+                             uint32_t cap);
+/* Parses one frame into the parser's scratch, applies its LEVEL records to the feed's books, and
+ * pushes all its records into the ring. Returns records produced or a negative status; f->status,
+ * f->resyncs, f->instrument, f->what and f->pushed describe the frame. */
+BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns);
+/* Many frames laid end to end (offs[i]..offs[i+1)), each through bot4_vfeed_frame: replay and
+ * benchmarks, one FFI call per batch. Returns the records produced in all. */
+BOT4_API int32_t bot4_vfeed_frames(bot4_vfeed_t *f, const uint8_t *buf, const uint32_t *offs, uint32_t n,
+                                   const uint64_t *recv_ns);
+BOT4_API int bot4_layout_vparse(char *buf, int cap);
+
+#endif

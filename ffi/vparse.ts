@@ -1,0 +1,157 @@
+/**
+ * The JSON venues' C path (c/vparse.h) behind a typed wrapper: a frame's text is encoded once into
+ * a preallocated buffer and one FFI call parses it into tick records, applies them to the feed's
+ * own C books and pushes them into its ring. The frame's results (status, instrument, kind,
+ * books that asked for a resync) and the parser's counters are read in place, no call.
+ */
+import { K } from "./lib.ts";
+import { alignedBuffer, type AlignedBuffer } from "./buffers.ts";
+import { PARSER_BYTES, ParserLayout as P } from "./sym/feed.ts";
+import { PARSE_DEFER, VfeedLayout as L, VparseVenue, VparseWhat } from "./sym/vparse.ts";
+import type { BookSet } from "./book.ts";
+import type { ParserCounters } from "./parse.ts";
+import type { SpscRing } from "./ring.ts";
+
+export { PARSE_DEFER, VparseVenue, VparseWhat };
+
+export interface VenueParserCounters extends ParserCounters {
+  /** frames left to the cold path (Bybit tickers) */
+  deferred: number;
+}
+
+const enc = new TextEncoder();
+
+export interface VenueFrameParserOptions {
+  /** the feed's own books, indexed by instrument id: each book frame is applied in the same call */
+  books?: BookSet;
+  /** records of every parsed frame are pushed here (drops counted) */
+  ring?: SpscRing;
+}
+
+/** One venue connection's C parser (enum VparseVenue), its symbols, books and ring. */
+export class VenueFrameParser {
+  readonly parserPtr: number;
+  readonly ptr: number;
+  private readonly pmem: AlignedBuffer;
+  private readonly fmem: AlignedBuffer;
+  private readonly pu64: BigUint64Array;
+  private readonly fi32: Int32Array;
+  private readonly fu32: Uint32Array;
+  private bytes: Uint8Array;
+  private bytesPtr: number;
+  private inbuf: AlignedBuffer;
+  private readonly frame_ = K.bot4_vfeed_frame;
+  private readonly symbols = new Map<string, number>();
+
+  constructor(
+    readonly kind: number,
+    readonly venue: number,
+    o: VenueFrameParserOptions = {},
+  ) {
+    this.pmem = alignedBuffer(PARSER_BYTES);
+    this.parserPtr = this.pmem.ptr;
+    if (K.bot4_parser_init(this.parserPtr, venue) !== 0) throw new Error("bot4_parser_init refused the buffer (not 64-byte aligned)");
+    this.fmem = alignedBuffer(L.bytes);
+    this.ptr = this.fmem.ptr;
+    const books = o.books;
+    if (K.bot4_vfeed_init(this.ptr, this.parserPtr, kind, books ? books.tablePtr : 0, books ? books.instruments : 0, o.ring ? o.ring.handle : 0) !== 0) {
+      throw new RangeError(`bot4_vfeed_init refused venue kind ${kind}`);
+    }
+    this.pu64 = new BigUint64Array(this.pmem.buffer, this.pmem.byteOffset, P.table / 8);
+    this.fi32 = new Int32Array(this.fmem.buffer, this.fmem.byteOffset, L.bytes / 4);
+    this.fu32 = new Uint32Array(this.fmem.buffer, this.fmem.byteOffset, L.bytes / 4);
+    this.inbuf = alignedBuffer(1 << 20);
+    this.bytes = new Uint8Array(this.inbuf.buffer, this.inbuf.byteOffset, this.inbuf.bytes);
+    this.bytesPtr = this.inbuf.ptr;
+  }
+
+  /** Registers a symbol as the venue writes it in frames (`BTCUSDT`) for an instrument id. */
+  addSymbol(name: string, instrument: number): void {
+    const b = enc.encode(name);
+    if (K.bot4_parser_add_symbol(this.parserPtr, b, b.length, instrument) !== 0) {
+      throw new RangeError(`cannot register symbol ${JSON.stringify(name)}: empty, longer than 23 bytes, already registered, or the table is full (192)`);
+    }
+    this.symbols.set(name, instrument);
+  }
+
+  instrumentOf(name: string): number | undefined {
+    return this.symbols.get(name);
+  }
+
+  /**
+   * One text frame: UTF-8 into the input buffer (grown, cold, when a frame does not fit), then
+   * parse + books + ring in one call. Returns records produced or a negative ParseStatus /
+   * PARSE_DEFER.
+   */
+  text(text: string, recvNs: number): number {
+    let r = enc.encodeInto(text, this.bytes);
+    if (r.read! < text.length) {
+      this.grow(text.length * 3);
+      r = enc.encodeInto(text, this.bytes);
+    }
+    return this.frame_(this.ptr, this.bytesPtr, r.written!, recvNs);
+  }
+
+  /** One frame already in C-readable memory. */
+  frame(bufPtr: number, len: number, recvNs: number): number {
+    return this.frame_(this.ptr, bufPtr, len, recvNs);
+  }
+
+  /** Frames end to end at bufPtr (offsets offs[0..n]), one call (replay, benchmarks). */
+  frames(bufPtr: number, offsPtr: number, n: number, recvNsPtr: number): number {
+    return K.bot4_vfeed_frames(this.ptr, bufPtr, offsPtr, n, recvNsPtr);
+  }
+
+  /** Parse only, into `cap` records at outPtr (no books, no ring). */
+  parse(bufPtr: number, len: number, recvNs: number, outPtr: number, cap: number): number {
+    return K.bot4_vparse(this.ptr, bufPtr, len, recvNs, outPtr, cap);
+  }
+
+  private grow(bytes: number): void {
+    this.inbuf = alignedBuffer(bytes);
+    this.bytes = new Uint8Array(this.inbuf.buffer, this.inbuf.byteOffset, this.inbuf.bytes);
+    this.bytesPtr = this.inbuf.ptr;
+  }
+
+  /** Status of the last frame: records (>= 0) or a negative ParseStatus / PARSE_DEFER. */
+  get status(): number {
+    return this.fi32[L.status / 4]!;
+  }
+  /** Books that asked for a resync while the last frame was applied. */
+  get resyncs(): number {
+    return this.fi32[L.resyncs / 4]!;
+  }
+  /** The last frame's instrument (0xffffffff when it named none we know). */
+  get instrument(): number {
+    return this.fu32[L.instrument / 4]!;
+  }
+  /** What the last frame was (VparseWhat). */
+  get what(): number {
+    return this.fu32[L.what / 4]!;
+  }
+  /** Records the ring took of the last frame. */
+  get pushed(): number {
+    return this.fu32[L.pushed / 4]!;
+  }
+
+  counters(): VenueParserCounters {
+    const at = (off: number) => Number(this.pu64[off / 8]);
+    return {
+      frames: at(P.frames),
+      trades: at(P.trades),
+      quotes: at(P.quotes),
+      depth: at(P.depth),
+      snapshots: at(P.snapshots),
+      levels: at(P.levels),
+      control: at(P.control),
+      venueErrors: at(P.venueErrors),
+      malformed: at(P.malformed),
+      unknownSymbol: at(P.unknownSymbol),
+      unknownType: at(P.unknownType),
+      missing: at(P.missing),
+      tooMany: at(P.tooMany),
+      ringDrops: at(P.ringDrops),
+      deferred: at(L.parserDeferred),
+    };
+  }
+}
