@@ -388,3 +388,70 @@ describe("Ladder (venue book side)", () => {
     }
   });
 });
+
+describe("invariants under random order flow and market data", () => {
+  test("balances equal the fills, holds equal open orders, our book never crosses itself or the venue's", () => {
+    for (const seed of [1, 2, 3]) {
+      const r = new Rng(seed);
+      const e = new SimExchange({ venue: "sim", fees: new BpsFeeModel(-1, 5), queue: seed === 2 ? new ProbQueue(1.5) : new ConservativeQueue(), balances: { USDT: 1e6, BTC: 100 } });
+      e.listSymbol(SPEC);
+      const reports: ExecReport[] = [];
+      e.onReport((x) => reports.push(x));
+      const px = () => Math.round((99 + r.next() * 2) * 10) / 10;
+      const amt = () => Math.round((0.001 + r.next() * 3) * 1000) / 1000;
+      const ids: string[] = [];
+      for (let i = 0; i < 4000; i++) {
+        const u = r.next(), t = i * MS;
+        if (u < 0.35) {
+          // venue levels stay uncrossed among themselves: bids below 100, asks from 100
+          const bid = r.next() < 0.5, p = bid ? Math.round((99 + r.next()) * 10) / 10 - 0.1 : Math.round((100 + r.next()) * 10) / 10;
+          e.onBookLevel(SYM, bid ? "buy" : "sell", Number(p.toFixed(1)), r.next() < 0.3 ? 0 : amt(), t);
+        } else if (u < 0.55) e.onTrade(SYM, px(), amt(), r.next() < 0.5 ? "buy" : "sell", t);
+        else if (u < 0.9) {
+          const tif = (["GTC", "GTC", "IOC", "FOK", "PO"] as const)[Math.floor(r.next() * 5)]!;
+          const id = `i${seed}-${i}`;
+          ids.push(id);
+          reports.push(...e.place(req(r.next() < 0.5 ? "buy" : "sell", amt(), r.next() < 0.1 ? undefined : px(), r.next() < 0.1 ? "IOC" : tif, id), t));
+        } else if (ids.length) reports.push(e.cancel(SYM, ids[Math.floor(r.next() * ids.length)]!, t));
+
+        if (i % 50 === 0 || i === 3999) {
+          let base = 100, quote = 1e6;
+          for (const f of reports) {
+            if (f.kind !== "fill") continue;
+            const s = f.side === "buy" ? 1 : -1;
+            base += s * f.lastAmount;
+            quote -= s * f.lastPrice * f.lastAmount + f.fee;
+          }
+          const b = e.balances();
+          expect(b.BTC!.free + b.BTC!.used).toBeCloseTo(base, 6);
+          expect(b.USDT!.free + b.USDT!.used).toBeCloseTo(quote, 4);
+          const open = e.openOrders(SYM);
+          const heldBtc = open.filter((o) => o.side === "sell").reduce((a, o) => a + o.amount - o.filled, 0);
+          const heldUsdt = open.filter((o) => o.side === "buy").reduce((a, o) => a + (o.amount - o.filled) * o.price * (1 + 5e-4), 0);
+          expect(b.BTC!.used).toBeCloseTo(heldBtc, 6);
+          expect(b.USDT!.used).toBeCloseTo(heldUsdt, 4);
+          expect(b.BTC!.free).toBeGreaterThan(-1e-9);
+          expect(b.USDT!.free).toBeGreaterThan(-1e-6);
+          const myBid = Math.max(...open.filter((o) => o.side === "buy").map((o) => o.price));
+          const myAsk = Math.min(...open.filter((o) => o.side === "sell").map((o) => o.price));
+          expect(myBid).toBeLessThan(myAsk);
+          if (Number.isFinite(myBid) && e.best(SYM, "sell") > 0) expect(myBid).toBeLessThan(e.best(SYM, "sell"));
+          if (Number.isFinite(myAsk) && e.best(SYM, "buy") > 0) expect(myAsk).toBeGreaterThan(e.best(SYM, "buy"));
+          for (const o of open) {
+            expect(o.filled).toBeLessThan(o.amount);
+            expect(e.queueAhead(o.clientOrderId)!).toBeGreaterThanOrEqual(0);
+          }
+        }
+      }
+      // every order's fills add up to what its last report says, and never exceed its amount
+      const byId = new Map<string, number>();
+      for (const f of reports) if (f.kind === "fill") byId.set(f.clientOrderId, (byId.get(f.clientOrderId) ?? 0) + f.lastAmount);
+      for (const [id, q] of byId) {
+        const o = e.order(SYM, id)!;
+        expect(q).toBeCloseTo(o.filled, 9);
+        expect(o.filled).toBeLessThanOrEqual(o.amount);
+      }
+      expect(reports.filter((x) => x.kind === "fill").length).toBeGreaterThan(200);
+    }
+  });
+});
