@@ -55,7 +55,11 @@ export interface JournalCounters {
   replayed: number;
 }
 
-const TIF_CODE: Record<string, number> = { GTC: 0, IOC: 1, FOK: 2, PO: 3 };
+/** GTC 0, IOC 1, FOK 2, PO 3 (the order of TIF_CODES), by the first letter: no property lookup */
+function tifCode(tif: string): number {
+  const c = tif.charCodeAt(0);
+  return c === 73 ? 1 : c === 70 ? 2 : c === 80 ? 3 : 0;
+}
 const REPORT_CODE: Record<string, number> = { ack: K_ACK, fill: K_FILL, cancelled: K_CANCELLED, rejected: K_REJECTED, expired: K_EXPIRED, cancel_rejected: K_CANCEL_REJECTED };
 
 export class OrderJournal {
@@ -71,6 +75,10 @@ export class OrderJournal {
   private readonly bytes: Uint8Array;
   private readonly routeIds = new Map<string, Map<string, Map<string, number>>>();
   private nextRoute: number;
+  private lastVenue = "";
+  private lastSymbol = "";
+  private lastStrategy = "";
+  private lastRoute = -1;
   private next: number;
   private appliedCache: number;
   private readonly slots: number;
@@ -177,7 +185,7 @@ export class OrderJournal {
     const byte = this.ring.slotByte(seq);
     if (!writeAscii(this.bytes, byte + S_CID, req.clientOrderId, S_CID_MAX)) return this.refuse();
     const f = this.f64, b = byte >> 3;
-    let flags = (req.side === "sell" ? FL_SELL : 0) | (req.type === "market" ? FL_MARKET : 0) | ((TIF_CODE[req.timeInForce] ?? 0) << FL_TIF_SHIFT);
+    let flags = (req.side === "sell" ? FL_SELL : 0) | (req.type === "market" ? FL_MARKET : 0) | (tifCode(req.timeInForce) << FL_TIF_SHIFT);
     if (req.reduceOnly) flags |= FL_REDUCE_ONLY;
     if (req.price === undefined) flags |= FL_NO_PRICE;
     f[b + F_KIND] = K_SUBMIT;
@@ -283,8 +291,17 @@ export class OrderJournal {
   }
 
   private routeId(venue: string, symbol: string, strategy: string): number {
+    // the last route, compared by string identity first: an engine sends the same strings again
+    if (venue === this.lastVenue && symbol === this.lastSymbol && strategy === this.lastStrategy) return this.lastRoute;
     const id = this.routeIds.get(venue)?.get(symbol)?.get(strategy);
-    return id === undefined ? this.newRoute(venue, symbol, strategy) : id;
+    const r = id === undefined ? this.newRoute(venue, symbol, strategy) : id;
+    if (r >= 0) {
+      this.lastVenue = venue;
+      this.lastSymbol = symbol;
+      this.lastStrategy = strategy;
+      this.lastRoute = r;
+    }
+    return r;
   }
 
   /** cold path: the first order of a (venue, symbol, strategy) writes a route record first */
