@@ -113,6 +113,31 @@ describe("our orders against each other: price-time priority", () => {
     expect(e.openOrders().map((o) => [o.clientOrderId, o.filled])).toEqual([["s1", 0.5], ["s4", 0]]);
   });
 
+  test("self-trade prevention: same strategy expires taker, maker or both instead of trading; other strategies trade", () => {
+    const mk = (mode: "expire_taker" | "expire_maker" | "expire_both") => {
+      const e = new SimExchange({ venue: "sim", selfTrade: mode, balances: { USDT: 1e6, BTC: 10 } });
+      e.listSymbol(SPEC);
+      e.place({ ...req("sell", 1, 100, "GTC", "other"), strategy: "B" }, 0);
+      e.place({ ...req("sell", 1, 100, "GTC", "mine"), strategy: "A" }, 0);
+      e.place({ ...req("sell", 1, 100.1, "GTC", "far"), strategy: "B" }, 0);
+      return { e, rs: e.place({ ...req("buy", 3, 100.1, "GTC", "t"), strategy: "A" }, 0) };
+    };
+    let { e, rs } = mk("expire_maker");
+    expect(rs.map((r) => [r.kind, r.clientOrderId, r.lastAmount])).toEqual([
+      ["ack", "t", 0], ["fill", "t", 1], ["fill", "other", 1], ["expired", "mine", 0], ["fill", "t", 1], ["fill", "far", 1],
+    ]);
+    expect(rs[3]!.reason).toMatch(/EXPIRED_IN_MATCH/);
+    expect(e.openOrders().map((o) => [o.clientOrderId, o.amount - o.filled])).toEqual([["t", 1]]);
+    ({ e, rs } = mk("expire_taker"));
+    expect(rs.map((r) => [r.kind, r.clientOrderId])).toEqual([["ack", "t"], ["fill", "t"], ["fill", "other"], ["expired", "t"]]);
+    expect(e.openOrders().map((o) => o.clientOrderId)).toEqual(["mine", "far"]);
+    expect(e.balances().USDT!.used).toBe(0);
+    ({ e, rs } = mk("expire_both"));
+    expect(rs.slice(3).map((r) => [r.kind, r.clientOrderId])).toEqual([["expired", "mine"], ["expired", "t"]]);
+    expect(e.openOrders().map((o) => o.clientOrderId)).toEqual(["far"]);
+    expect(e.balances().BTC).toEqual({ free: 9, used: 1 }); // one account: selling 1 to ourselves nets out; "far" holds 1
+  });
+
   test("at one price, venue amount ahead of our resting order trades before it, the rest after", () => {
     const e = ex();
     e.onBookLevel(SYM, "sell", 100, 2, 0);

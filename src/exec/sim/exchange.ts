@@ -17,7 +17,9 @@
  * - Binance spot rules: LOT_SIZE / PRICE_FILTER / MIN_NOTIONAL filters, balances reserved at entry
  *   (buys reserve notional plus the highest fee rate, sells reserve base), fees in quote,
  *   newClientOrderId unique for the life of the account, reject and cancel-reject codes as the
- *   venue's (-1013, -2010, -2011, -1121).
+ *   venue's (-1013, -2010, -2011, -1121), optional self-trade prevention per strategy.
+ * - A cash account (spot): perpetual symbols are accepted but positions, margin and reduceOnly
+ *   are not modelled; the base asset's balance stands in for the position.
  *
  * Contract of the synchronous core: place() and cancel() return every report the request causes
  * at once, in order (ack or reject, then fills of the taker, each followed by the maker fill when
@@ -48,7 +50,17 @@ export interface SimExchangeOptions {
   balances?: Record<string, number>;
   /** fills kept per symbol for fills(symbol, sinceMs) (default 1,000,000; the oldest go first) */
   maxFillsKept?: number;
+  /** what happens when an order would trade with a resting order of the same strategy (default "none": they trade) */
+  selfTrade?: SelfTradePrevention;
 }
+
+/**
+ * Self-trade prevention, as Binance's selfTradePreventionMode: the taker, the resting maker, or
+ * both are expired instead of trading (Binance reports status EXPIRED_IN_MATCH). "Same" means the
+ * same OrderRequest.strategy (two orders without one are the same account, so the same too).
+ */
+export type SelfTradePrevention = "none" | "expire_taker" | "expire_maker" | "expire_both";
+const STP_REASON = "EXPIRED_IN_MATCH self-trade prevention";
 
 /** Counters of refused input, so a replay that feeds garbage is visible (bad input never moves state). */
 export interface SimExchangeCounters {
@@ -122,6 +134,7 @@ export class SimExchange {
   private seq = 0;
   private tradeSeq = 0;
   private readonly maxFills: number;
+  private readonly stp: SelfTradePrevention;
 
   constructor(opts: SimExchangeOptions) {
     if (!opts.venue) throw new RangeError("SimExchange needs a venue name");
@@ -130,6 +143,8 @@ export class SimExchange {
     this.queue = opts.queue ?? new ConservativeQueue();
     this.seed = opts.seed ?? 0;
     this.maxFills = opts.maxFillsKept ?? 1_000_000;
+    this.stp = opts.selfTrade ?? "none";
+    if (!["none", "expire_taker", "expire_maker", "expire_both"].includes(this.stp)) throw new RangeError(`unknown self-trade prevention mode ${this.stp}`);
     if (!(this.maxFills >= 1)) throw new RangeError(`maxFillsKept must be >= 1, got ${this.maxFills}`);
     for (const [a, v] of Object.entries(opts.balances ?? {})) this.deposit(a, v);
   }
@@ -293,11 +308,12 @@ export class SimExchange {
     this.orders.set(req.clientOrderId, o);
     const out: ExecReport[] = [this.report(o, "ack", 0, 0, 0, undefined, undefined, timeMs)];
 
-    if (req.timeInForce === "FOK" && this.available(sym, isBuy, ticks, req.amount) < req.amount - sym.lotEps) {
+    if (req.timeInForce === "FOK" && this.available(sym, isBuy, ticks, req.amount, req.strategy) < req.amount - sym.lotEps) {
       this.finish(sym, o, "expired", timeMs, out);
       return out;
     }
     this.take(sym, o, tsNs, out);
+    if (o.status === "expired") return out; // self-trade prevention expired the taker
     const left = o.amount - o.filled;
     if (left <= sym.lotEps) return out; // filled: fill() finished it
     if (market || req.timeInForce === "IOC" || req.timeInForce === "FOK") {
@@ -432,7 +448,7 @@ export class SimExchange {
   }
 
   /** amount a taker could get at `ticks` or better, up to `want` */
-  private available(s: SymState, isBuy: boolean, ticks: number, want: number): number {
+  private available(s: SymState, isBuy: boolean, ticks: number, want: number, strategy: string | undefined): number {
     let got = 0;
     const lad = isBuy ? s.asks : s.bids;
     for (let i = 0; i < lad.size; i++) {
@@ -443,7 +459,7 @@ export class SimExchange {
     }
     for (const o of isBuy ? s.sells : s.buys) {
       if (isBuy ? o.ticks > ticks : o.ticks < ticks) break;
-      got += o.amount - o.filled;
+      if (this.stp === "none" || o.req.strategy !== strategy) got += o.amount - o.filled;
     }
     return got;
   }
@@ -482,8 +498,8 @@ export class SimExchange {
       if (t !== t || (isBuy ? t > o.ticks : t < o.ticks)) break;
       const V = a === t ? lad.amount(0) : 0;
       let c = 0; // venue amount taken at this price
-      let j = oi;
-      for (; j < mine.length && mine[j]!.ticks === t; j++) {
+      let stopped = false;
+      for (let j = oi; j < mine.length && mine[j]!.ticks === t; j++) {
         const r = mine[j]!;
         const chunk = Math.min(r.front, V) - c;
         if (chunk > s.lotEps) {
@@ -493,12 +509,22 @@ export class SimExchange {
         }
         const left = o.amount - o.filled;
         if (left <= s.lotEps) break;
+        if (this.stp !== "none" && r.req.strategy === o.req.strategy) {
+          const timeMs = Math.floor(tsNs / 1e6);
+          if (this.stp !== "expire_taker") this.finish(s, r, "expired", timeMs, out, STP_REASON);
+          if (this.stp !== "expire_maker") {
+            this.finish(s, o, "expired", timeMs, out, STP_REASON);
+            stopped = true;
+            break;
+          }
+          continue;
+        }
         const q = Math.min(left, r.amount - r.filled);
         this.fill(s, o, q, t, true, tsNs, out);
         this.fill(s, r, q, t, false, tsNs, out);
       }
       const left = o.amount - o.filled;
-      if (left > s.lotEps && V - c > s.lotEps) {
+      if (!stopped && left > s.lotEps && V - c > s.lotEps) {
         const q = Math.min(left, V - c);
         this.fill(s, o, q, t, true, tsNs, out);
         c += q;
@@ -509,6 +535,7 @@ export class SimExchange {
       }
       if (V > 0) lad.set(t, V - c > s.lotEps ? V - c : 0);
       while (oi < mine.length && mine[oi]!.ticks === t) oi++;
+      if (stopped) break;
     }
     this.prune(s);
   }
@@ -569,10 +596,12 @@ export class SimExchange {
     }
   }
 
-  private finish(s: SymState, o: SimOrder, status: "cancelled" | "expired", timeMs: number, out: ExecReport[]): void {
+  private finish(s: SymState, o: SimOrder, status: "cancelled" | "expired", timeMs: number, out: ExecReport[], reason?: string): void {
     o.status = status;
     this.release(s, o);
-    out.push(this.report(o, status, 0, 0, 0, undefined, undefined, timeMs));
+    const r = this.report(o, status, 0, 0, 0, undefined, undefined, timeMs);
+    if (reason) r.reason = reason;
+    out.push(r);
   }
 
   private reject(req: OrderRequest, reason: string, timeMs: number): ExecReport {
