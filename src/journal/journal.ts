@@ -166,6 +166,10 @@ export class OrderJournal {
   get prefix(): string {
     return this.session.prefix;
   }
+  /** the sequence the next record will carry */
+  get nextSeq(): number {
+    return this.next;
+  }
   /** sequences written but not yet committed to sqlite */
   get backlog(): number {
     return this.next - 1 - this.ring.applied;

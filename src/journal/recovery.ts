@@ -88,7 +88,8 @@ export async function recover(journal: OrderJournal, gw: Gateway & OrderLookup, 
     }
   };
   await journal.flush();
-  let live = store.liveOrders().filter((o) => o.venue === venue);
+  const live0 = store.liveOrders().filter((o) => o.venue === venue);
+  let live = live0;
   rep.liveBefore = live.length;
 
   // 1. in-flight grace
@@ -118,6 +119,7 @@ export async function recover(journal: OrderJournal, gw: Gateway & OrderLookup, 
       else fillsByOrder.set(f.clientOrderId, [f]);
     }
   }
+  const mark = journal.nextSeq;
   for (const [cid, fills] of fillsByOrder) {
     if (!store.order(cid)) {
       const f0 = fills[0]!;
@@ -135,8 +137,8 @@ export async function recover(journal: OrderJournal, gw: Gateway & OrderLookup, 
     for (const f of fills) must(journal.report(f));
   }
   await journal.flush();
-  // the worker inserts the rows: a fill is new if its row carries a sequence of this session
-  rep.fillsApplied = countNewFills(journal, fillsByOrder);
+  // the worker inserts the rows: a fill is new if its row carries a sequence written just now
+  rep.fillsApplied = countNewFills(journal, fillsByOrder, mark);
   rep.fillsDuplicate = [...fillsByOrder.values()].reduce((n, l) => n + l.length, 0) - rep.fillsApplied;
 
   // 3 and 4: settle every journaled live order
@@ -186,7 +188,7 @@ export async function recover(journal: OrderJournal, gw: Gateway & OrderLookup, 
     } else rep.adopted++;
   }
   await journal.flush();
-  for (const o of live) if (store.order(o.client_id)?.status === "filled") rep.filled++;
+  for (const o of live0) if (store.order(o.client_id)?.status === "filled") rep.filled++;
 
   // 6. positions from fills vs the snapshot
   const snap = new Map(store.positions().map((p) => [`${p.venue}\u0000${p.symbol}`, p]));
@@ -211,13 +213,13 @@ function synth(o: OrderRow, kind: ExecReport["kind"], venueOrderId: string | und
   return r;
 }
 
-function countNewFills(journal: OrderJournal, fills: Map<string, ExecReport[]>): number {
+function countNewFills(journal: OrderJournal, fills: Map<string, ExecReport[]>, mark: number): number {
   let n = 0;
   const q = journal.store.db.query(`SELECT seq FROM fills WHERE venue = ?1 AND symbol = ?2 AND trade_id = ?3`);
   for (const list of fills.values()) {
     for (const f of list) {
       const row = q.get(f.venue, f.symbol, f.tradeId ?? "") as { seq: number | null } | null;
-      if (row && row.seq !== null && row.seq >= journal.firstSeq) n++;
+      if (row && row.seq !== null && row.seq >= mark) n++;
     }
   }
   return n;
