@@ -196,6 +196,7 @@ export class SmartOrderRouter {
   private readonly child: Int32Array;
   /** per venue: sign-normalised all-in price of its current level (Infinity: nothing usable left) */
   private readonly key: Float64Array;
+  private readonly feeFrac: Float64Array;
   private readonly penalty: number;
   private readonly maxLatencyNs: number;
   private readonly maxStalenessNs: number;
@@ -206,6 +207,7 @@ export class SmartOrderRouter {
     this.cur = new Uint32Array(this.n);
     this.child = new Int32Array(this.n);
     this.key = new Float64Array(this.n);
+    this.feeFrac = new Float64Array(this.n);
     this.penalty = opts.latencyPenaltyBpsPerMs ?? 0;
     this.maxLatencyNs = opts.maxLatencyNs ?? Infinity;
     this.maxStalenessNs = opts.maxStalenessNs ?? Infinity;
@@ -220,7 +222,7 @@ export class SmartOrderRouter {
     const b = this.book, n = this.n, D2 = b.depth * 2;
     const isBuy = side === "buy";
     const lv = isBuy ? b.asks : b.bids, cnt = isBuy ? b.askCount : b.bidCount;
-    const fac = this.fac, cur = this.cur, child = this.child, key = this.key, lat = b.latencyNs;
+    const fac = this.fac, cur = this.cur, child = this.child, key = this.key, feeFrac = this.feeFrac, lat = b.latencyNs;
     const sgn = isBuy ? 1 : -1;
     this.counters.decisions++;
     out.count = 0;
@@ -240,6 +242,7 @@ export class SmartOrderRouter {
         fac[v] = NaN;
         this.counters.skippedVenues++;
       } else {
+        feeFrac[v] = b.takerFeeBps[v]! / 1e4;
         // buy: pay price x (1 + fee + penalty); sell: receive price x (1 - fee - penalty)
         fac[v] = 1 + (sgn * (b.takerFeeBps[v]! + this.penalty * lat[v]! * 1e-6)) / 1e4;
       }
@@ -253,7 +256,7 @@ export class SmartOrderRouter {
       }
       key[v] = k;
     }
-    let left = amount;
+    let left = amount, totalNotional = 0, fees = 0, score = 0;
     while (left > 0) {
       // best and second-best venue by key (sign-normalised all-in price: lower is better)
       let best = -1, bk = Infinity, sk = Infinity;
@@ -274,10 +277,10 @@ export class SmartOrderRouter {
         out.amount[k] = 0;
       }
       // take from this venue while its next level still beats every other venue's (ties: rescan)
-      const fee = b.takerFeeBps[best]! / 1e4, base = best * D2;
-      let took = 0, notional = 0, score = 0, p = 0;
-      do {
-        const o = base + 2 * cur[best]!;
+      const f = fac[best]!, end = cnt[best]!;
+      let i = cur[best]!, o = best * D2 + 2 * i;
+      let took = 0, notional = 0, p = 0;
+      for (;;) {
         p = lv[o]!;
         const a = lv[o + 1]!;
         const take = a < left ? a : left;
@@ -285,20 +288,36 @@ export class SmartOrderRouter {
         notional += take * p;
         score += take * bk;
         left -= take;
-        const i = ++cur[best]!;
-        bk = levelKey(lv, o + 2, i, cnt[best]!, sgn, limitPrice, fac[best]!);
-        if (bk === -1) {
+        i++;
+        o += 2;
+        if (i >= end) {
+          bk = Infinity;
+          break;
+        }
+        // the next level must continue the ladder (valid, strictly worse) and be within the limit
+        const np = lv[o]!, na = lv[o + 1]!;
+        if (!(np > 0 && np < Infinity) || !(na > 0 && na < Infinity) || sgn * (np - p) <= 0) {
           this.counters.badLevels++;
           bk = Infinity;
+          break;
         }
-        key[best] = bk;
-      } while (left > 0 && bk < sk);
+        if (sgn * (np - limitPrice) > 0) {
+          bk = Infinity;
+          break;
+        }
+        bk = sgn * np * f;
+        if (!(left > 0) || !(bk < sk)) break;
+      }
+      cur[best] = i;
+      key[best] = bk;
       out.amount[k]! += took;
       out.limitPrice[k] = p;
-      out.notional += notional;
-      out.fees += notional * fee;
-      out.score += sgn * score;
+      totalNotional += notional;
+      fees += notional * feeFrac[best]!;
     }
+    out.notional = totalNotional;
+    out.fees = fees;
+    out.score = sgn * score;
     out.filled = amount - (left > 0 ? left : 0);
     return out.count;
   }
