@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { ExecReport, OrderRequest, Side, TimeInForce } from "../src/domain/order.ts";
 import { SimExchange } from "../src/exec/sim/exchange.ts";
-import { SimGateway, VirtualClock } from "../src/exec/sim/gateway.ts";
+import { RealClock, SimGateway, VirtualClock } from "../src/exec/sim/gateway.ts";
 import { Ladder } from "../src/exec/sim/ladder.ts";
 import { BpsFeeModel, ConservativeQueue, ConstantLatency, EmpiricalLatency, type LatencyModel, ProbQueue, Rng } from "../src/exec/sim/models.ts";
 
@@ -377,6 +377,24 @@ describe("SimGateway: latency on a clock, deterministic for a seed", () => {
     expect(a).not.toBe(c);
     const parsed = JSON.parse(a)[0] as Array<[number, string]>;
     expect(parsed.filter((s) => s[1] === "fill").length).toBeGreaterThan(10);
+  });
+
+  test("paper trading on a RealClock: reports come after the modelled latency of real time", async () => {
+    const clock = new RealClock();
+    const e = ex();
+    e.onBookLevel(SYM, "sell", 100, 1, clock.now());
+    const gw = new SimGateway(e, clock, new ConstantLatency(5 * MS, 5 * MS));
+    const seen: Array<[number, string]> = [];
+    const t0 = clock.now();
+    gw.onReport((r) => seen.push([clock.now() - t0, r.kind]));
+    gw.submit(req("buy", 1, 100, "IOC", "paper"));
+    expect(seen).toEqual([]);
+    await Bun.sleep(40);
+    expect(seen.map((s) => s[1])).toEqual(["ack", "fill"]);
+    expect(seen[0]![0]).toBeGreaterThanOrEqual(9 * MS); // 10 ms modelled; timers may fire up to 1 ms early
+    expect(e.fills(SYM, 0)[0]!.venueTimeMs).toBeGreaterThanOrEqual(Math.floor((t0 + 4 * MS) / MS));
+    await gw.close();
+    expect(() => gw.submit(req("buy", 1, 100, "IOC"))).toThrow(/closed/);
   });
 
   test("virtual clock runs events in (time, scheduling) order and never goes back", () => {
