@@ -286,6 +286,9 @@ describe("ids and cancels", () => {
     expect(e.cancel(SYM, "nope", 0).kind).toBe("cancel_rejected");
     expect(e.cancel("ETH/USDT", "c2", 0).kind).toBe("cancel_rejected");
     expect(e.counters.cancelRejects).toBe(4);
+    expect(e.allOrders(SYM).map((o) => [o.clientOrderId, o.status])).toEqual([["c", "filled"], ["c2", "cancelled"]]);
+    expect(e.clientOrderIdOf(e.order(SYM, "c2")!.venueOrderId)).toBe("c2");
+    expect(e.clientOrderIdOf("999")).toBeUndefined();
   });
 
   test("fills(symbol, sinceMs) lists fills by venue time", () => {

@@ -129,6 +129,7 @@ export class SimExchange {
   private readonly syms = new Map<string, SymState>();
   /** every accepted order by clientOrderId (terminal ones too: ids are never reused) */
   private readonly orders = new Map<string, SimOrder>();
+  private readonly byVenueId = new Map<string, string>();
   private readonly bal = new Map<string, Balance>();
   private readonly handlers: Array<(r: ExecReport) => void> = [];
   private seq = 0;
@@ -306,6 +307,7 @@ export class SimExchange {
       amount: req.amount, filled: 0, status: "open", front: 0, reserved, reservePerUnit: perUnit, timeMs,
     };
     this.orders.set(req.clientOrderId, o);
+    this.byVenueId.set(o.venueOrderId, req.clientOrderId);
     const out: ExecReport[] = [this.report(o, "ack", 0, 0, 0, undefined, undefined, timeMs)];
 
     if (req.timeInForce === "FOK" && this.available(sym, isBuy, ticks, req.amount, req.strategy) < req.amount - sym.lotEps) {
@@ -354,6 +356,18 @@ export class SimExchange {
   order(symbol: string, clientOrderId: string): VenueOrder | undefined {
     const o = this.orders.get(clientOrderId);
     return o && o.req.symbol === symbol ? this.view(o) : undefined;
+  }
+
+  /** clientOrderId of the order the exchange numbered `venueOrderId` (Binance's orderId), if any */
+  clientOrderIdOf(venueOrderId: string): string | undefined {
+    return this.byVenueId.get(venueOrderId);
+  }
+
+  /** Every order accepted on a symbol, finished ones included, in entry order (Binance's allOrders). */
+  allOrders(symbol: string): VenueOrder[] {
+    const out: VenueOrder[] = [];
+    for (const o of this.orders.values()) if (o.req.symbol === symbol) out.push(this.view(o));
+    return out;
   }
 
   fills(symbol: string, sinceMs: number): ExecReport[] {
