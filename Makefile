@@ -23,7 +23,7 @@ CFLAGS_v4 := -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512
 CFLAGS_v3 := -march=x86-64-v3 -mtune=generic
 CFLAGS_base := -march=x86-64 -mtune=generic
 
-.PHONY: all deps libs native bot4 run test bench clean distclean
+.PHONY: all deps libs native bot4 run test bench ref clean distclean
 all: deps libs bot4
 
 $(BUN): .bun-version scripts/ensure-bun.sh
@@ -53,13 +53,24 @@ $(BUILD)/bot4: deps libs $(TSSRC) package.json
 	$(BUN) build --compile --bytecode --minify-syntax --minify-whitespace src/cli/main.ts $(WORKERS) --outfile $@
 bot4: $(BUILD)/bot4
 
+# TA-Lib's C sources as carried by the npm `talib` package (dev dependency; its Node binding is
+# never built or loaded): only the functions the indicator tests and benches compare against,
+# and the moving averages TA_MA dispatches to. Loaded by ffi/talib.ts, never by the product.
+TALIB := node_modules/talib/src/lib
+TALIB_FUNCS := SMA EMA BBANDS RSI MACD ATR STDDEV VAR TRANGE MA utility DEMA TEMA TRIMA KAMA MAMA T3 WMA
+TALIB_SRC = $(foreach f,$(TALIB_FUNCS),$(TALIB)/src/ta_func/ta_$(f).c) $(TALIB)/src/ta_common/ta_global.c
+$(BUILD)/ref/libta.so: node_modules/.bot4-installed Makefile
+	@mkdir -p $(BUILD)/ref
+	$(CC) -O2 -fPIC -shared -w -I$(TALIB)/include -I$(TALIB)/src/ta_common -I$(TALIB)/src/ta_func -o $@ $(TALIB_SRC) -lm
+ref: $(BUILD)/ref/libta.so
+
 run: all
 	$(BUILD)/bot4 run $(ARGS)
 
-test: all
+test: all ref
 	$(BUN) test $(TEST_ARGS)
 
-bench: all
+bench: all ref
 	$(BUN) run bench/all.ts $(ARGS)
 
 clean:

@@ -1,0 +1,788 @@
+/* ind.c — indicator kernels and bar aggregation; see ind.h for the definitions and guarantees. */
+/* sqrt of a non-negative variance never sets errno: lets GCC use vsqrtpd on every width */
+#pragma GCC optimize("no-math-errno")
+#include <math.h>
+#include <string.h>
+#include "ind.h"
+
+#define L BOT4_LANES
+static inline f64v ld(const double *p) { return f64v_load(p); }
+static inline void st(double *p, f64v v) { f64v_store(p, v); }
+static inline f64v S(double x) { return f64v_splat(x); }
+static inline f64v sel(i64v m, f64v a, f64v b) { return f64v_select(m, a, b); }
+static inline f64v vsqrt(f64v v) {
+  f64v r;
+  for (int j = 0; j < L; j++) r[j] = __builtin_sqrt(v[j]);
+  return r;
+}
+/* keep the old value in lanes without an update */
+static inline void put(double *p, i64v has, f64v v) { st(p, sel(has, v, ld(p))); }
+
+/* Per-indicator constants, computed once per call. */
+typedef struct prm {
+  double sma_p, sma_i, bb_p, bb_i, bb_k, z_p, z_i;
+  double ema_p, ema_k;
+  double rsi_p, rsi_pm1, rsi_i;
+  double mf, ms, mg, mkf, mks, mkg, mstart; /* mstart: first update of the fast seed (s-f+1) */
+  double atr_p, atr_pm1, atr_i;
+  double vw_p;
+} prm_t;
+
+static void prm_init(prm_t *P, const bot4_ind_config_t *c) {
+  P->sma_p = c->sma; P->sma_i = 1.0 / c->sma;
+  P->bb_p = c->bb; P->bb_i = 1.0 / c->bb; P->bb_k = c->bb_k;
+  P->z_p = c->z; P->z_i = 1.0 / c->z;
+  P->ema_p = c->ema; P->ema_k = 2.0 / (double)(c->ema + 1);
+  P->rsi_p = c->rsi; P->rsi_pm1 = c->rsi - 1; P->rsi_i = 1.0 / c->rsi;
+  P->mf = c->macd_fast; P->ms = c->macd_slow; P->mg = c->macd_signal;
+  P->mkf = 2.0 / (double)(c->macd_fast + 1); P->mks = 2.0 / (double)(c->macd_slow + 1);
+  P->mkg = 2.0 / (double)(c->macd_signal + 1);
+  P->mstart = (double)(c->macd_slow - c->macd_fast + 1);
+  P->atr_p = c->atr; P->atr_pm1 = c->atr - 1; P->atr_i = 1.0 / c->atr;
+  P->vw_p = c->vwap;
+}
+
+/* ---- step functions: one sub-vector (offset o) of a group; `warm` = 0 only when every lane is
+ * past its warm-up, which lets batch loops drop the selects (same arithmetic, same bits). ---- */
+
+/* rolling window of p: returns mean and (clamped) population variance after adding x, dropping old */
+static inline void win_step(bot4_ind_win_t *w, int o, f64v x, f64v old, i64v has, f64v cnt, double p, double ip,
+                            int warm, f64v *mean, f64v *var) {
+  const f64v P = S(p), zero = S(0.0);
+  f64v K = ld(w->k + o);
+  if (warm) K = sel(has & (i64v)(cnt == S(1.0)), x, K);
+  const f64v d = x - K;
+  const f64v dold = warm ? sel((i64v)(cnt > P), old - K, zero) : old - K;
+  const f64v s1 = ld(w->s1 + o) + (d - dold), s2 = ld(w->s2 + o) + (d * d - dold * dold);
+  const f64v t1 = ld(w->t1 + o) + d, t2 = ld(w->t2 + o) + d * d, ph = ld(w->ph + o) + S(1.0);
+  const i64v wrap = (i64v)(ph == P);
+  const f64v delta = t1 * S(ip);
+  const f64v s1w = t1 - P * delta;
+  const f64v s2w = t2 - delta * (t1 + s1w);
+  const f64v K2 = sel(wrap, K + delta, K), S1 = sel(wrap, s1w, s1), S2 = sel(wrap, s2w, s2);
+  put(w->k + o, has, K2);
+  put(w->s1 + o, has, S1);
+  put(w->s2 + o, has, S2);
+  put(w->t1 + o, has, sel(wrap, zero, t1));
+  put(w->t2 + o, has, sel(wrap, zero, t2));
+  put(w->ph + o, has, sel(wrap, zero, ph));
+  const f64v m1 = S1 * S(ip);
+  const f64v v = S2 * S(ip) - m1 * m1;
+  *mean = K2 + m1;
+  *var = sel((i64v)(v < S(1e-14)), zero, v); /* TA_IS_ZERO_OR_NEG */
+}
+
+static inline f64v ema_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v cnt, const prm_t *P, int warm) {
+  const f64v p = S(P->ema_p);
+  f64v s = ld(G->ema_s + o);
+  const f64v stdy = (x - s) * S(P->ema_k) + s;
+  if (!warm) { put(G->ema_s + o, has, stdy); return stdy; }
+  const f64v sum = ld(G->ema_sum + o) + x;
+  put(G->ema_sum + o, has & (i64v)(cnt <= p), sum);
+  s = sel((i64v)(cnt > p), stdy, sel((i64v)(cnt == p), sum / p, s));
+  put(G->ema_s + o, has, s);
+  return sel((i64v)(cnt >= p), s, S(NAN));
+}
+
+static inline f64v rsi_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v cnt, const prm_t *P, int warm) {
+  const f64v p = S(P->rsi_p), zero = S(0.0), p1 = p + S(1.0);
+  const f64v diff = x - ld(G->rsi_prev + o);
+  const i64v neg = (i64v)(diff < zero);
+  const f64v gain = sel(neg, zero, diff), loss = sel(neg, -diff, zero);
+  f64v g = ld(G->rsi_g + o), l = ld(G->rsi_l + o);
+  const f64v gs = (g * S(P->rsi_pm1) + gain) * S(P->rsi_i), ls = (l * S(P->rsi_pm1) + loss) * S(P->rsi_i);
+  if (warm) {
+    const i64v acc = (i64v)(cnt >= S(2.0)) & (i64v)(cnt <= p1);
+    const f64v ga = g + gain, la = l + loss;
+    const i64v seed = (i64v)(cnt == p1);
+    g = sel((i64v)(cnt > p1), gs, sel(acc, sel(seed, ga / p, ga), g));
+    l = sel((i64v)(cnt > p1), ls, sel(acc, sel(seed, la / p, la), l));
+  } else {
+    g = gs;
+    l = ls;
+  }
+  put(G->rsi_g + o, has, g);
+  put(G->rsi_l + o, has, l);
+  put(G->rsi_prev + o, has, x);
+  const f64v tot = g + l;
+  const f64v r = sel((i64v)(tot < S(1e-14)), zero, S(100.0) * (g / tot)); /* TA_IS_ZERO */
+  return warm ? sel((i64v)(cnt >= p1), r, S(NAN)) : r;
+}
+
+static inline void macd_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v cnt, const prm_t *P, int warm,
+                             f64v *line, f64v *sig, f64v *hist) {
+  const f64v fp = S(P->mf), sp = S(P->ms), gend = S(P->ms + P->mg - 1.0);
+  f64v fast = ld(G->m_fast + o), slow = ld(G->m_slow + o), sg = ld(G->m_sig + o);
+  const f64v fs = (x - fast) * S(P->mkf) + fast, ss = (x - slow) * S(P->mks) + slow;
+  if (warm) {
+    const f64v fsum = ld(G->m_fsum + o) + x, ssum = ld(G->m_ssum + o) + x;
+    put(G->m_fsum + o, has & (i64v)(cnt >= S(P->mstart)) & (i64v)(cnt <= sp), fsum);
+    put(G->m_ssum + o, has & (i64v)(cnt <= sp), ssum);
+    const i64v seed = (i64v)(cnt == sp), after = (i64v)(cnt > sp);
+    fast = sel(after, fs, sel(seed, fsum / fp, fast));
+    slow = sel(after, ss, sel(seed, ssum / sp, slow));
+  } else {
+    fast = fs;
+    slow = ss;
+  }
+  put(G->m_fast + o, has, fast);
+  put(G->m_slow + o, has, slow);
+  const f64v ln = fast - slow;
+  const f64v gs = (ln - sg) * S(P->mkg) + sg;
+  if (warm) {
+    const f64v sigsum = ld(G->m_sigsum + o) + ln;
+    put(G->m_sigsum + o, has & (i64v)(cnt >= sp) & (i64v)(cnt <= gend), sigsum);
+    sg = sel((i64v)(cnt > gend), gs, sel((i64v)(cnt == gend), sigsum / S(P->mg), sg));
+  } else {
+    sg = gs;
+  }
+  put(G->m_sig + o, has, sg);
+  if (warm) {
+    const i64v out = (i64v)(cnt >= gend);
+    *line = sel(out, ln, S(NAN));
+    *sig = sel(out, sg, S(NAN));
+    *hist = sel(out, ln - sg, S(NAN));
+  } else {
+    *line = ln;
+    *sig = sg;
+    *hist = ln - sg;
+  }
+}
+
+static inline f64v atr_step(bot4_ind_group_t *G, int o, f64v h, f64v lo, f64v c, i64v has, f64v cnt, const prm_t *P, int warm) {
+  const f64v p = S(P->atr_p), p1 = p + S(1.0);
+  const f64v pc = ld(G->atr_pc + o);
+  const f64v hi = sel((i64v)(h > pc), h, pc), lw = sel((i64v)(lo < pc), lo, pc);
+  const f64v tr = hi - lw;
+  f64v a = ld(G->atr_s + o);
+  const f64v as = (a * S(P->atr_pm1) + tr) * S(P->atr_i);
+  put(G->atr_pc + o, has, c);
+  if (!warm) { put(G->atr_s + o, has, as); return as; }
+  const f64v sum = ld(G->atr_sum + o) + tr;
+  put(G->atr_sum + o, has & (i64v)(cnt >= S(2.0)) & (i64v)(cnt <= p1), sum);
+  a = sel((i64v)(cnt > p1), as, sel((i64v)(cnt == p1), sum / p, a));
+  put(G->atr_s + o, has, a);
+  return sel((i64v)(cnt >= p1), a, S(NAN));
+}
+
+static inline f64v typical(f64v h, f64v lo, f64v c) {
+  return sel((i64v)(h == lo) & (i64v)(lo == c), c, (h + lo + c) / S(3.0));
+}
+
+/* VWAP over the last p updates (p = 0: cumulative); pv/v are this update's tp*v and v, pvo/vo the
+ * ones leaving the window */
+static inline f64v vwap_step(bot4_ind_group_t *G, int o, f64v pv, f64v v, f64v pvo, f64v vo, i64v has, f64v cnt,
+                             const prm_t *P, int warm) {
+  const f64v zero = S(0.0);
+  f64v spv, sv;
+  if (P->vw_p == 0) {
+    spv = ld(G->v_pv + o) + pv;
+    sv = ld(G->v_v + o) + v;
+  } else {
+    const f64v p = S(P->vw_p);
+    const i64v full = (i64v)(cnt > p);
+    spv = ld(G->v_pv + o) + (pv - (warm ? sel(full, pvo, zero) : pvo));
+    sv = ld(G->v_v + o) + (v - (warm ? sel(full, vo, zero) : vo));
+    const f64v tpv = ld(G->v_tpv + o) + pv, tv = ld(G->v_tv + o) + v, ph = ld(G->v_ph + o) + S(1.0);
+    const i64v wrap = (i64v)(ph == p);
+    spv = sel(wrap, tpv, spv);
+    sv = sel(wrap, tv, sv);
+    put(G->v_tpv + o, has, sel(wrap, zero, tpv));
+    put(G->v_tv + o, has, sel(wrap, zero, tv));
+    put(G->v_ph + o, has, sel(wrap, zero, ph));
+  }
+  put(G->v_pv + o, has, spv);
+  put(G->v_v + o, has, sv);
+  return sel((i64v)(sv > zero), spv / sv, S(NAN));
+}
+
+/* ---- the set ---- */
+
+static uint32_t ring_of(const bot4_ind_config_t *c) {
+  uint32_t r = c->sma;
+  if (c->bb > r) r = c->bb;
+  if (c->z > r) r = c->z;
+  if (c->vwap > r) r = c->vwap;
+  return r;
+}
+
+#define SLOT_F64 (3 * BOT4_GROUP)
+
+static int config_ok(const bot4_ind_config_t *c) {
+  const uint32_t M = BOT4_IND_MAX_PERIOD;
+  if (!c) return 0;
+  if (c->sma < 1 || c->sma > M || c->ema < 1 || c->ema > M || c->bb < 2 || c->bb > M || c->rsi < 1 || c->rsi > M) return 0;
+  if (c->macd_fast < 1 || c->macd_slow > M || c->macd_fast >= c->macd_slow || c->macd_signal < 1 || c->macd_signal > M) return 0;
+  if (c->atr < 1 || c->atr > M || c->z < 2 || c->z > M || c->vwap > M) return 0;
+  if (!(c->bb_k > 0) || !isfinite(c->bb_k)) return 0;
+  return 1;
+}
+
+static size_t group_bytes_of(const bot4_ind_config_t *c) {
+  return sizeof(bot4_ind_group_t) + (size_t)ring_of(c) * SLOT_F64 * sizeof(double);
+}
+
+/* Bytes for a set of `instruments` under config c; 0 when the config is invalid. */
+BOT4_API size_t bot4_ind_bytes(const bot4_ind_config_t *c, uint32_t instruments) {
+  if (!config_ok(c) || instruments < 1) return 0;
+  uint32_t groups = (instruments + BOT4_GROUP - 1) / BOT4_GROUP;
+  return sizeof(bot4_ind_set_t) + (size_t)groups * group_bytes_of(c);
+}
+
+static inline bot4_ind_group_t *group_at(bot4_ind_set_t *s, uint32_t g) {
+  return (bot4_ind_group_t *)((uint8_t *)s + sizeof(bot4_ind_set_t) + (size_t)g * s->group_bytes);
+}
+
+static void group_reset(bot4_ind_group_t *G, uint32_t ring) {
+  memset(G, 0, sizeof(*G) + (size_t)ring * SLOT_F64 * sizeof(double));
+  double *outs[] = {G->last, G->sma, G->ema, G->bb_upper, G->bb_middle, G->bb_lower, G->rsi, G->macd,
+                    G->macd_signal, G->macd_hist, G->atr, G->vwap, G->zscore};
+  for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
+    for (int l = 0; l < BOT4_GROUP; l++) outs[i][l] = NAN;
+}
+
+/* Initialises caller-owned memory (64-byte aligned, bot4_ind_bytes bytes). Returns groups, or -1
+ * for a misaligned buffer, -2 for an invalid config. */
+BOT4_API int32_t bot4_ind_init(bot4_ind_set_t *s, const bot4_ind_config_t *c, uint32_t instruments) {
+  if (!s || ((uintptr_t)s & (BOT4_CACHELINE - 1))) return -1;
+  if (!config_ok(c) || instruments < 1) return -2;
+  memset(s, 0, sizeof(*s));
+  s->groups = (instruments + BOT4_GROUP - 1) / BOT4_GROUP;
+  s->ring = ring_of(c);
+  s->group_bytes = (uint32_t)group_bytes_of(c);
+  s->instruments = instruments;
+  s->cfg = *c;
+  for (uint32_t g = 0; g < s->groups; g++) group_reset(group_at(s, g), s->ring);
+  return (int32_t)s->groups;
+}
+
+/* Resets one instrument's indicators to their warm-up state (e.g. after a data gap). */
+BOT4_API int32_t bot4_ind_reset(bot4_ind_set_t *s, uint32_t instrument) {
+  if (instrument >= s->groups * BOT4_GROUP) return -1;
+  bot4_ind_group_t *G = group_at(s, instrument / BOT4_GROUP);
+  const uint32_t l = instrument % BOT4_GROUP;
+  double *rows = (double *)G;
+  const size_t nrows = sizeof(*G) / (BOT4_GROUP * sizeof(double));
+  for (size_t r = 0; r < nrows; r++) rows[r * BOT4_GROUP + l] = r < 13 ? NAN : 0.0;
+  double *ring = (double *)(G + 1);
+  for (uint32_t k = 0; k < s->ring * 3; k++) ring[k * BOT4_GROUP + l] = 0.0;
+  return 0;
+}
+
+/* One update of group g: lane l takes (c[l], h[l], lo[l], v[l]) when bit l of mask is set. */
+static void update_group(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group_t *restrict G, const double *c,
+                         const double *h, const double *lo, const double *v, uint32_t mask) {
+  const uint32_t R = s->ring;
+  double *ring = (double *)(G + 1);
+  double BOT4_ALIGNED(64) o_sma[8], o_bb[8], o_z[8], o_pv[8], o_v[8], pvn[8];
+  uint32_t slot[8];
+  for (int l = 0; l < BOT4_GROUP; l++) {
+    const uint32_t hd = (uint32_t)G->head[l];
+    slot[l] = hd;
+    const uint32_t a = (hd + R - s->cfg.sma) % R, b = (hd + R - s->cfg.bb) % R, z = (hd + R - s->cfg.z) % R;
+    o_sma[l] = ring[a * SLOT_F64 + l];
+    o_bb[l] = ring[b * SLOT_F64 + l];
+    o_z[l] = ring[z * SLOT_F64 + l];
+    const uint32_t w = s->cfg.vwap ? (hd + R - s->cfg.vwap) % R : 0;
+    o_pv[l] = ring[w * SLOT_F64 + BOT4_GROUP + l];
+    o_v[l] = ring[w * SLOT_F64 + 2 * BOT4_GROUP + l];
+  }
+  const i64v bits0 = (i64v){0} + (int64_t)mask;
+  for (int k = 0; k < BOT4_STEPS; k++) {
+    const int o = k * L;
+    i64v lanebit;
+    for (int j = 0; j < L; j++) lanebit[j] = (int64_t)1 << (o + j);
+    const i64v has = (bits0 & lanebit) != 0;
+    const f64v x = ld(c + o), hh = ld(h + o), ll = ld(lo + o), vv = ld(v + o);
+    const f64v cnt = ld(G->count + o) + sel(has, S(1.0), S(0.0));
+    put(G->count + o, has, cnt);
+    put(G->last + o, has, x);
+    f64v mean, var;
+    win_step(&G->w_sma, o, x, ld(o_sma + o), has, cnt, P->sma_p, P->sma_i, 1, &mean, &var);
+    put(G->sma + o, has, sel((i64v)(cnt >= S(P->sma_p)), mean, S(NAN)));
+    win_step(&G->w_bb, o, x, ld(o_bb + o), has, cnt, P->bb_p, P->bb_i, 1, &mean, &var);
+    {
+      const i64v ok = (i64v)(cnt >= S(P->bb_p));
+      const f64v w = vsqrt(var) * S(P->bb_k);
+      put(G->bb_middle + o, has, sel(ok, mean, S(NAN)));
+      put(G->bb_upper + o, has, sel(ok, mean + w, S(NAN)));
+      put(G->bb_lower + o, has, sel(ok, mean - w, S(NAN)));
+    }
+    win_step(&G->w_z, o, x, ld(o_z + o), has, cnt, P->z_p, P->z_i, 1, &mean, &var);
+    {
+      const f64v sd = vsqrt(var);
+      const f64v zz = sel((i64v)(sd > S(0.0)), (x - mean) / sd, S(0.0));
+      put(G->zscore + o, has, sel((i64v)(cnt >= S(P->z_p)), zz, S(NAN)));
+    }
+    put(G->ema + o, has, ema_step(G, o, x, has, cnt, P, 1));
+    put(G->rsi + o, has, rsi_step(G, o, x, has, cnt, P, 1));
+    f64v ln, sg, hs;
+    macd_step(G, o, x, has, cnt, P, 1, &ln, &sg, &hs);
+    put(G->macd + o, has, ln);
+    put(G->macd_signal + o, has, sg);
+    put(G->macd_hist + o, has, hs);
+    put(G->atr + o, has, atr_step(G, o, hh, ll, x, has, cnt, P, 1));
+    const f64v pv = typical(hh, ll, x) * vv;
+    st(pvn + o, pv);
+    put(G->vwap + o, has, vwap_step(G, o, pv, vv, ld(o_pv + o), ld(o_v + o), has, cnt, P, 1));
+  }
+  for (int l = 0; l < BOT4_GROUP; l++) {
+    if (!(mask >> l & 1)) continue;
+    const uint32_t sl = slot[l];
+    ring[sl * SLOT_F64 + l] = c[l];
+    ring[sl * SLOT_F64 + BOT4_GROUP + l] = pvn[l];
+    ring[sl * SLOT_F64 + 2 * BOT4_GROUP + l] = v[l];
+    G->head[l] = (double)(sl + 1 == R ? 0 : sl + 1);
+  }
+}
+
+/* One incremental step for group g: lane l takes close c[l], high h[l], low lo[l], volume v[l]
+ * when bit l of mask is set (a tick: h = lo = c = price, v = size). */
+BOT4_API int32_t bot4_ind_update8(bot4_ind_set_t *s, uint32_t g, const double *c, const double *h, const double *lo,
+                                  const double *v, uint32_t mask) {
+  if (BOT4_UNLIKELY(g >= s->groups)) return -1;
+  prm_t P;
+  prm_init(&P, &s->cfg);
+  update_group(s, &P, group_at(s, g), c, h, lo, v, mask & 0xff);
+  return 0;
+}
+
+/* Staging for record batches: consecutive records of one group are gathered lane by lane and
+ * applied as one 8-wide step; a second record for a staged lane (or another group) flushes first,
+ * so every instrument still sees its records in order. */
+typedef struct stage {
+  double BOT4_ALIGNED(64) c[8], h[8], l[8], v[8];
+  uint32_t g, mask;
+} stage_t;
+
+static inline void stage_flush(const bot4_ind_set_t *s, const prm_t *P, stage_t *sg) {
+  if (sg->mask) update_group(s, P, group_at((bot4_ind_set_t *)s, sg->g), sg->c, sg->h, sg->l, sg->v, sg->mask);
+  sg->mask = 0;
+}
+
+static inline void stage_put(const bot4_ind_set_t *s, const prm_t *P, stage_t *sg, uint32_t id, double c, double h,
+                             double l, double v) {
+  const uint32_t g = id / BOT4_GROUP, lane = id % BOT4_GROUP;
+  if (sg->mask && (g != sg->g || (sg->mask >> lane & 1))) stage_flush(s, P, sg);
+  sg->g = g;
+  sg->c[lane] = c;
+  sg->h[lane] = h;
+  sg->l[lane] = l;
+  sg->v[lane] = v;
+  sg->mask |= 1u << lane;
+}
+
+static void stage_init(stage_t *sg) {
+  for (int l = 0; l < 8; l++) sg->c[l] = sg->h[l] = sg->l[l] = sg->v[l] = 0;
+  sg->mask = 0;
+  sg->g = 0;
+}
+
+/* Applies n tick records at slots start.. (masked) of a ring's record area (or a flat array with
+ * mask 0xffffffff): each trade updates its instrument's indicators (price, size). Returns trades
+ * applied. */
+BOT4_API int32_t bot4_ind_apply(bot4_ind_set_t *restrict s, const bot4_tick_t *restrict rec, uint32_t mask,
+                                uint32_t start, int32_t n) {
+  prm_t P;
+  prm_init(&P, &s->cfg);
+  stage_t sg;
+  stage_init(&sg);
+  const uint32_t cap = s->instruments;
+  int32_t applied = 0;
+  uint64_t skipped = 0, rejected = 0;
+  for (int32_t k = 0; k < n; k++) {
+    const bot4_tick_t *t = &rec[(start + (uint32_t)k) & mask];
+    if (t->kind != BOT4_TICK_TRADE) { skipped++; continue; }
+    const double px = t->price, q = t->size;
+    if (BOT4_UNLIKELY(t->instrument >= cap || !(q > 0) || !isfinite(px) || !isfinite(q))) { rejected++; continue; }
+    stage_put(s, &P, &sg, t->instrument, px, px, px, q);
+    applied++;
+  }
+  stage_flush(s, &P, &sg);
+  s->applied += (uint64_t)applied;
+  s->skipped += skipped;
+  s->rejected += rejected;
+  return applied;
+}
+
+/* Drives the indicators by closed bars (bot4_bar_t records from bot4_bars_apply): close, high,
+ * low and volume of each bar. Returns bars applied. */
+BOT4_API int32_t bot4_ind_apply_bars(bot4_ind_set_t *restrict s, const bot4_bar_t *restrict bars, int32_t n) {
+  prm_t P;
+  prm_init(&P, &s->cfg);
+  stage_t sg;
+  stage_init(&sg);
+  int32_t applied = 0;
+  for (int32_t k = 0; k < n; k++) {
+    const bot4_bar_t *b = &bars[k];
+    if (BOT4_UNLIKELY(b->instrument >= s->instruments || !isfinite(b->close) || !(b->volume >= 0))) {
+      s->rejected++;
+      continue;
+    }
+    stage_put(s, &P, &sg, b->instrument, b->close, b->high, b->low, b->volume);
+    applied++;
+  }
+  stage_flush(s, &P, &sg);
+  s->applied += (uint64_t)applied;
+  return applied;
+}
+
+/* ---- batch: W series at once, layout [t][W] (W a multiple of 8, <= BOT4_IND_BATCH_MAX), or one
+ * series (W = 1, contiguous). Same step functions as the incremental form. ---- */
+
+typedef struct batch {
+  bot4_ind_group_t g[BOT4_IND_BATCH_MAX / BOT4_GROUP];
+} batch_t;
+
+static int batch_ok(int32_t n, int32_t W) {
+  return n >= 0 && (W == 1 || (W > 0 && W % BOT4_GROUP == 0 && W <= BOT4_IND_BATCH_MAX));
+}
+
+static void batch_init(batch_t *b, int32_t W) {
+  const int32_t groups = W == 1 ? 1 : W / BOT4_GROUP;
+  memset(b->g, 0, (size_t)groups * sizeof(bot4_ind_group_t));
+}
+
+/* input sub-vector o of group gi at time t; W == 1: the one series in every lane */
+static inline f64v in_at(const double *x, int64_t t, int32_t W, int gi, int o) {
+  return W == 1 ? S(x[t]) : ld(x + t * W + gi * BOT4_GROUP + o);
+}
+static inline void out_at(double *y, int64_t t, int32_t W, int gi, int o, f64v v) {
+  if (W == 1) y[t] = v[0];
+  else st(y + t * W + gi * BOT4_GROUP + o, v);
+}
+
+#define BATCH_LOOP(WARM_END, ...)                                                               \
+  do {                                                                                          \
+    const int32_t groups_ = W == 1 ? 1 : W / BOT4_GROUP, steps_ = W == 1 ? 1 : BOT4_STEPS;      \
+    const int64_t wend_ = (int64_t)(WARM_END), we_ = wend_ < n ? wend_ : n;                                 \
+    const i64v has = (i64v){0} - 1;                                                             \
+    for (int64_t t = 0; t < we_; t++) {                                                         \
+      const f64v cnt = S((double)(t + 1));                                                      \
+      for (int gi = 0; gi < groups_; gi++)                                                      \
+        for (int k = 0; k < steps_; k++) {                                                      \
+          const int o = k * L, warm = 1;                                                        \
+          bot4_ind_group_t *G = &b.g[gi];                                                       \
+          __VA_ARGS__                                                                           \
+        }                                                                                       \
+    }                                                                                           \
+    for (int64_t t = we_; t < n; t++) {                                                         \
+      const f64v cnt = S((double)(t + 1));                                                      \
+      for (int gi = 0; gi < groups_; gi++)                                                      \
+        for (int k = 0; k < steps_; k++) {                                                      \
+          const int o = k * L, warm = 0;                                                        \
+          bot4_ind_group_t *G = &b.g[gi];                                                       \
+          __VA_ARGS__                                                                           \
+        }                                                                                       \
+    }                                                                                           \
+  } while (0)
+
+static inline f64v old_at(const double *x, int64_t t, int64_t p, int32_t W, int gi, int o) {
+  return t >= p ? in_at(x, t - p, W, gi, o) : S(0.0);
+}
+
+static bot4_ind_config_t cfg1(void) {
+  bot4_ind_config_t c = {20, 20, 20, 14, 12, 26, 9, 14, 20, 0, 2.0};
+  return c;
+}
+
+BOT4_API int32_t bot4_ind_batch_sma(const double *x, int32_t n, int32_t W, uint32_t p, double *out) {
+  if (!batch_ok(n, W) || p < 1 || p > BOT4_IND_MAX_PERIOD) return -1;
+  batch_t b;
+  batch_init(&b, W);
+  const double P = p, ip = 1.0 / p;
+  BATCH_LOOP(p, {
+    f64v mean, var;
+    win_step(&G->w_sma, o, in_at(x, t, W, gi, o), old_at(x, t, p, W, gi, o), has, cnt, P, ip, warm, &mean, &var);
+    out_at(out, t, W, gi, o, warm ? sel((i64v)(cnt >= S(P)), mean, S(NAN)) : mean);
+  });
+  return 0;
+}
+
+BOT4_API int32_t bot4_ind_batch_bbands(const double *x, int32_t n, int32_t W, uint32_t p, double k_dev, double *upper,
+                                       double *middle, double *lower) {
+  if (!batch_ok(n, W) || p < 2 || p > BOT4_IND_MAX_PERIOD || !(k_dev > 0)) return -1;
+  batch_t b;
+  batch_init(&b, W);
+  const double P = p, ip = 1.0 / p;
+  BATCH_LOOP(p, {
+    f64v mean, var;
+    win_step(&G->w_bb, o, in_at(x, t, W, gi, o), old_at(x, t, p, W, gi, o), has, cnt, P, ip, warm, &mean, &var);
+    const f64v w = vsqrt(var) * S(k_dev);
+    const i64v ok = (i64v)(cnt >= S(P));
+    out_at(middle, t, W, gi, o, warm ? sel(ok, mean, S(NAN)) : mean);
+    out_at(upper, t, W, gi, o, warm ? sel(ok, mean + w, S(NAN)) : mean + w);
+    out_at(lower, t, W, gi, o, warm ? sel(ok, mean - w, S(NAN)) : mean - w);
+  });
+  return 0;
+}
+
+BOT4_API int32_t bot4_ind_batch_zscore(const double *x, int32_t n, int32_t W, uint32_t p, double *out) {
+  if (!batch_ok(n, W) || p < 2 || p > BOT4_IND_MAX_PERIOD) return -1;
+  batch_t b;
+  batch_init(&b, W);
+  const double P = p, ip = 1.0 / p;
+  BATCH_LOOP(p, {
+    f64v mean, var;
+    const f64v xv = in_at(x, t, W, gi, o);
+    win_step(&G->w_z, o, xv, old_at(x, t, p, W, gi, o), has, cnt, P, ip, warm, &mean, &var);
+    const f64v sd = vsqrt(var);
+    const f64v zz = sel((i64v)(sd > S(0.0)), (xv - mean) / sd, S(0.0));
+    out_at(out, t, W, gi, o, warm ? sel((i64v)(cnt >= S(P)), zz, S(NAN)) : zz);
+  });
+  return 0;
+}
+
+BOT4_API int32_t bot4_ind_batch_ema(const double *x, int32_t n, int32_t W, uint32_t p, double *out) {
+  if (!batch_ok(n, W) || p < 1 || p > BOT4_IND_MAX_PERIOD) return -1;
+  batch_t b;
+  batch_init(&b, W);
+  bot4_ind_config_t c = cfg1();
+  c.ema = p;
+  prm_t Pm;
+  prm_init(&Pm, &c);
+  BATCH_LOOP(p, { out_at(out, t, W, gi, o, ema_step(G, o, in_at(x, t, W, gi, o), has, cnt, &Pm, warm)); });
+  return 0;
+}
+
+BOT4_API int32_t bot4_ind_batch_rsi(const double *x, int32_t n, int32_t W, uint32_t p, double *out) {
+  if (!batch_ok(n, W) || p < 1 || p > BOT4_IND_MAX_PERIOD) return -1;
+  batch_t b;
+  batch_init(&b, W);
+  bot4_ind_config_t c = cfg1();
+  c.rsi = p;
+  prm_t Pm;
+  prm_init(&Pm, &c);
+  BATCH_LOOP(p + 1, { out_at(out, t, W, gi, o, rsi_step(G, o, in_at(x, t, W, gi, o), has, cnt, &Pm, warm)); });
+  return 0;
+}
+
+BOT4_API int32_t bot4_ind_batch_macd(const double *x, int32_t n, int32_t W, uint32_t fast, uint32_t slow, uint32_t signal,
+                                     double *line, double *sig, double *hist) {
+  if (!batch_ok(n, W) || fast < 1 || fast >= slow || slow > BOT4_IND_MAX_PERIOD || signal < 1 || signal > BOT4_IND_MAX_PERIOD)
+    return -1;
+  batch_t b;
+  batch_init(&b, W);
+  bot4_ind_config_t c = cfg1();
+  c.macd_fast = fast;
+  c.macd_slow = slow;
+  c.macd_signal = signal;
+  prm_t Pm;
+  prm_init(&Pm, &c);
+  BATCH_LOOP((int64_t)slow + signal - 1, {
+    f64v ln, sg, hs;
+    macd_step(G, o, in_at(x, t, W, gi, o), has, cnt, &Pm, warm, &ln, &sg, &hs);
+    out_at(line, t, W, gi, o, ln);
+    out_at(sig, t, W, gi, o, sg);
+    out_at(hist, t, W, gi, o, hs);
+  });
+  return 0;
+}
+
+BOT4_API int32_t bot4_ind_batch_atr(const double *h, const double *lo, const double *c, int32_t n, int32_t W, uint32_t p,
+                                    double *out) {
+  if (!batch_ok(n, W) || p < 1 || p > BOT4_IND_MAX_PERIOD) return -1;
+  batch_t b;
+  batch_init(&b, W);
+  bot4_ind_config_t cf = cfg1();
+  cf.atr = p;
+  prm_t Pm;
+  prm_init(&Pm, &cf);
+  BATCH_LOOP(p + 1, {
+    out_at(out, t, W, gi, o,
+           atr_step(G, o, in_at(h, t, W, gi, o), in_at(lo, t, W, gi, o), in_at(c, t, W, gi, o), has, cnt, &Pm, warm));
+  });
+  return 0;
+}
+
+BOT4_API int32_t bot4_ind_batch_vwap(const double *h, const double *lo, const double *c, const double *v, int32_t n,
+                                     int32_t W, uint32_t p, double *out) {
+  if (!batch_ok(n, W) || p > BOT4_IND_MAX_PERIOD) return -1;
+  batch_t b;
+  batch_init(&b, W);
+  bot4_ind_config_t cf = cfg1();
+  cf.vwap = p;
+  prm_t Pm;
+  prm_init(&Pm, &cf);
+  BATCH_LOOP(p, {
+    const f64v vv = in_at(v, t, W, gi, o);
+    const f64v pv = typical(in_at(h, t, W, gi, o), in_at(lo, t, W, gi, o), in_at(c, t, W, gi, o)) * vv;
+    f64v pvo = S(0.0), vo = S(0.0);
+    if (p && t >= p) {
+      vo = in_at(v, t - p, W, gi, o);
+      pvo = typical(in_at(h, t - p, W, gi, o), in_at(lo, t - p, W, gi, o), in_at(c, t - p, W, gi, o)) * vo;
+    }
+    out_at(out, t, W, gi, o, vwap_step(G, o, pv, vv, pvo, vo, has, cnt, &Pm, warm));
+  });
+  return 0;
+}
+
+/* ---- bars ---- */
+
+BOT4_API size_t bot4_bars_bytes(uint32_t instruments) {
+  uint32_t groups = (instruments + BOT4_GROUP - 1) / BOT4_GROUP;
+  return sizeof(bot4_bars_t) + (size_t)groups * sizeof(bot4_bars_group_t);
+}
+
+static inline bot4_bars_group_t *bars_group(bot4_bars_t *b, uint32_t g) {
+  return (bot4_bars_group_t *)((uint8_t *)b + sizeof(bot4_bars_t)) + g;
+}
+
+/* kind BOT4_BAR_TIME with interval_ns > 0, or BOT4_BAR_VOLUME with volume_per_bar > 0. Returns
+ * groups, -1 misaligned, -2 bad parameters. */
+BOT4_API int32_t bot4_bars_init(bot4_bars_t *b, uint32_t instruments, uint32_t kind, uint64_t interval_ns,
+                                double volume_per_bar) {
+  if (!b || ((uintptr_t)b & (BOT4_CACHELINE - 1))) return -1;
+  if (instruments < 1 || (kind == BOT4_BAR_TIME && interval_ns == 0) ||
+      (kind == BOT4_BAR_VOLUME && !(volume_per_bar > 0 && isfinite(volume_per_bar))) ||
+      (kind != BOT4_BAR_TIME && kind != BOT4_BAR_VOLUME))
+    return -2;
+  memset(b, 0, bot4_bars_bytes(instruments));
+  b->groups = (instruments + BOT4_GROUP - 1) / BOT4_GROUP;
+  b->kind = kind;
+  b->interval_ns = interval_ns;
+  b->volume_per_bar = volume_per_bar;
+  return (int32_t)b->groups;
+}
+
+static inline void bar_emit(bot4_bars_t *b, bot4_bars_group_t *G, uint32_t l, uint32_t id, bot4_bar_t *out) {
+  if (b->kind == BOT4_BAR_TIME) {
+    out->ts_open_ns = G->bucket[l] * b->interval_ns;
+    out->ts_close_ns = (G->bucket[l] + 1) * b->interval_ns;
+  } else {
+    out->ts_open_ns = G->ts_open[l];
+    out->ts_close_ns = G->ts_last[l];
+  }
+  out->open = G->open[l];
+  out->high = G->high[l];
+  out->low = G->low[l];
+  out->close = G->close[l];
+  out->volume = G->volume[l];
+  out->notional = G->notional[l];
+  out->vwap = G->notional[l] / G->volume[l];
+  out->trades = G->trades[l];
+  out->instrument = id;
+  out->kind = b->kind;
+  G->trades[l] = 0;
+  G->volume[l] = 0;
+  G->notional[l] = 0;
+  b->emitted++;
+}
+
+/* Aggregates n records at slots start.. (masked) into bars. Closed bars go to out[0..cap); the
+ * call stops before a record when out is full, so nothing is lost: it returns the records consumed
+ * and writes the bars written to *n_out. A time bar closes on the first trade of a later bucket
+ * (a late trade joins the open bar); a volume bar closes on the trade that brings its volume to
+ * volume_per_bar or more (the trade is not split). */
+BOT4_API int32_t bot4_bars_apply(bot4_bars_t *restrict b, const bot4_tick_t *restrict rec, uint32_t mask, uint32_t start,
+                                 int32_t n, bot4_bar_t *restrict out, int32_t cap, int32_t *n_out) {
+  const uint32_t capi = b->groups * BOT4_GROUP;
+  int32_t k = 0, m = 0;
+  for (; k < n; k++) {
+    if (m >= cap) break;
+    const bot4_tick_t *t = &rec[(start + (uint32_t)k) & mask];
+    if (t->kind != BOT4_TICK_TRADE) { b->skipped++; continue; }
+    const uint32_t id = t->instrument;
+    const double px = t->price, q = t->size;
+    if (BOT4_UNLIKELY(id >= capi || !(q > 0) || !isfinite(px) || !isfinite(q))) { b->rejected++; continue; }
+    bot4_bars_group_t *G = bars_group(b, id / BOT4_GROUP);
+    const uint32_t l = id % BOT4_GROUP;
+    if (b->kind == BOT4_BAR_TIME) {
+      const uint64_t bucket = t->ts_exchange_ns / b->interval_ns;
+      if (G->trades[l] > 0 && bucket > G->bucket[l]) bar_emit(b, G, l, id, &out[m++]);
+      if (G->trades[l] == 0) G->bucket[l] = bucket;
+    }
+    if (G->trades[l] == 0) {
+      G->open[l] = G->high[l] = G->low[l] = px;
+      G->ts_open[l] = t->ts_exchange_ns;
+    }
+    if (px > G->high[l]) G->high[l] = px;
+    if (px < G->low[l]) G->low[l] = px;
+    G->close[l] = px;
+    G->volume[l] += q;
+    G->notional[l] += px * q;
+    G->trades[l] += 1;
+    G->ts_last[l] = t->ts_exchange_ns;
+    b->applied++;
+    if (b->kind == BOT4_BAR_VOLUME && G->volume[l] >= b->volume_per_bar) bar_emit(b, G, l, id, &out[m++]);
+  }
+  *n_out = m;
+  return k;
+}
+
+/* Closes open time bars whose bucket ended at or before now_ns (a quiet instrument's bar closes
+ * on the clock, not on its next trade). Volume bars: closes every open bar when now_ns is
+ * UINT64_MAX (end of data). Returns bars written (at most cap; call again while it returns cap). */
+BOT4_API int32_t bot4_bars_flush(bot4_bars_t *b, uint64_t now_ns, bot4_bar_t *out, int32_t cap) {
+  int32_t m = 0;
+  for (uint32_t g = 0; g < b->groups; g++) {
+    bot4_bars_group_t *G = bars_group(b, g);
+    for (uint32_t l = 0; l < BOT4_GROUP && m < cap; l++) {
+      if (G->trades[l] == 0) continue;
+      const int due = b->kind == BOT4_BAR_TIME ? (G->bucket[l] + 1) * b->interval_ns <= now_ns : now_ns == UINT64_MAX;
+      if (due) bar_emit(b, G, l, g * BOT4_GROUP + l, &out[m++]);
+    }
+  }
+  return m;
+}
+
+BOT4_API int bot4_layout_ind(char *buf, int cap) {
+  int n = 0;
+  BOT4_L_SIZE(bot4_ind_config_t);
+  BOT4_L_OFF(bot4_ind_config_t, sma);
+  BOT4_L_OFF(bot4_ind_config_t, ema);
+  BOT4_L_OFF(bot4_ind_config_t, bb);
+  BOT4_L_OFF(bot4_ind_config_t, rsi);
+  BOT4_L_OFF(bot4_ind_config_t, macd_fast);
+  BOT4_L_OFF(bot4_ind_config_t, macd_slow);
+  BOT4_L_OFF(bot4_ind_config_t, macd_signal);
+  BOT4_L_OFF(bot4_ind_config_t, atr);
+  BOT4_L_OFF(bot4_ind_config_t, z);
+  BOT4_L_OFF(bot4_ind_config_t, vwap);
+  BOT4_L_OFF(bot4_ind_config_t, bb_k);
+  BOT4_L_SIZE(bot4_ind_set_t);
+  BOT4_L_OFF(bot4_ind_set_t, groups);
+  BOT4_L_OFF(bot4_ind_set_t, ring);
+  BOT4_L_OFF(bot4_ind_set_t, group_bytes);
+  BOT4_L_OFF(bot4_ind_set_t, instruments);
+  BOT4_L_OFF(bot4_ind_set_t, cfg);
+  BOT4_L_OFF(bot4_ind_set_t, applied);
+  BOT4_L_OFF(bot4_ind_set_t, skipped);
+  BOT4_L_OFF(bot4_ind_set_t, rejected);
+  BOT4_L_SIZE(bot4_ind_group_t);
+  BOT4_L_OFF(bot4_ind_group_t, last);
+  BOT4_L_OFF(bot4_ind_group_t, sma);
+  BOT4_L_OFF(bot4_ind_group_t, ema);
+  BOT4_L_OFF(bot4_ind_group_t, bb_upper);
+  BOT4_L_OFF(bot4_ind_group_t, bb_middle);
+  BOT4_L_OFF(bot4_ind_group_t, bb_lower);
+  BOT4_L_OFF(bot4_ind_group_t, rsi);
+  BOT4_L_OFF(bot4_ind_group_t, macd);
+  BOT4_L_OFF(bot4_ind_group_t, macd_signal);
+  BOT4_L_OFF(bot4_ind_group_t, macd_hist);
+  BOT4_L_OFF(bot4_ind_group_t, atr);
+  BOT4_L_OFF(bot4_ind_group_t, vwap);
+  BOT4_L_OFF(bot4_ind_group_t, zscore);
+  BOT4_L_OFF(bot4_ind_group_t, count);
+  BOT4_L_SIZE(bot4_bar_t);
+  BOT4_L_OFF(bot4_bar_t, ts_open_ns);
+  BOT4_L_OFF(bot4_bar_t, ts_close_ns);
+  BOT4_L_OFF(bot4_bar_t, open);
+  BOT4_L_OFF(bot4_bar_t, high);
+  BOT4_L_OFF(bot4_bar_t, low);
+  BOT4_L_OFF(bot4_bar_t, close);
+  BOT4_L_OFF(bot4_bar_t, volume);
+  BOT4_L_OFF(bot4_bar_t, notional);
+  BOT4_L_OFF(bot4_bar_t, vwap);
+  BOT4_L_OFF(bot4_bar_t, trades);
+  BOT4_L_OFF(bot4_bar_t, instrument);
+  BOT4_L_OFF(bot4_bar_t, kind);
+  BOT4_L_SIZE(bot4_bars_t);
+  BOT4_L_OFF(bot4_bars_t, applied);
+  BOT4_L_OFF(bot4_bars_t, skipped);
+  BOT4_L_OFF(bot4_bars_t, rejected);
+  BOT4_L_OFF(bot4_bars_t, emitted);
+  BOT4_L_CONST(BOT4_IND_BATCH_MAX);
+  BOT4_L_CONST(BOT4_IND_MAX_PERIOD);
+  return n;
+}
