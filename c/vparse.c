@@ -377,9 +377,9 @@ static int32_t bybit_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, ui
   case BB_OTHER: return vfail(p, BOT4_PARSE_UNKNOWN_TYPE);
   case BB_TRADE: {
     if (!b.has_data || b.lv == 0) return vfail(p, BOT4_PARSE_MISSING);
-    if (b.unknown) return vfail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
     f->instrument = b.inst;
     if (b.bad) return vfail(p, BOT4_PARSE_MISSING);
+    if (b.unknown) return vfail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
     out[b.lv - 1].flags |= BOT4_FLAG_LAST;
     f->what = BOT4_VP_TRADES;
     p->trades += b.lv;
@@ -397,11 +397,12 @@ static int32_t bybit_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, ui
     sym = b.topic + i;
     sym_n = b.topic_n - i;
   }
+  /* an unreadable message is reported as such before its symbol is judged */
   const int64_t id = lookup(p, sym, sym_n);
+  if (id >= 0) f->instrument = (uint32_t)id;
+  if (b.bad || !b.has_u || b.u < 1 || !b.has_b || !b.has_a || (b.type != 1 && b.type != 2)) return vfail(p, BOT4_PARSE_MISSING);
   if (id < 0) return vfail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
   const uint32_t inst = (uint32_t)id;
-  f->instrument = inst;
-  if (b.bad || !b.has_u || b.u < 1 || !b.has_b || !b.has_a || (b.type != 1 && b.type != 2)) return vfail(p, BOT4_PARSE_MISSING);
   uint32_t n = b.lv;
   const uint8_t snap = b.type == 1 ? BOT4_FLAG_SNAPSHOT : 0;
   if (n == 0) {

@@ -351,7 +351,7 @@ describe("normalizeBybitFrame", () => {
     expect(ins.symbols).toEqual(["BTC/USDT:USDT", "BTC/USDT"]); // spot and linear BTCUSDT are two instruments
     out.clear();
     expect(normalizeBybitFrame({ topic: "orderbook.50.BTCUSDT", type: "snapshot", ts: 1000, data: { s: "BTCUSDT", b: [], a: [], u: 1, seq: 1 } }, recv, ins, out)).toBe(1);
-    expect(rec(out, 0)).toMatchObject({ flags: TickFlag.snapshot | TickFlag.last, price: 0, size: 0, seq: 1n });
+    expect(rec(out, 0)).toMatchObject({ flags: TickFlag.snapshot | TickFlag.nolevel | TickFlag.last, price: 0, size: 0, seq: 1n });
     expect(ins.symbols[2]).toBe("BTCUSDT"); // no category: the raw symbol
     out.clear();
     expect(normalizeBybitFrame({ topic: "orderbook.50.BTCUSDT", type: "delta", ts: 1, data: { s: "BTCUSDT", b: [["10", "1"], ["x", "1"]], a: [], u: 8 } }, recv, ins, out)).toBe(0);

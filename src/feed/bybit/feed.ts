@@ -1,16 +1,20 @@
 /**
  * BybitFeed — the native market-data handler for Bybit v5 public streams (`/v5/public/linear`,
  * `/v5/public/spot`, `/v5/public/inverse`): one websocket for many symbols (orderbook.{depth},
- * publicTrade, tickers), every frame decoded once, kept in the connection's books
- * (BybitConnectionBooks, src/feed/bybit/book.ts) and turned into 64-byte tick records by
- * normalizeBybitFrame, which reach the feed's SPSC ring with one `ring.push` per frame.
+ * publicTrade, tickers). Hot path: each frame's text is encoded into a preallocated buffer and one
+ * FFI call (c/vparse.h bot4_vfeed_frame) parses it in C into 64-byte tick records, applies book
+ * frames to the feed's own C book of that symbol (rule SEQ) and pushes the records into the SPSC
+ * ring — no JSON.parse and no JS object per message. Op replies, error replies, tickers (linear
+ * sends deltas merged per symbol, BybitTickerState) and unreadable frames take the cold path
+ * (JSON.parse + normalizeBybitFrame).
  *
  * Guarantees:
  *  - after every (re)connect the feed subscribes every configured topic again (Bybit: "once you
  *    have subscribed successfully, you will receive a snapshot"), so no book carries a
  *    pre-disconnect state past the new snapshot; every subscribe/unsubscribe reply is checked and
  *    a `success: false` reply is counted with its `ret_msg` and reported through onNotice;
- *  - a book that its sync finds broken (update-id gap, crossed book, unreadable message), that
+ *  - a book that its C book finds broken (update-id gap, crossed book) or that gets an unreadable
+ *    message (counted in bookMalformed), that
  *    lost records to a full ring, or that the engine's book asks for (`requestResync`) is
  *    resubscribed: unsubscribe + subscribe of its orderbook topic, after which Bybit sends a fresh
  *    snapshot (its public orderbook has no REST bridge). Requests for a topic are coalesced until
@@ -28,10 +32,13 @@
  * The session, transport and ring writer it runs on are shared with the other JSON feeds
  * (src/feed/ws-session.ts).
  */
+import { BookRule, BookSet, type CBook, type CBookCounters } from "../../../ffi/book.ts";
+import { PARSE_DEFER, VenueFrameParser, VparseVenue, VparseWhat } from "../../../ffi/vparse.ts";
+import { ParseStatus } from "../../../ffi/parse.ts";
 import { Venue } from "../../domain/instruments.ts";
 import { TickBuffer } from "../../domain/tick-buffer.ts";
 import { FixedInstruments, TextFeedSession, TickRingWriter, PendingResyncs, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
-import { BybitConnectionBooks, bybitCategoryFromUrl, type BybitBookSync, type BybitCategory } from "./book.ts";
+import { bybitCategoryFromUrl, type BybitCategory } from "./book.ts";
 import { BybitTickerState, bybitUnified, normalizeBybitFrame } from "./normalize.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -79,25 +86,35 @@ export interface BybitFeedCounters extends SessionCounters {
 const MAX_ARGS_PER_REQUEST = 10;
 const MAX_KEPT = 20;
 
+/**
+ * One configured symbol's order book as the feed keeps it: a C book (rule SEQ: a snapshot syncs
+ * it, then each delta must carry u = previous u + 1; c/book.h) that the C parser applies every
+ * orderbook frame to in the same FFI call that parses it.
+ */
+export interface BybitBookView {
+  readonly book: CBook;
+  readonly topic: string;
+  /** the book's counters (snapshots, applied, stale, gaps, crossed, ...) */
+  readonly counters: CBookCounters;
+}
+
 export class BybitFeed {
-  readonly counters: BybitFeedCounters = {
-    connects: 0, reconnects: 0, stalls: 0, pingsSent: 0, pongs: 0, pongTimeouts: 0, sendFailures: 0,
-    frames: 0, records: 0, malformed: 0, ringDrops: 0, subscribeAcks: 0, unsubscribeAcks: 0, errors: 0,
-    snapshots: 0, applied: 0, stale: 0, discarded: 0, gaps: 0, crossed: 0, bookMalformed: 0,
-    resubscribes: 0, resubscribeRetries: 0, unknownSymbols: 0,
-  };
+  readonly counters: BybitFeedCounters;
   /** `op: ret_msg` of error replies, first few */
   readonly errorMessages: string[] = [];
   readonly category: BybitCategory;
   readonly session: TextFeedSession;
   /** every topic subscribed on each connection */
   readonly topics: string[];
-  private booksNow: BybitConnectionBooks;
   private tickers = new BybitTickerState();
   private readonly instruments: FixedInstruments;
   private readonly tb = new TickBuffer(1024);
   private readonly writer: TickRingWriter;
   private readonly bookTopicOf = new Map<number, string>();
+  /** the feed's own books (C), by instrument id; the C parser applies book frames to them */
+  private readonly bookSet: BookSet;
+  private readonly views = new Map<number, BybitBookView>();
+  private readonly vp: VenueFrameParser;
   /** topic → performance.now() of the resubscribe awaiting its snapshot */
   private readonly resyncing = new PendingResyncs();
   private malformedNoticed = false;
@@ -120,8 +137,24 @@ export class BybitFeed {
         if (ch === "orderbook") this.bookTopicOf.set(instrument, topic);
       }
     }
-    this.writer = new TickRingWriter(o.ring, o.venue ?? Venue.bybit);
-    this.booksNow = new BybitConnectionBooks(`bybit-${category}`);
+    const venue = o.venue ?? Venue.bybit;
+    this.writer = new TickRingWriter(o.ring, venue);
+    this.bookSet = new BookSet(Math.max(...o.symbols.map((s) => s.instrument)) + 1);
+    for (const [instrument, topic] of this.bookTopicOf) {
+      // the venue keeps `depth` levels a side; room for twice that absorbs levels a delta inserts before it deletes
+      const book = this.bookSet.add(instrument, BookRule.seq, { levels: 2 * depth + 64, pending: 16 });
+      this.views.set(instrument, { book, topic, get counters() { return book.counters(); } });
+    }
+    this.vp = new VenueFrameParser(VparseVenue.bybit, venue, { books: this.bookSet, ring: o.ring });
+    for (const { symbol, instrument } of o.symbols) this.vp.addSymbol(symbol.toUpperCase(), instrument);
+    this.counters = bookCounters(
+      {
+        connects: 0, reconnects: 0, stalls: 0, pingsSent: 0, pongs: 0, pongTimeouts: 0, sendFailures: 0,
+        frames: 0, records: 0, malformed: 0, ringDrops: 0, subscribeAcks: 0, unsubscribeAcks: 0, errors: 0,
+        bookMalformed: 0, resubscribes: 0, resubscribeRetries: 0, unknownSymbols: 0,
+      },
+      [...this.views.values()].map((v) => v.book),
+    );
     const pingMs = o.pingMs ?? 20_000;
     this.session = new TextFeedSession(
       {
@@ -148,15 +181,14 @@ export class BybitFeed {
     this.session.stop();
   }
 
-  /** The current connection's books (a new set per connection). */
-  get books(): BybitConnectionBooks {
-    return this.booksNow;
+  /** The feed's book of a configured symbol (orderbook channel), with its counters. */
+  sync(instrument: number): BybitBookView | undefined {
+    return this.views.get(instrument);
   }
 
-  /** The book sync of a configured symbol on the current connection, once its topic has been seen. */
-  sync(instrument: number): BybitBookSync | undefined {
-    const topic = this.bookTopicOf.get(instrument);
-    return topic === undefined ? undefined : this.booksNow.syncs.get(topic);
+  /** The C parser's counters (frames by outcome). */
+  parserCounters(): ReturnType<VenueFrameParser["counters"]> {
+    return this.vp.counters();
   }
 
   /** The engine's book asks for a fresh snapshot (gap, crossed): resubscribe its topic. */
@@ -166,7 +198,8 @@ export class BybitFeed {
   }
 
   private onOpen(): void {
-    this.booksNow = new BybitConnectionBooks(`bybit-${this.category}`);
+    // a new connection starts from the snapshots its subscriptions bring
+    for (const v of this.views.values()) v.book.reset();
     this.tickers = new BybitTickerState();
     this.resyncing.clear();
     this.malformedNoticed = false;
@@ -180,6 +213,7 @@ export class BybitFeed {
     // the next connection subscribes everything again and its snapshots replace the books; until
     // then the engine's books must not look current
     this.resyncing.clear();
+    for (const v of this.views.values()) v.book.reset();
     const now = this.o.clock();
     for (const s of this.o.symbols) this.writer.pushBookLost(s.instrument, now);
   }
@@ -206,70 +240,86 @@ export class BybitFeed {
     this.session.send(JSON.stringify({ op: "subscribe", args: [topic] }));
   }
 
+  /** Hot path: one FFI call parses the frame, applies it to the feed's book and fills the ring. */
   private onText(text: string): void {
     const c = this.counters;
-    const now = this.o.clock();
     c.frames++;
+    const vp = this.vp;
+    const n = vp.text(text, this.o.clock());
+    if (n <= 0) {
+      this.coldFrame(text, n);
+      return;
+    }
+    const put = vp.pushed;
+    c.records += put;
+    if (vp.what >= VparseWhat.delta) {
+      const inst = vp.instrument;
+      if (vp.resyncs > 0) {
+        const book = this.views.get(inst)?.book;
+        this.resubscribe(this.bookTopicOf.get(inst)!, book?.problem?.what ?? "book problem");
+      } else if (vp.what === VparseWhat.snapshot && this.resyncing.size > 0) {
+        this.resyncing.done(this.bookTopicOf.get(inst)!);
+      }
+    }
+    if (put === n) {
+      this.dropping = false;
+      return;
+    }
+    this.ringDropped(n - put, vp.what >= VparseWhat.delta ? vp.instrument : -1);
+  }
+
+  private ringDropped(dropped: number, bookInstrument: number): void {
+    this.counters.ringDrops += dropped;
+    const topic = this.bookTopicOf.get(bookInstrument);
+    if (!this.dropping) {
+      this.dropping = true;
+      this.o.onNotice?.("ring full: records dropped", { topic, dropped });
+    }
+    // the engine's book lost part of this stream: a fresh snapshot puts it right
+    if (topic !== undefined) this.resubscribe(topic, "ring full");
+  }
+
+  /** Frames the C path produced no records for: replies, tickers, unreadable messages (rare). */
+  private coldFrame(text: string, status: number): void {
+    const c = this.counters;
+    if (status === ParseStatus.unknownSymbol) {
+      c.unknownSymbols++;
+      return;
+    }
     const f = jsonObject(text);
     if (typeof f === "string") {
       this.malformedFrame(text, f);
       return;
     }
-    const books = this.booksNow;
-    const r = books.onFrame(f);
     const topic = f.topic;
     if (typeof topic !== "string") {
-      this.onReply(f, r, text);
+      this.onReply(f, typeof f.success === "boolean" ? (f.success ? "op" : "error") : typeof f.op === "string" ? "op" : "malformed", text);
       return;
     }
-    switch (r) {
-      case "snapshot":
-        c.snapshots++;
-        this.resyncing.done(topic);
-        break;
-      case "applied":
-        c.applied++;
-        break;
-      case "stale":
-        c.stale++;
-        break;
-      case "discarded":
-        c.discarded++;
-        break;
-      case "gap":
-        c.gaps++;
-        break;
-      case "crossed":
-        c.crossed++;
-        break;
-      case "malformed":
-        c.bookMalformed++;
-        break;
-      default:
-        break;
-    }
-    if (r === "gap" || r === "crossed" || r === "malformed") {
-      for (const t of books.takeResubscribe()) this.resubscribe(t, books.syncs.get(t)?.lastProblem ?? r);
-    }
-    const tb = this.tb;
-    tb.clear();
-    const unknownBefore = this.instruments.unknown;
-    const n = normalizeBybitFrame(f, 0n, this.instruments, tb, { category: this.category, tickers: this.tickers });
-    if (this.instruments.unknown !== unknownBefore) c.unknownSymbols++;
-    if (n === 0) return;
-    const put = this.writer.push(tb, now);
-    c.records += put;
-    if (put === n) {
-      this.dropping = false;
+    if (status === PARSE_DEFER) {
+      // tickers: linear sends deltas merged per symbol (BybitTickerState), kept in TypeScript
+      const tb = this.tb;
+      tb.clear();
+      const n = normalizeBybitFrame(f, 0n, this.instruments, tb, { category: this.category, tickers: this.tickers });
+      if (n === 0) return;
+      const put = this.writer.push(tb, this.o.clock());
+      c.records += put;
+      if (put < n) this.ringDropped(n - put, -1);
       return;
     }
-    c.ringDrops += n - put;
-    if (!this.dropping) {
-      this.dropping = true;
-      this.o.onNotice?.("ring full: records dropped", { topic, dropped: n - put });
+    if (topic.startsWith("orderbook.")) {
+      // an orderbook message that cannot be applied as sent: the book would miss it
+      c.bookMalformed++;
+      const inst = this.vp.instrument;
+      const v = this.views.get(inst);
+      if (v && v.book.synced) {
+        v.book.reset();
+        this.resubscribe(v.topic, `unreadable orderbook message (${status})`);
+      }
+      return;
     }
-    // the engine's book lost part of this stream: a fresh snapshot puts it right
-    if (topic.startsWith("orderbook.")) this.resubscribe(topic, "ring full");
+    if (status === ParseStatus.missing || status === ParseStatus.malformed || status === ParseStatus.tooMany) this.malformedFrame(text, `unreadable ${topic.slice(0, 40)} message`);
+    // other topic families (kline, liquidation, ...) are not ours: nothing to record
   }
 
   private onReply(f: Record<string, unknown>, r: string, text: string): void {
@@ -298,4 +348,26 @@ export class BybitFeed {
     this.malformedNoticed = true;
     this.o.onNotice?.("malformed frame (first on this connection)", { why, frame: text.slice(0, 120) });
   }
+}
+
+type OwnCounters = Omit<BybitFeedCounters, "snapshots" | "applied" | "stale" | "discarded" | "gaps" | "crossed">;
+
+/**
+ * The feed's counters: its own, plus the book outcomes summed over its C books when read (cold
+ * path). `discarded` = deltas a book skipped while it waited for a snapshot.
+ */
+function bookCounters(own: OwnCounters, books: CBook[]): BybitFeedCounters {
+  const sum = (pick: (k: CBookCounters) => number) => () => {
+    let n = 0;
+    for (const b of books) n += pick(b.counters());
+    return n;
+  };
+  return Object.defineProperties(own, {
+    snapshots: { get: sum((k) => k.snapshots), enumerable: true },
+    applied: { get: sum((k) => k.applied), enumerable: true },
+    stale: { get: sum((k) => k.stale), enumerable: true },
+    discarded: { get: sum((k) => k.msgs - k.applied - k.stale - k.snapshots - k.gaps), enumerable: true },
+    gaps: { get: sum((k) => k.gaps), enumerable: true },
+    crossed: { get: sum((k) => k.crossed), enumerable: true },
+  }) as BybitFeedCounters;
 }

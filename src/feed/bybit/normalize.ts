@@ -14,7 +14,7 @@
  *   - `orderbook.{depth}.{symbol}`: one LEVEL per level, bids then asks in the order sent, `ask`
  *     on asks, `snapshot` on every record of a snapshot message, `last` on the message's final
  *     record; seq = u; ts = cts (matching engine) when sent, else ts. A message with no level at
- *     all still makes one record (price 0, size 0: a no-op level) so the u chain and a snapshot's
+ *     all still makes one record (price 0, size 0, `nolevel`) so the u chain and a snapshot's
  *     reset survive in the tick file.
  *
  * A message is converted whole or not at all: any unreadable field appends nothing for it (the
@@ -151,7 +151,7 @@ export function normalizeBybitFrame(frame: unknown, recvNs: bigint, instruments:
       const flags = base | (s === 1 ? TickFlag.ask : 0);
       for (const lv of side) out.push({ kind: TickKind.level, flags, venue, instrument, tsExchangeNs, tsRecvNs: recvNs, price: num(lv[0]), size: num(lv[1]), seq: u });
     }
-    if (out.count === start) out.push({ kind: TickKind.level, flags: base, venue, instrument, tsExchangeNs, tsRecvNs: recvNs, price: 0, size: 0, seq: u });
+    if (out.count === start) out.push({ kind: TickKind.level, flags: base | TickFlag.nolevel, venue, instrument, tsExchangeNs, tsRecvNs: recvNs, price: 0, size: 0, seq: u });
     out.markLast(out.count - 1);
     return out.count - start;
   }
