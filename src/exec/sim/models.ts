@@ -138,6 +138,18 @@ export class EmpiricalLatency implements LatencyModel {
     this.r = EmpiricalLatency.check(responseSamplesNs, "response");
     this.f = EmpiricalLatency.check(feedSamplesNs, "feed");
   }
+  /**
+   * Samples that follow a measured distribution given by its quantile function, e.g. a
+   * LatencyHistogram's `q => h.percentile(q)` (ns): n evenly spaced quantiles, so a uniform draw
+   * among them is an inverse-CDF draw from the histogram.
+   */
+  static quantileSamples(percentile: (q: number) => number, n = 1000): Float64Array {
+    if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`quantile samples need n >= 1, got ${n}`);
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = percentile((i + 0.5) / n);
+    return out;
+  }
+
   private static check(s: ArrayLike<number>, what: string): Float64Array {
     if (s.length === 0) throw new RangeError(`${what} latency samples are empty`);
     const a = Float64Array.from(s);
