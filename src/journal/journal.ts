@@ -25,7 +25,7 @@ import { workerEntry } from "../sys/workers.ts";
 import { RingApplier } from "./apply.ts";
 import {
   F_AMOUNT, F_FEE, F_FILLED, F_FLAGS, F_KIND, F_PRICE, F_REMAINING, F_ROUTE, F_STAMP, F_TS_MS, F_VENUE_MS, FL_ADOPTED, FL_MARKET,
-  FL_NO_PRICE, FL_REDUCE_ONLY, FL_SELL, FL_TAKER, FL_TIF_SHIFT, JournalRing, K_ACK, K_CANCEL, K_CANCEL_REJECTED, K_CANCELLED,
+  FL_NO_PRICE, FL_REDUCE_ONLY, H_CLOCK_F64, FL_SELL, FL_TAKER, FL_TIF_SHIFT, JournalRing, K_ACK, K_CANCEL, K_CANCEL_REJECTED, K_CANCELLED,
   K_EXPIRED, K_FILL, K_REJECTED, K_ROUTE, K_SUBMIT, S_CID, S_CID_MAX, S_TEXT, S_TEXT_MAX, S_TID, S_TID_MAX, S_VID, S_VID_MAX,
   writeAscii, writeText,
 } from "./ring.ts";
@@ -95,6 +95,8 @@ export class OrderJournal {
     this.f64 = ring.f64;
     this.bytes = ring.bytes;
     this.slots = ring.slots;
+    ring.setClock(Date.now());
+    ring.prefault();
     // start-up replay: what reached the ring but not sqlite before the last stop
     const applier = new RingApplier(ring, store);
     const from = store.appliedSeq + 1;
@@ -195,7 +197,7 @@ export class OrderJournal {
     f[b + F_KIND] = K_SUBMIT;
     f[b + F_ROUTE] = route;
     f[b + F_FLAGS] = flags;
-    f[b + F_TS_MS] = Date.now();
+    f[b + F_TS_MS] = f[H_CLOCK_F64]!;
     f[b + F_PRICE] = req.price ?? 0;
     f[b + F_AMOUNT] = req.amount;
     f[b + F_STAMP] = seq;
@@ -216,7 +218,7 @@ export class OrderJournal {
     f[b + F_KIND] = K_CANCEL;
     f[b + F_ROUTE] = route;
     f[b + F_FLAGS] = 0;
-    f[b + F_TS_MS] = Date.now();
+    f[b + F_TS_MS] = f[H_CLOCK_F64]!;
     f[b + F_STAMP] = seq;
     this.next = seq + 1;
     this.counters.cancels++;
@@ -240,7 +242,7 @@ export class OrderJournal {
     f[b + F_KIND] = K_SUBMIT;
     f[b + F_ROUTE] = route;
     f[b + F_FLAGS] = (req.side === "sell" ? FL_SELL : 0) | (req.type === "market" ? FL_MARKET : 0) | FL_ADOPTED | (req.price === undefined ? FL_NO_PRICE : 0);
-    f[b + F_TS_MS] = Date.now();
+    f[b + F_TS_MS] = f[H_CLOCK_F64]!;
     f[b + F_PRICE] = req.price ?? 0;
     f[b + F_AMOUNT] = req.amount;
     f[b + F_STAMP] = seq;
@@ -263,7 +265,7 @@ export class OrderJournal {
     f[b + F_KIND] = REPORT_CODE[r.kind] ?? 0;
     f[b + F_ROUTE] = route;
     f[b + F_FLAGS] = (r.side === "sell" ? FL_SELL : 0) | (r.taker ? FL_TAKER : 0) | extraFlags;
-    f[b + F_TS_MS] = Date.now();
+    f[b + F_TS_MS] = f[H_CLOCK_F64]!;
     f[b + F_PRICE] = r.lastPrice;
     f[b + F_AMOUNT] = r.lastAmount;
     f[b + F_FILLED] = r.filled;
@@ -321,7 +323,7 @@ export class OrderJournal {
     const f = this.f64, b = byte >> 3;
     f[b + F_KIND] = K_ROUTE;
     f[b + F_ROUTE] = id;
-    f[b + F_TS_MS] = Date.now();
+    f[b + F_TS_MS] = f[H_CLOCK_F64]!;
     f[b + F_STAMP] = seq;
     this.next = seq + 1;
     this.remember(venue, symbol, strategy, id);

@@ -39,6 +39,7 @@ function main(init: JournalWorkerInit): void {
       applier.applyBatch(applied + 1, to);
       n += to - applied;
       applied = to;
+      ring.setClock(Date.now());
     }
   };
 
@@ -49,6 +50,7 @@ function main(init: JournalWorkerInit): void {
   });
 
   const tick = (): void => {
+    ring.setClock(Date.now());
     let n: number;
     try {
       n = drain();
