@@ -208,8 +208,8 @@ export class SimExchange {
     const mine = isBid ? s.buys : s.sells;
     for (const o of mine) if (o.ticks === ticks) o.front = this.queue.levelChanged(o.front, prev, amount);
     // the opposite side shown at or through our resting orders: they would have traded
-    if (amount > 0) {
-      const opp = isBid ? s.sells : s.buys;
+    const opp = isBid ? s.sells : s.buys;
+    if (amount > 0 && opp.length && (isBid ? opp[0]!.ticks <= ticks : opp[0]!.ticks >= ticks)) {
       let left = amount;
       const out: ExecReport[] = [];
       for (const o of opp) {
@@ -238,6 +238,7 @@ export class SimExchange {
     // a sell taker hits bids: our buys at or above the print; a buy taker lifts asks: our sells at or below
     const restingBuy = takerSide === "sell";
     const list = restingBuy ? s.buys : s.sells;
+    if (!list.length || (restingBuy ? list[0]!.ticks < ticks : list[0]!.ticks > ticks)) return; // nothing of ours at or through the print
     const out: ExecReport[] = [];
     let avail = amount;
     for (const o of list) {
