@@ -279,11 +279,14 @@ static void update_group(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group
   for (int l = 0; l < BOT4_GROUP; l++) {
     const uint32_t hd = (uint32_t)G->head[l];
     slot[l] = hd;
-    const uint32_t a = (hd + R - s->cfg.sma) % R, b = (hd + R - s->cfg.bb) % R, z = (hd + R - s->cfg.z) % R;
+    /* slot of the value leaving a window of p: hd - p wrapped (p <= R; no integer division) */
+#define BACK(p) (hd >= (p) ? hd - (p) : hd + R - (p))
+    const uint32_t a = BACK(s->cfg.sma), b = BACK(s->cfg.bb), z = BACK(s->cfg.z);
     o_sma[l] = ring[a * SLOT_F64 + l];
     o_bb[l] = ring[b * SLOT_F64 + l];
     o_z[l] = ring[z * SLOT_F64 + l];
-    const uint32_t w = s->cfg.vwap ? (hd + R - s->cfg.vwap) % R : 0;
+    const uint32_t w = s->cfg.vwap ? BACK(s->cfg.vwap) : 0;
+#undef BACK
     o_pv[l] = ring[w * SLOT_F64 + BOT4_GROUP + l];
     o_v[l] = ring[w * SLOT_F64 + 2 * BOT4_GROUP + l];
   }
