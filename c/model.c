@@ -148,6 +148,22 @@ static __attribute__((noinline)) uint32_t next_slow(const bot4_model_t *m, const
   }
 }
 
+M_INLINE uint32_t step(const bot4_model_t *m, const bot4_mnode_t *nodes, uint32_t j, const double *x, const int slow) {
+  const bot4_mnode_t *n = &nodes[j];
+  uint32_t mt = n->meta;
+  double v = x[mt & BOT4_MN_FEAT];
+  if (slow && BOT4_UNLIKELY(mt & BOT4_MN_KIND)) return next_slow(m, n, v);
+  uint32_t gl = (uint32_t)(v < n->thr) | (((mt >> BOT4_MN_DL_SHIFT) & 1) & (uint32_t)(v != v));
+  return (uint32_t)n->left + 1 - gl;
+}
+
+M_INLINE void add_leaf(double *a, double v, const int fp32) {
+  if (fp32)
+    *a = (double)((float)*a + (float)v);
+  else
+    *a += v;
+}
+
 /* Walks B rows (row i at x + i * stride) through every tree; acc[i * G + g] gets the sums. */
 M_INLINE void walk(const bot4_model_t *m, const double *x, uint64_t stride, double *acc, const int B, const int slow,
                    const int fp32) {
@@ -160,27 +176,38 @@ M_INLINE void walk(const bot4_model_t *m, const double *x, uint64_t stride, doub
   uint32_t j[BOT4_MODEL_BLOCK];
   for (uint32_t t = 0; t < T; t++) {
     for (int i = 0; i < B; i++) j[i] = root[t];
-    for (uint32_t d = depth[t]; d > 0; d--) {
-      for (int i = 0; i < B; i++) {
-        const bot4_mnode_t *n = &nodes[j[i]];
-        uint32_t mt = n->meta;
-        double v = x[(uint64_t)i * stride + (mt & BOT4_MN_FEAT)];
-        if (slow && BOT4_UNLIKELY(mt & BOT4_MN_KIND)) {
-          j[i] = next_slow(m, n, v);
-        } else {
-          uint32_t gl = (uint32_t)(v < n->thr) | (((mt >> BOT4_MN_DL_SHIFT) & 1) & (uint32_t)(v != v));
-          j[i] = (uint32_t)n->left + 1 - gl;
-        }
-      }
-    }
+    for (uint32_t d = depth[t]; d > 0; d--)
+      for (int i = 0; i < B; i++) j[i] = step(m, nodes, j[i], x + (uint64_t)i * stride, slow);
     uint32_t g = group[t];
-    for (int i = 0; i < B; i++) {
-      double *a = &acc[(uint32_t)i * G + g];
-      if (fp32)
-        *a = (double)((float)*a + (float)value[j[i]]);
-      else
-        *a += value[j[i]];
+    for (int i = 0; i < B; i++) add_leaf(&acc[(uint32_t)i * G + g], value[j[i]], fp32);
+  }
+}
+
+/* One row through BOT4_MODEL_BLOCK trees at a time: independent descents in flight together
+ * (leaves absorb, so the group walks its deepest tree's depth); sums still in tree order. */
+M_INLINE void walk_trees(const bot4_model_t *m, const double *x, double *acc, const int slow, const int fp32) {
+  const bot4_mnode_t *nodes = CREGION(m, off_nodes, bot4_mnode_t);
+  const double *value = CREGION(m, off_value, double);
+  const uint32_t *root = CREGION(m, off_root, uint32_t);
+  const uint32_t *group = CREGION(m, off_group, uint32_t);
+  const uint32_t *depth = CREGION(m, off_depth, uint32_t);
+  const uint32_t T = m->n_trees;
+  enum { K = BOT4_MODEL_BLOCK };
+  uint32_t t = 0;
+  for (; t + K <= T; t += K) {
+    uint32_t j[K], D = 0;
+    for (int k = 0; k < K; k++) {
+      j[k] = root[t + k];
+      D = depth[t + k] > D ? depth[t + k] : D;
     }
+    for (uint32_t d = D; d > 0; d--)
+      for (int k = 0; k < K; k++) j[k] = step(m, nodes, j[k], x, slow);
+    for (int k = 0; k < K; k++) add_leaf(&acc[group[t + k]], value[j[k]], fp32);
+  }
+  for (; t < T; t++) {
+    uint32_t jj = root[t];
+    for (uint32_t d = depth[t]; d > 0; d--) jj = step(m, nodes, jj, x, slow);
+    add_leaf(&acc[group[t]], value[jj], fp32);
   }
 }
 
@@ -229,11 +256,20 @@ M_INLINE void rows(const bot4_model_t *m, const double *x, uint64_t stride, doub
   double acc[BOT4_MODEL_BLOCK * BOT4_MODEL_MAX_GROUPS];
   const uint32_t G = m->n_groups, O = bot4_model_outputs(m, raw);
   start_acc(m, acc, B);
-  switch (m->flags & (BOT4_MF_SLOW | BOT4_MF_FP32)) {
-  case 0: walk(m, x, stride, acc, B, 0, 0); break;
-  case BOT4_MF_FP32: walk(m, x, stride, acc, B, 0, 1); break;
-  case BOT4_MF_SLOW: walk(m, x, stride, acc, B, 1, 0); break;
-  default: walk(m, x, stride, acc, B, 1, 1); break;
+  if (B == 1) {
+    switch (m->flags & (BOT4_MF_SLOW | BOT4_MF_FP32)) {
+    case 0: walk_trees(m, x, acc, 0, 0); break;
+    case BOT4_MF_FP32: walk_trees(m, x, acc, 0, 1); break;
+    case BOT4_MF_SLOW: walk_trees(m, x, acc, 1, 0); break;
+    default: walk_trees(m, x, acc, 1, 1); break;
+    }
+  } else {
+    switch (m->flags & (BOT4_MF_SLOW | BOT4_MF_FP32)) {
+    case 0: walk(m, x, stride, acc, B, 0, 0); break;
+    case BOT4_MF_FP32: walk(m, x, stride, acc, B, 0, 1); break;
+    case BOT4_MF_SLOW: walk(m, x, stride, acc, B, 1, 0); break;
+    default: walk(m, x, stride, acc, B, 1, 1); break;
+    }
   }
   for (int i = 0; i < B; i++) finish(m, &acc[(uint32_t)i * G], &out[(uint64_t)i * O], raw);
 }

@@ -89,7 +89,7 @@ export class Model {
     const W = a.cats.length;
     const F = a.nFeatures;
     const scratchRows = ModelConst.BLOCK;
-    let off = H.bytes;
+    let off: number = H.bytes;
     const offNodes = off;
     off += N * MODEL_NODE_BYTES;
     const offValue = off;

@@ -107,10 +107,8 @@ export function parseXgboostJson(text: string, file?: string): ModelArrays {
   const learner = r.obj(root.learner, "learner");
   const lmp = r.obj(learner.learner_model_param, "learner.learner_model_param");
   const objective = r.str(r.obj(learner.objective, "learner.objective").name, "learner.objective.name");
-  const spec = OBJECTIVES[objective];
-  if (!spec) {
-    r.fail(`objective ${objective} is not supported (ranking and survival models are refused); supported: ${XGBOOST_OBJECTIVES.join(", ")}`);
-  }
+  const spec =
+    OBJECTIVES[objective] ?? r.fail(`objective ${objective} is not supported (ranking and survival models are refused); supported: ${XGBOOST_OBJECTIVES.join(", ")}`);
   const numFeature = r.int(lmp.num_feature, "learner.learner_model_param.num_feature");
   if (numFeature < 1 || numFeature > 0xffffff) r.fail(`learner.learner_model_param.num_feature ${numFeature} is out of range`);
   const numClass = r.int(lmp.num_class ?? "0", "learner.learner_model_param.num_class");
@@ -129,8 +127,7 @@ export function parseXgboostJson(text: string, file?: string): ModelArrays {
   const gbName = r.str(gb.name, "learner.gradient_booster.name");
   if (gbName !== "gbtree") r.fail(`booster ${gbName} is not supported (only gbtree; dart and gblinear are refused)`);
   const model = r.obj(gb.model, "learner.gradient_booster.model");
-  const trees = model.trees;
-  if (!Array.isArray(trees) || trees.length === 0) r.fail("learner.gradient_booster.model.trees is missing or empty");
+  const trees: unknown[] = Array.isArray(model.trees) && model.trees.length > 0 ? model.trees : r.fail("learner.gradient_booster.model.trees is missing or empty");
   const treeInfo = r.nums(model.tree_info, "learner.gradient_booster.model.tree_info", trees.length);
 
   const b = new FlatBuilder(file, numFeature);
