@@ -67,8 +67,11 @@ function main(init: JournalWorkerInit): void {
     }
     setTimeout(tick, n > 0 ? 0 : init.idleMs);
   };
+  // ready after the first poll: from then on the worker is between polls (tests rely on an
+  // idle worker sleeping `idleMs` before it looks at the ring again)
+  drain();
   postMessage({ type: "ready", applied });
-  tick();
+  setTimeout(tick, init.idleMs);
 }
 
 main(workerData as JournalWorkerInit);
