@@ -95,11 +95,15 @@ export interface VenueOrder {
  */
 export interface Gateway {
   readonly venue: string;
+  /** connect / log on / load markets, where the gateway needs it before the first order */
+  start?(): Promise<void>;
   onReport(handler: (r: ExecReport) => void): void;
   submit(req: OrderRequest): void;
   cancel(symbol: string, clientOrderId: string): void;
   /** for reconciliation after a restart or reconnect */
   openOrders(symbol?: string): Promise<VenueOrder[]>;
   fills(symbol: string, sinceMs: number): Promise<ExecReport[]>;
+  /** one order by client id, terminal ones included; undefined when the venue never had it (tells "cancelled with no fill" from "never arrived") */
+  order?(symbol: string, clientOrderId: string): Promise<VenueOrder | undefined>;
   close(): Promise<void>;
 }

@@ -35,6 +35,7 @@ import {
   CLOSE_PROTOCOL_ERROR,
   CLOSE_TOO_BIG,
   OP_BINARY,
+  OP_TEXT,
   OP_CLOSE,
   OP_PING,
   OP_PONG,
@@ -239,6 +240,17 @@ export class WsClient {
     if (this.state !== OPEN) return -1;
     const w = this.writer;
     const len = typeof data === "string" ? w.text(data) : w.bytes(OP_BINARY, data);
+    return this.write(w.buf, w.start, len);
+  }
+
+  /**
+   * Sends UTF-8 bytes as one text frame (the caller guarantees valid UTF-8: venues such as
+   * Binance's WebSocket API accept only text frames); same return values as send().
+   */
+  sendText(data: Uint8Array, from = 0, to = data.length): number {
+    if (this.state !== OPEN) return -1;
+    const w = this.writer;
+    const len = w.bytes(OP_TEXT, data, from, to);
     return this.write(w.buf, w.start, len);
   }
 
