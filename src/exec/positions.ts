@@ -32,8 +32,8 @@ export class PositionBook {
 
   /** A fill of `amount` > 0 at `price`; side 0 buy, 1 sell; `fee` in quote. */
   apply(inst: number, side: number, amount: number, price: number, fee: number): void {
-    if (!(amount > 0) || !(price > 0) || !Number.isFinite(fee) || inst < 0 || inst >= this.instruments) {
-      throw new RangeError(`fill refused: instrument ${inst}, amount ${amount}, price ${price}, fee ${fee}`);
+    if (!(amount > 0 && amount < Infinity) || !(price > 0 && price < Infinity) || !Number.isFinite(fee) || (side !== 0 && side !== 1) || !((inst >>> 0) === inst && inst < this.instruments)) {
+      throw new RangeError(`fill refused: instrument ${inst}, side ${side}, amount ${amount}, price ${price}, fee ${fee}`);
     }
     const signed = side === 0 ? amount : -amount;
     const pos = this.amount[inst]!;
