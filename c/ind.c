@@ -642,6 +642,7 @@ BOT4_API int32_t bot4_bars_init(bot4_bars_t *b, uint32_t instruments, uint32_t k
     return -2;
   memset(b, 0, bot4_bars_bytes(instruments));
   b->groups = (instruments + BOT4_GROUP - 1) / BOT4_GROUP;
+  b->instruments = instruments;
   b->kind = kind;
   b->interval_ns = interval_ns;
   b->volume_per_bar = volume_per_bar;
@@ -679,7 +680,7 @@ static inline void bar_emit(bot4_bars_t *b, bot4_bars_group_t *G, uint32_t l, ui
  * volume_per_bar or more (the trade is not split). */
 BOT4_API int32_t bot4_bars_apply(bot4_bars_t *restrict b, const bot4_tick_t *restrict rec, uint32_t mask, uint32_t start,
                                  int32_t n, bot4_bar_t *restrict out, int32_t cap, int32_t *n_out) {
-  const uint32_t capi = b->groups * BOT4_GROUP;
+  const uint32_t capi = b->instruments;
   int32_t k = 0, m = 0;
   for (; k < n; k++) {
     if (m >= cap) break;
@@ -785,6 +786,7 @@ BOT4_API int bot4_layout_ind(char *buf, int cap) {
   BOT4_L_OFF(bot4_bars_t, skipped);
   BOT4_L_OFF(bot4_bars_t, rejected);
   BOT4_L_OFF(bot4_bars_t, emitted);
+  BOT4_L_OFF(bot4_bars_t, instruments);
   BOT4_L_CONST(BOT4_IND_BATCH_MAX);
   BOT4_L_CONST(BOT4_IND_MAX_PERIOD);
   return n;

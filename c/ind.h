@@ -112,7 +112,8 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_bars {
   uint64_t interval_ns;   /* time bars */
   double volume_per_bar;  /* volume bars: a bar closes on the trade that brings it to >= this */
   uint64_t applied, skipped, rejected, emitted;
-  uint8_t _pad[BOT4_CACHELINE - 56];
+  uint32_t instruments;   /* ids >= instruments are rejected */
+  uint8_t _pad[BOT4_CACHELINE - 60];
 } bot4_bars_t;
 
 static_assert(sizeof(bot4_bars_t) == BOT4_CACHELINE, "bars header is one cache line");

@@ -162,44 +162,43 @@ export function batch(k: Kernels = K) {
   };
 }
 
-/** Time or volume bars per instrument from trade ticks; closed bars land in `out` (caller reads them). */
+/**
+ * Time or volume bars per instrument from trade ticks (c/ind.c bot4_bars_*). Closed bars are
+ * written as 128-byte bot4_bar_t records to a caller-owned, 64-byte aligned buffer given per call.
+ */
 export class NativeBarAggregator {
   readonly ptr: number;
-  readonly out: AlignedBuffer;
-  readonly outF64: Float64Array;
-  readonly outU32: Uint32Array;
-  readonly outCap: number;
+  readonly instruments: number;
   private readonly mem: AlignedBuffer;
   private readonly u64: BigUint64Array;
   private readonly nOut = new Int32Array(1);
   private readonly nOutPtr: number;
   private readonly k: Kernels;
 
-  constructor(instruments: number, kind: 1 | 2, intervalNs: bigint, volumePerBar: number, outCap = 4096, k: Kernels = K) {
+  constructor(instruments: number, kind: 1 | 2, intervalNs: bigint, volumePerBar: number, k: Kernels = K) {
+    if (!Number.isInteger(instruments) || instruments < 1) throw new RangeError(`instrument count must be a positive integer, got ${instruments}`);
     this.k = k;
+    this.instruments = instruments;
     const bytes = Number(k.bot4_bars_bytes(instruments));
     this.mem = alignedBuffer(bytes);
     this.ptr = this.mem.ptr;
     const g = k.bot4_bars_init(this.ptr, instruments, kind, intervalNs, volumePerBar);
     if (g < 0) throw new RangeError(g === -1 ? "bar state not 64-byte aligned" : `invalid bar parameters: kind ${kind}, interval ${intervalNs} ns, volume per bar ${volumePerBar}`);
     this.u64 = new BigUint64Array(this.mem.buffer, this.mem.byteOffset, BarsLayout.bytes / 8);
-    this.outCap = outCap;
-    this.out = alignedBuffer(outCap * BarLayout.bytes);
-    this.outF64 = new Float64Array(this.out.buffer, this.out.byteOffset, (outCap * BarLayout.bytes) / 8);
-    this.outU32 = new Uint32Array(this.out.buffer, this.out.byteOffset, (outCap * BarLayout.bytes) / 4);
     this.nOutPtr = ptr(this.nOut);
   }
 
-  /** Feeds records; returns records consumed (less than n when `out` filled up: drain and call again). Bars written: lastCount(). */
-  apply(recordsPtr: number, mask: number, start: number, n: number): number {
-    return this.k.bot4_bars_apply(this.ptr, recordsPtr, mask, start, n, this.out.ptr, this.outCap, this.nOutPtr);
+  /** Feeds records start..start+n-1 (masked); closed bars go to outPtr[0..cap). Returns records
+   * consumed (less than n when the output filled up: drain it and call again from there); bars written: lastCount(). */
+  apply(recordsPtr: number, mask: number, start: number, n: number, outPtr: number, cap: number): number {
+    return this.k.bot4_bars_apply(this.ptr, recordsPtr, mask, start, n, outPtr, cap, this.nOutPtr);
   }
   lastCount(): number {
     return this.nOut[0]!;
   }
-  /** Closes time bars ended by now_ns (volume bars: all open bars when nowNs is 2^64-1). Returns bars written to out. */
-  flush(nowNs: bigint): number {
-    return this.k.bot4_bars_flush(this.ptr, nowNs, this.out.ptr, this.outCap);
+  /** Closes time bars that ended at or before nowNs (volume bars: every open bar when nowNs is 2^64-1). Returns bars written (call again while it returns cap). */
+  flush(nowNs: bigint, outPtr: number, cap: number): number {
+    return this.k.bot4_bars_flush(this.ptr, nowNs, outPtr, cap);
   }
   counters(): { applied: number; skipped: number; rejected: number; emitted: number } {
     const u = this.u64;

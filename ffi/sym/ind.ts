@@ -51,7 +51,7 @@ export const BarLayout = {
   tsOpen: 0, tsClose: 8, open: 16, high: 24, low: 32, close: 40, volume: 48, notional: 56, vwap: 64, trades: 72,
   instrument: 80, kind: 84,
 } as const;
-export const BarsLayout = { bytes: 64, applied: 24, skipped: 32, rejected: 40, emitted: 48 } as const;
+export const BarsLayout = { bytes: 64, applied: 24, skipped: 32, rejected: 40, emitted: 48, instruments: 56 } as const;
 export const BarKind = { time: 1, volume: 2 } as const;
 
 const c = IndConfigLayout, s = IndLayout, r = IndLayout.rows, b = BarLayout;
@@ -114,6 +114,7 @@ export const indLayouts: LayoutSpec[] = [
       "bot4_bars_t.skipped": BarsLayout.skipped,
       "bot4_bars_t.rejected": BarsLayout.rejected,
       "bot4_bars_t.emitted": BarsLayout.emitted,
+      "bot4_bars_t.instruments": BarsLayout.instruments,
       BOT4_IND_BATCH_MAX: IND_BATCH_MAX,
       BOT4_IND_MAX_PERIOD: IND_MAX_PERIOD,
     },
