@@ -74,7 +74,7 @@ export const RiskConfig = z.object({
 });
 export type RiskConfig = z.infer<typeof RiskConfig>;
 
-// shared block layout: i32 words [seq, tripped, tripReason], then f64 slots
+// shared block layout: i32 words [seq, kill word (reason | generation << 8), last trip reason], then f64 slots
 const I_SEQ = 0, I_TRIPPED = 1, I_TRIP_REASON = 2;
 const HEADER_BYTES = 64;
 const G_GROSS = 0, G_COLLAR = 1, G_LOSS = 2, G_DD = 3, G_STALE_NS = 4, G_STP = 5, G_TRIP_NS = 6, G_MSGS = 7;
@@ -234,7 +234,7 @@ export class PreTradeRisk {
     const L = this.limits;
     const m = this.market;
     if (this.kill.tripped) return Reject.KILL_SWITCH;
-    if (!(inst >= 0 && inst < L.instruments) || !(amount > 0 && amount < Infinity) || (price === price && !(price > 0 && price < Infinity))) return Reject.BAD_ORDER;
+    if ((side !== 0 && side !== 1) || !((inst >>> 0) === inst && inst < L.instruments) || !(amount > 0 && amount < Infinity) || (price === price && !(price > 0 && price < Infinity))) return Reject.BAD_ORDER;
     if (m.usable[inst] !== 1) return Reject.BOOK_UNUSABLE;
     if (nowNs - m.updatedNs[inst]! > L.slot(G_STALE_NS)) return this.fail(nowNs - m.updatedNs[inst]!, L.slot(G_STALE_NS), Reject.STALE_BOOK);
     const ref = m.refPrice[inst]!;
@@ -247,7 +247,7 @@ export class PreTradeRisk {
     if (notional > L.inst(inst, 1)) return this.fail(notional, L.inst(inst, 1), Reject.MAX_ORDER_NOTIONAL);
     const pos = this.positions.amount[inst]!;
     const after = side === 0 ? pos + amount : pos - amount;
-    if (Math.abs(after) > L.inst(inst, 2) * (1 + 1e-12) && Math.abs(after) > Math.abs(pos)) return this.fail(Math.abs(after), L.inst(inst, 2), Reject.MAX_POSITION);
+    if (Math.abs(after) > L.inst(inst, 2) * (1 + 1e-12) && (Math.abs(after) > Math.abs(pos) || after * pos < 0)) return this.fail(Math.abs(after), L.inst(inst, 2), Reject.MAX_POSITION);
     const grossLimit = L.slot(G_GROSS);
     if (grossLimit !== Infinity && Math.abs(after) > Math.abs(pos)) {
       const gross = this.positions.grossExposure(m.refPrice) + (Math.abs(after) - Math.abs(pos)) * ref;
@@ -307,16 +307,21 @@ export const KILL_REASON_NAMES: Record<number, string> = Object.fromEntries(Obje
  */
 export class KillSwitch {
   private readonly handlers: Array<(reason: number, detail: string) => void> = [];
-  private handled = false;
+  /** the trip generation whose handlers this thread has run (0: none yet) */
+  private handledGen = 0;
   detail = "";
 
   constructor(readonly limits: RiskLimits) {}
 
+  // One shared word holds the whole state: low 8 bits the reason (0: not tripped), the rest a
+  // trip generation bumped by every trip. Tripping is one compare-exchange, so no thread ever
+  // sees "tripped" without its reason, and a thread that missed a reset still runs its handlers
+  // for the next trip (the generation moved).
   get tripped(): boolean {
-    return this.limits.i32[I_TRIPPED] === 1;
+    return (this.limits.i32[I_TRIPPED]! & 0xff) !== 0;
   }
   get reason(): number {
-    return Atomics.load(this.limits.i32, I_TRIP_REASON);
+    return Atomics.load(this.limits.i32, I_TRIPPED) & 0xff;
   }
   get reasonName(): string {
     return KILL_REASON_NAMES[this.reason] ?? "NONE";
@@ -330,25 +335,37 @@ export class KillSwitch {
   /** trips it (first reason wins); returns true when this call tripped it */
   trip(reason: number, detail: string, nowNs = Date.now() * 1e6): boolean {
     const i32 = this.limits.i32;
-    if (Atomics.compareExchange(i32, I_TRIPPED, 0, 1) !== 0) return false;
-    Atomics.store(i32, I_TRIP_REASON, reason);
-    this.limits.f64[G_TRIP_NS] = nowNs;
-    this.detail = detail;
-    this.poll();
-    return true;
+    const r = reason & 0xff || KillReason.MANUAL;
+    for (;;) {
+      const w = Atomics.load(i32, I_TRIPPED);
+      if (w & 0xff) return false;
+      const next = ((((w >>> 8) + 1) & 0xffffff) << 8) | r;
+      if (Atomics.compareExchange(i32, I_TRIPPED, w, next) !== w) continue;
+      Atomics.store(i32, I_TRIP_REASON, r);
+      this.limits.f64[G_TRIP_NS] = nowNs;
+      this.detail = detail;
+      this.poll();
+      return true;
+    }
   }
 
   /** call from the engine's maintenance: runs the handlers once if another thread tripped it */
   poll(): void {
-    if (!this.tripped || this.handled) return;
-    this.handled = true;
-    for (const h of this.handlers) h(this.reason, this.detail);
+    const w = Atomics.load(this.limits.i32, I_TRIPPED);
+    if (!(w & 0xff)) return;
+    const gen = (w >>> 8) | 0x1000000; // never 0, so generation 0 (wrapped) still counts
+    if (gen === this.handledGen) return;
+    this.handledGen = gen;
+    for (const h of this.handlers) h(w & 0xff, this.detail);
   }
 
   reset(): void {
-    Atomics.store(this.limits.i32, I_TRIP_REASON, 0);
-    Atomics.store(this.limits.i32, I_TRIPPED, 0);
-    this.handled = false;
+    const i32 = this.limits.i32;
+    for (;;) {
+      const w = Atomics.load(i32, I_TRIPPED);
+      if (!(w & 0xff) || Atomics.compareExchange(i32, I_TRIPPED, w, w & ~0xff) === w) break;
+    }
+    Atomics.store(i32, I_TRIP_REASON, 0);
     this.detail = "";
   }
 
