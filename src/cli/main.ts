@@ -8,6 +8,7 @@ import { UsageError } from "./args.ts";
 
 const COMMANDS: Record<string, { about: string; load: () => Promise<{ main: (args: string[]) => Promise<number> }> }> = {
   run: { about: "run the engine (no .env: paper trading on bundled recorded data)", load: () => import("./run.ts") },
+  backtest: { about: "replay recorded data through the engine and a strategy against simulated venues; results.json + report.html", load: () => import("./backtest.ts") },
   "verify-book": { about: "replay a raw capture through the book code; JSON summary of gaps, resyncs, checks", load: () => import("./verify-book.ts") },
   record: { about: "record a venue's live market data (native handler) into a tick file", load: () => import("./record.ts") },
   import: { about: "convert recorded captures (Binance, Tardis CSV, cryptofeed logs, JSON lines) into a tick file", load: () => import("./import.ts") },

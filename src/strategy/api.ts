@@ -64,7 +64,6 @@ export interface IndicatorView {
   macdHist(inst: number): number;
   atr(inst: number): number;
   zscore(inst: number): number;
-  stddev(inst: number): number;
 }
 
 export interface StrategyContext {

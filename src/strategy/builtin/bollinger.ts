@@ -1,5 +1,7 @@
 /**
- * Bollinger-band mean reversion on bars: when a bar closes below the lower band it buys
+ * Bollinger-band mean reversion on bars (the engine's bars, or, with `barMs` > 0, the last trade
+ * price sampled every `barMs` of engine time against bands the engine keeps from trade ticks):
+ * when a bar closes below the lower band it buys
  * `amount` (flat or short -> long), above the upper band it sells (flat or long -> short), and it
  * goes flat when the close crosses back over the middle band. Bands come from the engine's
  * indicator kernels (fed by bar closes), NaN during warm-up, when nothing is done. Orders are IOC
@@ -13,6 +15,8 @@ export class BollingerMeanReversion implements Strategy {
   private readonly amount: number;
   private readonly slip: number;
   private readonly only: number;
+  private readonly barMs: number;
+  private readonly bar = { startNs: 0, endNs: 0, open: NaN, high: NaN, low: NaN, close: NaN, volume: 0, vwap: NaN, trades: 0 };
   /** signals acted on, and skipped (book unusable or warm-up) */
   entries = 0;
   exits = 0;
@@ -23,11 +27,26 @@ export class BollingerMeanReversion implements Strategy {
     this.amount = p("amount", 0.001);
     this.slip = p("slippageBps", 5) / 1e4;
     this.only = p("instrument", -1);
+    this.barMs = p("barMs", 1000);
     if (!(this.amount > 0)) throw new RangeError(`bollinger: amount must be > 0, got ${this.amount}`);
   }
 
   onStart(ctx: StrategyContext): void {
     this.ctx = ctx;
+    if (this.barMs > 0) ctx.setTimer(this.barMs * 1e6);
+  }
+
+  /** sampled bars: the last price of each instrument at every tick of the timer */
+  onTimer(tsNs: number): void {
+    const b = this.bar;
+    for (let i = 0; i < this.ctx.instruments.length; i++) {
+      const px = this.ctx.last(i);
+      if (!(px > 0)) continue;
+      b.startNs = tsNs - this.barMs * 1e6;
+      b.endNs = tsNs;
+      b.open = b.high = b.low = b.close = px;
+      this.onBar(i, b);
+    }
   }
 
   onBar(inst: number, bar: BarView): void {

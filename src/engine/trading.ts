@@ -1,0 +1,526 @@
+/**
+ * TradingCore: one engine step over a batch of tick records, the same code for backtests (virtual
+ * clock, records from tick files) and paper/live trading (the engine thread, records from rings).
+ *
+ * Per batch, in this order:
+ *   1. books (C, one call), instrument state (C, one call), indicators (C, one call);
+ *   2. the risk market view (reference price, book usable, last update) for instruments with books;
+ *   3. simulated venues (paper/backtest) see every record at its time: the clock is advanced to
+ *      each record's receive stamp first, so acks and fills due earlier happen before it;
+ *   4. strategy dispatch: onTrade per trade record, onBook per touched book, timers.
+ * Orders: ctx.submit -> pre-trade risk (reason code on refusal, counted) -> the instrument's
+ * venue gateway. Reports flow back through `onReport`: order state, positions and PnL, strategy
+ * handlers. Every stage's wall time is recorded into latency histograms.
+ *
+ * Known simplification: the strategy sees a batch's books as of its end (batches are bounded to
+ * `maxBatch` records, 256 by default; in a backtest the driver also bounds them in time).
+ */
+import { LatencyHistogram } from "../../ffi/hist.ts";
+import { now as wallNow } from "../../ffi/clock.ts";
+import type { BookSet } from "../../ffi/book.ts";
+import type { InstrumentState } from "../../ffi/state.ts";
+import type { ExecReport, Gateway, OrderRequest, TimeInForce } from "../domain/order.ts";
+import { TERMINAL } from "../domain/order.ts";
+import { T, TICK_BYTES, TICK_F64, TICK_U32, TickFlag, TickKind } from "../domain/tick.ts";
+import type { SimExchange } from "../exec/sim/exchange.ts";
+import type { Clock } from "../exec/sim/gateway.ts";
+import { PositionBook } from "../exec/positions.ts";
+import { KillSwitch, marketView, PreTradeRisk, REJECT_NAMES, REJECT_TEXT, RiskLimits, type RiskConfig } from "../risk/pretrade.ts";
+import type { IndicatorSet } from "../signal/indicators.ts";
+import { StrategyDispatcher } from "../strategy/dispatch.ts";
+import type { IndicatorView, InstrumentInfo, OrderEvent, SideCode, Strategy, StrategyContext } from "../strategy/api.ts";
+
+const TWO32 = 4294967296;
+const NaNIndicators: IndicatorView = {
+  sma: () => NaN, ema: () => NaN, bbUpper: () => NaN, bbMiddle: () => NaN, bbLower: () => NaN, rsi: () => NaN,
+  macd: () => NaN, macdSignal: () => NaN, macdHist: () => NaN, atr: () => NaN, zscore: () => NaN,
+};
+
+export interface CoreOptions {
+  instruments: InstrumentInfo[];
+  strategy: Strategy;
+  params?: Record<string, number>;
+  clock: Clock;
+  /** gateway per venue name */
+  gateways: Map<string, Gateway>;
+  /** simulated venues fed from the records (paper and backtest), by venue name */
+  sims?: Map<string, SimExchange>;
+  books?: BookSet;
+  state?: InstrumentState;
+  indicators?: IndicatorSet;
+  risk?: Partial<RiskConfig>;
+  /** shared limits from another thread (the engine's), instead of `risk` */
+  limits?: RiskLimits;
+  /** equity curve sampling period in engine time (ns) */
+  sampleNs?: number;
+  /** starting equity in quote currency (equity = capital + PnL) */
+  capital?: number;
+  /** cold-path log of the strategy and the core */
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** ids: `<prefix><counter>`; prefix unique per run (a backtest passes a seeded one) */
+  idPrefix?: string;
+}
+
+interface LiveOrder {
+  inst: number;
+  side: number;
+  amount: number;
+  price: number;
+  filled: number;
+  terminal: boolean;
+}
+
+export interface VenueStats {
+  venue: string;
+  orders: number;
+  rejectedByRisk: number;
+  rejectedByVenue: number;
+  fills: number;
+  filledAmount: number;
+  orderedAmount: number;
+  fees: number;
+  turnover: number;
+}
+
+export class TradingCore implements StrategyContext {
+  readonly instruments: readonly InstrumentInfo[];
+  readonly positions: PositionBook;
+  readonly limits: RiskLimits;
+  readonly kill: KillSwitch;
+  readonly risk: PreTradeRisk;
+  readonly market = marketView(0);
+  readonly indicators: IndicatorView;
+  /** stage latencies (wall clock ns) */
+  readonly hist = {
+    batch: LatencyHistogram.create(),
+    strategy: LatencyHistogram.create(),
+    risk: LatencyHistogram.create(),
+    submit: LatencyHistogram.create(),
+    tickToDecision: LatencyHistogram.create(),
+  };
+  lastReject = 0;
+  /** engine time of the record being processed (ns) */
+  private t = 0;
+  private readonly dispatcher: StrategyDispatcher;
+  private readonly s: Strategy;
+  private readonly clock: Clock;
+  private readonly gw: Gateway[];
+  private readonly sim: Array<SimExchange | undefined>;
+  private readonly venueIdx: Int32Array;
+  private readonly venueNames: string[];
+  private readonly orders = new Map<string, LiveOrder>();
+  private readonly openPerInst: Int32Array;
+  private readonly params: Record<string, number>;
+  private readonly stats: VenueStats[];
+  private readonly idPrefix: string;
+  private seq = 0;
+  private finished = 0;
+  private timerPeriod = 0;
+  private nextTimer = Infinity;
+  private readonly sampleNs: number;
+  private nextSample = 0;
+  private readonly capital: number;
+  /** equity curve and positions, sampled in engine time */
+  readonly curve = { t: [] as number[], equity: [] as number[], positions: [] as number[][] };
+  private readonly logFn: (msg: string, fields?: Record<string, unknown>) => void;
+  private batchStartWall = 0;
+  private readonly snapshotSeen: Uint8Array;
+  private stopped = false;
+  /** a strategy handler threw: the strategy is stopped and its orders cancelled */
+  strategyError: Error | null = null;
+  counters = { records: 0, batches: 0, reports: 0, unknownReports: 0, venueRejects: 0 };
+
+  constructor(private readonly o: CoreOptions) {
+    const n = o.instruments.length;
+    this.instruments = o.instruments;
+    this.s = o.strategy;
+    this.clock = o.clock;
+    this.params = o.params ?? {};
+    this.positions = new PositionBook(n);
+    this.limits = o.limits ?? RiskLimits.create(n, o.risk ?? {});
+    this.kill = new KillSwitch(this.limits);
+    (this as { market: ReturnType<typeof marketView> }).market = marketView(n);
+    this.venueNames = [...new Set(o.instruments.map((i) => i.venue))];
+    this.venueIdx = Int32Array.from(o.instruments.map((i) => this.venueNames.indexOf(i.venue)));
+    this.risk = new PreTradeRisk(this.limits, this.market, this.positions, this.venueIdx, this.venueNames.length, this.kill);
+    this.indicators = o.indicators ?? NaNIndicators;
+    this.gw = this.venueNames.map((v) => {
+      const g = o.gateways.get(v);
+      if (!g) throw new RangeError(`no gateway for venue ${v}: every venue with instruments needs one`);
+      return g;
+    });
+    this.sim = o.instruments.map((i) => o.sims?.get(i.venue));
+    this.openPerInst = new Int32Array(Math.max(1, n));
+    this.snapshotSeen = new Uint8Array(Math.max(1, n));
+    this.stats = this.venueNames.map((venue) => ({ venue, orders: 0, rejectedByRisk: 0, rejectedByVenue: 0, fills: 0, filledAmount: 0, orderedAmount: 0, fees: 0, turnover: 0 }));
+    this.sampleNs = o.sampleNs ?? 1e9;
+    this.capital = o.capital ?? 0;
+    this.idPrefix = o.idPrefix ?? `b4${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}-`;
+    this.logFn = o.log ?? (() => {});
+    this.dispatcher = new StrategyDispatcher(this.guarded(o.strategy), n);
+    for (const g of this.gw) g.onReport((r) => this.onReport(r));
+    this.kill.onTrip((reason, detail) => {
+      this.log("kill switch tripped: cancelling every open order", { reason, detail });
+      this.cancelAll();
+    });
+  }
+
+  /** Wraps the strategy so that a throwing handler stops it instead of unwinding the engine. */
+  private guarded(s: Strategy): Strategy {
+    const self = this;
+    const g: Strategy = {};
+    for (const k of ["onTrade", "onBook"] as const) {
+      const f = s[k] as ((...a: number[]) => void) | undefined;
+      if (!f) continue;
+      (g as Record<string, unknown>)[k] = function (a: number, b: number, c: number, d: number, e: number) {
+        if (self.strategyError) return;
+        try {
+          f.call(s, a, b, c, d, e);
+        } catch (err) {
+          self.fail(err as Error, k);
+        }
+      };
+    }
+    return g;
+  }
+
+  private fail(err: Error, where: string): void {
+    if (this.strategyError) return;
+    this.strategyError = err;
+    this.log(`strategy ${this.s.name ?? "?"} threw in ${where}: stopped, its orders cancelled`, { error: err.message });
+    this.cancelAll();
+  }
+
+  start(): void {
+    this.s.onStart?.(this);
+  }
+
+  /** One batch of records (slots start..start+n-1 masked) seen through views whose element 0 is slot 0's first byte; `ptr` is that address for C. */
+  onRecords(u8: Uint8Array, u32: Uint32Array, f64: Float64Array, ptr: number, mask: number, start: number, n: number, virtual?: { advanceTo(t: number): void }): void {
+    const w0 = wallNow();
+    this.batchStartWall = w0;
+    if (this.o.books) this.o.books.apply(ptr, mask, start, n);
+    if (this.o.state) this.o.state.apply(ptr, mask, start, n);
+    if (this.o.indicators) this.o.indicators.apply(ptr, mask, start, n);
+    this.refreshMarket(u8, u32, mask, start, n);
+    // simulated venues see each record at its time; due order events run before it
+    for (let k = 0; k < n; k++) {
+      const slot = (start + k) & mask;
+      const w = slot * TICK_U32 + T.TS_RECV_U32;
+      const ts = u32[w + 1]! * TWO32 + u32[w]!;
+      if (virtual) virtual.advanceTo(ts > this.t ? ts : this.t);
+      if (ts > this.t) this.t = ts;
+      const inst = u32[slot * TICK_U32 + T.INSTRUMENT_U32]!;
+      const ex = this.sim[inst];
+      if (ex === undefined) continue;
+      const kind = u8[slot * TICK_BYTES + T.KIND_U8]!;
+      const flags = u8[slot * TICK_BYTES + T.FLAGS_U8]!;
+      const r = slot * TICK_F64;
+      const sym = this.instruments[inst]!.symbol;
+      if (kind === TickKind.level) {
+        if (flags & TickFlag.nolevel) continue;
+        if (flags & TickFlag.snapshot && this.snapshotSeen[inst] === 2) this.clearSimBook(ex, sym);
+        this.snapshotSeen[inst] = flags & TickFlag.snapshot ? (flags & TickFlag.last ? 2 : 1) : 2;
+        ex.onBookLevel(sym, flags & TickFlag.ask ? "sell" : "buy", f64[r + T.PRICE_F64]!, f64[r + T.SIZE_F64]!, ts);
+      } else if (kind === TickKind.trade) {
+        ex.onTrade(sym, f64[r + T.PRICE_F64]!, f64[r + T.SIZE_F64]!, flags & TickFlag.sell ? "sell" : "buy", ts);
+      }
+    }
+    const w1 = wallNow();
+    this.hist.batch.record(w1 - w0);
+    if (!this.strategyError && !this.stopped) {
+      this.dispatcher.dispatch(u8, u32, f64, mask, start, n);
+      if (this.t >= this.nextTimer) this.fireTimer();
+      this.hist.strategy.record(wallNow() - w1);
+    }
+    if (this.t >= this.nextSample) this.sample();
+    this.counters.records += n;
+    this.counters.batches++;
+  }
+
+  /** a new snapshot replaces the simulated venue's book (cold path) */
+  private clearSimBook(ex: SimExchange, sym: string): void {
+    for (const side of ["buy", "sell"] as const) for (const [p] of ex.levels(sym, side)) ex.onBookLevel(sym, side, p, 0, this.t);
+  }
+
+  private refreshMarket(u8: Uint8Array, u32: Uint32Array, mask: number, start: number, n: number): void {
+    const m = this.market;
+    const books = this.o.books;
+    const state = this.o.state;
+    for (let k = 0; k < n; k++) {
+      const slot = (start + k) & mask;
+      const inst = u32[slot * TICK_U32 + T.INSTRUMENT_U32]!;
+      if (inst >= this.instruments.length) continue;
+      const w = slot * TICK_U32 + T.TS_RECV_U32;
+      m.updatedNs[inst] = u32[w + 1]! * TWO32 + u32[w]!;
+    }
+    for (let i = 0; i < this.instruments.length; i++) {
+      const b = books?.get(i);
+      if (b) {
+        const ok = b.synced && b.bestBid < b.bestAsk;
+        m.usable[i] = ok ? 1 : 0;
+        if (ok) m.refPrice[i] = (b.bestBid + b.bestAsk) / 2;
+      } else if (state) {
+        // no book kept: the last trade is the reference, and there is no book to be out of sync
+        m.usable[i] = 1;
+        const last = state.last(i);
+        if (last > 0) m.refPrice[i] = last;
+      }
+    }
+    void u8;
+  }
+
+  private fireTimer(): void {
+    // periods missed while no record came (or since a timer set before the first record) are not replayed one by one
+    this.nextTimer = (Math.floor(this.t / this.timerPeriod) + 1) * this.timerPeriod;
+    try {
+      this.s.onTimer?.(this.t);
+    } catch (e) {
+      this.fail(e as Error, "onTimer");
+    }
+  }
+
+  private sample(): void {
+    this.nextSample = (Math.floor(this.t / this.sampleNs) + 1) * this.sampleNs;
+    this.curve.t.push(this.t);
+    this.curve.equity.push(this.capital + this.positions.totalPnl(this.market.refPrice));
+    this.curve.positions.push(Array.from(this.positions.amount));
+    this.risk.updatePnl(this.positions.totalPnl(this.market.refPrice));
+  }
+
+  // ------------------------------------------------------------------ StrategyContext
+
+  instrument(venue: string, symbol: string): number {
+    const i = this.instruments.find((x) => x.venue === venue && x.symbol === symbol);
+    return i ? i.id : -1;
+  }
+  now(): number {
+    return this.t;
+  }
+  bid(i: number): number {
+    return this.o.books?.get(i)?.bestBid ?? NaN;
+  }
+  ask(i: number): number {
+    return this.o.books?.get(i)?.bestAsk ?? NaN;
+  }
+  bidSize(i: number): number {
+    return this.o.books?.get(i)?.bestBidSize ?? NaN;
+  }
+  askSize(i: number): number {
+    return this.o.books?.get(i)?.bestAskSize ?? NaN;
+  }
+  bookUsable(i: number): boolean {
+    return this.market.usable[i] === 1;
+  }
+  last(i: number): number {
+    return this.o.state ? this.o.state.last(i) : NaN;
+  }
+  vwap(i: number): number {
+    return this.o.state ? this.o.state.vwap(i) : NaN;
+  }
+  position(i: number): number {
+    return this.positions.amount[i]!;
+  }
+  avgPrice(i: number): number {
+    return this.positions.avgPrice[i]!;
+  }
+  realisedPnl(i: number): number {
+    return this.positions.realised[i]!;
+  }
+  unrealisedPnl(i: number): number {
+    return this.positions.unrealised(i, this.market.refPrice[i]!);
+  }
+  openOrders(i: number): number {
+    return this.openPerInst[i]!;
+  }
+  rejectText(code: number): string {
+    return `${REJECT_NAMES[code] ?? code}: ${REJECT_TEXT[code] ?? "unknown reason"}`;
+  }
+  setTimer(periodNs: number): void {
+    this.timerPeriod = periodNs > 0 ? periodNs : 0;
+    this.nextTimer = this.timerPeriod > 0 ? this.t + this.timerPeriod : Infinity;
+  }
+  param(name: string, fallback: number): number {
+    const v = this.params[name];
+    return v !== undefined && Number.isFinite(v) ? v : fallback;
+  }
+  log(msg: string, fields?: Record<string, unknown>): void {
+    this.logFn(msg, { strategy: this.s.name, ...fields });
+  }
+
+  submit(inst: number, side: SideCode, amount: number, price: number, tif: TimeInForce = "GTC"): string {
+    if (this.stopped || this.strategyError) {
+      this.lastReject = 1;
+      return "";
+    }
+    const info = this.instruments[inst];
+    if (info === undefined) {
+      this.lastReject = 2;
+      return "";
+    }
+    // venue steps: amounts down to the lot, prices to the tick (buys down, sells up: never more aggressive than asked)
+    if (info.lotSize > 0) amount = Math.floor(amount / info.lotSize + 1e-9) * info.lotSize;
+    if (info.tickSize > 0 && price === price) {
+      const q = price / info.tickSize;
+      price = (side === 0 ? Math.floor(q + 1e-9) : Math.ceil(q - 1e-9)) * info.tickSize;
+      price = Number(price.toFixed(12));
+    }
+    amount = Number(amount.toFixed(12));
+    const w0 = wallNow();
+    const code = this.risk.check(inst, side, price, amount, this.t);
+    const w1 = wallNow();
+    this.hist.risk.record(w1 - w0);
+    const v = this.venueIdx[inst]!;
+    if (code !== 0) {
+      this.lastReject = code;
+      this.stats[v]!.rejectedByRisk++;
+      return "";
+    }
+    const id = `${this.idPrefix}${++this.seq}`;
+    const req: OrderRequest = {
+      clientOrderId: id,
+      venue: info.venue,
+      symbol: info.symbol,
+      side: side === 0 ? "buy" : "sell",
+      type: price === price ? "limit" : "market",
+      amount,
+      price: price === price ? price : undefined,
+      timeInForce: price === price ? tif : "IOC",
+      strategy: this.s.name,
+    };
+    this.orders.set(id, { inst, side, amount, price, filled: 0, terminal: false });
+    this.openPerInst[inst]!++;
+    if (price === price && tif !== "IOC" && tif !== "FOK") this.updateOwnBest(inst);
+    const st = this.stats[v]!;
+    st.orders++;
+    st.orderedAmount += amount;
+    this.gw[v]!.submit(req);
+    const w2 = wallNow();
+    this.hist.submit.record(w2 - w1);
+    this.hist.tickToDecision.record(w2 - this.batchStartWall);
+    this.lastReject = 0;
+    return id;
+  }
+
+  cancel(clientOrderId: string): boolean {
+    const o = this.orders.get(clientOrderId);
+    if (!o || o.terminal) return false;
+    this.gw[this.venueIdx[o.inst]!]!.cancel(this.instruments[o.inst]!.symbol, clientOrderId);
+    return true;
+  }
+
+  cancelAll(inst?: number): number {
+    let n = 0;
+    for (const [id, o] of this.orders) {
+      if (o.terminal || (inst !== undefined && o.inst !== inst)) continue;
+      this.gw[this.venueIdx[o.inst]!]!.cancel(this.instruments[o.inst]!.symbol, id);
+      n++;
+    }
+    return n;
+  }
+
+  private pruneFinished(): void {
+    for (const [id, o] of this.orders) if (o.terminal) this.orders.delete(id);
+    this.finished = 0;
+  }
+
+  /** our best resting bid/ask per instrument, for self-trade prevention (cold: on order changes) */
+  private updateOwnBest(inst: number): void {
+    let bb = NaN, ba = NaN;
+    for (const o of this.orders.values()) {
+      if (o.inst !== inst || o.terminal || o.price !== o.price) continue;
+      if (o.side === 0) bb = bb === bb ? Math.max(bb, o.price) : o.price;
+      else ba = ba === ba ? Math.min(ba, o.price) : o.price;
+    }
+    this.market.ownBestBid[inst] = bb;
+    this.market.ownBestAsk[inst] = ba;
+  }
+
+  // ------------------------------------------------------------------ reports
+
+  onReport(r: ExecReport): void {
+    this.counters.reports++;
+    const o = this.orders.get(r.clientOrderId);
+    if (!o) {
+      this.counters.unknownReports++;
+      this.log("report for an order this engine did not send: left to reconciliation", { id: r.clientOrderId, kind: r.kind, venue: r.venue });
+      return;
+    }
+    const ev = r as OrderEvent;
+    (ev as { instrument: number }).instrument = o.inst;
+    const st = this.stats[this.venueIdx[o.inst]!]!;
+    if (r.kind === "fill" && r.lastAmount > 0) {
+      this.positions.apply(o.inst, o.side, r.lastAmount, r.lastPrice, r.fee);
+      o.filled += r.lastAmount;
+      st.fills++;
+      st.filledAmount += r.lastAmount;
+      st.fees += r.fee;
+      st.turnover += r.lastAmount * r.lastPrice;
+      this.risk.updatePnl(this.positions.totalPnl(this.market.refPrice));
+    }
+    if (r.kind === "rejected") {
+      st.rejectedByVenue++;
+      this.counters.venueRejects++;
+      if (this.counters.venueRejects <= 20) this.log("venue rejected an order", { id: r.clientOrderId, venue: r.venue, symbol: r.symbol, reason: r.reason });
+    }
+    const done = r.kind === "rejected" || r.kind === "cancelled" || r.kind === "expired" || (r.kind === "fill" && r.remaining <= 1e-12);
+    if (done && !o.terminal) {
+      o.terminal = true;
+      this.openPerInst[o.inst]!--;
+      this.updateOwnBest(o.inst);
+      // finished orders stay known a while: a cancel answer or late report for them is not "unknown"
+      if (++this.finished > 4096) this.pruneFinished();
+    }
+    if (this.strategyError) return;
+    try {
+      if (r.kind === "fill") this.s.onFill?.(ev);
+      else this.s.onOrder?.(ev);
+    } catch (e) {
+      this.fail(e as Error, r.kind === "fill" ? "onFill" : "onOrder");
+    }
+  }
+
+  /** Stops the strategy, cancels what is open; the caller then drains its clock / gateways. */
+  stop(): void {
+    if (this.stopped) return;
+    try {
+      if (!this.strategyError) this.s.onStop?.();
+    } catch (e) {
+      this.fail(e as Error, "onStop");
+    }
+    this.stopped = true;
+    this.cancelAll();
+  }
+
+  /** final sample, then the figures of the run */
+  summary() {
+    this.sample();
+    const marks = this.market.refPrice;
+    const perInstrument = this.instruments.map((i) => ({
+      id: i.id,
+      venue: i.venue,
+      symbol: i.symbol,
+      position: this.positions.amount[i.id]!,
+      avgPrice: this.positions.avgPrice[i.id]!,
+      realised: this.positions.realised[i.id]!,
+      unrealised: this.positions.unrealised(i.id, marks[i.id]!),
+      fees: this.positions.fees[i.id]!,
+      turnover: this.positions.turnover[i.id]!,
+      fills: this.positions.fills[i.id]!,
+      mark: marks[i.id]!,
+    }));
+    return {
+      pnl: this.positions.totalPnl(marks),
+      perInstrument,
+      perVenue: this.stats,
+      openOrders: [...this.orders.values()].filter((o) => !o.terminal).length,
+      riskRejects: this.limits.rejectCounts(),
+      killSwitch: this.kill.tripped ? { reason: this.kill.reasonName, detail: this.kill.detail } : null,
+      strategyError: this.strategyError?.message ?? null,
+      counters: { ...this.counters, dispatchedTrades: this.dispatcher.trades, bookCallbacks: this.dispatcher.books },
+      latency: Object.fromEntries(Object.entries(this.hist).map(([k, h]) => [k, h.summary()])),
+    };
+  }
+}
+
+export { TERMINAL };
