@@ -1,6 +1,7 @@
 /* ind.c — indicator kernels and bar aggregation; see ind.h for the definitions and guarantees. */
 /* sqrt of a non-negative variance never sets errno: lets GCC use vsqrtpd on every width */
 #pragma GCC optimize("no-math-errno")
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 #include "ind.h"
@@ -10,10 +11,15 @@ static inline f64v ld(const double *p) { return f64v_load(p); }
 static inline void st(double *p, f64v v) { f64v_store(p, v); }
 static inline f64v S(double x) { return f64v_splat(x); }
 static inline f64v sel(i64v m, f64v a, f64v b) { return f64v_select(m, a, b); }
+/* IEEE sqrt is correctly rounded: the same bits at every width */
 static inline f64v vsqrt(f64v v) {
-  f64v r;
-  for (int j = 0; j < L; j++) r[j] = __builtin_sqrt(v[j]);
-  return r;
+#if BOT4_LANES == 8
+  return (f64v)_mm512_sqrt_pd((__m512d)v);
+#elif BOT4_LANES == 4
+  return (f64v)_mm256_sqrt_pd((__m256d)v);
+#else
+  return (f64v)_mm_sqrt_pd((__m128d)v);
+#endif
 }
 /* keep the old value in lanes without an update */
 static inline void put(double *p, i64v has, f64v v) { st(p, sel(has, v, ld(p))); }
@@ -26,6 +32,8 @@ typedef struct prm {
   double mf, ms, mg, mkf, mks, mkg, mstart; /* mstart: first update of the fast seed (s-f+1) */
   double atr_p, atr_pm1, atr_i;
   double vw_p;
+  double warm_end; /* a lane whose count is >= this before an update is past every warm-up */
+  int sma_is_bb, z_is_bb, z_is_sma; /* equal periods share one window (same arithmetic, same bits) */
 } prm_t;
 
 static void prm_init(prm_t *P, const bot4_ind_config_t *c) {
@@ -40,13 +48,21 @@ static void prm_init(prm_t *P, const bot4_ind_config_t *c) {
   P->mstart = (double)(c->macd_slow - c->macd_fast + 1);
   P->atr_p = c->atr; P->atr_pm1 = c->atr - 1; P->atr_i = 1.0 / c->atr;
   P->vw_p = c->vwap;
+  uint32_t w = c->sma;
+  const uint32_t ends[] = {c->bb, c->z, c->ema, c->rsi + 1, c->macd_slow + c->macd_signal - 1, c->atr + 1, c->vwap};
+  for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
+    if (ends[i] > w) w = ends[i];
+  P->warm_end = w;
+  P->sma_is_bb = c->sma == c->bb;
+  P->z_is_bb = c->z == c->bb;
+  P->z_is_sma = !P->z_is_bb && c->z == c->sma;
 }
 
 /* ---- step functions: one sub-vector (offset o) of a group; `warm` = 0 only when every lane is
  * past its warm-up, which lets batch loops drop the selects (same arithmetic, same bits). ---- */
 
 /* rolling window of p: returns mean and (clamped) population variance after adding x, dropping old */
-static inline void win_step(bot4_ind_win_t *w, int o, f64v x, f64v old, i64v has, f64v cnt, double p, double ip,
+static inline __attribute__((always_inline)) void win_step(bot4_ind_win_t *w, int o, f64v x, f64v old, i64v has, f64v cnt, double p, double ip,
                             int warm, f64v *mean, f64v *var) {
   const f64v P = S(p), zero = S(0.0);
   f64v K = ld(w->k + o);
@@ -72,7 +88,7 @@ static inline void win_step(bot4_ind_win_t *w, int o, f64v x, f64v old, i64v has
   *var = sel((i64v)(v < S(1e-14)), zero, v); /* TA_IS_ZERO_OR_NEG */
 }
 
-static inline f64v ema_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v cnt, const prm_t *P, int warm) {
+static inline __attribute__((always_inline)) f64v ema_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v cnt, const prm_t *P, int warm) {
   const f64v p = S(P->ema_p);
   f64v s = ld(G->ema_s + o);
   const f64v stdy = (x - s) * S(P->ema_k) + s;
@@ -84,7 +100,7 @@ static inline f64v ema_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v c
   return sel((i64v)(cnt >= p), s, S(NAN));
 }
 
-static inline f64v rsi_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v cnt, const prm_t *P, int warm) {
+static inline __attribute__((always_inline)) f64v rsi_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v cnt, const prm_t *P, int warm) {
   const f64v p = S(P->rsi_p), zero = S(0.0), p1 = p + S(1.0);
   const f64v diff = x - ld(G->rsi_prev + o);
   const i64v neg = (i64v)(diff < zero);
@@ -109,7 +125,7 @@ static inline f64v rsi_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v c
   return warm ? sel((i64v)(cnt >= p1), r, S(NAN)) : r;
 }
 
-static inline void macd_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v cnt, const prm_t *P, int warm,
+static inline __attribute__((always_inline)) void macd_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v cnt, const prm_t *P, int warm,
                              f64v *line, f64v *sig, f64v *hist) {
   const f64v fp = S(P->mf), sp = S(P->ms), gend = S(P->ms + P->mg - 1.0);
   f64v fast = ld(G->m_fast + o), slow = ld(G->m_slow + o), sg = ld(G->m_sig + o);
@@ -149,7 +165,7 @@ static inline void macd_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v 
   }
 }
 
-static inline f64v atr_step(bot4_ind_group_t *G, int o, f64v h, f64v lo, f64v c, i64v has, f64v cnt, const prm_t *P, int warm) {
+static inline __attribute__((always_inline)) f64v atr_step(bot4_ind_group_t *G, int o, f64v h, f64v lo, f64v c, i64v has, f64v cnt, const prm_t *P, int warm) {
   const f64v p = S(P->atr_p), p1 = p + S(1.0);
   const f64v pc = ld(G->atr_pc + o);
   const f64v hi = sel((i64v)(h > pc), h, pc), lw = sel((i64v)(lo < pc), lo, pc);
@@ -171,7 +187,7 @@ static inline f64v typical(f64v h, f64v lo, f64v c) {
 
 /* VWAP over the last p updates (p = 0: cumulative); pv/v are this update's tp*v and v, pvo/vo the
  * ones leaving the window */
-static inline f64v vwap_step(bot4_ind_group_t *G, int o, f64v pv, f64v v, f64v pvo, f64v vo, i64v has, f64v cnt,
+static inline __attribute__((always_inline)) f64v vwap_step(bot4_ind_group_t *G, int o, f64v pv, f64v v, f64v pvo, f64v vo, i64v has, f64v cnt,
                              const prm_t *P, int warm) {
   const f64v zero = S(0.0);
   f64v spv, sv;
@@ -218,6 +234,9 @@ static int config_ok(const bot4_ind_config_t *c) {
   return 1;
 }
 
+/* the set's constants (prm_t) are kept after its groups, computed once by bot4_ind_init */
+#define PRM_BYTES ((sizeof(prm_t) + BOT4_CACHELINE - 1) / BOT4_CACHELINE * BOT4_CACHELINE)
+
 static size_t group_bytes_of(const bot4_ind_config_t *c) {
   return sizeof(bot4_ind_group_t) + (size_t)ring_of(c) * SLOT_F64 * sizeof(double);
 }
@@ -226,11 +245,14 @@ static size_t group_bytes_of(const bot4_ind_config_t *c) {
 BOT4_API size_t bot4_ind_bytes(const bot4_ind_config_t *c, uint32_t instruments) {
   if (!config_ok(c) || instruments < 1) return 0;
   uint32_t groups = (instruments + BOT4_GROUP - 1) / BOT4_GROUP;
-  return sizeof(bot4_ind_set_t) + (size_t)groups * group_bytes_of(c);
+  return sizeof(bot4_ind_set_t) + (size_t)groups * group_bytes_of(c) + PRM_BYTES;
 }
 
 static inline bot4_ind_group_t *group_at(bot4_ind_set_t *s, uint32_t g) {
   return (bot4_ind_group_t *)((uint8_t *)s + sizeof(bot4_ind_set_t) + (size_t)g * s->group_bytes);
+}
+static inline const prm_t *prm_of(const bot4_ind_set_t *s) {
+  return (const prm_t *)((const uint8_t *)s + sizeof(bot4_ind_set_t) + (size_t)s->groups * s->group_bytes);
 }
 
 static void group_reset(bot4_ind_group_t *G, uint32_t ring) {
@@ -253,6 +275,7 @@ BOT4_API int32_t bot4_ind_init(bot4_ind_set_t *s, const bot4_ind_config_t *c, ui
   s->instruments = instruments;
   s->cfg = *c;
   for (uint32_t g = 0; g < s->groups; g++) group_reset(group_at(s, g), s->ring);
+  prm_init((prm_t *)prm_of(s), c);
   return (int32_t)s->groups;
 }
 
@@ -269,73 +292,153 @@ BOT4_API int32_t bot4_ind_reset(bot4_ind_set_t *s, uint32_t instrument) {
   return 0;
 }
 
-/* One update of group g: lane l takes (c[l], h[l], lo[l], v[l]) when bit l of mask is set. */
-static void update_group(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group_t *restrict G, const double *c,
-                         const double *h, const double *lo, const double *v, uint32_t mask) {
+/* One update of group g: lane l takes (c[l], h[l], lo[l], v[l]) when bit l of mask is set.
+ * Specialised on warm (0: every updated lane is past every warm-up, so the warm-up selects and
+ * sums are dropped: the same arithmetic the warm-up path selects, same bits) and full (all 8
+ * lanes update: `has` is a constant and the keep-old selects fold away). */
+static inline __attribute__((always_inline)) void update_group_k(const bot4_ind_set_t *s, const prm_t *P,
+                                                                 bot4_ind_group_t *restrict G, const double *c,
+                                                                 const double *h, const double *lo, const double *v,
+                                                                 uint32_t mask, const int warm, const int full) {
   const uint32_t R = s->ring;
   double *ring = (double *)(G + 1);
+  const int own_sma = !P->sma_is_bb, own_z = !P->z_is_bb && !P->z_is_sma, vw = s->cfg.vwap != 0;
   double BOT4_ALIGNED(64) o_sma[8], o_bb[8], o_z[8], o_pv[8], o_v[8], pvn[8];
+  const double *pb, *ps = o_sma, *pz = o_z, *ppv = o_pv, *pvv = o_v;
   uint32_t slot[8];
-  for (int l = 0; l < BOT4_GROUP; l++) {
-    const uint32_t hd = (uint32_t)G->head[l];
-    slot[l] = hd;
-    /* slot of the value leaving a window of p: hd - p wrapped (p <= R; no integer division) */
+  /* slot of the value leaving a window of p: hd - p wrapped (p <= R; no integer division) */
 #define BACK(p) (hd >= (p) ? hd - (p) : hd + R - (p))
-    const uint32_t a = BACK(s->cfg.sma), b = BACK(s->cfg.bb), z = BACK(s->cfg.z);
-    o_sma[l] = ring[a * SLOT_F64 + l];
-    o_bb[l] = ring[b * SLOT_F64 + l];
-    o_z[l] = ring[z * SLOT_F64 + l];
-    const uint32_t w = s->cfg.vwap ? BACK(s->cfg.vwap) : 0;
-#undef BACK
-    o_pv[l] = ring[w * SLOT_F64 + BOT4_GROUP + l];
-    o_v[l] = ring[w * SLOT_F64 + 2 * BOT4_GROUP + l];
+  int same = 1;
+  for (int l = 1; l < BOT4_GROUP; l++) same &= G->head[l] == G->head[0];
+  if (same) {
+    /* every lane at the same ring slot (always so when all 8 update together): the leaving
+     * values are whole rows, read as vectors in place */
+    const uint32_t hd = (uint32_t)G->head[0];
+    pb = ring + BACK(s->cfg.bb) * SLOT_F64;
+    if (own_sma) ps = ring + BACK(s->cfg.sma) * SLOT_F64;
+    if (own_z) pz = ring + BACK(s->cfg.z) * SLOT_F64;
+    if (vw) {
+      const uint32_t w = BACK(s->cfg.vwap);
+      ppv = ring + w * SLOT_F64 + BOT4_GROUP;
+      pvv = ring + w * SLOT_F64 + 2 * BOT4_GROUP;
+    } else {
+      for (int l = 0; l < BOT4_GROUP; l++) o_pv[l] = o_v[l] = 0;
+    }
+  } else {
+    pb = o_bb;
+    for (int l = 0; l < BOT4_GROUP; l++) {
+      const uint32_t hd = (uint32_t)G->head[l];
+      slot[l] = hd;
+      o_bb[l] = ring[BACK(s->cfg.bb) * SLOT_F64 + l];
+      if (own_sma) o_sma[l] = ring[BACK(s->cfg.sma) * SLOT_F64 + l];
+      if (own_z) o_z[l] = ring[BACK(s->cfg.z) * SLOT_F64 + l];
+      if (vw) {
+        const uint32_t w = BACK(s->cfg.vwap);
+        o_pv[l] = ring[w * SLOT_F64 + BOT4_GROUP + l];
+        o_v[l] = ring[w * SLOT_F64 + 2 * BOT4_GROUP + l];
+      } else {
+        o_pv[l] = o_v[l] = 0;
+      }
+    }
   }
+#undef BACK
+  /* ticks (h = lo = c in every lane): the typical price is the close, no division */
+  int flat = 1;
+  for (int l = 0; l < BOT4_GROUP; l++) flat &= (h[l] == c[l]) & (lo[l] == c[l]);
   const i64v bits0 = (i64v){0} + (int64_t)mask;
   for (int k = 0; k < BOT4_STEPS; k++) {
     const int o = k * L;
-    i64v lanebit;
-    for (int j = 0; j < L; j++) lanebit[j] = (int64_t)1 << (o + j);
-    const i64v has = (bits0 & lanebit) != 0;
+    i64v has;
+    if (full) {
+      has = (i64v){0} - 1;
+    } else {
+      i64v lanebit;
+      for (int j = 0; j < L; j++) lanebit[j] = (int64_t)1 << (o + j);
+      has = (bits0 & lanebit) != 0;
+    }
     const f64v x = ld(c + o), hh = ld(h + o), ll = ld(lo + o), vv = ld(v + o);
-    const f64v cnt = ld(G->count + o) + sel(has, S(1.0), S(0.0));
+    const f64v cnt = ld(G->count + o) + (full ? S(1.0) : sel(has, S(1.0), S(0.0)));
     put(G->count + o, has, cnt);
     put(G->last + o, has, x);
-    f64v mean, var;
-    win_step(&G->w_sma, o, x, ld(o_sma + o), has, cnt, P->sma_p, P->sma_i, 1, &mean, &var);
-    put(G->sma + o, has, sel((i64v)(cnt >= S(P->sma_p)), mean, S(NAN)));
-    win_step(&G->w_bb, o, x, ld(o_bb + o), has, cnt, P->bb_p, P->bb_i, 1, &mean, &var);
+    f64v mb, vb, ms, vs, mz, vz;
+    win_step(&G->w_bb, o, x, ld(pb + o), has, cnt, P->bb_p, P->bb_i, warm, &mb, &vb);
+    if (own_sma) win_step(&G->w_sma, o, x, ld(ps + o), has, cnt, P->sma_p, P->sma_i, warm, &ms, &vs);
+    else ms = mb, vs = vb;
+    if (own_z) win_step(&G->w_z, o, x, ld(pz + o), has, cnt, P->z_p, P->z_i, warm, &mz, &vz);
+    else if (P->z_is_bb) mz = mb, vz = vb;
+    else mz = ms, vz = vs;
+    (void)vs;
+    put(G->sma + o, has, warm ? sel((i64v)(cnt >= S(P->sma_p)), ms, S(NAN)) : ms);
+    const f64v sdb = vsqrt(vb);
     {
-      const i64v ok = (i64v)(cnt >= S(P->bb_p));
-      const f64v w = vsqrt(var) * S(P->bb_k);
-      put(G->bb_middle + o, has, sel(ok, mean, S(NAN)));
-      put(G->bb_upper + o, has, sel(ok, mean + w, S(NAN)));
-      put(G->bb_lower + o, has, sel(ok, mean - w, S(NAN)));
+      const f64v w = sdb * S(P->bb_k);
+      if (warm) {
+        const i64v ok = (i64v)(cnt >= S(P->bb_p));
+        put(G->bb_middle + o, has, sel(ok, mb, S(NAN)));
+        put(G->bb_upper + o, has, sel(ok, mb + w, S(NAN)));
+        put(G->bb_lower + o, has, sel(ok, mb - w, S(NAN)));
+      } else {
+        put(G->bb_middle + o, has, mb);
+        put(G->bb_upper + o, has, mb + w);
+        put(G->bb_lower + o, has, mb - w);
+      }
     }
-    win_step(&G->w_z, o, x, ld(o_z + o), has, cnt, P->z_p, P->z_i, 1, &mean, &var);
     {
-      const f64v sd = vsqrt(var);
-      const f64v zz = sel((i64v)(sd > S(0.0)), (x - mean) / sd, S(0.0));
-      put(G->zscore + o, has, sel((i64v)(cnt >= S(P->z_p)), zz, S(NAN)));
+      const f64v sd = P->z_is_bb ? sdb : vsqrt(vz);
+      const f64v zz = sel((i64v)(sd > S(0.0)), (x - mz) / sd, S(0.0));
+      put(G->zscore + o, has, warm ? sel((i64v)(cnt >= S(P->z_p)), zz, S(NAN)) : zz);
     }
-    put(G->ema + o, has, ema_step(G, o, x, has, cnt, P, 1));
-    put(G->rsi + o, has, rsi_step(G, o, x, has, cnt, P, 1));
+    put(G->ema + o, has, ema_step(G, o, x, has, cnt, P, warm));
+    put(G->rsi + o, has, rsi_step(G, o, x, has, cnt, P, warm));
     f64v ln, sg, hs;
-    macd_step(G, o, x, has, cnt, P, 1, &ln, &sg, &hs);
+    macd_step(G, o, x, has, cnt, P, warm, &ln, &sg, &hs);
     put(G->macd + o, has, ln);
     put(G->macd_signal + o, has, sg);
     put(G->macd_hist + o, has, hs);
-    put(G->atr + o, has, atr_step(G, o, hh, ll, x, has, cnt, P, 1));
-    const f64v pv = typical(hh, ll, x) * vv;
+    put(G->atr + o, has, atr_step(G, o, hh, ll, x, has, cnt, P, warm));
+    const f64v pv = (flat ? x : typical(hh, ll, x)) * vv;
     st(pvn + o, pv);
-    put(G->vwap + o, has, vwap_step(G, o, pv, vv, ld(o_pv + o), ld(o_v + o), has, cnt, P, 1));
+    put(G->vwap + o, has, vwap_step(G, o, pv, vv, ld(ppv + o), ld(pvv + o), has, cnt, P, warm));
   }
+  if (same && full) {
+    /* the new values are whole rows too (the slot written is the one read p updates later) */
+    const uint32_t sl = (uint32_t)G->head[0];
+    double *row = ring + sl * SLOT_F64;
+    for (int k = 0; k < BOT4_STEPS; k++) {
+      st(row + k * L, ld(c + k * L));
+      if (vw) {
+        st(row + BOT4_GROUP + k * L, ld(pvn + k * L));
+        st(row + 2 * BOT4_GROUP + k * L, ld(v + k * L));
+      }
+    }
+    st(G->head, S((double)(sl + 1 == R ? 0 : sl + 1)));
+    if (L < BOT4_GROUP) for (int k = 1; k < BOT4_STEPS; k++) st(G->head + k * L, S((double)(sl + 1 == R ? 0 : sl + 1)));
+    return;
+  }
+  if (same)
+    for (int l = 0; l < BOT4_GROUP; l++) slot[l] = (uint32_t)G->head[0];
   for (int l = 0; l < BOT4_GROUP; l++) {
-    if (!(mask >> l & 1)) continue;
+    if (!full && !(mask >> l & 1)) continue;
     const uint32_t sl = slot[l];
     ring[sl * SLOT_F64 + l] = c[l];
-    ring[sl * SLOT_F64 + BOT4_GROUP + l] = pvn[l];
-    ring[sl * SLOT_F64 + 2 * BOT4_GROUP + l] = v[l];
+    if (vw) {
+      ring[sl * SLOT_F64 + BOT4_GROUP + l] = pvn[l];
+      ring[sl * SLOT_F64 + 2 * BOT4_GROUP + l] = v[l];
+    }
     G->head[l] = (double)(sl + 1 == R ? 0 : sl + 1);
+  }
+}
+
+static void update_group(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group_t *restrict G, const double *c,
+                         const double *h, const double *lo, const double *v, uint32_t mask) {
+  int warm = 0;
+  for (int l = 0; l < BOT4_GROUP; l++) warm |= (mask >> l & 1) & (G->count[l] < P->warm_end);
+  if (mask == 0xff) {
+    if (warm) update_group_k(s, P, G, c, h, lo, v, mask, 1, 1);
+    else update_group_k(s, P, G, c, h, lo, v, mask, 0, 1);
+  } else {
+    if (warm) update_group_k(s, P, G, c, h, lo, v, mask, 1, 0);
+    else update_group_k(s, P, G, c, h, lo, v, mask, 0, 0);
   }
 }
 
@@ -344,9 +447,7 @@ static void update_group(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group
 BOT4_API int32_t bot4_ind_update8(bot4_ind_set_t *s, uint32_t g, const double *c, const double *h, const double *lo,
                                   const double *v, uint32_t mask) {
   if (BOT4_UNLIKELY(g >= s->groups)) return -1;
-  prm_t P;
-  prm_init(&P, &s->cfg);
-  update_group(s, &P, group_at(s, g), c, h, lo, v, mask & 0xff);
+  update_group(s, prm_of(s), group_at(s, g), c, h, lo, v, mask & 0xff);
   return 0;
 }
 
@@ -386,8 +487,7 @@ static void stage_init(stage_t *sg) {
  * applied. */
 BOT4_API int32_t bot4_ind_apply(bot4_ind_set_t *restrict s, const bot4_tick_t *restrict rec, uint32_t mask,
                                 uint32_t start, int32_t n) {
-  prm_t P;
-  prm_init(&P, &s->cfg);
+  const prm_t P = *prm_of(s);
   stage_t sg;
   stage_init(&sg);
   const uint32_t cap = s->instruments;
@@ -411,8 +511,7 @@ BOT4_API int32_t bot4_ind_apply(bot4_ind_set_t *restrict s, const bot4_tick_t *r
 /* Drives the indicators by closed bars (bot4_bar_t records from bot4_bars_apply): close, high,
  * low and volume of each bar. Returns bars applied. */
 BOT4_API int32_t bot4_ind_apply_bars(bot4_ind_set_t *restrict s, const bot4_bar_t *restrict bars, int32_t n) {
-  prm_t P;
-  prm_init(&P, &s->cfg);
+  const prm_t P = *prm_of(s);
   stage_t sg;
   stage_init(&sg);
   int32_t applied = 0;

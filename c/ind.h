@@ -82,7 +82,8 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_ind_set {
   bot4_ind_config_t cfg;
   uint64_t applied, skipped, rejected;
   uint8_t _pad[2 * BOT4_CACHELINE - 16 - sizeof(bot4_ind_config_t) - 24];
-  /* `groups` groups of group_bytes each follow (group + ring) */
+  /* `groups` groups of group_bytes each follow (group + ring), then the set's constants (ind.c prm_t,
+   * computed once by bot4_ind_init; included in bot4_ind_bytes) */
 } bot4_ind_set_t;
 
 static_assert(sizeof(bot4_ind_set_t) == 2 * BOT4_CACHELINE, "header is two cache lines");
