@@ -1,47 +1,55 @@
 /**
- * Pre-trade risk (src/risk/pretrade.ts): every rule of check() at its boundary (just inside
- * passes, just outside rejects with the exact code) and in the stated order; market orders priced
- * at the collar; the per-venue token bucket refilling over time; limits changed with set() seen
- * by check(), also from a Worker attached to the same SharedArrayBuffer (which also trips the kill
- * switch observed here, and republishes limits while this thread checks: no torn set); reject
- * counters; the kill switch (first reason wins, handlers once per trip, reset, SIGUSR2); and each
+ * Pre-trade risk (src/risk/): every rule of check() at its boundary (just inside passes, just
+ * outside rejects with the exact code) and in the stated order; market orders priced at the
+ * collar; open orders counted in the position limit; the per-venue token bucket refilling over
+ * time; limits changed with set() seen by check(), also from a Worker attached to the same
+ * SharedArrayBuffer (which republishes limits while this thread checks: never a torn set, and
+ * trips the kill switch seen here); reject counters and the cold-path drain; the kill switch
+ * (first reason wins, cancel-all once per trip across threads, reset, SIGUSR2); and each
  * KillMonitor trigger at and just under its threshold.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PositionBook } from "../src/exec/positions.ts";
 import { KillMonitor, KillReason, KillSwitch, type KillTriggers, marketView, PreTradeRisk, Reject, REJECT_NAMES, REJECT_TEXT, RiskConfig, RiskLimits } from "../src/risk/pretrade.ts";
 
 const BUY = 0, SELL = 1;
 const T0 = 1_000_000_000_000; // engine time, ns
-const N = 3; // instruments 0, 1 on venue 0; 2 on venue 1
+const N = 3; // instruments 0, 1 trade on venue 0; 2 on venue 1
+const VENUE = [0, 0, 1];
 
 function setup(cfg: Partial<RiskConfig> = {}) {
-  const limits = RiskLimits.create(N, cfg);
+  const limits = RiskLimits.create(N, cfg, 2);
   const market = marketView(N);
   market.refPrice.set([100, 50, 10]);
   market.usable.fill(1);
   market.updatedNs.fill(T0);
   const positions = new PositionBook(N);
+  for (let i = 0; i < N; i++) positions.mark(i, market.refPrice[i]!);
   const kill = new KillSwitch(limits);
-  const risk = new PreTradeRisk(limits, market, positions, Int32Array.from([0, 0, 1]), 2, kill);
+  const risk = new PreTradeRisk({ limits, market, positions, kill });
   return { limits, market, positions, kill, risk };
 }
+/** check() with the instrument's venue */
+const chk = (risk: PreTradeRisk, inst: number, side: number, price: number, amount: number, nowNs: number): number => risk.check(inst, VENUE[inst] ?? 0, side, price, amount, nowNs);
 
 describe("check(): each rule at its boundary", () => {
   test("defaults pass a plain order; nothing counted", () => {
     const { risk, limits } = setup();
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.OK);
-    expect(risk.check(1, SELL, NaN, 1e6, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 1, SELL, NaN, 1e6, T0)).toBe(Reject.OK);
     expect(limits.rejectCounts()).toEqual({});
   });
 
   test("kill switch: tripped rejects everything, reset lets orders go again", () => {
     const { risk, kill } = setup();
     kill.trip(KillReason.MANUAL, "test", T0);
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.KILL_SWITCH);
-    expect(risk.check(0, BUY, -1, 0, T0)).toBe(Reject.KILL_SWITCH); // before sanity
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.KILL_SWITCH);
+    expect(chk(risk, 0, BUY, -1, 0, T0)).toBe(Reject.KILL_SWITCH); // before sanity
     kill.reset();
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
   });
 
   test("order sanity: amount, price, instrument, side", () => {
@@ -61,144 +69,144 @@ describe("check(): each rule at its boundary", () => {
       [0, 2, 100, 1],
       [0, -1, 100, 1],
     ];
-    for (const [i, s, p, a] of bad) expect([i, s, p, a, risk.check(i, s, p, a, T0)]).toEqual([i, s, p, a, Reject.BAD_ORDER]);
-    expect(risk.check(N - 1, SELL, 10, 1e-9, T0)).toBe(Reject.OK);
+    for (const [i, s, p, a] of bad) expect([i, s, p, a, chk(risk, i, s, p, a, T0)]).toEqual([i, s, p, a, Reject.BAD_ORDER]);
+    expect(chk(risk, N - 1, SELL, 10, 1e-9, T0)).toBe(Reject.OK);
   });
 
   test("book out of sync", () => {
     const { risk, market } = setup();
     market.usable[1] = 0;
-    expect(risk.check(1, BUY, 50, 1, T0)).toBe(Reject.BOOK_UNUSABLE);
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 1, BUY, 50, 1, T0)).toBe(Reject.BOOK_DESYNC);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
     market.usable[1] = 1;
-    expect(risk.check(1, BUY, 50, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 1, BUY, 50, 1, T0)).toBe(Reject.OK);
   });
 
   test("stale book: exactly staleMs old passes, 1 ns more rejects; staleMs 0 = off", () => {
     const { risk, limits } = setup({ staleMs: 250 });
-    expect(risk.check(0, BUY, 100, 1, T0 + 250e6)).toBe(Reject.OK);
-    expect(risk.check(0, BUY, 100, 1, T0 + 250e6 + 1)).toBe(Reject.STALE_BOOK);
+    expect(chk(risk, 0, BUY, 100, 1, T0 + 250e6)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 1, T0 + 250e6 + 1)).toBe(Reject.STALE_BOOK);
     expect(risk.lastValue).toBe(250e6 + 1);
     expect(risk.lastLimit).toBe(250e6);
     limits.set(RiskConfig.parse({ staleMs: 0 }));
-    expect(risk.check(0, BUY, 100, 1, T0 + 3600e9)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 1, T0 + 3600e9)).toBe(Reject.OK);
   });
 
   test("no reference price (NaN or 0)", () => {
     const { risk, market } = setup();
     market.refPrice[0] = NaN;
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.NO_REFERENCE_PRICE);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.NO_REFERENCE_PRICE);
     market.refPrice[0] = 0;
-    expect(risk.check(0, BUY, NaN, 1, T0)).toBe(Reject.NO_REFERENCE_PRICE);
+    expect(chk(risk, 0, BUY, NaN, 1, T0)).toBe(Reject.NO_REFERENCE_PRICE);
   });
 
   test("price collar: limit prices at +-collarBps pass, a hair beyond rejects", () => {
     const { risk } = setup({ collarBps: 100 }); // 1 % around 100
-    expect(risk.check(0, BUY, 101, 1, T0)).toBe(Reject.OK);
-    expect(risk.check(0, SELL, 99, 1, T0)).toBe(Reject.OK);
-    expect(risk.check(0, BUY, 101.0001, 1, T0)).toBe(Reject.PRICE_COLLAR);
+    expect(chk(risk, 0, BUY, 101, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, SELL, 99, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 101.0001, 1, T0)).toBe(Reject.PRICE_COLLAR);
     expect(risk.lastValue).toBe(101.0001);
     expect(risk.lastLimit).toBe(100);
-    expect(risk.check(0, SELL, 98.9999, 1, T0)).toBe(Reject.PRICE_COLLAR);
+    expect(chk(risk, 0, SELL, 98.9999, 1, T0)).toBe(Reject.PRICE_COLLAR);
     // the collar is symmetric: a buy far below the reference is also outside it
-    expect(risk.check(0, BUY, 98.9999, 1, T0)).toBe(Reject.PRICE_COLLAR);
-    expect(risk.check(0, SELL, 101.0001, 1, T0)).toBe(Reject.PRICE_COLLAR);
+    expect(chk(risk, 0, BUY, 98.9999, 1, T0)).toBe(Reject.PRICE_COLLAR);
+    expect(chk(risk, 0, SELL, 101.0001, 1, T0)).toBe(Reject.PRICE_COLLAR);
     // instrument 1 has its own reference (50): 50.5 is its edge
-    expect(risk.check(1, BUY, 50.5, 1, T0)).toBe(Reject.OK);
-    expect(risk.check(1, BUY, 50.51, 1, T0)).toBe(Reject.PRICE_COLLAR);
+    expect(chk(risk, 1, BUY, 50.5, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 1, BUY, 50.51, 1, T0)).toBe(Reject.PRICE_COLLAR);
   });
 
   test("market orders are priced at the reference plus/minus the collar", () => {
     // notional of a market buy of 1 = 101 (ref 100, collar 1 %): a 101 cap passes, 100.99 rejects
     const a = setup({ collarBps: 100, maxOrderNotional: 101 });
-    expect(a.risk.check(0, BUY, NaN, 1, T0)).toBe(Reject.OK);
+    expect(chk(a.risk, 0, BUY, NaN, 1, T0)).toBe(Reject.OK);
     a.limits.set(RiskConfig.parse({ collarBps: 100, maxOrderNotional: 100.99 }));
-    expect(a.risk.check(0, BUY, NaN, 1, T0)).toBe(Reject.MAX_ORDER_NOTIONAL);
+    expect(chk(a.risk, 0, BUY, NaN, 1, T0)).toBe(Reject.MAX_ORDER_NOTIONAL);
     expect(a.risk.lastValue).toBeCloseTo(101, 9);
     // a market sell is worth 99: passes the 100.99 cap
-    expect(a.risk.check(0, SELL, NaN, 1, T0)).toBe(Reject.OK);
+    expect(chk(a.risk, 0, SELL, NaN, 1, T0)).toBe(Reject.OK);
     // and it is at 99 for self-trade: our own bid at 99 blocks it, at 98.99 it does not
     const b = setup({ collarBps: 100 });
     b.market.ownBestBid[0] = 99;
-    expect(b.risk.check(0, SELL, NaN, 1, T0)).toBe(Reject.SELF_TRADE);
+    expect(chk(b.risk, 0, SELL, NaN, 1, T0)).toBe(Reject.SELF_TRADE);
     b.market.ownBestBid[0] = 98.99;
-    expect(b.risk.check(0, SELL, NaN, 1, T0)).toBe(Reject.OK);
+    expect(chk(b.risk, 0, SELL, NaN, 1, T0)).toBe(Reject.OK);
     b.market.ownBestAsk[0] = 101;
-    expect(b.risk.check(0, BUY, NaN, 1, T0)).toBe(Reject.SELF_TRADE);
+    expect(chk(b.risk, 0, BUY, NaN, 1, T0)).toBe(Reject.SELF_TRADE);
     b.market.ownBestAsk[0] = 101.01;
-    expect(b.risk.check(0, BUY, NaN, 1, T0)).toBe(Reject.OK);
+    expect(chk(b.risk, 0, BUY, NaN, 1, T0)).toBe(Reject.OK);
   });
 
   test("max order amount, global and per-instrument override", () => {
     const { risk } = setup({ maxOrderAmount: 2, instruments: { "1": { maxOrderAmount: 5 } } });
-    expect(risk.check(0, BUY, 100, 2, T0)).toBe(Reject.OK);
-    expect(risk.check(0, BUY, 100, 2.000001, T0)).toBe(Reject.MAX_ORDER_AMOUNT);
+    expect(chk(risk, 0, BUY, 100, 2, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 2.000001, T0)).toBe(Reject.MAX_ORDER_AMOUNT);
     expect([risk.lastValue, risk.lastLimit]).toEqual([2.000001, 2]);
-    expect(risk.check(1, SELL, 50, 5, T0)).toBe(Reject.OK);
-    expect(risk.check(1, SELL, 50, 5.000001, T0)).toBe(Reject.MAX_ORDER_AMOUNT);
-    expect(risk.check(2, SELL, 10, 2.000001, T0)).toBe(Reject.MAX_ORDER_AMOUNT);
+    expect(chk(risk, 1, SELL, 50, 5, T0)).toBe(Reject.OK);
+    expect(chk(risk, 1, SELL, 50, 5.000001, T0)).toBe(Reject.MAX_ORDER_AMOUNT);
+    expect(chk(risk, 2, SELL, 10, 2.000001, T0)).toBe(Reject.MAX_ORDER_AMOUNT);
   });
 
   test("max order notional (amount x limit price)", () => {
     const { risk } = setup({ maxOrderNotional: 1000, instruments: { "2": { maxOrderNotional: 0 } } });
-    expect(risk.check(0, BUY, 100, 10, T0)).toBe(Reject.OK);
-    expect(risk.check(0, BUY, 100, 10.0001, T0)).toBe(Reject.MAX_ORDER_NOTIONAL);
-    expect(risk.check(0, SELL, 99.5, 10.06, T0)).toBe(Reject.MAX_ORDER_NOTIONAL); // 1000.97
-    expect(risk.check(0, SELL, 99, 10.1, T0)).toBe(Reject.OK); // 999.9
-    expect(risk.check(2, BUY, 10, 1e6, T0)).toBe(Reject.OK); // override 0 = no limit
+    expect(chk(risk, 0, BUY, 100, 10, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 10.0001, T0)).toBe(Reject.MAX_ORDER_NOTIONAL);
+    expect(chk(risk, 0, SELL, 99.5, 10.06, T0)).toBe(Reject.MAX_ORDER_NOTIONAL); // 1000.97
+    expect(chk(risk, 0, SELL, 99, 10.1, T0)).toBe(Reject.OK); // 999.9
+    expect(chk(risk, 2, BUY, 10, 1e6, T0)).toBe(Reject.OK); // override 0 = no limit
   });
 
   test("max position after the order, both sides; reducing orders always allowed", () => {
     const { risk, positions } = setup({ maxPosition: 5 });
     positions.apply(0, BUY, 3, 100, 0);
-    expect(risk.check(0, BUY, 100, 2, T0)).toBe(Reject.OK);
-    expect(risk.check(0, BUY, 100, 2.001, T0)).toBe(Reject.MAX_POSITION);
+    expect(chk(risk, 0, BUY, 100, 2, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 2.001, T0)).toBe(Reject.MAX_POSITION);
     expect(risk.lastValue).toBeCloseTo(5.001, 12);
     expect(risk.lastLimit).toBe(5);
-    expect(risk.check(0, SELL, 100, 8, T0)).toBe(Reject.OK); // to -5
-    expect(risk.check(0, SELL, 100, 8.001, T0)).toBe(Reject.MAX_POSITION); // flip to -5.001
+    expect(chk(risk, 0, SELL, 100, 8, T0)).toBe(Reject.OK); // to -5
+    expect(chk(risk, 0, SELL, 100, 8.001, T0)).toBe(Reject.MAX_POSITION); // flip to -5.001
     // over the limit already (limit lowered): reducing passes, adding does not
     positions.apply(0, BUY, 4, 100, 0); // 7
-    expect(risk.check(0, SELL, 100, 1, T0)).toBe(Reject.OK);
-    expect(risk.check(0, SELL, 100, 0.5, T0)).toBe(Reject.OK);
-    expect(risk.check(0, BUY, 100, 0.001, T0)).toBe(Reject.MAX_POSITION);
+    expect(chk(risk, 0, SELL, 100, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, SELL, 100, 0.5, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 0.001, T0)).toBe(Reject.MAX_POSITION);
     // a flip past the limit on the other side is not "reducing": +7 -> -5.5 rejects, +7 -> -5 passes
-    expect(risk.check(0, SELL, 100, 12.5, T0)).toBe(Reject.MAX_POSITION);
-    expect(risk.check(0, SELL, 100, 12, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, SELL, 100, 12.5, T0)).toBe(Reject.MAX_POSITION);
+    expect(chk(risk, 0, SELL, 100, 12, T0)).toBe(Reject.OK);
   });
 
   test("max gross exposure (all instruments at their reference) after the order", () => {
     const { risk, positions } = setup({ maxGrossExposure: 1000 });
     positions.apply(0, BUY, 3, 90, 0); // 3 x ref 100 = 300
     positions.apply(1, SELL, 2, 55, 0); // 2 x ref 50 = 100
-    expect(risk.check(0, BUY, 100, 6, T0)).toBe(Reject.OK); // 1000
-    expect(risk.check(0, BUY, 100, 6.001, T0)).toBe(Reject.MAX_GROSS_EXPOSURE);
+    expect(chk(risk, 0, BUY, 100, 6, T0)).toBe(Reject.OK); // 1000
+    expect(chk(risk, 0, BUY, 100, 6.001, T0)).toBe(Reject.MAX_GROSS_EXPOSURE);
     expect(risk.lastValue).toBeCloseTo(1000.1, 9);
     expect(risk.lastLimit).toBe(1000);
-    expect(risk.check(2, SELL, 10, 60, T0)).toBe(Reject.OK); // 400 + 600
-    expect(risk.check(2, SELL, 10, 60.01, T0)).toBe(Reject.MAX_GROSS_EXPOSURE);
+    expect(chk(risk, 2, SELL, 10, 60, T0)).toBe(Reject.OK); // 400 + 600
+    expect(chk(risk, 2, SELL, 10, 60.01, T0)).toBe(Reject.MAX_GROSS_EXPOSURE);
     // priced at the reference, not the order price
-    expect(risk.check(1, SELL, 50.2, 12, T0)).toBe(Reject.OK); // 400 + 12 x 50
+    expect(chk(risk, 1, SELL, 50.2, 12, T0)).toBe(Reject.OK); // 400 + 12 x 50
     positions.apply(2, BUY, 100, 10, 0); // gross 1400 now
-    expect(risk.check(0, SELL, 100, 1, T0)).toBe(Reject.OK); // reducing
-    expect(risk.check(1, BUY, 50, 4, T0)).toBe(Reject.OK); // -2 -> +2: |after| not above |pos|
-    expect(risk.check(1, BUY, 50, 4.01, T0)).toBe(Reject.MAX_GROSS_EXPOSURE);
+    expect(chk(risk, 0, SELL, 100, 1, T0)).toBe(Reject.OK); // reducing
+    expect(chk(risk, 1, BUY, 50, 4, T0)).toBe(Reject.OK); // -2 -> +2: |after| not above |pos|
+    expect(chk(risk, 1, BUY, 50, 4.01, T0)).toBe(Reject.MAX_GROSS_EXPOSURE);
   });
 
   test("throttle: token bucket per venue, burst = one second's rate, refills over time", () => {
     const { risk, limits } = setup({ maxMsgsPerSec: 3, staleMs: 0 });
-    for (let k = 0; k < 3; k++) expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.OK);
-    expect(risk.check(1, BUY, 50, 1, T0)).toBe(Reject.THROTTLE); // same venue 0
-    expect(risk.check(2, BUY, 10, 1, T0)).toBe(Reject.OK); // venue 1 has its own bucket
+    for (let k = 0; k < 3; k++) expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 1, BUY, 50, 1, T0)).toBe(Reject.THROTTLE); // same venue 0
+    expect(chk(risk, 2, BUY, 10, 1, T0)).toBe(Reject.OK); // venue 1 has its own bucket
     // one token takes 1/3 s
-    expect(risk.check(0, BUY, 100, 1, T0 + 333_333_332)).toBe(Reject.THROTTLE);
-    expect(risk.check(0, BUY, 100, 1, T0 + 333_333_334)).toBe(Reject.OK);
-    expect(risk.check(0, BUY, 100, 1, T0 + 333_333_335)).toBe(Reject.THROTTLE);
+    expect(chk(risk, 0, BUY, 100, 1, T0 + 333_333_332)).toBe(Reject.THROTTLE);
+    expect(chk(risk, 0, BUY, 100, 1, T0 + 333_333_334)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 1, T0 + 333_333_335)).toBe(Reject.THROTTLE);
     // rejects for another reason take no token
-    for (let k = 0; k < 10; k++) expect(risk.check(0, BUY, 100, -1, T0 + 2e9)).toBe(Reject.BAD_ORDER);
+    for (let k = 0; k < 10; k++) expect(chk(risk, 0, BUY, 100, -1, T0 + 2e9)).toBe(Reject.BAD_ORDER);
     // after a long pause the bucket is full but holds no more than 3
     let ok = 0;
-    for (let k = 0; k < 10; k++) if (risk.check(0, BUY, 100, 1, T0 + 10e9) === Reject.OK) ok++;
+    for (let k = 0; k < 10; k++) if (chk(risk, 0, BUY, 100, 1, T0 + 10e9) === Reject.OK) ok++;
     expect(ok).toBe(3);
     expect(limits.rejectCounts()).toEqual({ THROTTLE: 3 + 7, BAD_ORDER: 10 });
   });
@@ -206,13 +214,13 @@ describe("check(): each rule at its boundary", () => {
   test("daily loss: at the limit rejects, a cent inside passes; resetDay clears it", () => {
     const { risk } = setup({ dailyLossLimit: 100 });
     risk.updatePnl(-99.99);
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
     risk.updatePnl(-100);
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.DAILY_LOSS);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.DAILY_LOSS);
     expect([risk.lastValue, risk.lastLimit]).toEqual([100, 100]);
     expect(risk.dayPnl).toBe(-100);
     risk.resetDay();
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
   });
 
   test("drawdown from the day's peak", () => {
@@ -220,27 +228,27 @@ describe("check(): each rule at its boundary", () => {
     risk.updatePnl(200);
     risk.updatePnl(150.01);
     expect(risk.drawdown).toBeCloseTo(49.99, 9);
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
     risk.updatePnl(150);
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.DRAWDOWN);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.DRAWDOWN);
     risk.updatePnl(260); // new peak
     risk.updatePnl(210.5);
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
     risk.updatePnl(210);
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.DRAWDOWN);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.DRAWDOWN);
   });
 
   test("self-trade: against our own best resting order on the other side; can be turned off", () => {
     const { risk, market, limits } = setup();
     market.ownBestAsk[0] = 101;
     market.ownBestBid[0] = 99;
-    expect(risk.check(0, BUY, 100.99, 1, T0)).toBe(Reject.OK);
-    expect(risk.check(0, BUY, 101, 1, T0)).toBe(Reject.SELF_TRADE);
-    expect(risk.check(0, SELL, 99.01, 1, T0)).toBe(Reject.OK);
-    expect(risk.check(0, SELL, 99, 1, T0)).toBe(Reject.SELF_TRADE);
-    expect(risk.check(1, BUY, 51, 1, T0)).toBe(Reject.OK); // other instrument
+    expect(chk(risk, 0, BUY, 100.99, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 101, 1, T0)).toBe(Reject.SELF_TRADE);
+    expect(chk(risk, 0, SELL, 99.01, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, SELL, 99, 1, T0)).toBe(Reject.SELF_TRADE);
+    expect(chk(risk, 1, BUY, 51, 1, T0)).toBe(Reject.OK); // other instrument
     limits.set(RiskConfig.parse({ selfTradePrevention: false }));
-    expect(risk.check(0, BUY, 101, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 101, 1, T0)).toBe(Reject.OK);
   });
 
   test("rules apply in the stated order: the first failing rule is the reason", () => {
@@ -248,7 +256,7 @@ describe("check(): each rule at its boundary", () => {
       collarBps: 100, staleMs: 1000, maxOrderAmount: 10, maxOrderNotional: 1000, maxPosition: 20, maxGrossExposure: 2500,
       maxMsgsPerSec: 1, dailyLossLimit: 100, maxDrawdown: 50,
     });
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.OK); // takes venue 0's only token
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK); // takes venue 0's only token
     positions.apply(0, BUY, 15, 100, 0);
     positions.apply(2, BUY, 100, 10, 0); // gross 2500
     market.ownBestAsk[0] = 100.5;
@@ -262,7 +270,7 @@ describe("check(): each rule at its boundary", () => {
     const seen: number[] = [];
     const step = (fix: () => void) => {
       fix();
-      seen.push(risk.check(0, BUY, order.price, order.amount, T0));
+      seen.push(chk(risk, 0, BUY, order.price, order.amount, T0));
     };
     step(() => {});
     step(() => kill.reset());
@@ -277,20 +285,20 @@ describe("check(): each rule at its boundary", () => {
     step(() => positions.apply(2, SELL, 50, 10, 0)); // gross 2400; venue 0 has no token
     step(() => (market.updatedNs[0] = T0)); // (no-op)
     expect(seen).toEqual([
-      Reject.KILL_SWITCH, Reject.BAD_ORDER, Reject.BOOK_UNUSABLE, Reject.STALE_BOOK, Reject.NO_REFERENCE_PRICE,
+      Reject.KILL_SWITCH, Reject.BAD_ORDER, Reject.BOOK_DESYNC, Reject.STALE_BOOK, Reject.NO_REFERENCE_PRICE,
       Reject.PRICE_COLLAR, Reject.MAX_ORDER_AMOUNT, Reject.MAX_ORDER_NOTIONAL, Reject.MAX_POSITION, Reject.MAX_GROSS_EXPOSURE,
       Reject.THROTTLE, Reject.THROTTLE,
     ]);
     const later = T0 + 1e9; // a token again
     market.updatedNs[0] = later;
-    expect(risk.check(0, BUY, order.price, order.amount, later)).toBe(Reject.DAILY_LOSS);
+    expect(chk(risk, 0, BUY, order.price, order.amount, later)).toBe(Reject.DAILY_LOSS);
     risk.updatePnl(300);
     risk.updatePnl(-60); // loss 60 < 100, drawdown 360
-    expect(risk.check(0, BUY, order.price, order.amount, later)).toBe(Reject.DRAWDOWN);
+    expect(chk(risk, 0, BUY, order.price, order.amount, later)).toBe(Reject.DRAWDOWN);
     risk.resetDay();
-    expect(risk.check(0, BUY, order.price, order.amount, later)).toBe(Reject.SELF_TRADE);
+    expect(chk(risk, 0, BUY, order.price, order.amount, later)).toBe(Reject.SELF_TRADE);
     market.ownBestAsk[0] = NaN;
-    expect(risk.check(0, BUY, order.price, order.amount, later)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, order.price, order.amount, later)).toBe(Reject.OK);
     // every reject counted under its own reason, once
     const counts = limits.rejectCounts();
     for (const name of REJECT_NAMES.slice(1)) expect([name, counts[name]]).toEqual([name, name === "THROTTLE" ? 2 : 1]);
@@ -311,13 +319,13 @@ describe("limits: set() seen by check(), config validation", () => {
     const { risk, limits } = setup({ maxOrderAmount: 1, instruments: { "0": { maxPosition: 3 } } });
     const s0 = limits.seq;
     expect(s0 % 2).toBe(0);
-    expect(risk.check(0, BUY, 100, 2, T0)).toBe(Reject.MAX_ORDER_AMOUNT);
+    expect(chk(risk, 0, BUY, 100, 2, T0)).toBe(Reject.MAX_ORDER_AMOUNT);
     limits.set(RiskConfig.parse({ maxOrderAmount: 5 }));
     expect(limits.seq).toBe(s0 + 2);
-    expect(risk.check(0, BUY, 100, 2, T0)).toBe(Reject.OK);
-    expect(risk.check(0, BUY, 100, 4, T0)).toBe(Reject.OK); // the old per-instrument maxPosition is gone
+    expect(chk(risk, 0, BUY, 100, 2, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 4, T0)).toBe(Reject.OK); // the old per-instrument maxPosition is gone
     limits.set(RiskConfig.parse({ maxOrderAmount: 5, maxPosition: 3.5 }));
-    expect(risk.check(0, BUY, 100, 4, T0)).toBe(Reject.MAX_POSITION);
+    expect(chk(risk, 0, BUY, 100, 4, T0)).toBe(Reject.MAX_POSITION);
     expect(limits.inst(0, 2)).toBe(3.5);
     expect(limits.inst(2, 1)).toBe(Infinity); // 0 = no limit
   });
@@ -336,16 +344,138 @@ describe("limits: set() seen by check(), config validation", () => {
   });
 });
 
+
+describe("check(): what the earlier version lacked", () => {
+  test("venue out of range is a bad order", () => {
+    const { risk } = setup();
+    expect(risk.check(0, 2, BUY, 100, 1, T0)).toBe(Reject.BAD_ORDER);
+    expect(risk.check(0, -1, BUY, 100, 1, T0)).toBe(Reject.BAD_ORDER);
+    expect(risk.check(0, 1, BUY, 100, 1, T0)).toBe(Reject.OK);
+  });
+
+  test("position limit counts our open orders on the order's side as if they filled", () => {
+    const { risk, market, positions } = setup({ maxPosition: 5 });
+    positions.apply(0, BUY, 1, 100, 0);
+    market.openBuy[0] = 2;
+    expect(chk(risk, 0, BUY, 100, 2, T0)).toBe(Reject.OK); // 1 + 2 + 2
+    expect(chk(risk, 0, BUY, 100, 2.001, T0)).toBe(Reject.MAX_POSITION);
+    market.openSell[0] = 4; // worst short: 1 - 4 - 2 = -5
+    expect(chk(risk, 0, SELL, 100, 2, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, SELL, 100, 2.001, T0)).toBe(Reject.MAX_POSITION);
+    expect(risk.lastValue).toBeCloseTo(-5.001, 12);
+  });
+
+  test("net position over venues: the same instrument bought on two venues adds up", () => {
+    const limits = RiskLimits.create(1, { maxPosition: 3 }, 2);
+    const market = marketView(1);
+    market.refPrice[0] = 100;
+    market.usable[0] = 1;
+    market.updatedNs[0] = T0;
+    const positions = new PositionBook(1, 2);
+    const risk = new PreTradeRisk({ limits, market, positions });
+    positions.apply(0, BUY, 2, 100, 0, 0);
+    expect(risk.check(0, 1, BUY, 100, 1, T0)).toBe(Reject.OK);
+    positions.apply(0, BUY, 1, 100, 0, 1);
+    expect(risk.check(0, 1, BUY, 100, 0.001, T0)).toBe(Reject.MAX_POSITION);
+  });
+
+  test("per-instrument collar and per-venue throttle overrides; msgBurst", () => {
+    const { risk } = setup({ collarBps: 100, maxMsgsPerSec: 100, msgBurst: 2, instruments: { "2": { collarBps: 10 } }, venues: { "1": { maxMsgsPerSec: 1, msgBurst: 1 } } });
+    expect(chk(risk, 2, BUY, 10.01, 1, T0)).toBe(Reject.OK); // 10 bps of 10
+    expect(chk(risk, 2, BUY, 10.0101, 1, T0 + 1e9)).toBe(Reject.PRICE_COLLAR);
+    expect(chk(risk, 2, BUY, 10, 1, T0 + 1e9)).toBe(Reject.OK);
+    expect(chk(risk, 2, BUY, 10, 1, T0 + 1e9)).toBe(Reject.THROTTLE); // venue 1: burst 1
+    expect(chk(risk, 0, BUY, 100.99, 1, T0)).toBe(Reject.OK); // 100 bps
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.THROTTLE); // venue 0: burst 2
+    expect(chk(risk, 0, BUY, 100, 1, T0 + 10e6)).toBe(Reject.OK); // 100/s: one token per 10 ms
+    expect(risk.tokensLeft(0)).toBeCloseTo(0, 9);
+  });
+
+  test("a clock that steps back refills nothing", () => {
+    const { risk } = setup({ maxMsgsPerSec: 1, staleMs: 0 });
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 1, T0 - 5e9)).toBe(Reject.THROTTLE);
+    expect(chk(risk, 0, BUY, 100, 1, T0 + 0.5e9)).toBe(Reject.THROTTLE);
+  });
+
+  test("rejects are counted and drained to the log with their figures; counterDeltas sees every thread's counts", () => {
+    const { risk, limits } = setup({ maxOrderAmount: 1 });
+    expect(chk(risk, 0, BUY, 100, 2, T0)).toBe(Reject.MAX_ORDER_AMOUNT);
+    expect(chk(risk, 0, BUY, 200, 1, T0 + 1)).toBe(Reject.PRICE_COLLAR);
+    const logged: Array<Record<string, unknown>> = [];
+    expect(risk.drainRejects((_m, f) => logged.push(f as Record<string, unknown>))).toBe(2);
+    expect(logged.map((f) => [f.name, f.value, f.limit, f.instrument, f.venue, f.nowNs])).toEqual([
+      ["MAX_ORDER_AMOUNT", 2, 1, 0, 0, T0],
+      ["PRICE_COLLAR", 200, 100, 0, 0, T0 + 1],
+    ]);
+    expect(risk.drainRejects(() => {})).toBe(0);
+    for (let k = 0; k < 100; k++) chk(risk, 0, BUY, 100, 2, T0);
+    const lines: string[] = [];
+    expect(risk.drainRejects((m) => lines.push(m))).toBe(100);
+    expect(lines.length).toBe(1 + 64); // 36 beyond the ring reported as missed
+    expect(risk.counterDeltas()).toEqual({ MAX_ORDER_AMOUNT: 101, PRICE_COLLAR: 1 });
+    expect(risk.counterDeltas()).toEqual({});
+    expect(limits.rejectCounts()).toEqual({ MAX_ORDER_AMOUNT: 101, PRICE_COLLAR: 1 });
+  });
+
+  test("constructor refuses mismatched sizes; create refuses empty blocks; attach refuses a short buffer", () => {
+    const limits = RiskLimits.create(2);
+    expect(() => new PreTradeRisk({ limits, market: marketView(2), positions: new PositionBook(3) })).toThrow(RangeError);
+    expect(() => new PreTradeRisk({ limits, market: marketView(1), positions: new PositionBook(2) })).toThrow(RangeError);
+    expect(() => RiskLimits.create(0)).toThrow(RangeError);
+    expect(() => RiskLimits.attach(new SharedArrayBuffer(64), 2)).toThrow(RangeError);
+    expect(() => limits.set({ instruments: { "5": { maxPosition: 1 } } })).toThrow(RangeError);
+    expect(() => limits.set({ bogus: 1 } as never)).toThrow();
+  });
+});
+
 // ---- cross-thread ----------------------------------------------------------------------------
 
-const WORKER = new URL("./fixtures/risk-worker.ts", import.meta.url).href;
+/** the worker's source, written to a temp file: it attaches to our block and acts on commands */
+const WORKER_SRC = `
+import { PositionBook } from ${JSON.stringify(join(import.meta.dir, "../src/exec/positions.ts"))};
+import { KillSwitch, marketView, PreTradeRisk, RiskLimits } from ${JSON.stringify(join(import.meta.dir, "../src/risk/pretrade.ts"))};
+let limits, kill, risk, emitted = 0;
+self.onmessage = (e) => {
+  const m = e.data;
+  switch (m.op) {
+    case "attach": {
+      limits = RiskLimits.attach(m.shared, m.instruments, m.venues);
+      kill = new KillSwitch(limits);
+      const mv = marketView(m.instruments);
+      mv.refPrice.fill(100); mv.usable.fill(1); mv.updatedNs.fill(0);
+      risk = new PreTradeRisk({ limits, market: mv, positions: new PositionBook(m.instruments), kill });
+      postMessage({ op: "attached" });
+      return;
+    }
+    case "arm": kill.onTrip(() => emitted++); postMessage({ op: "arm" }); return;
+    case "poll": kill.poll(); postMessage({ op: "poll", emitted }); return;
+    case "read": postMessage({ op: "read", amount0: limits.inst(0, 0), amount1: limits.inst(1, 0), tripped: kill.tripped, reason: kill.reason, detail: kill.detail, counts: limits.rejectCounts() }); return;
+    case "set": limits.set(m.cfg); postMessage({ op: "set", seq: limits.seq }); return;
+    case "check": postMessage({ op: "check", code: risk.check(m.inst, 0, m.side, m.price, m.amount, 0) }); return;
+    case "trip": postMessage({ op: "trip", won: kill.trip(m.reason, m.detail, m.nowNs) }); return;
+    case "reset": kill.reset(); postMessage({ op: "reset" }); return;
+    case "flip": {
+      const stop = new Int32Array(m.stop);
+      let n = 0;
+      postMessage({ op: "flipping" });
+      while (Atomics.load(stop, 0) === 0) limits.set(n++ & 1 ? m.b : m.a);
+      postMessage({ op: "flip", sets: n });
+      return;
+    }
+  }
+};
+`;
+const workerFile = join(mkdtempSync(join(tmpdir(), "bot4-risk-")), "risk-worker.ts");
+writeFileSync(workerFile, WORKER_SRC);
 const workers: Worker[] = [];
 afterAll(() => {
   for (const w of workers) w.terminate();
 });
 
-function spawn(): { ask: <T = any>(msg: unknown, expectOp?: string) => Promise<T>; wait: <T = any>(op: string) => Promise<T>; w: Worker } {
-  const w = new Worker(WORKER);
+function spawn() {
+  const w = new Worker(workerFile);
   workers.push(w);
   const queue: Array<{ op?: string; resolve: (v: any) => void; reject: (e: Error) => void }> = [];
   w.addEventListener("message", (e) => {
@@ -357,118 +487,135 @@ function spawn(): { ask: <T = any>(msg: unknown, expectOp?: string) => Promise<T
     for (const q of queue.splice(0)) q.reject(new Error((e as ErrorEvent).message));
   });
   return {
-    w,
-    wait: (op) => new Promise((resolve, reject) => queue.push({ op, resolve, reject })),
-    ask: (msg, expectOp) =>
-      new Promise((resolve, reject) => {
-        queue.push({ op: expectOp, resolve, reject });
+    wait: <T = any>(op: string) => new Promise<T>((resolve, reject) => queue.push({ op, resolve, reject })),
+    ask: <T = any>(msg: unknown, op: string) =>
+      new Promise<T>((resolve, reject) => {
+        queue.push({ op, resolve, reject });
         w.postMessage(msg);
       }),
   };
 }
 
 describe("limits and kill switch shared with a Worker", () => {
-  test("the worker sees our limits and we see its; its trip reaches us; poll runs our handler once per trip", async () => {
+  test("each side sees the other's limits, counters and trips; cancel-all is emitted once per trip across threads", async () => {
     const { limits, risk, kill } = setup({ maxOrderAmount: 7, instruments: { "1": { maxOrderAmount: 3 } } });
     const { ask } = spawn();
-    await ask({ op: "attach", shared: limits.shared, instruments: N }, "attached");
-    const r1 = await ask<{ maxOrderAmount0: number; maxOrderAmount1: number; tripped: boolean }>({ op: "read" }, "read");
-    expect([r1.maxOrderAmount0, r1.maxOrderAmount1, r1.tripped]).toEqual([7, 3, false]);
-
-    // the worker publishes new limits; our check() decides on them
-    expect(risk.check(0, BUY, 100, 5, T0)).toBe(Reject.OK);
-    const s = await ask<{ seq: number }>({ op: "set", cfg: { maxOrderAmount: 4 } }, "set");
+    await ask({ op: "attach", shared: limits.shared, instruments: N, venues: 2 }, "attached");
+    const r1 = await ask({ op: "read" }, "read");
+    expect([r1.amount0, r1.amount1, r1.tripped]).toEqual([7, 3, false]);
+    expect(chk(risk, 0, BUY, 100, 5, T0)).toBe(Reject.OK);
+    const s = await ask({ op: "set", cfg: { maxOrderAmount: 4 } }, "set");
     expect(limits.seq).toBe(s.seq);
-    expect(risk.check(0, BUY, 100, 5, T0)).toBe(Reject.MAX_ORDER_AMOUNT);
-    expect(risk.check(0, BUY, 100, 4, T0)).toBe(Reject.OK);
-    // its rejects land in the same counters
-    const c = await ask<{ code: number }>({ op: "check", inst: 0, side: BUY, price: 100, amount: 4.5 }, "check");
-    expect(c.code).toBe(Reject.MAX_ORDER_AMOUNT);
+    expect(chk(risk, 0, BUY, 100, 5, T0)).toBe(Reject.MAX_ORDER_AMOUNT);
+    expect(chk(risk, 0, BUY, 100, 4, T0)).toBe(Reject.OK);
+    expect((await ask({ op: "check", inst: 0, side: BUY, price: 100, amount: 4.5 }, "check")).code).toBe(Reject.MAX_ORDER_AMOUNT);
     expect(limits.rejectCounts()).toEqual({ MAX_ORDER_AMOUNT: 2 });
 
-    // the worker trips the switch: we see it at once, our handler runs at our poll, once
-    const calls: Array<[number, string]> = [];
-    kill.onTrip((reason, detail) => calls.push([reason, detail]));
-    const t = await ask<{ won: boolean }>({ op: "trip", reason: KillReason.LATENCY_SPIKE, detail: "p99 12 ms" }, "trip");
-    expect(t.won).toBe(true);
+    // both threads hold a cancel-all handler; the worker trips; exactly one handler runs
+    const calls: Array<[number, string, number]> = [];
+    kill.onTrip((reason, detail, at) => calls.push([reason, detail, at]));
+    await ask({ op: "arm" }, "arm");
+    expect((await ask({ op: "trip", reason: KillReason.LATENCY_SPIKE, detail: "p99 12 ms", nowNs: T0 + 5 }, "trip")).won).toBe(true);
     expect(kill.tripped).toBe(true);
-    expect(kill.reason).toBe(KillReason.LATENCY_SPIKE);
     expect(kill.reasonName).toBe("LATENCY_SPIKE");
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.KILL_SWITCH);
-    expect(calls.length).toBe(0);
+    expect(kill.detail).toBe("p99 12 ms");
+    expect(kill.trippedAtNs).toBe(T0 + 5);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.KILL_SWITCH);
     kill.poll();
     kill.poll();
-    expect(calls.map((x) => x[0])).toEqual([KillReason.LATENCY_SPIKE]);
-    // a second trip while tripped loses, here or there
+    const w1 = (await ask({ op: "poll" }, "poll")).emitted;
+    expect(calls.length + w1).toBe(1); // the worker emitted on its trip (it has a handler)
+    expect(w1).toBe(1);
     expect(kill.trip(KillReason.MANUAL, "late")).toBe(false);
-    expect((await ask<{ won: boolean }>({ op: "trip", reason: KillReason.ERROR_RATE, detail: "" }, "trip")).won).toBe(false);
     expect(kill.reason).toBe(KillReason.LATENCY_SPIKE);
 
-    // the worker resets and trips again before we poll in between: still one more handler run
+    // reset there, trip here: this time we emit, once, and the worker does not
     await ask({ op: "reset" }, "reset");
     expect(kill.tripped).toBe(false);
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.OK);
-    await ask({ op: "trip", reason: KillReason.POSITION_MISMATCH, detail: "x" }, "trip");
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    kill.trip(KillReason.POSITION_MISMATCH, "x", T0 + 9);
     kill.poll();
-    kill.poll();
-    expect(calls.map((x) => x[0])).toEqual([KillReason.LATENCY_SPIKE, KillReason.POSITION_MISMATCH]);
-    // we reset; the worker sees it
+    expect(calls).toEqual([[KillReason.POSITION_MISMATCH, "x", T0 + 9]]);
+    expect((await ask({ op: "poll" }, "poll")).emitted).toBe(1);
+    const r2 = await ask({ op: "read" }, "read");
+    expect([r2.tripped, r2.reason, r2.detail]).toEqual([true, KillReason.POSITION_MISMATCH, "x"]);
     kill.reset();
-    const r2 = await ask<{ tripped: boolean; reason: number }>({ op: "read" }, "read");
-    expect([r2.tripped, r2.reason]).toEqual([false, 0]);
+    expect((await ask({ op: "read" }, "read")).tripped).toBe(false);
   });
 
   test("seqlock: while the worker republishes two limit sets, check() never decides on a mix", async () => {
-    // set A: amount <= 1, notional unlimited -> MAX_ORDER_AMOUNT; set B: amount unlimited, notional
-    // <= 100 -> MAX_ORDER_NOTIONAL. Only a torn read (B's amount with A's notional) lets it pass.
+    // set A: amount <= 1 -> MAX_ORDER_AMOUNT; set B: notional <= 100 -> MAX_ORDER_NOTIONAL.
+    // Only a torn read (B's amount with A's notional) would let the order pass.
     const A = { maxOrderAmount: 1, maxOrderNotional: 0, instruments: { "0": { maxPosition: 1 } } };
     const B = { maxOrderAmount: 0, maxOrderNotional: 100, instruments: { "0": { maxPosition: 2 } } };
     const { limits, risk } = setup(A);
     const { ask, wait } = spawn();
-    await ask({ op: "attach", shared: limits.shared, instruments: N }, "attached");
+    await ask({ op: "attach", shared: limits.shared, instruments: N, venues: 2 }, "attached");
     const stop = new SharedArrayBuffer(4);
     const flipping = wait("flipping");
     const flipped = ask<{ sets: number }>({ op: "flip", stop, a: A, b: B }, "flip");
     await flipping;
     const seen = new Map<number, number>();
+    const snap = new Float64Array(limits.f64.length);
+    let torn = 0;
     const until = performance.now() + 400;
     let n = 0;
     while (performance.now() < until) {
       for (let k = 0; k < 1000; k++, n++) {
-        const code = risk.check(0, BUY, 100, 1.5, T0);
+        const code = chk(risk, 0, BUY, 100, 1.5, T0);
         seen.set(code, (seen.get(code) ?? 0) + 1);
       }
+      limits.snapshotInto(snap);
+      // instrument 0's amount limit and position limit belong to the same set
+      const a = snap[limits.instBase]!, p = snap[limits.instBase + 2]!;
+      if (!((a === 1 && p === 1) || (a === Infinity && p === 2))) torn++;
     }
     Atomics.store(new Int32Array(stop), 0, 1);
     const { sets } = await flipped;
     expect(sets).toBeGreaterThan(10);
+    expect(torn).toBe(0);
     expect([...seen.keys()].sort()).toEqual([Reject.MAX_ORDER_AMOUNT, Reject.MAX_ORDER_NOTIONAL].sort());
     expect((seen.get(Reject.MAX_ORDER_AMOUNT) ?? 0) + (seen.get(Reject.MAX_ORDER_NOTIONAL) ?? 0)).toBe(n);
   });
 });
 
 describe("KillSwitch on one thread", () => {
-  test("first reason wins; handlers run once per trip, in order; reset re-arms", () => {
-    const { kill, limits } = setup();
+  test("first reason wins; cancel-all once per trip with reason, detail and time; reset only explicitly", () => {
+    const { kill, risk } = setup();
     const calls: string[] = [];
-    kill.onTrip((r, d) => calls.push(`a${r}:${d}`));
+    kill.onTrip((r, d, at) => calls.push(`a${r}:${d}@${at}`));
     kill.onTrip((r) => calls.push(`b${r}`));
     expect(kill.tripped).toBe(false);
     expect(kill.reasonName).toBe("NONE");
+    expect(Number.isNaN(kill.trippedAtNs)).toBe(true);
     expect(kill.trip(KillReason.LOSS_LIMIT, "loss", T0)).toBe(true);
-    expect(kill.trip(KillReason.STALE_DATA, "stale", T0)).toBe(false);
+    expect(kill.trip(KillReason.STALE_DATA, "stale", T0 + 1)).toBe(false);
     kill.poll();
-    expect(calls).toEqual([`a${KillReason.LOSS_LIMIT}:loss`, `b${KillReason.LOSS_LIMIT}`]);
-    expect(kill.reason).toBe(KillReason.LOSS_LIMIT);
-    expect(kill.detail).toBe("loss");
-    expect(limits.slot(6)).toBe(T0); // trip time recorded
+    expect(calls).toEqual([`a${KillReason.LOSS_LIMIT}:loss@${T0}`, `b${KillReason.LOSS_LIMIT}`]);
+    expect([kill.reason, kill.detail, kill.trippedAtNs]).toEqual([KillReason.LOSS_LIMIT, "loss", T0]);
+    for (let k = 0; k < 5; k++) expect(chk(risk, k % N, BUY, 100, 1, T0 + k * 1e12)).toBe(Reject.KILL_SWITCH);
     kill.reset();
-    expect(kill.tripped).toBe(false);
-    expect(kill.reason).toBe(0);
+    expect([kill.tripped, kill.reason, kill.detail]).toEqual([false, 0, ""]);
     kill.poll();
     expect(calls.length).toBe(2);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
     expect(kill.trip(KillReason.BOOK_DESYNC, "desync", T0)).toBe(true);
-    expect(calls.slice(2)).toEqual([`a${KillReason.BOOK_DESYNC}:desync`, `b${KillReason.BOOK_DESYNC}`]);
+    expect(calls.slice(2)).toEqual([`a${KillReason.BOOK_DESYNC}:desync@${T0}`, `b${KillReason.BOOK_DESYNC}`]);
+    expect(kill.epoch).toBe(2);
+    expect(() => kill.trip(99, "?")).toThrow(RangeError);
+    // a handler added after the trip still gets the (one) emission if nobody emitted yet
+    const other = setup();
+    other.kill.trip(KillReason.MANUAL, "before any handler", T0);
+    let late = 0;
+    other.kill.onTrip(() => late++);
+    other.kill.poll();
+    expect(late).toBe(1);
+  });
+
+  test("detail text longer than the shared slot is cut, not overflowing", () => {
+    const { kill } = setup();
+    kill.trip(KillReason.MANUAL, "x".repeat(1000), T0);
+    expect(kill.detail).toBe("x".repeat(256));
   });
 
   test("SIGUSR2 sent to this process trips it; the returned function uninstalls", async () => {
@@ -483,12 +630,11 @@ describe("KillSwitch on one thread", () => {
       expect(kill.reason).toBe(KillReason.SIGNAL);
       expect(kill.detail).toContain("SIGUSR2");
       expect(reasons).toEqual([KillReason.SIGNAL]);
-      expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.KILL_SWITCH);
+      expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.KILL_SWITCH);
     } finally {
       off();
     }
     kill.reset();
-    // uninstalled: another listener keeps the process alive, ours does not fire
     let other = 0;
     const keep = () => other++;
     process.on("SIGUSR2", keep);
@@ -504,68 +650,74 @@ describe("KillSwitch on one thread", () => {
 });
 
 describe("KillMonitor triggers", () => {
-  const OFF: KillTriggers = { lossLimit: 0, maxDrawdown: 0, staleDataNs: 0, desyncNs: 0, maxErrors: 0, errorWindowNs: 0, maxP99Ns: 0, maxPositionMismatch: 0 };
-  const usableAll = new Uint8Array(N).fill(1);
-  const state = (over: Partial<Parameters<KillMonitor["evaluate"]>[0]> = {}) => ({
-    nowNs: T0, dayPnl: 0, drawdown: 0, lastDataNs: T0, openOrders: 0, p99Ns: 0, usable: usableAll, openPerInst: [0, 0, 0], ...over,
-  });
+  const OFF: KillTriggers = { lossLimit: 0, maxDrawdown: 0, staleDataNs: 0, desyncNs: 0, maxErrors: 0, errorWindowNs: 0, maxP99Ns: 0, latencyWindowNs: 0, latencyMinSamples: 0, maxPositionMismatch: 0 };
   function mon(t: Partial<KillTriggers>) {
-    const { kill } = setup();
-    return { kill, m: new KillMonitor(kill, { ...OFF, ...t }, N) };
+    const s = setup();
+    return { ...s, m: new KillMonitor(s.kill, { ...OFF, ...t }, N) };
   }
 
   test("everything off: nothing trips whatever the state", () => {
-    const { kill, m } = mon({});
-    m.evaluate(state({ dayPnl: -1e12, drawdown: 1e12, lastDataNs: 0, openOrders: 10, p99Ns: 1e12, usable: new Uint8Array(N), openPerInst: [1, 1, 1] }));
-    m.evaluate(state({ nowNs: T0 + 1e12, dayPnl: -1e12, drawdown: 1e12, lastDataNs: 0, openOrders: 10, p99Ns: 1e12, usable: new Uint8Array(N), openPerInst: [1, 1, 1] }));
+    const { kill, m, limits, market } = mon({});
+    limits.publishPnl(1e12);
+    limits.publishPnl(-1e12);
+    m.pnl(T0);
+    market.usable.fill(0);
+    m.market(market, [1, 1, 1], T0 + 1e15);
     for (let k = 0; k < 100; k++) m.error(T0);
+    for (let k = 0; k < 1000; k++) m.latency(1e12, T0);
     m.positions([1, 2, 3], [100, 200, 300], T0);
     expect(kill.tripped).toBe(false);
   });
 
   test("loss limit: at -limit trips, a hair above does not", () => {
-    const { kill, m } = mon({ lossLimit: 500 });
-    m.evaluate(state({ dayPnl: -499.99 }));
-    expect(kill.tripped).toBe(false);
-    m.evaluate(state({ dayPnl: -500 }));
+    const { kill, m, limits } = mon({ lossLimit: 500 });
+    limits.publishPnl(-499.99);
+    expect(m.pnl(T0)).toBe(false);
+    limits.publishPnl(-500);
+    expect(m.pnl(T0)).toBe(true);
     expect(kill.reason).toBe(KillReason.LOSS_LIMIT);
   });
 
-  test("drawdown: at the limit trips, just under does not", () => {
-    const { kill, m } = mon({ maxDrawdown: 300 });
-    m.evaluate(state({ drawdown: 299.99, dayPnl: -299.99 }));
+  test("drawdown from the day's peak: at the limit trips, just under does not", () => {
+    const { kill, m, limits } = mon({ maxDrawdown: 300 });
+    limits.publishPnl(400);
+    limits.publishPnl(100.01);
+    m.pnl(T0);
     expect(kill.tripped).toBe(false);
-    m.evaluate(state({ drawdown: 300 }));
+    limits.publishPnl(100);
+    m.pnl(T0);
     expect(kill.reason).toBe(KillReason.DRAWDOWN);
   });
 
-  test("stale data trips only with open orders, and only beyond the timeout", () => {
-    const { kill, m } = mon({ staleDataNs: 2e9 });
-    m.evaluate(state({ nowNs: T0 + 60e9, openOrders: 0 })); // silent a minute but nothing open
+  test("stale data trips only with open orders on the instrument, and only beyond the timeout", () => {
+    const { kill, m, market } = mon({ staleDataNs: 2e9 });
+    m.market(market, [0, 0, 0], T0 + 60e9); // silent a minute but nothing open
     expect(kill.tripped).toBe(false);
-    m.evaluate(state({ nowNs: T0 + 2e9, openOrders: 3 })); // exactly the timeout
+    m.market(market, [0, 3, 0], T0 + 2e9); // exactly the timeout
     expect(kill.tripped).toBe(false);
-    m.evaluate(state({ nowNs: T0 + 2e9 + 1, openOrders: 3 }));
+    m.market(market, [0, 3, 0], T0 + 2e9 + 1);
     expect(kill.reason).toBe(KillReason.STALE_DATA);
+    expect(kill.detail).toContain("instrument 1");
   });
 
-  test("book desync: trips once out of sync longer than desyncNs with open orders on it", () => {
-    const { kill, m } = mon({ desyncNs: 1e9 });
-    const u = Uint8Array.from([1, 0, 1]);
-    // out of sync but no orders on it: never
-    m.evaluate(state({ usable: u, openPerInst: [5, 0, 5] }));
-    m.evaluate(state({ nowNs: T0 + 10e9, usable: u, openPerInst: [5, 0, 5] }));
+  test("book desync: trips once out of sync for desyncNs with open orders on it; resync restarts the clock", () => {
+    const { kill, m, market } = mon({ desyncNs: 1e9 });
+    const at = (dt: number, open: number[], usable: number[]) => {
+      market.usable.set(usable);
+      market.updatedNs.fill(T0 + dt);
+      return m.market(market, open, T0 + dt);
+    };
+    at(0, [5, 0, 5], [1, 0, 1]);
+    at(10e9, [5, 0, 5], [1, 0, 1]); // out of sync but no orders on it
     expect(kill.tripped).toBe(false);
-    // orders on it from T0+20 s: the clock starts there
-    m.evaluate(state({ nowNs: T0 + 20e9, usable: u, openPerInst: [0, 1, 0] }));
-    m.evaluate(state({ nowNs: T0 + 21e9, usable: u, openPerInst: [0, 1, 0] })); // exactly 1 s
+    at(20e9, [0, 1, 0], [1, 0, 1]); // the clock starts here
+    at(20.9e9, [0, 1, 0], [1, 0, 1]);
     expect(kill.tripped).toBe(false);
-    // it resyncs: the clock restarts
-    m.evaluate(state({ nowNs: T0 + 21.5e9, usable: usableAll, openPerInst: [0, 1, 0] }));
-    m.evaluate(state({ nowNs: T0 + 22e9, usable: u, openPerInst: [0, 1, 0] }));
-    m.evaluate(state({ nowNs: T0 + 22.9e9, usable: u, openPerInst: [0, 1, 0] }));
+    at(20.95e9, [0, 1, 0], [1, 1, 1]); // resynced
+    at(21e9, [0, 1, 0], [1, 0, 1]);
+    at(21.99e9, [0, 1, 0], [1, 0, 1]);
     expect(kill.tripped).toBe(false);
-    m.evaluate(state({ nowNs: T0 + 23e9 + 1, usable: u, openPerInst: [0, 1, 0] }));
+    at(22e9, [0, 1, 0], [1, 0, 1]);
     expect(kill.reason).toBe(KillReason.BOOK_DESYNC);
     expect(kill.detail).toContain("instrument 1");
   });
@@ -575,19 +727,36 @@ describe("KillMonitor triggers", () => {
     m.error(T0);
     m.error(T0 + 0.2e9);
     m.error(T0 + 0.4e9);
-    m.error(T0 + 1.1e9); // the first has aged out: 3 in window
-    m.error(T0 + 1.3e9); // T0+0.2 aged out: 3 in window
+    m.error(T0 + 1.1e9); // the first aged out: 3 in the window
+    m.error(T0 + 1.3e9); // T0+0.2 aged out: 3
     expect(kill.tripped).toBe(false);
     m.error(T0 + 1.35e9); // 0.4, 1.1, 1.3, 1.35: four within 1 s
     expect(kill.reason).toBe(KillReason.ERROR_RATE);
   });
 
-  test("latency spike: p99 above the threshold trips, at it does not", () => {
-    const { kill, m } = mon({ maxP99Ns: 50_000 });
-    m.evaluate(state({ p99Ns: 50_000 }));
+  test("latency spike: p99 of the window's samples above the threshold trips; at 1 % over it does not", () => {
+    const { kill, m } = mon({ maxP99Ns: 50_000, latencyWindowNs: 1e9, latencyMinSamples: 100 });
+    // 1 of 100 above: the 99th percentile is still <= 50 us
+    for (let k = 0; k < 99; k++) m.latency(10_000, T0 + k);
+    m.latency(80_000, T0 + 99);
     expect(kill.tripped).toBe(false);
-    m.evaluate(state({ p99Ns: 50_001 }));
+    // samples at exactly the threshold are not above it
+    for (let k = 0; k < 100; k++) m.latency(50_000, T0 + 100 + k);
+    expect(kill.tripped).toBe(false);
+    // a spike 2 s later: the old samples have aged out; 2 of 100 above trips
+    for (let k = 0; k < 98; k++) m.latency(10_000, T0 + 2e9 + k);
+    m.latency(90_000, T0 + 2e9 + 98);
+    expect(kill.tripped).toBe(false);
+    m.latency(90_000, T0 + 2e9 + 99);
     expect(kill.reason).toBe(KillReason.LATENCY_SPIKE);
+  });
+
+  test("latency: fewer samples than latencyMinSamples never trip", () => {
+    const { kill, m } = mon({ maxP99Ns: 1000, latencyWindowNs: 1e9, latencyMinSamples: 50 });
+    for (let k = 0; k < 49; k++) m.latency(1e9, T0 + k);
+    expect(kill.tripped).toBe(false);
+    m.latency(1e9, T0 + 49);
+    expect(kill.tripped).toBe(true);
   });
 
   test("position mismatch with the venue: above the tolerance trips, at it does not", () => {
@@ -599,15 +768,27 @@ describe("KillMonitor triggers", () => {
     expect(kill.detail).toContain("instrument 2");
   });
 
-  test("a monitor trip runs the cancel-all handler once and stops check()", () => {
-    const { kill, risk } = setup();
-    const m = new KillMonitor(kill, { ...OFF, lossLimit: 10 }, N);
+  test("manual trip; a monitor trip emits cancel-all once and every check rejects after", () => {
+    const { kill, m, risk, limits } = mon({ lossLimit: 10 });
     let cancels = 0;
     kill.onTrip(() => cancels++);
-    m.evaluate(state({ dayPnl: -11 }));
-    m.evaluate(state({ dayPnl: -12 }));
+    limits.publishPnl(-11);
+    m.pnl(T0);
+    limits.publishPnl(-12);
+    m.pnl(T0);
+    expect(m.manual("operator", T0)).toBe(false); // already tripped
     kill.poll();
     expect(cancels).toBe(1);
-    expect(risk.check(0, BUY, 100, 1, T0)).toBe(Reject.KILL_SWITCH);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.KILL_SWITCH);
+    kill.reset();
+    expect(m.manual("operator via CLI", T0)).toBe(true);
+    expect(kill.reasonName).toBe("MANUAL");
+    expect(cancels).toBe(2);
+  });
+
+  test("triggers refuse negative or non-finite thresholds", () => {
+    const { kill } = setup();
+    expect(() => new KillMonitor(kill, { maxErrors: -1 }, N)).toThrow(RangeError);
+    expect(() => new KillMonitor(kill, { staleDataNs: Infinity }, N)).toThrow(RangeError);
   });
 });

@@ -223,6 +223,15 @@ export class RiskLimits {
     }
   }
 
+  /** per-instrument limit k (0 order amount, 1 order notional, 2 position, 3 collar fraction); Infinity = none */
+  inst(i: number, k: number): number {
+    return this.f64[this.instBase + i * PER_INST + k]!;
+  }
+  /** per-venue throttle: k 0 = rate in messages per ns, 1 = bucket size */
+  venue(v: number, k: number): number {
+    return this.f64[this.venueBase + v * PER_VENUE + k]!;
+  }
+
   /** The config last published from this thread (undefined in a thread that only attached). */
   get current(): RiskConfig | undefined {
     return this.config;

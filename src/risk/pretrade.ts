@@ -121,6 +121,16 @@ export class PreTradeRisk {
   updatePnl(dayPnl: number): void {
     this.limits.publishPnl(dayPnl);
   }
+  /** new trading day: loss and drawdown count from zero */
+  resetDay(): void {
+    this.limits.resetDay();
+  }
+  get dayPnl(): number {
+    return this.limits.dayPnl;
+  }
+  get drawdown(): number {
+    return this.limits.drawdown;
+  }
 
   /**
    * 0 when the order may go, else a Reject code (counted). side 0 buy, 1 sell; price NaN for a
@@ -188,18 +198,23 @@ export class PreTradeRisk {
     if (rate !== Infinity) {
       const burst = f[vb + 1]!;
       let t = this.tokens[venue]!;
-      if (t !== t) t = burst;
-      else {
+      if (t !== t) {
+        t = burst;
+        this.tokensNs[venue] = nowNs;
+      } else {
         const dt = nowNs - this.tokensNs[venue]!;
-        if (dt > 0) t += dt * rate; // a clock that steps back refills nothing
-        if (t > burst) t = burst;
+        // a clock that steps back refills nothing and does not move the bucket's time back
+        if (dt > 0) {
+          t += dt * rate;
+          if (t > burst) t = burst;
+          this.tokensNs[venue] = nowNs;
+        }
       }
       this.tokens[venue] = t;
-      this.tokensNs[venue] = nowNs;
       if (t < 1) return this.fail(Reject.THROTTLE, t, 1);
     } else this.tokens[venue] = Infinity;
     const pnl = f[G_DAY_PNL]!;
-    if (-pnl >= f[G_LOSS]!) return this.fail(Reject.DAILY_LOSS, pnl, -f[G_LOSS]!);
+    if (-pnl >= f[G_LOSS]!) return this.fail(Reject.DAILY_LOSS, -pnl, f[G_LOSS]!);
     const dd = f[G_PEAK_PNL]! - pnl;
     if (dd >= f[G_DD]!) return this.fail(Reject.DRAWDOWN, dd, f[G_DD]!);
     if (f[G_STP] === 1) {
