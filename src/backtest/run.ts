@@ -17,7 +17,7 @@ import { TradingCore } from "../engine/trading.ts";
 import { SimExchange } from "../exec/sim/exchange.ts";
 import { SimGateway, VirtualClock } from "../exec/sim/gateway.ts";
 import { BpsFeeModel, ConservativeQueue, ConstantLatency, ProbQueue } from "../exec/sim/models.ts";
-import type { RiskConfig } from "../risk/pretrade.ts";
+import type { RiskConfigInput } from "../risk/pretrade.ts";
 import { IndicatorSet } from "../signal/indicators.ts";
 import type { InstrumentInfo, Strategy } from "../strategy/api.ts";
 import { maxDrawdown, resample, returns, sharpe, sortino } from "./stats.ts";
@@ -46,7 +46,7 @@ export interface BacktestOptions {
   /** quote capital per venue, and the base inventory each instrument starts with (in quote value) */
   capital?: number;
   queue?: "conservative" | "probabilistic";
-  risk?: Partial<RiskConfig>;
+  risk?: RiskConfigInput;
   /** records per engine step, and the most engine time one step may span (ns) */
   maxBatch?: number;
   maxBatchSpanNs?: number;

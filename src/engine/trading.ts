@@ -25,12 +25,13 @@ import { T, TICK_BYTES, TICK_F64, TICK_U32, TickFlag, TickKind } from "../domain
 import type { SimExchange } from "../exec/sim/exchange.ts";
 import type { Clock } from "../exec/sim/gateway.ts";
 import { PositionBook } from "../exec/positions.ts";
-import { KillSwitch, marketView, PreTradeRisk, REJECT_NAMES, REJECT_TEXT, RiskLimits, type RiskConfig } from "../risk/pretrade.ts";
+import { KillSwitch, marketView, PreTradeRisk, REJECT_NAMES, REJECT_TEXT, RiskLimits, type RiskConfigInput } from "../risk/pretrade.ts";
 import type { IndicatorSet } from "../signal/indicators.ts";
 import { StrategyDispatcher } from "../strategy/dispatch.ts";
 import type { IndicatorView, InstrumentInfo, OrderEvent, SideCode, Strategy, StrategyContext } from "../strategy/api.ts";
 
 const TWO32 = 4294967296;
+const done0 = (r: ExecReport) => r.kind === "rejected" || r.kind === "cancelled" || r.kind === "expired" || (r.kind === "fill" && r.remaining <= 1e-12);
 const NaNIndicators: IndicatorView = {
   sma: () => NaN, ema: () => NaN, bbUpper: () => NaN, bbMiddle: () => NaN, bbLower: () => NaN, rsi: () => NaN,
   macd: () => NaN, macdSignal: () => NaN, macdHist: () => NaN, atr: () => NaN, zscore: () => NaN,
@@ -48,7 +49,7 @@ export interface CoreOptions {
   books?: BookSet;
   state?: InstrumentState;
   indicators?: IndicatorSet;
-  risk?: Partial<RiskConfig>;
+  risk?: RiskConfigInput;
   /** shared limits from another thread (the engine's), instead of `risk` */
   limits?: RiskLimits;
   /** equity curve sampling period in engine time (ns) */
@@ -136,13 +137,14 @@ export class TradingCore implements StrategyContext {
     this.s = o.strategy;
     this.clock = o.clock;
     this.params = o.params ?? {};
-    this.positions = new PositionBook(n);
-    this.limits = o.limits ?? RiskLimits.create(n, o.risk ?? {});
-    this.kill = new KillSwitch(this.limits);
-    (this as { market: ReturnType<typeof marketView> }).market = marketView(n);
+    // an instrument id already names one venue's market: one position slot per instrument
+    this.positions = new PositionBook(Math.max(1, n));
     this.venueNames = [...new Set(o.instruments.map((i) => i.venue))];
     this.venueIdx = Int32Array.from(o.instruments.map((i) => this.venueNames.indexOf(i.venue)));
-    this.risk = new PreTradeRisk(this.limits, this.market, this.positions, this.venueIdx, this.venueNames.length, this.kill);
+    this.limits = o.limits ?? RiskLimits.create(Math.max(1, n), o.risk ?? {}, Math.max(1, this.venueNames.length));
+    this.kill = new KillSwitch(this.limits);
+    (this as { market: ReturnType<typeof marketView> }).market = marketView(n);
+    this.risk = new PreTradeRisk({ limits: this.limits, market: this.market, positions: this.positions, kill: this.kill });
     this.indicators = o.indicators ?? NaNIndicators;
     this.gw = this.venueNames.map((v) => {
       const g = o.gateways.get(v);
@@ -259,12 +261,21 @@ export class TradingCore implements StrategyContext {
       if (b) {
         const ok = b.synced && b.bestBid < b.bestAsk;
         m.usable[i] = ok ? 1 : 0;
-        if (ok) m.refPrice[i] = (b.bestBid + b.bestAsk) / 2;
+        if (ok) {
+          const mid = (b.bestBid + b.bestAsk) / 2;
+          if (mid !== m.refPrice[i]) {
+            m.refPrice[i] = mid;
+            this.positions.mark(i, mid);
+          }
+        }
       } else if (state) {
         // no book kept: the last trade is the reference, and there is no book to be out of sync
         m.usable[i] = 1;
         const last = state.last(i);
-        if (last > 0) m.refPrice[i] = last;
+        if (last > 0 && last !== m.refPrice[i]) {
+          m.refPrice[i] = last;
+          this.positions.mark(i, last);
+        }
       }
     }
     void u8;
@@ -367,7 +378,7 @@ export class TradingCore implements StrategyContext {
     }
     amount = Number(amount.toFixed(12));
     const w0 = wallNow();
-    const code = this.risk.check(inst, side, price, amount, this.t);
+    const code = this.risk.check(inst, this.venueIdx[inst]!, side, price, amount, this.t);
     const w1 = wallNow();
     this.hist.risk.record(w1 - w0);
     const v = this.venueIdx[inst]!;
@@ -390,7 +401,7 @@ export class TradingCore implements StrategyContext {
     };
     this.orders.set(id, { inst, side, amount, price, filled: 0, terminal: false });
     this.openPerInst[inst]!++;
-    if (price === price && tif !== "IOC" && tif !== "FOK") this.updateOwnBest(inst);
+    this.updateOwnBest(inst);
     const st = this.stats[v]!;
     st.orders++;
     st.orderedAmount += amount;
@@ -424,16 +435,22 @@ export class TradingCore implements StrategyContext {
     this.finished = 0;
   }
 
-  /** our best resting bid/ask per instrument, for self-trade prevention (cold: on order changes) */
+  /** our best resting bid/ask and open amounts per instrument, for self-trade prevention and position limits (cold: on order changes) */
   private updateOwnBest(inst: number): void {
-    let bb = NaN, ba = NaN;
+    let bb = NaN, ba = NaN, ob = 0, os = 0;
     for (const o of this.orders.values()) {
-      if (o.inst !== inst || o.terminal || o.price !== o.price) continue;
+      if (o.inst !== inst || o.terminal) continue;
+      if (o.side === 0) ob += o.amount - o.filled;
+      else os += o.amount - o.filled;
+      if (o.price !== o.price) continue;
       if (o.side === 0) bb = bb === bb ? Math.max(bb, o.price) : o.price;
       else ba = ba === ba ? Math.min(ba, o.price) : o.price;
     }
-    this.market.ownBestBid[inst] = bb;
-    this.market.ownBestAsk[inst] = ba;
+    const m = this.market;
+    m.ownBestBid[inst] = bb;
+    m.ownBestAsk[inst] = ba;
+    m.openBuy[inst] = ob;
+    m.openSell[inst] = os;
   }
 
   // ------------------------------------------------------------------ reports
@@ -452,6 +469,7 @@ export class TradingCore implements StrategyContext {
     if (r.kind === "fill" && r.lastAmount > 0) {
       this.positions.apply(o.inst, o.side, r.lastAmount, r.lastPrice, r.fee);
       o.filled += r.lastAmount;
+      if (!done0(r)) this.updateOwnBest(o.inst);
       st.fills++;
       st.filledAmount += r.lastAmount;
       st.fees += r.fee;
