@@ -1,4 +1,4 @@
-/* vparse.c — JSON venue frames to tick records, and the feed step after them (see vparse.h). */
+/* vparse.c — JSON venue frames (Bybit, Coinbase) to tick records, and the feed step after them (see vparse.h). */
 #define BOT4_PARSE_INTERNALS
 #include "vparse.h"
 
@@ -435,14 +435,440 @@ static int32_t bybit_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, ui
   return (int32_t)n;
 }
 
+/* ---- Coinbase Advanced Trade --------------------------------------------------------------- */
+
+/* `2026-08-09T21:05:48.483587501Z` (1 to 9 fraction digits, or none) -> ns since the epoch. */
+static inline int iso_ns(const uint8_t *s, uint32_t n, uint64_t *out) {
+  if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[n - 1] != 'Z') return 0;
+  unsigned v[6];
+  static const uint8_t at[6] = {0, 5, 8, 11, 14, 17}, w[6] = {4, 2, 2, 2, 2, 2};
+  for (int k = 0; k < 6; k++) {
+    unsigned x = 0;
+    for (int j = 0; j < w[k]; j++) {
+      const unsigned d = (unsigned)(s[at[k] + j] - '0');
+      if (d > 9) return 0;
+      x = x * 10 + d;
+    }
+    v[k] = x;
+  }
+  if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60) return 0;
+  uint64_t frac = 0;
+  if (n == 20) {
+  } else {
+    if (s[19] != '.' || n < 22 || n > 30) return 0;
+    uint32_t digits = 0;
+    for (uint32_t i = 20; i < n - 1; i++) {
+      const unsigned d = (unsigned)(s[i] - '0');
+      if (d > 9) return 0;
+      frac = frac * 10 + d;
+      digits++;
+    }
+    for (; digits < 9; digits++) frac *= 10;
+  }
+  /* days from 1970-01-01 of a proleptic Gregorian date (era arithmetic) */
+  const int y = (int)v[0] - (v[1] <= 2);
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = (unsigned)(y - era * 400);
+  const unsigned mp = (v[1] + 9) % 12;
+  const unsigned doy = (153 * mp + 2) / 5 + v[2] - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const int64_t days = (int64_t)era * 146097 + (int64_t)doe - 719468;
+  const int64_t secs = days * 86400 + (int64_t)v[3] * 3600 + v[4] * 60 + v[5];
+  if (secs < 0) return 0;
+  *out = (uint64_t)secs * 1000000000ull + frac;
+  return 1;
+}
+
+enum { CB_NONE = 0, CB_L2 = 1, CB_TRADES = 2, CB_TICKER = 3, CB_HEARTBEATS = 4, CB_SUBS = 5, CB_OTHER = 6 };
+
+typedef struct {
+  int chan;
+  uint64_t seq, ts;
+  int has_seq, has_ts, has_events, is_error, has_type;
+  const uint8_t *events; /* events met before channel: its first byte */
+  uint32_t lv;
+  int bad;          /* a value or an event did not read */
+  int unknown;      /* an event or trade named an unregistered product */
+  uint32_t inst;    /* the (last) instrument named */
+} coinbase_t;
+
+static inline int coinbase_channel(const uint8_t *s, uint32_t n) {
+  if (lit(s, n, "l2_data", 7)) return CB_L2;
+  if (lit(s, n, "market_trades", 13)) return CB_TRADES;
+  if (lit(s, n, "heartbeats", 10)) return CB_HEARTBEATS;
+  if (lit(s, n, "subscriptions", 13)) return CB_SUBS;
+  if (lit(s, n, "ticker", 6) || lit(s, n, "ticker_batch", 12)) return CB_TICKER;
+  return CB_OTHER;
+}
+
+static inline int obj_next(cur_t *c) {
+  const int ch = peek(c);
+  if (ch == ',') {
+    c->p++;
+    return 1;
+  }
+  if (ch == '}') {
+    c->p++;
+    return 0;
+  }
+  c->bad = 1;
+  return 0;
+}
+
+/* {"side":"bid"|"offer","event_time":ISO,"price_level":"p","new_quantity":"q"} */
+static void cb_update(cur_t *c, coinbase_t *b, bot4_tick_t *t) {
+  double px = NAN, sz = NAN;
+  uint64_t ts = 0;
+  int side = -1, has_t = 0;
+  if (!expect(c, '{')) return;
+  if (peek(c) == '}') c->p++;
+  else
+    for (;;) {
+      const uint8_t *k, *s;
+      uint32_t kn, n;
+      if (!string(c, &k, &kn) || !expect(c, ':')) return;
+      if (lit(k, kn, "price_level", 11)) px = read_decimal(c, &b->bad);
+      else if (lit(k, kn, "new_quantity", 12)) sz = read_decimal(c, &b->bad);
+      else if (lit(k, kn, "side", 4) && peek(c) == '"') {
+        if (string(c, &s, &n)) side = lit(s, n, "bid", 3) ? 0 : lit(s, n, "offer", 5) ? 1 : -1;
+      } else if (lit(k, kn, "event_time", 10) && peek(c) == '"') {
+        if (string(c, &s, &n)) has_t = iso_ns(s, n, &ts);
+      } else skip_value(c);
+      if (BOT4_UNLIKELY(c->bad) || !obj_next(c)) break;
+    }
+  if (side < 0 || !has_t || !(px > 0) || !(sz >= 0) || sz == INFINITY) b->bad = 1;
+  t->ts_exchange_ns = ts;
+  t->price = px;
+  t->size = sz;
+  t->kind = BOT4_TICK_LEVEL;
+  t->flags = side == 1 ? BOT4_FLAG_ASK : 0;
+}
+
+/* {"type":"snapshot"|"update","product_id":"BTC-USD","updates":[...]} */
+static void cb_l2_event(cur_t *c, coinbase_t *b, const bot4_parser_t *p, bot4_tick_t *out, uint32_t cap) {
+  const uint32_t first = b->lv;
+  int type = 0;
+  int64_t id = -2;
+  int has_updates = 0;
+  if (!expect(c, '{')) return;
+  if (peek(c) == '}') c->p++;
+  else
+    for (;;) {
+      const uint8_t *k, *s;
+      uint32_t kn, n;
+      if (!string(c, &k, &kn) || !expect(c, ':')) return;
+      if (lit(k, kn, "updates", 7) && peek(c) == '[') {
+        has_updates = 1;
+        c->p++;
+        if (peek(c) == ']') c->p++;
+        else
+          for (;;) {
+            if (BOT4_UNLIKELY(b->lv >= cap)) {
+              b->lv = UINT32_MAX;
+              return;
+            }
+            cb_update(c, b, &out[b->lv++]);
+            if (BOT4_UNLIKELY(c->bad)) return;
+            const int ch = peek(c);
+            if (ch == ',') {
+              c->p++;
+              continue;
+            }
+            if (ch != ']') c->bad = 1;
+            else c->p++;
+            break;
+          }
+      } else if (lit(k, kn, "type", 4) && peek(c) == '"') {
+        if (string(c, &s, &n)) type = lit(s, n, "snapshot", 8) ? 1 : lit(s, n, "update", 6) ? 2 : 3;
+      } else if (lit(k, kn, "product_id", 10) && peek(c) == '"') {
+        if (string(c, &s, &n)) id = lookup(p, s, n);
+      } else skip_value(c);
+      if (BOT4_UNLIKELY(c->bad) || !obj_next(c)) break;
+    }
+  if (c->bad) return;
+  if (id == -2 || !has_updates || (type != 1 && type != 2)) {
+    b->bad = 1;
+    return;
+  }
+  if (id < 0) b->unknown = 1;
+  else b->inst = (uint32_t)id;
+  if (b->lv == first) {
+    if (BOT4_UNLIKELY(b->lv >= cap)) {
+      b->lv = UINT32_MAX;
+      return;
+    }
+    bot4_tick_t *t = &out[b->lv++];
+    t->ts_exchange_ns = UINT64_MAX; /* the envelope's timestamp, stamped later */
+    t->price = 0;
+    t->size = 0;
+    t->kind = BOT4_TICK_LEVEL;
+    t->flags = BOT4_FLAG_NOLEVEL;
+  }
+  const uint8_t snap = type == 1 ? BOT4_FLAG_SNAPSHOT : 0;
+  const uint32_t inst = id >= 0 ? (uint32_t)id : UINT32_MAX;
+  for (uint32_t i = first; i < b->lv; i++) {
+    out[i].flags |= snap;
+    out[i].instrument = inst;
+  }
+  out[b->lv - 1].flags |= BOT4_FLAG_LAST;
+}
+
+/* {"trade_id":"1","product_id":"BTC-USD","price":"p","size":"q","side":"BUY"|"SELL","time":ISO} */
+static void cb_trade(cur_t *c, coinbase_t *b, const bot4_parser_t *p, bot4_tick_t *t, const uint8_t **last, uint32_t *last_n) {
+  double px = NAN, sz = NAN;
+  uint64_t ts = 0, id = 0;
+  int side = -1, has_t = 0;
+  const uint8_t *sym = NULL;
+  uint32_t sym_n = 0;
+  if (!expect(c, '{')) return;
+  if (peek(c) == '}') c->p++;
+  else
+    for (;;) {
+      const uint8_t *k, *s;
+      uint32_t kn, n;
+      if (!string(c, &k, &kn) || !expect(c, ':')) return;
+      if (lit(k, kn, "price", 5)) px = read_decimal(c, &b->bad);
+      else if (lit(k, kn, "size", 4)) sz = read_decimal(c, &b->bad);
+      else if (lit(k, kn, "side", 4) && peek(c) == '"') {
+        if (string(c, &s, &n)) side = lit(s, n, "BUY", 3) ? 0 : lit(s, n, "SELL", 4) ? 1 : -1;
+      } else if (lit(k, kn, "time", 4) && peek(c) == '"') {
+        if (string(c, &s, &n)) has_t = iso_ns(s, n, &ts);
+      } else if (lit(k, kn, "product_id", 10) && peek(c) == '"') {
+        string(c, &sym, &sym_n);
+      } else if (lit(k, kn, "trade_id", 8) && peek(c) == '"') {
+        /* numeric ids of up to 15 digits become seq; others (UUIDs) 0 */
+        if (string(c, &s, &n) && !(n >= 1 && n <= 15 && uint_of(s, n, &id))) id = 0;
+      } else skip_value(c);
+      if (BOT4_UNLIKELY(c->bad) || !obj_next(c)) break;
+    }
+  if (!sym || side < 0 || !has_t || !(px > 0) || !(sz >= 0)) b->bad = 1;
+  if (sym && !(*last && *last_n == sym_n && memcmp(*last, sym, sym_n) == 0)) {
+    const int64_t i = lookup(p, sym, sym_n);
+    if (i < 0) b->unknown = 1;
+    else b->inst = (uint32_t)i;
+    *last = sym;
+    *last_n = sym_n;
+  }
+  t->ts_exchange_ns = ts;
+  t->price = px;
+  t->size = sz;
+  t->seq = id;
+  t->instrument = b->inst;
+  t->kind = BOT4_TICK_TRADE;
+  t->flags = side == 0 ? BOT4_FLAG_SELL : 0; /* side is the maker's: a BUY maker means the aggressor sold */
+}
+
+/* {"type":"snapshot"|"update","trades":[...]}: snapshot events replay past trades and are dropped */
+static void cb_trade_event(cur_t *c, coinbase_t *b, const bot4_parser_t *p, bot4_tick_t *out, uint32_t cap) {
+  const uint32_t first = b->lv;
+  int type = 0, has_trades = 0;
+  const uint8_t *last = NULL;
+  uint32_t last_n = 0;
+  if (!expect(c, '{')) return;
+  if (peek(c) == '}') c->p++;
+  else
+    for (;;) {
+      const uint8_t *k, *s;
+      uint32_t kn, n;
+      if (!string(c, &k, &kn) || !expect(c, ':')) return;
+      if (lit(k, kn, "trades", 6) && peek(c) == '[') {
+        has_trades = 1;
+        c->p++;
+        if (peek(c) == ']') c->p++;
+        else
+          for (;;) {
+            if (BOT4_UNLIKELY(b->lv >= cap)) {
+              b->lv = UINT32_MAX;
+              return;
+            }
+            cb_trade(c, b, p, &out[b->lv++], &last, &last_n);
+            if (BOT4_UNLIKELY(c->bad)) return;
+            const int ch = peek(c);
+            if (ch == ',') {
+              c->p++;
+              continue;
+            }
+            if (ch != ']') c->bad = 1;
+            else c->p++;
+            break;
+          }
+      } else if (lit(k, kn, "type", 4) && peek(c) == '"') {
+        if (string(c, &s, &n)) type = lit(s, n, "update", 6) ? 2 : 1;
+      } else skip_value(c);
+      if (BOT4_UNLIKELY(c->bad) || !obj_next(c)) break;
+    }
+  if (!has_trades) b->bad = 1;
+  if (type != 2) b->lv = first; /* not an update: the trades were read (and checked), not kept */
+}
+
+static void cb_events(cur_t *c, coinbase_t *b, const bot4_parser_t *p, bot4_tick_t *out, uint32_t cap) {
+  b->has_events = 1;
+  if (b->chan != CB_L2 && b->chan != CB_TRADES) {
+    skip_value(c);
+    return;
+  }
+  if (peek(c) != '[') {
+    skip_value(c);
+    b->bad = 1;
+    return;
+  }
+  c->p++;
+  if (peek(c) == ']') {
+    c->p++;
+    return;
+  }
+  for (;;) {
+    if (b->chan == CB_L2) cb_l2_event(c, b, p, out, cap);
+    else cb_trade_event(c, b, p, out, cap);
+    if (b->lv == UINT32_MAX || c->bad) return;
+    const int ch = peek(c);
+    if (ch == ',') {
+      c->p++;
+      continue;
+    }
+    if (ch != ']') c->bad = 1;
+    else c->p++;
+    return;
+  }
+}
+
+static int32_t coinbase_parse(bot4_vfeed_t *f, coinbase_t *b, const uint8_t *buf, uint32_t len, uint64_t recv_ns, bot4_tick_t *out, uint32_t cap) {
+  bot4_parser_t *p = f->parser;
+  memset(b, 0, sizeof *b);
+  b->inst = UINT32_MAX;
+  cur_t c = {buf, buf + len, 0};
+  if (!expect(&c, '{')) return vfail(p, BOT4_PARSE_MALFORMED);
+  if (peek(&c) == '}') c.p++;
+  else
+    for (;;) {
+      const uint8_t *k, *s;
+      uint32_t kn, n;
+      if (!string(&c, &k, &kn) || !expect(&c, ':')) break;
+      if (lit(k, kn, "channel", 7) && peek(&c) == '"') {
+        if (string(&c, &s, &n)) b->chan = coinbase_channel(s, n);
+      } else if (lit(k, kn, "sequence_num", 12)) {
+        ws(&c);
+        b->has_seq = c.p < c.e && (unsigned)(*c.p - '0') < 10 && read_uint(&c, &b->seq);
+        if (!b->has_seq) skip_value(&c);
+      } else if (lit(k, kn, "events", 6)) {
+        if (b->chan) cb_events(&c, b, p, out, cap);
+        else {
+          ws(&c);
+          b->events = c.p;
+          skip_value(&c);
+        }
+        if (b->lv == UINT32_MAX) return vfail(p, BOT4_PARSE_TOO_MANY);
+      } else if (lit(k, kn, "timestamp", 9) && peek(&c) == '"') {
+        if (string(&c, &s, &n)) b->has_ts = iso_ns(s, n, &b->ts);
+      } else if (lit(k, kn, "type", 4) && peek(&c) == '"') {
+        if (string(&c, &s, &n)) b->has_type = 1, b->is_error = lit(s, n, "error", 5);
+      } else skip_value(&c);
+      if (BOT4_UNLIKELY(c.bad) || !obj_next(&c)) break;
+    }
+  if (BOT4_UNLIKELY(c.bad || peek(&c) >= 0)) return vfail(p, BOT4_PARSE_MALFORMED);
+  if (BOT4_UNLIKELY(b->events && b->chan)) {
+    cur_t d = {b->events, buf + len, 0};
+    cb_events(&d, b, p, out, cap);
+    if (b->lv == UINT32_MAX) return vfail(p, BOT4_PARSE_TOO_MANY);
+    if (d.bad) return vfail(p, BOT4_PARSE_MALFORMED);
+  }
+  (void)recv_ns;
+  return 0; /* the verdict is the caller's (coinbase_frame): it needs the sequence check first */
+}
+
+static int32_t coinbase_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns, bot4_tick_t *out, uint32_t cap) {
+  bot4_parser_t *p = f->parser;
+  coinbase_t b;
+  const int32_t r = coinbase_parse(f, &b, buf, len, recv_ns, out, cap);
+  if (r < 0) return r;
+  if (!b.chan) return vfail(p, b.is_error ? BOT4_PARSE_VENUE_ERROR : BOT4_PARSE_UNKNOWN_TYPE);
+  if (b.has_seq) {
+    if (f->seq_started && b.seq < f->seq_next) {
+      f->seq_stale++;
+      p->last_status = BOT4_PARSE_STALE;
+      return BOT4_PARSE_STALE;
+    }
+    if (f->seq_started && b.seq > f->seq_next) {
+      f->gap = 1;
+      f->seq_gaps++;
+    }
+    f->seq_started = 1;
+    f->seq_next = b.seq + 1;
+    f->seq_last = b.seq;
+  }
+  switch (b.chan) {
+  case CB_HEARTBEATS: f->what = BOT4_VP_HEARTBEAT; return vfail(p, BOT4_PARSE_CONTROL);
+  case CB_SUBS: f->what = BOT4_VP_SUBSCRIPTIONS; return vfail(p, BOT4_PARSE_CONTROL);
+  case CB_TICKER: return vfail(p, BOT4_PARSE_DEFER);
+  case CB_OTHER: return vfail(p, BOT4_PARSE_UNKNOWN_TYPE);
+  default: break;
+  }
+  f->instrument = b.inst;
+  if (!b.has_events || b.bad || (b.chan == CB_L2 && !b.has_seq)) return vfail(p, BOT4_PARSE_MISSING);
+  if (b.unknown) return vfail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
+  const uint32_t n = b.lv;
+  if (n == 0) {
+    f->what = b.chan == CB_TRADES ? BOT4_VP_TRADES : BOT4_VP_DELTA;
+    p->last_status = 0;
+    return 0;
+  }
+  const uint16_t venue = p->venue;
+  if (b.chan == CB_TRADES) {
+    for (uint32_t i = 0; i < n; i++) {
+      bot4_tick_t *t = &out[i];
+      t->ts_recv_ns = recv_ns;
+      t->price2 = 0;
+      t->size2 = 0;
+      t->venue = venue;
+    }
+    out[n - 1].flags |= BOT4_FLAG_LAST;
+    f->what = BOT4_VP_TRADES;
+    p->trades += n;
+    p->last_status = (int32_t)n;
+    return (int32_t)n;
+  }
+  const uint64_t env_ts = b.has_ts ? b.ts : 0;
+  uint32_t levels = 0;
+  int snap = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    bot4_tick_t *t = &out[i];
+    if (t->flags & BOT4_FLAG_NOLEVEL) t->ts_exchange_ns = env_ts;
+    else levels++;
+    t->ts_recv_ns = recv_ns;
+    t->price2 = 0;
+    t->size2 = 0;
+    t->seq = b.seq;
+    t->venue = venue;
+    snap |= t->flags & BOT4_FLAG_SNAPSHOT;
+  }
+  f->what = snap ? BOT4_VP_SNAPSHOT : BOT4_VP_DELTA;
+  if (snap) p->snapshots++;
+  else p->depth++;
+  p->levels += levels;
+  p->last_status = (int32_t)n;
+  return (int32_t)n;
+}
+
 /* ---- the feed step ------------------------------------------------------------------------- */
 
 BOT4_API uint64_t bot4_vfeed_bytes(void) { return sizeof(bot4_vfeed_t); }
 
+BOT4_API void bot4_vfeed_reset(bot4_vfeed_t *f) {
+  f->seq_started = 0;
+  f->seq_next = 0;
+  f->gap = 0;
+  for (uint32_t i = 0; i < f->nbooks; i++) {
+    bot4_book_t *b = f->books[i];
+    if (!b) continue;
+    bot4_book_reset(b);
+    b->state = BOT4_BOOK_NEED_SNAPSHOT;
+  }
+}
+
 BOT4_API int32_t bot4_vfeed_init(bot4_vfeed_t *f, bot4_parser_t *p, uint32_t venue_kind, bot4_book_t **books,
                                  uint32_t nbooks, bot4_ring_t *ring) {
   if (!f || ((uintptr_t)f & (BOT4_CACHELINE - 1)) || !p || p->magic != BOT4_PARSER_MAGIC) return -1;
-  if (venue_kind != BOT4_VP_BYBIT) return -1;
+  if (venue_kind != BOT4_VP_BYBIT && venue_kind != BOT4_VP_COINBASE) return -1;
   memset(f, 0, sizeof *f);
   f->parser = p;
   f->books = books;
@@ -450,6 +876,20 @@ BOT4_API int32_t bot4_vfeed_init(bot4_vfeed_t *f, bot4_parser_t *p, uint32_t ven
   f->ring = ring;
   f->venue_kind = venue_kind;
   f->instrument = UINT32_MAX;
+  f->scratch = p->scratch;
+  f->scratch_cap = BOT4_PARSE_SCRATCH;
+  return 0;
+}
+
+BOT4_API int32_t bot4_vfeed_scratch(bot4_vfeed_t *f, bot4_tick_t *recs, uint32_t cap) {
+  if (!recs) {
+    f->scratch = f->parser->scratch;
+    f->scratch_cap = BOT4_PARSE_SCRATCH;
+    return 0;
+  }
+  if (((uintptr_t)recs & (BOT4_CACHELINE - 1)) || cap == 0) return -1;
+  f->scratch = recs;
+  f->scratch_cap = cap;
   return 0;
 }
 
@@ -460,25 +900,110 @@ BOT4_API int32_t bot4_vparse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, 
   f->what = BOT4_VP_NONE;
   f->resyncs = 0;
   f->pushed = 0;
-  const int32_t r = bybit_parse(f, buf, len, recv_ns, out, cap);
+  f->gap = 0;
+  const int32_t r = f->venue_kind == BOT4_VP_COINBASE ? coinbase_frame(f, buf, len, recv_ns, out, cap)
+                                                      : bybit_parse(f, buf, len, recv_ns, out, cap);
   f->status = r;
   return r;
 }
 
-BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns) {
-  bot4_parser_t *p = f->parser;
-  const int32_t n = bot4_vparse(f, buf, len, recv_ns, p->scratch, BOT4_PARSE_SCRATCH);
-  if (n <= 0) return n;
-  if (f->nbooks && f->what >= BOT4_VP_DELTA) f->resyncs = bot4_books_apply(f->books, f->nbooks, p->scratch, UINT32_MAX, 0, (uint32_t)n);
-  if (f->ring) {
-    const int32_t put = bot4_ring_push_drop(f->ring, p->scratch, n);
-    f->pushed = (uint32_t)(put > 0 ? put : 0);
-    if (put < n) {
-      p->ring_drops += (uint64_t)(n - put);
-      f->ring_drops += (uint64_t)(n - put);
-    }
+/* A book the feed can no longer trust: cleared, NEED_SNAPSHOT (whatever its rule), the problem
+ * recorded, a resync asked for. Returns 1. */
+static int32_t vbook_fail(bot4_book_t *b, uint32_t problem, uint64_t seq) {
+  bot4_book_reset(b);
+  b->state = BOT4_BOOK_NEED_SNAPSHOT;
+  b->problem = problem;
+  b->problem_seq = seq;
+  b->resync_requests++;
+  if (problem == BOT4_BOOK_GAP) b->gaps++;
+  return 1;
+}
+
+static inline void status_record(bot4_tick_t *t, uint32_t instrument, uint16_t venue, uint64_t recv_ns, uint64_t seq) {
+  memset(t, 0, sizeof *t);
+  t->ts_recv_ns = recv_ns;
+  t->price = BOT4_STATUS_DISCONNECTED;
+  t->seq = seq;
+  t->instrument = instrument;
+  t->venue = venue;
+  t->kind = BOT4_TICK_STATUS;
+  t->flags = BOT4_FLAG_LAST;
+}
+
+static void vpush(bot4_vfeed_t *f, const bot4_tick_t *r, uint32_t n) {
+  const int32_t put = bot4_ring_push_drop(f->ring, r, n);
+  f->pushed += (uint32_t)(put > 0 ? put : 0);
+  if (put < (int32_t)n) {
+    const uint64_t lost = (uint64_t)((int32_t)n - (put > 0 ? put : 0));
+    f->parser->ring_drops += lost;
+    f->ring_drops += lost;
   }
+}
+
+/* A book the feed can no longer trust: failed here, and a STATUS record tells the ring. */
+static void vfail_book(bot4_vfeed_t *f, uint32_t inst, uint32_t problem, uint64_t seq, uint64_t recv_ns) {
+  bot4_book_t *b = inst < f->nbooks ? f->books[inst] : NULL;
+  if (!b) return;
+  f->resyncs += vbook_fail(b, problem, seq);
+  if (f->ring) {
+    BOT4_ALIGNED(BOT4_CACHELINE) bot4_tick_t t;
+    status_record(&t, inst, f->parser->venue, recv_ns, seq);
+    vpush(f, &t, 1);
+  }
+}
+
+/* Coinbase: records applied run by run (one product's event each); the runs of books that are not
+ * SYNCED afterwards leave the ring (a STATUS record instead where the book desynced on them). */
+static uint32_t coinbase_apply(bot4_vfeed_t *f, bot4_tick_t *r, uint32_t n) {
+  uint32_t w = 0, i = 0;
+  while (i < n) {
+    if (r[i].kind != BOT4_TICK_LEVEL || r[i].instrument >= f->nbooks || !f->books[r[i].instrument]) {
+      if (w != i) r[w] = r[i];
+      w++, i++;
+      continue;
+    }
+    const uint32_t inst = r[i].instrument;
+    uint32_t j = i + 1;
+    while (j < n && r[j].kind == BOT4_TICK_LEVEL && r[j].instrument == inst) j++;
+    const int32_t res = bot4_books_apply(f->books, f->nbooks, r + i, UINT32_MAX, 0, j - i);
+    const bot4_book_t *b = f->books[inst];
+    if (b->state == BOT4_BOOK_SYNCED) {
+      if (w != i) memmove(&r[w], &r[i], (size_t)(j - i) * sizeof *r);
+      w += j - i;
+    } else if (res > 0) {
+      f->resyncs += res;
+      status_record(&r[w++], inst, f->parser->venue, r[i].ts_recv_ns, r[i].seq);
+    }
+    i = j;
+  }
+  return w;
+}
+
+BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns) {
+  bot4_tick_t *const rec = f->scratch;
+  const int32_t n = bot4_vparse(f, buf, len, recv_ns, rec, f->scratch_cap);
+  if (f->venue_kind == BOT4_VP_COINBASE) {
+    if (BOT4_UNLIKELY(f->gap)) /* sequence_num is connection-wide: no book can be trusted */
+      for (uint32_t i = 0; i < f->nbooks; i++) vfail_book(f, i, BOT4_BOOK_GAP, f->seq_last, recv_ns);
+    if (BOT4_UNLIKELY(n == BOT4_PARSE_MISSING && f->instrument != UINT32_MAX))
+      vfail_book(f, f->instrument, BOT4_BOOK_BAD_LEVEL, f->seq_last, recv_ns);
+    if (n <= 0) return n;
+    const uint32_t m = f->nbooks && (f->what == BOT4_VP_DELTA || f->what == BOT4_VP_SNAPSHOT) ? coinbase_apply(f, rec, (uint32_t)n) : (uint32_t)n;
+    if (f->ring && m) vpush(f, rec, m);
+    return n;
+  }
+  if (n <= 0) return n;
+  if (f->nbooks && (f->what == BOT4_VP_DELTA || f->what == BOT4_VP_SNAPSHOT)) f->resyncs = bot4_books_apply(f->books, f->nbooks, rec, UINT32_MAX, 0, (uint32_t)n);
+  if (f->ring) vpush(f, rec, (uint32_t)n);
   return n;
+}
+
+BOT4_API int32_t bot4_vfeed_fail(bot4_vfeed_t *f, uint32_t instrument, uint64_t recv_ns) {
+  if (instrument >= f->nbooks || !f->books[instrument]) return 0;
+  f->pushed = 0;
+  f->resyncs = 0;
+  vfail_book(f, instrument, BOT4_BOOK_INTERRUPTED, f->seq_last, recv_ns);
+  return 1;
 }
 
 BOT4_API int32_t bot4_vfeed_frames(bot4_vfeed_t *f, const uint8_t *buf, const uint32_t *offs, uint32_t n,
@@ -500,6 +1025,14 @@ BOT4_API int bot4_layout_vparse(char *buf, int cap) {
   BOT4_L_OFF(bot4_vfeed_t, what);
   BOT4_L_OFF(bot4_vfeed_t, pushed);
   BOT4_L_OFF(bot4_vfeed_t, ring_drops);
+  BOT4_L_OFF(bot4_vfeed_t, seq_next);
+  BOT4_L_OFF(bot4_vfeed_t, seq_gaps);
+  BOT4_L_OFF(bot4_vfeed_t, seq_stale);
+  BOT4_L_OFF(bot4_vfeed_t, seq_last);
+  BOT4_L_OFF(bot4_vfeed_t, seq_started);
+  BOT4_L_OFF(bot4_vfeed_t, gap);
+  BOT4_L_OFF(bot4_vfeed_t, scratch);
+  BOT4_L_OFF(bot4_vfeed_t, scratch_cap);
   BOT4_L_OFF(bot4_parser_t, deferred);
   return n;
 }

@@ -20,6 +20,27 @@
  *   topic -> UNKNOWN_TYPE. A level or trade whose numbers do not read (price not > 0, size not
  *   >= 0, not a decimal) -> MISSING with `instrument` set when the topic named a registered
  *   symbol, so the feed can resync that book; not JSON -> MALFORMED.
+ *
+ * Coinbase Advanced Trade (`wss://advanced-trade-ws.coinbase.com`):
+ *   l2_data       -> LEVEL per update of each event (ASK for side "offer"), SNAPSHOT on every
+ *                    record of a `snapshot` event, LAST on each event's final record; seq =
+ *                    sequence_num; ts = the update's event_time (ISO-8601, exact ns). An event with
+ *                    no update makes one NOLEVEL record (ts = the envelope's timestamp).
+ *   market_trades -> TRADE per trade of `update` events (`snapshot` events replay old trades and
+ *                    are read, checked and dropped); SELL when side is "BUY" (side is the maker's);
+ *                    seq = trade_id when it is up to 15 digits, else 0; ts = time.
+ *   heartbeats / subscriptions -> CONTROL (what = HEARTBEAT / SUBSCRIPTIONS); ticker ->
+ *                    BOT4_PARSE_DEFER; {"type":"error"} -> VENUE_ERROR; other channels ->
+ *                    UNKNOWN_TYPE. An unreadable l2 event or trade -> MISSING (instrument set when
+ *                    its product is known).
+ *   sequence_num is checked on every frame that parses, before its content is judged: a number at
+ *   or below the last -> BOT4_PARSE_STALE (skipped, seq_stale); one past the expected -> `gap`
+ *   set and counted (bot4_vfeed_frame then fails every book of the feed: cleared, NEED_SNAPSHOT,
+ *   problem GAP, a STATUS record for each into the ring), and the frame goes on. A frame that does
+ *   not parse consumes no number, so the next one shows the gap. bot4_vfeed_frame also fails the
+ *   book of an unreadable l2 event (problem BAD_LEVEL), and pushes into the ring only the l2
+ *   records of books that are SYNCED after the frame (a book that desynced on it gets a STATUS
+ *   record instead): the ring never carries updates of a book that waits for its snapshot.
  * Keys may come in any order and whitespace is allowed: `data` met before `topic` is kept as a
  * span and read once the topic is known. Decimals convert exactly as Number() (parse.h).
  */
@@ -33,10 +54,15 @@
 #include "tick.h"
 
 #define BOT4_PARSE_DEFER (-8) /* a frame the C path leaves to the cold path (counted in deferred) */
+#define BOT4_PARSE_STALE (-9) /* Coinbase: sequence_num at or below the last one; skipped (seq_stale) */
 
-enum bot4_vparse_venue { BOT4_VP_BYBIT = 1 };
+enum bot4_vparse_venue { BOT4_VP_BYBIT = 1, BOT4_VP_COINBASE = 2 };
 /* what the last frame was (bot4_vfeed_t.what) */
-enum bot4_vparse_what { BOT4_VP_NONE = 0, BOT4_VP_TRADES = 1, BOT4_VP_DELTA = 2, BOT4_VP_SNAPSHOT = 3 };
+enum bot4_vparse_what {
+  BOT4_VP_NONE = 0, BOT4_VP_TRADES = 1, BOT4_VP_DELTA = 2, BOT4_VP_SNAPSHOT = 3,
+  BOT4_VP_HEARTBEAT = 4,    /* Coinbase heartbeats (status CONTROL) */
+  BOT4_VP_SUBSCRIPTIONS = 5 /* Coinbase subscriptions answer (status CONTROL) */
+};
 
 /* One feed's C path: its parser, its books (a BookSet table: bot4_book_t *[nbooks], NULL entries
  * allowed) and its ring. The per-frame results are read from TypeScript in place. */
@@ -54,9 +80,31 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_vfeed {
   uint32_t pushed;     /* records the ring took */
   uint32_t pad0;
   uint64_t ring_drops; /* records the ring had no room for (total) */
+  /* line 1: the connection-wide sequence (Coinbase sequence_num counts every message of a
+   * connection, whatever its channel; bot4_vfeed_reset starts it afresh) */
+  uint64_t seq_next;    /* sequence_num the next frame must carry */
+  uint64_t seq_gaps;    /* frames that skipped numbers (each failed every book of the feed) */
+  uint64_t seq_stale;   /* frames at or below the last number, skipped */
+  uint64_t seq_last;    /* last number accepted */
+  uint32_t seq_started; /* a number has been seen on this connection */
+  uint32_t gap;         /* the last frame revealed a gap */
+  bot4_tick_t *scratch; /* bot4_vfeed_frame's records: the parser's scratch, or a larger one */
+  uint32_t scratch_cap; /* (Coinbase snapshots carry every level: tens of thousands) */
+  uint32_t pad2;
+  uint64_t pad1;
 } bot4_vfeed_t;
 
 BOT4_API uint64_t bot4_vfeed_bytes(void);
+/* A new connection: the sequence starts afresh and every book waits for its snapshot
+ * (NEED_SNAPSHOT whatever its rule; counters kept). */
+BOT4_API void bot4_vfeed_reset(bot4_vfeed_t *f);
+/* The feed can no longer trust one book (its records were lost to a full ring, the engine asked):
+ * the book is cleared and waits for a snapshot (problem INTERRUPTED), a STATUS record for it goes
+ * into the ring. Returns 1, or 0 when the feed has no such book. */
+BOT4_API int32_t bot4_vfeed_fail(bot4_vfeed_t *f, uint32_t instrument, uint64_t recv_ns);
+/* Gives bot4_vfeed_frame a larger record area (64-byte aligned, cap records; the caller keeps it
+ * alive); NULL restores the parser's scratch (BOT4_PARSE_SCRATCH records). */
+BOT4_API int32_t bot4_vfeed_scratch(bot4_vfeed_t *f, bot4_tick_t *recs, uint32_t cap);
 BOT4_API int32_t bot4_vfeed_init(bot4_vfeed_t *f, bot4_parser_t *p, uint32_t venue_kind, bot4_book_t **books,
                                  uint32_t nbooks, bot4_ring_t *ring);
 /* Parses one frame of the feed's venue into out[0..cap) (records stamped with recv_ns and the

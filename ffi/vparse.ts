@@ -7,12 +7,12 @@
 import { K } from "./lib.ts";
 import { alignedBuffer, type AlignedBuffer } from "./buffers.ts";
 import { PARSER_BYTES, ParserLayout as P } from "./sym/feed.ts";
-import { PARSE_DEFER, VfeedLayout as L, VparseVenue, VparseWhat } from "./sym/vparse.ts";
+import { PARSE_DEFER, PARSE_STALE, VfeedLayout as L, VparseVenue, VparseWhat } from "./sym/vparse.ts";
 import type { BookSet } from "./book.ts";
 import type { ParserCounters } from "./parse.ts";
 import type { SpscRing } from "./ring.ts";
 
-export { PARSE_DEFER, VparseVenue, VparseWhat };
+export { PARSE_DEFER, PARSE_STALE, VparseVenue, VparseWhat };
 
 export interface VenueParserCounters extends ParserCounters {
   /** frames left to the cold path (Bybit tickers) */
@@ -26,6 +26,8 @@ export interface VenueFrameParserOptions {
   books?: BookSet;
   /** records of every parsed frame are pushed here (drops counted) */
   ring?: SpscRing;
+  /** records one frame may make (default 4096, the parser's scratch): Coinbase snapshots carry every level */
+  maxRecords?: number;
 }
 
 /** One venue connection's C parser (enum VparseVenue), its symbols, books and ring. */
@@ -35,12 +37,14 @@ export class VenueFrameParser {
   private readonly pmem: AlignedBuffer;
   private readonly fmem: AlignedBuffer;
   private readonly pu64: BigUint64Array;
+  private readonly fu64: BigUint64Array;
   private readonly fi32: Int32Array;
   private readonly fu32: Uint32Array;
   private bytes: Uint8Array;
   private bytesPtr: number;
   private inbuf: AlignedBuffer;
   private readonly frame_ = K.bot4_vfeed_frame;
+  private readonly recs?: AlignedBuffer;
   private readonly symbols = new Map<string, number>();
 
   constructor(
@@ -57,9 +61,14 @@ export class VenueFrameParser {
     if (K.bot4_vfeed_init(this.ptr, this.parserPtr, kind, books ? books.tablePtr : 0, books ? books.instruments : 0, o.ring ? o.ring.handle : 0) !== 0) {
       throw new RangeError(`bot4_vfeed_init refused venue kind ${kind}`);
     }
+    if (o.maxRecords !== undefined && o.maxRecords > 4096) {
+      this.recs = alignedBuffer(o.maxRecords * 64);
+      if (K.bot4_vfeed_scratch(this.ptr, this.recs.ptr, o.maxRecords) !== 0) throw new RangeError("bot4_vfeed_scratch refused the record area");
+    }
     this.pu64 = new BigUint64Array(this.pmem.buffer, this.pmem.byteOffset, P.table / 8);
     this.fi32 = new Int32Array(this.fmem.buffer, this.fmem.byteOffset, L.bytes / 4);
     this.fu32 = new Uint32Array(this.fmem.buffer, this.fmem.byteOffset, L.bytes / 4);
+    this.fu64 = new BigUint64Array(this.fmem.buffer, this.fmem.byteOffset, L.bytes / 8);
     this.inbuf = alignedBuffer(1 << 20);
     this.bytes = new Uint8Array(this.inbuf.buffer, this.inbuf.byteOffset, this.inbuf.bytes);
     this.bytesPtr = this.inbuf.ptr;
@@ -129,6 +138,40 @@ export class VenueFrameParser {
   get what(): number {
     return this.fu32[L.what / 4]!;
   }
+  /** Whether the last frame revealed a gap in the connection's sequence (Coinbase). */
+  get gap(): boolean {
+    return this.fu32[L.gap / 4]! !== 0;
+  }
+  /** Connection-wide sequence (Coinbase sequence_num): gaps and stale frames counted since init. */
+  get seqGaps(): number {
+    return Number(this.fu64[L.seqGaps / 8]);
+  }
+  get seqStale(): number {
+    return Number(this.fu64[L.seqStale / 8]);
+  }
+  /** The last sequence number accepted on this connection (-1 before the first). */
+  get seqLast(): number {
+    return this.fu32[L.seqStarted / 4] ? Number(this.fu64[L.seqLast / 8]) : -1;
+  }
+
+  /** Records the ring had no room for, in all (the last frame's: records made - pushed, roughly). */
+  get ringDrops(): number {
+    return Number(this.fu64[L.ringDrops / 8]);
+  }
+
+  /**
+   * The feed can no longer trust one book (cold: its records were lost to a full ring): cleared,
+   * waits for a snapshot, a STATUS record for it into the ring. False when there is no such book.
+   */
+  failBook(instrument: number, recvNs: number): boolean {
+    return K.bot4_vfeed_fail(this.ptr, instrument, recvNs) === 1;
+  }
+
+  /** A new connection (cold): the sequence starts afresh and every book waits for its snapshot. */
+  reset(): void {
+    K.bot4_vfeed_reset(this.ptr);
+  }
+
   /** Records the ring took of the last frame. */
   get pushed(): number {
     return this.fu32[L.pushed / 4]!;

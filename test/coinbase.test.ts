@@ -271,7 +271,7 @@ describe("normalizeCoinbaseFrame", () => {
     expect(rec(out, 1)).toMatchObject({ flags: TickFlag.ask | TickFlag.last, price: 11, size: 0 });
     out.clear();
     expect(normalizeCoinbaseFrame(l2(15, "snapshot", "ETH-USD", []), recv, ins, out)).toBe(1);
-    expect(rec(out, 0)).toMatchObject({ flags: TickFlag.snapshot | TickFlag.last, price: 0, size: 0, seq: 15n });
+    expect(rec(out, 0)).toMatchObject({ flags: TickFlag.snapshot | TickFlag.last | TickFlag.nolevel, price: 0, size: 0, seq: 15n });
     out.clear();
     expect(normalizeCoinbaseFrame(l2(16, "update", "BTC-USD", [["bid", 10, 1], ["bid", -1, 1]]), recv, ins, out)).toBe(0);
     expect(normalizeCoinbaseFrame({ ...l2(17, "update", "BTC-USD", [["bid", 10, 1]]), sequence_num: undefined }, recv, ins, out)).toBe(0);

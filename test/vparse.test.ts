@@ -9,25 +9,29 @@ import { alignedBuffer } from "../ffi/buffers.ts";
 import { BookRule, BookSet } from "../ffi/book.ts";
 import { ParseStatus } from "../ffi/parse.ts";
 import { SpscRing } from "../ffi/ring.ts";
-import { PARSE_DEFER, VenueFrameParser, VparseVenue, VparseWhat } from "../ffi/vparse.ts";
+import { PARSE_DEFER, PARSE_STALE, VenueFrameParser, VparseVenue, VparseWhat } from "../ffi/vparse.ts";
 import { InstrumentTable, Venue } from "../src/domain/instruments.ts";
 import { TICK_BYTES } from "../src/domain/tick.ts";
 import { TickBuffer } from "../src/domain/tick-buffer.ts";
 import { bybitUnified, normalizeBybitFrame } from "../src/feed/bybit/normalize.ts";
+import { coinbaseUnified, normalizeCoinbaseFrame } from "../src/feed/coinbase/normalize.ts";
 import { CryptofeedV3Reader } from "../src/feed/cryptofeed-v3.ts";
 
 const FILE = new URL("../../shared/data/cryptofeed-v3/BYBIT.jsonl.gz", import.meta.url).pathname;
 const hasData = existsSync(FILE);
+const CB_FILE = new URL("../../shared/data/cryptofeed-v3/COINBASE.jsonl.gz", import.meta.url).pathname;
+const hasCb = existsSync(CB_FILE);
 if (!hasData) console.warn(`vparse.test: ${FILE} is absent (../shared/data is not beside the project); the capture test is skipped`);
 
 const enc = new TextEncoder();
-const out = alignedBuffer(4096 * TICK_BYTES);
-const inb = alignedBuffer(1 << 20);
+const OUT_CAP = 1 << 17;
+const out = alignedBuffer(OUT_CAP * TICK_BYTES);
+const inb = alignedBuffer(1 << 23); // a Coinbase snapshot frame is ~5 MB
 const inU8 = new Uint8Array(inb.buffer, inb.byteOffset, inb.bytes);
 
-function parseOne(p: VenueFrameParser, text: string, recvNs = 0): { n: number; recs: Uint8Array } {
+function parseOne(p: VenueFrameParser, text: string, recvNs = 0, cap = 4096): { n: number; recs: Uint8Array } {
   const len = enc.encodeInto(text, inU8).written!;
-  const n = p.parse(inb.ptr, len, recvNs, out.ptr, 4096);
+  const n = p.parse(inb.ptr, len, recvNs, out.ptr, Math.min(cap, OUT_CAP));
   return { n, recs: new Uint8Array(out.buffer, out.byteOffset, Math.max(0, n) * TICK_BYTES).slice() };
 }
 
@@ -143,6 +147,176 @@ describe("Bybit v5 C parser: forms and faults", () => {
       p.text(delta(10, "100.9"), 4); // u 9 lost
       expect([p.resyncs, book.synced, book.counters().gaps]).toEqual([1, false, 1]);
       expect(ring.size).toBe(3 + 1 + 1 + 1);
+    } finally {
+      ring.free();
+    }
+  });
+});
+
+function coinbaseParser(products: string[], o: ConstructorParameters<typeof VenueFrameParser>[2] = {}): VenueFrameParser {
+  const p = new VenueFrameParser(VparseVenue.coinbase, Venue.coinbase, o);
+  products.forEach((s, i) => p.addSymbol(s, i));
+  return p;
+}
+
+describe.skipIf(!hasCb)("Coinbase C parser on the cryptofeed capture", () => {
+  test("every frame: the same records as normalizeCoinbaseFrame, byte for byte; sequence_num one unbroken chain", () => {
+    const frames: string[] = [];
+    const prods = new Set<string>();
+    for (const e of CryptofeedV3Reader.open(CB_FILE).entries()) {
+      if (e.kind !== "recv") continue;
+      frames.push(e.frame);
+      for (const m of e.frame.matchAll(/"product_id":"([A-Z0-9]+-[A-Z0-9]+)"/g)) prods.add(m[1]!);
+    }
+    expect(frames.length).toBeGreaterThan(1000);
+    const products = [...prods].sort();
+    const p = coinbaseParser(products);
+    const table = new InstrumentTable();
+    products.forEach((s) => table.id(Venue.coinbase, coinbaseUnified(s)));
+    const tb = new TickBuffer(1 << 16);
+    let records = 0, l2 = 0, trades = 0, conns = 0, deferred = 0;
+    for (const f of frames) {
+      tb.clear();
+      const want = normalizeCoinbaseFrame(JSON.parse(f), 0n, table, tb);
+      const got = parseOne(p, f, 0, OUT_CAP);
+      if (f.includes('"channel":"l2_data"')) l2++;
+      if (f.includes('"channel":"market_trades"')) trades++;
+      if (got.n === PARSE_STALE) {
+        // the capture may hold more than one connection: each starts its own chain
+        conns++;
+        continue;
+      }
+      if (got.n === PARSE_DEFER) {
+        // tickers are the cold path's (normalizeCoinbaseFrame)
+        expect(f.startsWith('{"channel":"ticker"')).toBe(true);
+        deferred++;
+        continue;
+      }
+      expect([f.slice(0, 60), Math.max(got.n, 0)]).toEqual([f.slice(0, 60), want]);
+      expect(got.recs).toEqual(tb.bytes().slice());
+      records += want;
+    }
+    expect(l2).toBeGreaterThan(100);
+    expect(trades).toBeGreaterThan(10);
+    expect(conns).toBe(0);
+    expect([p.seqGaps, p.seqStale]).toEqual([0, 0]);
+    const k = p.counters();
+    expect(k.malformed + k.missing + k.unknownSymbol).toBe(0);
+    expect(k.deferred).toBe(deferred);
+    expect(k.trades).toBeGreaterThan(0);
+    expect(k.levels + k.trades).toBeLessThanOrEqual(records); // NOLEVEL records are not levels
+  });
+});
+
+describe("Coinbase C parser: forms, faults and the connection's sequence_num", () => {
+  const l2 = (seq: number, type: string, updates: string, product = "BTC-USD") =>
+    `{"channel":"l2_data","client_id":"","timestamp":"2023-02-09T20:32:50.714964855Z","sequence_num":${seq},"events":[{"type":"${type}","product_id":"${product}","updates":[${updates}]}]}`;
+  const up = (side: string, px: string, q: string, t = "2023-02-09T20:32:50.714964Z") => `{"side":"${side}","event_time":"${t}","price_level":"${px}","new_quantity":"${q}"}`;
+  const snapshot = (seq: number) => l2(seq, "snapshot", [up("bid", "100.5", "1"), up("bid", "100", "2"), up("offer", "101", "0.5")].join(","));
+  const beat = (seq: number) => `{"channel":"heartbeats","client_id":"","timestamp":"2023-02-09T20:32:51Z","sequence_num":${seq},"events":[{"current_time":"x","heartbeat_counter":3}]}`;
+
+  test("l2 levels: side, SNAPSHOT/LAST, exact ns from ISO times, seq = sequence_num; keys in any order; an empty event is one NOLEVEL record", () => {
+    const p = coinbaseParser(["BTC-USD"]);
+    const a = parseOne(p, snapshot(3), 9);
+    expect(a.n).toBe(3);
+    const f64 = new Float64Array(a.recs.buffer), u64 = new BigUint64Array(a.recs.buffer);
+    expect([f64[2], f64[3], f64[8 + 2], f64[16 + 2], f64[16 + 3]]).toEqual([100.5, 1, 100, 101, 0.5]);
+    expect([a.recs[63], a.recs[64 + 63], a.recs[128 + 63]]).toEqual([4, 4, 2 | 4 | 8]);
+    expect([u64[0], u64[1], u64[6]]).toEqual([1675974770714964000n, 9n, 3n]);
+    expect(p.what).toBe(VparseWhat.snapshot);
+    const shuffled = `{ "events" : [ { "updates" : [ ${up("bid", "100.5", "1")}, ${up("bid", "100", "2")} , ${up("offer", "101", "0.5")} ], "product_id":"BTC-USD", "type":"snapshot" } ], "sequence_num": 4, "timestamp":"2023-02-09T20:32:50.714964855Z", "channel":"l2_data" }`;
+    const b = parseOne(p, shuffled, 9);
+    const bu64 = new BigUint64Array(b.recs.buffer);
+    expect(b.n).toBe(3);
+    bu64[6] = bu64[14] = bu64[22] = 3n;
+    expect(b.recs).toEqual(a.recs);
+    const e = parseOne(p, l2(5, "update", ""));
+    expect(e.n).toBe(1);
+    expect([e.recs[63], new BigUint64Array(e.recs.buffer)[0]]).toEqual([16 | 8, 1675974770714964855n]);
+    // time forms: no fraction, 1 and 9 digits
+    const t = (s: string) => new BigUint64Array(parseOne(p, l2(6 + s.length, "update", up("bid", "1", "1", s))).recs.buffer)[0];
+    expect([t("1970-01-01T00:00:00Z"), t("2000-03-01T00:00:01.5Z"), t("2024-02-29T23:59:59.123456789Z")]).toEqual([0n, 951868801500000000n, 1709251199123456789n]);
+  });
+
+  test("trades: update events only, SELL when the maker side is BUY, seq = numeric trade_id; replies, errors, tickers, faults classified", () => {
+    const p = coinbaseParser(["BTC-USD", "ETH-USD"]);
+    const tr = (seq: number, type: string) =>
+      `{"channel":"market_trades","client_id":"","timestamp":"2023-02-09T20:19:35.39625135Z","sequence_num":${seq},"events":[{"type":"${type}","trades":[{"trade_id":"12345","product_id":"ETH-USD","price":"1260.01","size":"0.3","side":"BUY","time":"2019-08-14T20:42:27.265Z"},{"trade_id":"ab-c","product_id":"BTC-USD","price":"2","size":"1","side":"SELL","time":"2019-08-14T20:42:27.266Z"}]}]}`;
+    const t = parseOne(p, tr(1, "update"));
+    expect(t.n).toBe(2);
+    const u64 = new BigUint64Array(t.recs.buffer);
+    expect([t.recs[62], t.recs[63], u64[6], new Uint32Array(t.recs.buffer)[14], t.recs[64 + 63], u64[8 + 6], u64[8]]).toEqual([1, 1, 12345n, 1, 8, 0n, 1565815347266000000n]);
+    expect(parseOne(p, tr(2, "snapshot")).n).toBe(0);
+    const cases: Array<[string, number]> = [
+      [beat(3), ParseStatus.control],
+      ['{"channel":"subscriptions","client_id":"","timestamp":"2023-02-09T20:32:51Z","sequence_num":4,"events":[{"subscriptions":{"level2":["BTC-USD"]}}]}', ParseStatus.control],
+      ['{"type":"error","message":"Failed to subscribe"}', ParseStatus.venueError],
+      ['{"channel":"ticker","client_id":"","timestamp":"2023-02-09T20:32:51Z","sequence_num":5,"events":[{"type":"snapshot","tickers":[]}]}', PARSE_DEFER],
+      ['{"channel":"candles","sequence_num":6,"events":[]}', ParseStatus.unknownType],
+      [l2(7, "update", up("bid", "1", "1"), "DOGE-USD"), ParseStatus.unknownSymbol],
+      [l2(8, "update", up("bid", "x", "1")), ParseStatus.missing],
+      [l2(9, "update", up("ask", "1", "1")), ParseStatus.missing],
+      [l2(10, "update", up("bid", "1", "1", "2023-02-09 20:32:50Z")), ParseStatus.missing],
+      [l2(11, "upd", up("bid", "1", "1")), ParseStatus.missing],
+      ['{"channel":"l2_data","events":[{"type":"update","product_id":"BTC-USD","updates":[]}]}', ParseStatus.missing],
+      [l2(12, "update", up("bid", "1", "1")).slice(0, -1), ParseStatus.malformed],
+      ["not json", ParseStatus.malformed],
+    ];
+    for (const [text, status] of cases) expect([text, parseOne(p, text).n]).toEqual([text, status]);
+    const k = p.counters();
+    expect([k.control, k.venueErrors, k.deferred, k.unknownType, k.unknownSymbol, k.missing, k.malformed]).toEqual([2, 1, 1, 1, 1, 5, 2]);
+    expect([p.seqLast, p.seqGaps, p.seqStale]).toEqual([11, 0, 0]);
+    parseOne(p, cases[6]![0]); // stale now, but the numbers read first
+    expect(p.status).toBe(PARSE_STALE);
+  });
+
+  test("bot4_vfeed_frame: a sequence_num gap fails every book and tells the ring; stale frames skipped; updates of a book waiting for its snapshot never reach the ring", () => {
+    const books = new BookSet(2);
+    const btc = books.add(0, BookRule.none, { levels: 64, pending: 16 });
+    const eth = books.add(1, BookRule.none, { levels: 64, pending: 16 });
+    const ring = SpscRing.create(1024);
+    const out = alignedBuffer(64 * TICK_BYTES);
+    const kinds = (): number[] => {
+      const n = ring.pop(out.ptr, 64);
+      const u8 = new Uint8Array(out.buffer, out.byteOffset, n * TICK_BYTES);
+      return Array.from({ length: n }, (_, i) => u8[i * TICK_BYTES + 62]!);
+    };
+    try {
+      const p = coinbaseParser(["BTC-USD", "ETH-USD"], { books, ring });
+      p.reset();
+      expect([btc.synced, eth.synced]).toEqual([false, false]);
+      expect(p.text(l2(0, "update", up("bid", "99", "1")), 1)).toBe(1); // before any snapshot: held back
+      expect([p.pushed, btc.synced]).toEqual([0, false]);
+      expect(p.text(snapshot(1), 2)).toBe(3);
+      expect([p.what, p.pushed, btc.synced, btc.bestBid, btc.bestAsk]).toEqual([VparseWhat.snapshot, 3, true, 100.5, 101]);
+      expect(p.text(l2(2, "update", up("bid", "100.7", "3")), 3)).toBe(1);
+      expect([p.pushed, btc.bestBid]).toEqual([1, 100.7]);
+      expect(p.text(l2(2, "update", up("bid", "100.8", "3")), 4)).toBe(PARSE_STALE);
+      expect([btc.bestBid, p.seqStale]).toEqual([100.7, 1]);
+      expect(p.text(beat(3), 5)).toBe(ParseStatus.control);
+      expect(p.what).toBe(VparseWhat.heartbeat);
+      expect(kinds()).toEqual([3, 3, 3, 3]);
+      // 4 lost: every book of the connection fails, one STATUS record each; the update is held back
+      expect(p.text(l2(5, "update", up("bid", "100.9", "3")), 6)).toBe(1);
+      expect([p.gap, p.seqGaps, p.resyncs, btc.synced, eth.synced, btc.problem?.what, btc.counters().gaps]).toEqual([true, 1, 2, false, false, btc.problem?.what, 1]);
+      expect(btc.problem?.what).toMatch(/gap/i);
+      expect(kinds()).toEqual([4, 4]);
+      // a crossed snapshot: refused, a STATUS record instead of its levels
+      expect(p.text(l2(6, "snapshot", [up("bid", "102", "1"), up("offer", "101", "1")].join(",")), 7)).toBe(2);
+      expect([btc.synced, p.resyncs, kinds()]).toEqual([false, 1, [4]]);
+      expect(p.text(snapshot(7), 8)).toBe(3);
+      expect([btc.synced, kinds()]).toEqual([true, [3, 3, 3]]);
+      // an unreadable event of a known product fails that book only
+      expect(p.text(l2(8, "update", up("bid", "-1", "1")), 9)).toBe(ParseStatus.missing);
+      expect([p.resyncs, btc.synced, p.instrument, kinds()]).toEqual([1, false, 0, [4]]);
+      // a frame that does not parse consumes no number: the next one shows the gap
+      expect(p.text(snapshot(9).slice(0, 50), 10)).toBe(ParseStatus.malformed);
+      expect(p.text(beat(10), 11)).toBe(ParseStatus.control);
+      expect([p.gap, p.seqGaps]).toEqual([true, 2]);
+      // a new connection starts a new chain
+      p.reset();
+      expect(p.text(beat(0), 12)).toBe(ParseStatus.control);
+      expect([p.gap, p.seqLast]).toEqual([false, 0]);
     } finally {
       ring.free();
     }

@@ -3,6 +3,9 @@ import type { LayoutSpec } from "./types.ts";
 
 export const vparseSymbols = {
   bot4_vfeed_bytes: { args: [], returns: "u64" },
+  bot4_vfeed_reset: { args: ["ptr"], returns: "void" },
+  bot4_vfeed_fail: { args: ["ptr", "u32", "u64"], returns: "i32" },
+  bot4_vfeed_scratch: { args: ["ptr", "ptr", "u32"], returns: "i32" },
   bot4_vfeed_init: { args: ["ptr", "ptr", "u32", "ptr", "u32", "ptr"], returns: "i32" },
   bot4_vparse: { args: ["ptr", "ptr", "u32", "u64", "ptr", "u32"], returns: "i32" },
   bot4_vfeed_frame: { args: ["ptr", "ptr", "u32", "u64"], returns: "i32" },
@@ -12,23 +15,33 @@ export const vparseSymbols = {
 
 /** bot4_vfeed_t (c/vparse.h): results of the last frame, read in place. */
 export const VfeedLayout = {
-  bytes: 64,
+  bytes: 128,
   status: 32,
   resyncs: 36,
   instrument: 40,
   what: 44,
   pushed: 48,
   ringDrops: 56,
+  seqNext: 64,
+  seqGaps: 72,
+  seqStale: 80,
+  seqLast: 88,
+  seqStarted: 96,
+  gap: 100,
+  scratch: 104,
+  scratchCap: 112,
   /** bot4_parser_t.deferred (c/parse.h) */
   parserDeferred: 128,
 } as const;
 
 /** enum bot4_vparse_venue */
-export const VparseVenue = { bybit: 1 } as const;
+export const VparseVenue = { bybit: 1, coinbase: 2 } as const;
 /** enum bot4_vparse_what */
-export const VparseWhat = { none: 0, trades: 1, delta: 2, snapshot: 3 } as const;
+export const VparseWhat = { none: 0, trades: 1, delta: 2, snapshot: 3, heartbeat: 4, subscriptions: 5 } as const;
 /** BOT4_PARSE_DEFER: a frame the C path leaves to the cold path */
 export const PARSE_DEFER = -8;
+/** BOT4_PARSE_STALE: Coinbase sequence_num at or below the last one (frame skipped) */
+export const PARSE_STALE = -9;
 
 const V = VfeedLayout;
 export const vparseLayouts: LayoutSpec[] = [
@@ -43,6 +56,14 @@ export const vparseLayouts: LayoutSpec[] = [
       "bot4_vfeed_t.what": V.what,
       "bot4_vfeed_t.pushed": V.pushed,
       "bot4_vfeed_t.ring_drops": V.ringDrops,
+      "bot4_vfeed_t.seq_next": V.seqNext,
+      "bot4_vfeed_t.seq_gaps": V.seqGaps,
+      "bot4_vfeed_t.seq_stale": V.seqStale,
+      "bot4_vfeed_t.seq_last": V.seqLast,
+      "bot4_vfeed_t.seq_started": V.seqStarted,
+      "bot4_vfeed_t.gap": V.gap,
+      "bot4_vfeed_t.scratch": V.scratch,
+      "bot4_vfeed_t.scratch_cap": V.scratchCap,
       "bot4_parser_t.deferred": V.parserDeferred,
     },
   },

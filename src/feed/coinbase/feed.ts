@@ -1,10 +1,12 @@
 /**
  * CoinbaseFeed — the native market-data handler for the Coinbase Advanced Trade websocket
- * (`wss://advanced-trade-ws.coinbase.com`): one connection for many products, every frame decoded
- * once, the connection's sequence_num and level2 books kept by CoinbaseBookSync
- * (src/feed/coinbase/book.ts), the frame turned into 64-byte tick records by
- * normalizeCoinbaseFrame, and those records pushed into the feed's SPSC ring with one push per
- * frame (TickRingWriter: 64-byte-aligned scratch, the bot4 receive time and venue stamped).
+ * (`wss://advanced-trade-ws.coinbase.com`): one connection for many products. Hot path: each
+ * frame's text is encoded into a preallocated buffer and one FFI call (c/vparse.h
+ * bot4_vfeed_frame) parses it in C into 64-byte tick records, checks the connection's
+ * sequence_num, applies l2 events to the feed's own C book of their product (rule NONE: the
+ * chain is the connection's, checked in C per frame) and pushes the records into the SPSC ring —
+ * no JSON.parse and no JS object per message. Tickers (deferred by the C parser), error frames
+ * and unreadable frames take the cold path (JSON.parse; tickers through normalizeCoinbaseFrame).
  *
  * Guarantees:
  *  - after every (re)connect the feed sends one `{"type":"subscribe","product_ids":[…],
@@ -21,7 +23,8 @@
  *    so the engine's book drops its levels until the fresh snapshot arrives. The engine's C book
  *    for Coinbase therefore uses rule NONE: sequence_num is connection-wide (trades, tickers and
  *    heartbeats share it), so a product's l2 messages are not consecutive and the chain is checked
- *    here, once, for the whole connection;
+ *    here, once, for the whole connection (in C: a number at or below the last is skipped and
+ *    counted stale; a frame that does not parse consumes none, so the next one shows the gap);
  *  - a product that needs a fresh book is resubscribed: `unsubscribe` + `subscribe` of its level2
  *    channel (Coinbase answers a level2 subscription with a `snapshot` event: "level2 guarantees
  *    delivery of all updates and is the easiest way to keep an order book snapshot in sync").
@@ -37,10 +40,12 @@
  * the Bybit and OKX feeds use (src/feed/ws-session.ts): Binance's FeedTransport delivers bytes to
  * its C parser and cannot send, and every Advanced Trade subscription is a message.
  */
+import { BookRule, BookSet, type CBook, type CBookCounters } from "../../../ffi/book.ts";
+import { ParseStatus } from "../../../ffi/parse.ts";
+import { PARSE_DEFER, PARSE_STALE, VenueFrameParser, VparseVenue, VparseWhat } from "../../../ffi/vparse.ts";
 import { Venue } from "../../domain/instruments.ts";
 import { TickBuffer } from "../../domain/tick-buffer.ts";
 import { FixedInstruments, TextFeedSession, TickRingWriter, PendingResyncs, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
-import { CoinbaseBookSync } from "./book.ts";
 import { coinbaseUnified, normalizeCoinbaseFrame } from "./normalize.ts";
 
 export const COINBASE_WS_URL = "wss://advanced-trade-ws.coinbase.com";
@@ -54,12 +59,16 @@ export interface CoinbaseFeedOptions extends JsonFeedOptions {
   /** product ids (BTC-USD) and the engine's instrument ids for them */
   symbols: Array<{ symbol: string; instrument: number }>;
   channels: CoinbaseChannel[];
+  /** levels kept per side of each book (default 65536: level2 snapshots carry the whole book) */
+  bookLevels?: number;
+  /** records one frame may make (default 131072: a BTC-USD snapshot is ~46,000 levels) */
+  maxRecords?: number;
 }
 
 export interface CoinbaseFeedCounters extends SessionCounters {
   frames: number;
   records: number;
-  /** frames that are not JSON objects, or that the book sync could not read */
+  /** frames that are not JSON objects, or whose content does not read */
   malformed: number;
   ringDrops: number;
   /** `{"type":"error"}` frames */
@@ -71,8 +80,9 @@ export interface CoinbaseFeedCounters extends SessionCounters {
   stale: number;
   /** sequence_num gaps on a connection */
   gaps: number;
+  /** snapshots the books took */
   snapshots: number;
-  /** l2 update events applied, and dropped while their product waited for a snapshot */
+  /** l2 update events applied, and held back while their product waited for a snapshot */
   applied: number;
   discarded: number;
   /** level2 unsubscribe+subscribe cycles sent, and re-sends of one that brought no snapshot */
@@ -84,31 +94,47 @@ export interface CoinbaseFeedCounters extends SessionCounters {
   unknownSymbols: number;
 }
 
+/** One configured product's book as the feed keeps it (C, rule NONE; c/book.h). */
+export interface CoinbaseBookView {
+  readonly product: string;
+  readonly instrument: number;
+  readonly book: CBook;
+}
+
+/** The feed's book state: its books by product, their outcomes, the connection's sequence. */
+export interface CoinbaseSyncView {
+  readonly products: ReadonlyMap<string, CoinbaseBookView>;
+  readonly counters: { gaps: number; stale: number; crossed: number; discarded: number; snapshots: number; applied: number };
+  /** the last problem: "sequence_num gap on the connection ..." or a book's (CROSSED, BAD_LEVEL, ...) */
+  readonly lastProblem: string;
+  /** the last sequence_num accepted on the current connection (-1 before the first) */
+  readonly lastSequence: number;
+}
+
 const MAX_KEPT = 20;
 
 export class CoinbaseFeed {
-  readonly counters: CoinbaseFeedCounters = {
-    connects: 0, reconnects: 0, stalls: 0, pingsSent: 0, pongs: 0, pongTimeouts: 0, sendFailures: 0,
-    frames: 0, records: 0, malformed: 0, ringDrops: 0, errors: 0, subscriptionAcks: 0, heartbeats: 0,
-    stale: 0, gaps: 0, snapshots: 0, applied: 0, discarded: 0, resubscribes: 0, resubscribeRetries: 0,
-    bookResets: 0, unknownSymbols: 0,
-  };
+  readonly counters: CoinbaseFeedCounters;
   /** messages of `{"type":"error"}` frames, first few */
   readonly errorMessages: string[] = [];
   readonly session: TextFeedSession;
   /** the channels subscribed on each connection, heartbeats included */
   readonly channels: CoinbaseChannel[];
-  private syncNow = new CoinbaseBookSync();
+  readonly sync: CoinbaseSyncView;
   private readonly products: string[];
   private readonly instrumentOf = new Map<string, number>();
+  private readonly productOf = new Map<number, string>();
   private readonly instruments: FixedInstruments;
   private readonly tb = new TickBuffer(1024);
   private readonly writer: TickRingWriter;
   private readonly level2: boolean;
+  private readonly bookSet: BookSet;
+  private readonly views = new Map<string, CoinbaseBookView>();
+  private readonly vp: VenueFrameParser;
   /** product → performance.now() of the resubscribe awaiting its snapshot */
   private readonly resyncing = new PendingResyncs();
-  /** products whose records the full ring refused: their l2 records wait for the next snapshot */
-  private readonly ringBroken = new Set<string>();
+  private lastProblem = "";
+  private ringDropsSeen = 0;
   private malformedNoticed = false;
   private dropping = false;
 
@@ -116,11 +142,62 @@ export class CoinbaseFeed {
     if (o.symbols.length === 0) throw new RangeError("CoinbaseFeed needs at least one product");
     if (o.channels.length === 0) throw new RangeError("CoinbaseFeed needs at least one channel");
     this.products = o.symbols.map((s) => s.symbol.toUpperCase());
-    o.symbols.forEach((s, i) => this.instrumentOf.set(this.products[i]!, s.instrument));
+    o.symbols.forEach((s, i) => {
+      this.instrumentOf.set(this.products[i]!, s.instrument);
+      this.productOf.set(s.instrument, this.products[i]!);
+    });
     this.instruments = new FixedInstruments(o.symbols.map((s, i) => [coinbaseUnified(this.products[i]!), s.instrument] as const));
     this.channels = [...new Set<CoinbaseChannel>([...o.channels, "heartbeats"])];
     this.level2 = this.channels.includes("level2");
-    this.writer = new TickRingWriter(o.ring, o.venue ?? Venue.coinbase);
+    const venue = o.venue ?? Venue.coinbase;
+    this.writer = new TickRingWriter(o.ring, venue);
+    this.bookSet = new BookSet(Math.max(...o.symbols.map((s) => s.instrument)) + 1);
+    if (this.level2) {
+      for (const [product, instrument] of this.instrumentOf) {
+        // rule NONE: the chain is the connection's sequence_num, checked by the C parser per frame
+        const book = this.bookSet.add(instrument, BookRule.none, { levels: o.bookLevels ?? 65536, pending: 64 });
+        this.views.set(product, { product, instrument, book });
+      }
+    }
+    this.vp = new VenueFrameParser(VparseVenue.coinbase, venue, { books: this.bookSet, ring: o.ring, maxRecords: o.maxRecords ?? 1 << 17 });
+    this.products.forEach((p) => this.vp.addSymbol(p, this.instrumentOf.get(p)!));
+    this.vp.reset();
+    const books = [...this.views.values()].map((v) => v.book);
+    const sum = (pick: (k: CBookCounters) => number) => () => {
+      let n = 0;
+      for (const b of books) n += pick(b.counters());
+      return n;
+    };
+    const vp = this.vp;
+    this.counters = Object.defineProperties(
+      {
+        connects: 0, reconnects: 0, stalls: 0, pingsSent: 0, pongs: 0, pongTimeouts: 0, sendFailures: 0,
+        frames: 0, records: 0, malformed: 0, ringDrops: 0, errors: 0, subscriptionAcks: 0, heartbeats: 0,
+        resubscribes: 0, resubscribeRetries: 0, bookResets: 0, unknownSymbols: 0,
+      },
+      {
+        stale: { get: () => vp.seqStale, enumerable: true },
+        gaps: { get: () => vp.seqGaps, enumerable: true },
+        snapshots: { get: sum((k) => k.snapshots - k.snapshotsRejected), enumerable: true },
+        applied: { get: sum((k) => k.applied), enumerable: true },
+        discarded: { get: sum((k) => k.buffered), enumerable: true },
+      },
+    ) as CoinbaseFeedCounters;
+    const self = this;
+    const c = this.counters;
+    this.sync = {
+      products: this.views,
+      counters: {
+        get gaps() { return c.gaps; },
+        get stale() { return c.stale; },
+        get crossed() { return sum((k) => k.crossed)(); },
+        get discarded() { return c.discarded; },
+        get snapshots() { return c.snapshots; },
+        get applied() { return c.applied; },
+      },
+      get lastProblem() { return self.lastProblem; },
+      get lastSequence() { return vp.seqLast; },
+    };
     this.session = new TextFeedSession(
       {
         url: o.wsUrl ?? COINBASE_WS_URL,
@@ -146,14 +223,15 @@ export class CoinbaseFeed {
     this.session.stop();
   }
 
-  /** The current connection's book sync (a new one per connection). */
-  get sync(): CoinbaseBookSync {
-    return this.syncNow;
+  /** The C parser's counters (frames by outcome). */
+  parserCounters(): ReturnType<VenueFrameParser["counters"]> {
+    return this.vp.counters();
   }
 
   /** The engine's book asks for a fresh snapshot (crossed, bad level): resubscribe its level2. */
   requestResync(instrument: number): void {
-    for (const [product, id] of this.instrumentOf) if (id === instrument) this.resubscribe([product], "requested by the engine's book");
+    const product = this.productOf.get(instrument);
+    if (product !== undefined) this.resubscribe([product], "requested by the engine's book");
   }
 
   private subscribe(type: "subscribe" | "unsubscribe", channel: CoinbaseChannel, products: string[]): void {
@@ -161,9 +239,9 @@ export class CoinbaseFeed {
   }
 
   private onOpen(): void {
-    this.syncNow = new CoinbaseBookSync();
+    // sequence_num counts the messages of one connection; the books wait for its snapshots
+    this.vp.reset();
     this.resyncing.clear();
-    this.ringBroken.clear();
     this.malformedNoticed = false;
     this.dropping = false;
     // Advanced Trade: one channel per subscribe message ("channel": a single name)
@@ -174,8 +252,14 @@ export class CoinbaseFeed {
     // the next connection subscribes again and its snapshots replace the books; until then the
     // engine's books hold a state nobody is keeping up to date
     this.resyncing.clear();
+    this.vp.reset();
     if (!this.level2) return;
-    this.resetBooks(this.products);
+    const now = this.o.clock();
+    for (const p of this.products) {
+      this.counters.bookResets++;
+      if (this.writer.pushBookLost(this.instrumentOf.get(p)!, now) === 1) this.counters.records++;
+      else this.counters.ringDrops++;
+    }
     this.o.onNotice?.("books reset until the next connection's snapshots", { reason });
   }
 
@@ -204,142 +288,120 @@ export class CoinbaseFeed {
     this.subscribe("subscribe", "level2", products);
   }
 
-  private resetBooks(products: string[]): void {
-    const now = this.o.clock();
-    for (const p of products) {
-      const id = this.instrumentOf.get(p);
-      if (id === undefined) continue;
-      this.counters.bookResets++;
-      if (this.writer.pushBookLost(id, now) === 1) this.counters.records++;
-      else this.counters.ringDrops++;
-    }
-  }
-
+  /** Hot path: one FFI call parses the frame, checks sequence_num, applies it to the books and fills the ring. */
   private onText(text: string): void {
     const c = this.counters;
-    const now = this.o.clock();
     c.frames++;
+    const vp = this.vp;
+    const n = vp.text(text, this.o.clock());
+    c.records += vp.pushed;
+    if (vp.resyncs > 0) this.booksFailed(n);
+    else if (vp.what === VparseWhat.snapshot && this.resyncing.size > 0) this.snapshotsTaken();
+    if (vp.ringDrops !== this.ringDropsSeen) this.ringDropped();
+    else if (n > 0) this.dropping = false;
+    if (n <= 0) this.coldFrame(text, n);
+  }
+
+  /** Books the C step failed on this frame (a gap: all of them; crossed or unreadable: one). */
+  private booksFailed(n: number): void {
+    const vp = this.vp;
+    this.counters.bookResets += vp.resyncs;
+    const broken: string[] = [];
+    for (const v of this.views.values()) if (!v.book.synced && !this.resyncing.has(v.product)) broken.push(v.product);
+    if (vp.gap) {
+      this.lastProblem = `sequence_num gap on the connection: ${vp.seqGaps} so far, at ${vp.seqLast}`;
+      this.o.onNotice?.("sequence_num gap: every book of the connection resubscribed", { problem: this.lastProblem });
+    } else {
+      const v = this.views.get(this.productOf.get(vp.instrument) ?? "");
+      this.lastProblem = v ? `${v.product}: ${v.book.problem?.what ?? "book problem"}` : "book problem";
+      if (n === ParseStatus.missing) this.malformedFrame("", `unreadable l2 event (${this.lastProblem})`);
+    }
+    if (vp.what === VparseWhat.snapshot) this.snapshotsTaken();
+    if (broken.length > 0) this.resubscribe(broken, this.lastProblem);
+  }
+
+  private snapshotsTaken(): void {
+    for (const v of this.views.values()) if (v.book.synced) this.resyncing.done(v.product);
+  }
+
+  private ringDropped(): void {
+    const vp = this.vp;
+    const dropped = vp.ringDrops - this.ringDropsSeen;
+    this.ringDropsSeen = vp.ringDrops;
+    this.counters.ringDrops += dropped;
+    if (!this.dropping) {
+      this.dropping = true;
+      this.o.onNotice?.("ring full: records dropped", { dropped });
+    }
+    // the engine's book lost part of this stream: the feed's own book stops passing updates on
+    // (and says so with a STATUS record) until a fresh snapshot, which a resubscribe brings
+    if (vp.what !== VparseWhat.delta && vp.what !== VparseWhat.snapshot) return;
+    const product = this.productOf.get(vp.instrument);
+    if (product === undefined) return;
+    if (vp.failBook(vp.instrument, this.o.clock())) {
+      this.counters.bookResets++;
+      this.counters.records += vp.pushed;
+      this.ringDropsSeen = vp.ringDrops;
+    }
+    this.resubscribe([product], "ring full");
+  }
+
+  /** Frames the C path made no records for: answers, heartbeats, tickers, errors, unreadable frames. */
+  private coldFrame(text: string, status: number): void {
+    const c = this.counters;
+    switch (status) {
+      case 0:
+      case PARSE_STALE:
+        return;
+      case ParseStatus.control:
+        if (this.vp.what === VparseWhat.heartbeat) c.heartbeats++;
+        else c.subscriptionAcks++;
+        return;
+      case ParseStatus.unknownSymbol:
+        c.unknownSymbols++;
+        return;
+      case ParseStatus.unknownType:
+        return; // candles, status, ...: not recorded
+      case ParseStatus.missing:
+        if (this.vp.resyncs === 0) this.malformedFrame(text, "unreadable event");
+        return;
+      case ParseStatus.venueError:
+        break;
+      case PARSE_DEFER:
+        break;
+      default:
+        this.malformedFrame(text, status === ParseStatus.tooMany ? "more records than maxRecords" : "not a JSON object");
+        return;
+    }
     const f = jsonObject(text);
     if (typeof f === "string") {
       this.malformedFrame(text, f);
       return;
     }
-    const sync = this.syncNow;
-    const r = sync.onMessage(f);
-    switch (r) {
-      case "error": {
-        c.errors++;
-        const msg = typeof f.message === "string" ? f.message : JSON.stringify(f).slice(0, 200);
-        const reason = typeof f.reason === "string" ? `: ${f.reason}` : "";
-        if (this.errorMessages.length < MAX_KEPT) this.errorMessages.push(msg + reason);
-        this.o.onNotice?.("venue error frame", { message: f.message, reason: f.reason });
-        return;
-      }
-      case "stale":
-        c.stale++;
-        return;
-      case "malformed":
-        this.malformedFrame(text, sync.malformedWhy[sync.malformedWhy.length - 1] ?? "unreadable");
-        break;
-      case "gap":
-        c.gaps++;
-        this.o.onNotice?.("sequence_num gap: every book of the connection resubscribed", { problem: sync.lastProblem });
-        break;
-      default:
-        break;
-    }
-    // products whose book the sync cleared (gap, crossed, unreadable event) get a fresh snapshot,
-    // and the engine's books drop theirs meanwhile
-    const broken = sync.takeResubscribe();
-    if (broken.length > 0) {
-      this.resetBooks(broken);
-      this.resubscribe(broken, sync.lastProblem);
-    }
-    const channel = f.channel;
-    // an l2 frame the sync found partly unreadable may still carry events it applied: those go on
-    if (r === "malformed" && channel !== "l2_data") return;
-    if (channel === "heartbeats") {
-      c.heartbeats++;
+    if (status === ParseStatus.venueError) {
+      c.errors++;
+      const msg = typeof f.message === "string" ? f.message : JSON.stringify(f).slice(0, 200);
+      const reason = typeof f.reason === "string" ? `: ${f.reason}` : "";
+      if (this.errorMessages.length < MAX_KEPT) this.errorMessages.push(msg + reason);
+      this.o.onNotice?.("venue error frame", { message: f.message, reason: f.reason });
       return;
     }
-    if (channel === "subscriptions") {
-      c.subscriptionAcks++;
-      return;
-    }
-    let frame: Record<string, unknown> = f;
-    if (channel === "l2_data") {
-      frame = this.acceptedL2(f);
-      if (frame !== f && (frame.events as unknown[]).length === 0) return;
-    }
+    // tickers: the cold path's normaliser (the C parser checked their sequence_num)
     const tb = this.tb;
     tb.clear();
     const unknownBefore = this.instruments.unknown;
-    const n = normalizeCoinbaseFrame(frame, 0n, this.instruments, tb);
+    const n = normalizeCoinbaseFrame(f, 0n, this.instruments, tb);
     if (this.instruments.unknown !== unknownBefore) c.unknownSymbols++;
-    if (n === 0) {
-      if (channel === "l2_data") {
-        // the sync applied events the normaliser refused (e.g. an unreadable event_time): the
-        // engine's book would miss them, so it drops its levels and waits for a fresh snapshot
-        const lost = this.l2Products(frame);
-        if (r !== "malformed") this.malformedFrame(text, "l2 events the normaliser refused");
-        for (const p of lost) this.ringBroken.add(p);
-        this.resetBooks(lost);
-        this.resubscribe(lost, "l2 frame refused by the normaliser");
-      }
-      return;
-    }
-    const put = this.writer.push(tb, now);
+    if (n === 0) return;
+    const put = this.writer.push(tb, this.o.clock());
     c.records += put;
-    if (put === n) {
-      this.dropping = false;
-      return;
-    }
-    c.ringDrops += n - put;
-    if (!this.dropping) {
-      this.dropping = true;
-      this.o.onNotice?.("ring full: records dropped", { channel, dropped: n - put });
-    }
-    // the engine's book lost part of this stream: it drops its levels, takes none of this
-    // product's updates until a fresh snapshot, which a resubscribe brings
-    if (channel === "l2_data") {
-      const lost = this.l2Products(frame);
-      for (const p of lost) this.ringBroken.add(p);
-      this.resetBooks(lost);
-      this.resubscribe(lost, "ring full");
-    }
-  }
-
-  /**
-   * The frame with only the events the engine's book may apply: those of products whose book the
-   * sync holds in sync after the frame (a loaded snapshot, or updates on a synced book), except
-   * updates of a product whose earlier records the ring refused (they wait for its snapshot).
-   * The frame itself when every event qualifies; a copy otherwise (gaps and resyncs only).
-   */
-  private acceptedL2(f: Record<string, unknown>): Record<string, unknown> {
-    const events = f.events as Array<Record<string, unknown>>;
-    const sync = this.syncNow;
-    let all = true;
-    for (const e of events) {
-      const product = e.product_id as string;
-      const ok = sync.products.get(product)?.needSnapshot === false;
-      if (e.type === "snapshot" && ok) {
-        this.resyncing.done(product);
-        this.ringBroken.delete(product);
-        this.counters.snapshots++;
-      } else if (e.type === "update") {
-        if (ok && !this.ringBroken.has(product)) this.counters.applied++;
-        else this.counters.discarded++;
+    if (put < n) {
+      c.ringDrops += n - put;
+      if (!this.dropping) {
+        this.dropping = true;
+        this.o.onNotice?.("ring full: records dropped", { channel: f.channel, dropped: n - put });
       }
-      if (!ok || (e.type !== "snapshot" && this.ringBroken.has(product))) all = false;
     }
-    if (all) return f;
-    return { ...f, events: events.filter((e) => sync.products.get(e.product_id as string)?.needSnapshot === false && (e.type === "snapshot" || !this.ringBroken.has(e.product_id as string))) };
-  }
-
-  private l2Products(f: Record<string, unknown>): string[] {
-    const out = new Set<string>();
-    for (const e of f.events as Array<Record<string, unknown>>) if (typeof e.product_id === "string") out.add(e.product_id);
-    return [...out];
   }
 
   private malformedFrame(text: string, why: string): void {

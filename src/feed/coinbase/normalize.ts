@@ -15,7 +15,7 @@
  *     every record of a snapshot event, `last` on the final record of each event (an event is one
  *     product's update; a frame with one event — what Coinbase sends — has `last` on its final
  *     record); seq = sequence_num; ts = the update's event_time. An event with no update makes one
- *     no-op record (price 0, size 0) so a snapshot's reset and the sequence survive.
+ *     NOLEVEL record (price 0, size 0) so a snapshot's reset and the sequence survive.
  *
  * Times are ISO-8601 with up to 9 fractional digits, converted exactly to ns. A message is
  * converted whole or not at all: any unreadable field appends nothing for it. heartbeats,
@@ -139,7 +139,7 @@ export function normalizeCoinbaseFrame(frame: unknown, recvNs: bigint, instrumen
             seq: seqNum,
           });
         }
-        if (out.count === first) out.push({ kind: TickKind.level, flags: base, venue, instrument, tsExchangeNs: envTs ?? 0n, tsRecvNs: recvNs, price: 0, size: 0, seq: seqNum });
+        if (out.count === first) out.push({ kind: TickKind.level, flags: base | TickFlag.nolevel, venue, instrument, tsExchangeNs: envTs ?? 0n, tsRecvNs: recvNs, price: 0, size: 0, seq: seqNum });
         out.markLast(out.count - 1);
       }
       return out.count - start;
