@@ -302,8 +302,8 @@ describe("check(): each rule at its boundary", () => {
     // every reject counted under its own reason, once
     const counts = limits.rejectCounts();
     for (const name of REJECT_NAMES.slice(1)) expect([name, counts[name]]).toEqual([name, name === "THROTTLE" ? 2 : 1]);
-    for (let c = 1; c < REJECT_NAMES.length; c++) expect(limits.counters[c]).toBe(c === Reject.THROTTLE ? 2 : 1);
-    expect(limits.counters[0]).toBe(0);
+    for (let c = 1; c < REJECT_NAMES.length; c++) expect(limits.count(c)).toBe(c === Reject.THROTTLE ? 2 : 1);
+    expect(limits.count(0)).toBe(0);
   });
 
   test("every code has a name and a text", () => {

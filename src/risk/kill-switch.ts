@@ -9,7 +9,7 @@
  * KillMonitor evaluates the automatic triggers on the cold path (loss, drawdown, stale data, book
  * desync, venue error rate, latency spike, position mismatch with the venue).
  */
-import { G_TRIP_NS, I_DETAIL_LEN, I_EMITTED_EPOCH, I_TRIP_EPOCH, I_TRIP_REASON, I_TRIPPED, type RiskLimits } from "./limits.ts";
+import { G_TRIP_NS, I_DETAIL_LEN, I_EMITTED_EPOCH, I_GEN, I_TRIP_EPOCH, I_TRIP_REASON, I_TRIPPED, type RiskLimits } from "./limits.ts";
 
 export const KillReason = {
   NONE: 0,
@@ -79,6 +79,7 @@ export class KillSwitch {
     Atomics.store(i32, I_TRIP_REASON, reason);
     Atomics.add(i32, I_TRIP_EPOCH, 1);
     Atomics.store(i32, I_TRIPPED, 1);
+    Atomics.add(i32, I_GEN, 1); // checkers pick the trip up at their next check
     this.poll();
     return true;
   }
@@ -104,6 +105,7 @@ export class KillSwitch {
     Atomics.store(this.i32, I_TRIP_REASON, 0);
     Atomics.store(this.i32, I_DETAIL_LEN, 0);
     Atomics.store(this.i32, I_TRIPPED, 0);
+    Atomics.add(this.i32, I_GEN, 1);
   }
 
   /** `kill -USR2 <pid>` trips it (the CLI's kill command sends this). Returns the uninstaller. */

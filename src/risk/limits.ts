@@ -4,10 +4,16 @@
  *  - a limit set is published whole: writers take the sequence word from even to odd, write, and
  *    take it back to even (a seqlock); readers retry while it is odd or when it moved during their
  *    read, so nobody acts on half of an update (test/risk.test.ts checks it across two Workers);
- *  - reject counters are Atomics.add'ed, so counts from several threads never get lost;
+ *  - every change a checker must act on (a new set, a kill-switch trip or reset) bumps one
+ *    generation word after it is complete; a checker reads that word once per check (the only
+ *    atomic on its path) and, when it moved, copies the limits into its own memory under the
+ *    seqlock, so it always decides on one whole set;
+ *  - reject counters: each checker owns a row (claimed by Atomics.add at construction) that only
+ *    it writes, so counting costs a plain increment and no count is lost; readers sum the rows;
  *  - the kill-switch words (tripped, reason, epoch) are set by compare-and-swap (kill-switch.ts).
  * Layout: a 64-byte header of i32 words, then f64 slots (globals, per instrument, per venue,
- * shared PnL state), then one u32 counter per reject reason, then 256 bytes of kill detail text.
+ * shared PnL state), then 256 bytes of kill detail text, then COUNTER_ROWS rows of one u32
+ * counter per reject reason.
  */
 import { z } from "zod";
 
@@ -97,7 +103,8 @@ export const I_TRIP_REASON = 2;
 export const I_TRIP_EPOCH = 3;
 export const I_EMITTED_EPOCH = 4;
 export const I_DETAIL_LEN = 5;
-export const I_PNL_SEQ = 6;
+export const I_GEN = 6;
+export const I_ROWS = 7;
 const HEADER_BYTES = 64;
 // global f64 slots
 export const G_GROSS = 0;
@@ -114,11 +121,13 @@ export const PER_INST = 4;
 /** per venue: rate (msgs/ns), burst */
 export const PER_VENUE = 2;
 const DETAIL_BYTES = 256;
+/** at most this many PreTradeRisk instances (threads) per block, each with its own counter row */
+export const COUNTER_ROWS = 32;
 
 export class RiskLimits {
   readonly i32: Int32Array;
   readonly f64: Float64Array;
-  /** Uint32 reject counters, one per reason, Atomics.add'ed */
+  /** reject counters: COUNTER_ROWS rows of REJECT_COUNT u32, one row per checker */
   readonly counters: Uint32Array;
   readonly detail: Uint8Array;
   /** first f64 slot of the instrument / venue blocks */
@@ -137,12 +146,12 @@ export class RiskLimits {
     this.f64 = new Float64Array(shared, HEADER_BYTES, nf);
     this.venueBase = GLOBALS + instruments * PER_INST;
     const cOff = HEADER_BYTES + nf * 8;
-    this.counters = new Uint32Array(shared, cOff, REJECT_COUNT);
-    this.detail = new Uint8Array(shared, cOff + REJECT_COUNT * 4, DETAIL_BYTES);
+    this.detail = new Uint8Array(shared, cOff, DETAIL_BYTES);
+    this.counters = new Uint32Array(shared, cOff + DETAIL_BYTES, COUNTER_ROWS * REJECT_COUNT);
   }
 
   static bytes(instruments: number, venues: number): number {
-    const raw = HEADER_BYTES + (GLOBALS + instruments * PER_INST + venues * PER_VENUE) * 8 + REJECT_COUNT * 4 + DETAIL_BYTES;
+    const raw = HEADER_BYTES + (GLOBALS + instruments * PER_INST + venues * PER_VENUE) * 8 + DETAIL_BYTES + COUNTER_ROWS * REJECT_COUNT * 4;
     return (raw + 63) & ~63;
   }
 
@@ -195,6 +204,31 @@ export class RiskLimits {
     }
     this.config = c;
     Atomics.store(this.i32, I_SEQ, seq + 2);
+    Atomics.add(this.i32, I_GEN, 1);
+  }
+
+  /** the generation word: moves after every published set, trip and reset */
+  get generation(): number {
+    return Atomics.load(this.i32, I_GEN);
+  }
+
+  /** a counter row of its own for a new checker (throws when all COUNTER_ROWS are taken) */
+  claimCounterRow(): Uint32Array {
+    const row = Atomics.add(this.i32, I_ROWS, 1);
+    if (row >= COUNTER_ROWS) throw new RangeError(`more than ${COUNTER_ROWS} risk checkers on one limits block`);
+    return this.counters.subarray(row * REJECT_COUNT, (row + 1) * REJECT_COUNT);
+  }
+
+  /** rejects counted under `code`, all checkers together */
+  count(code: number): number {
+    let n = 0;
+    for (let r = 0; r < COUNTER_ROWS; r++) n += Atomics.load(this.counters, r * REJECT_COUNT + code);
+    return n;
+  }
+
+  /** the limit slots (f64 index 0 ..) a checker copies */
+  get limitSlots(): number {
+    return GLOBALS + this.instruments * PER_INST + this.venues * PER_VENUE;
   }
 
   /** seqlock write side: waits for any other writer, leaves the word odd; returns the even value it found */
@@ -262,7 +296,7 @@ export class RiskLimits {
   rejectCounts(): Record<string, number> {
     const out: Record<string, number> = {};
     for (let i = 1; i < REJECT_COUNT; i++) {
-      const n = Atomics.load(this.counters, i);
+      const n = this.count(i);
       if (n > 0) out[REJECT_NAMES[i]!] = n;
     }
     return out;

@@ -12,15 +12,19 @@
  *   venue (token bucket, a token is taken only when the order passes); daily loss; drawdown;
  *   self-trade (a buy at or above our own best resting ask, a sell at or below our best bid).
  *
- * Limits and counters are in the shared RiskLimits block, read under its seqlock: if a writer
- * publishes during a check, the check is decided again on the new set. The token buckets belong
- * to this instance: one order-sending thread per venue owns that venue's bucket.
- * Rejections are counted in the shared block (Atomics.add) and their details (instrument, venue,
- * value, limit, time) go into a small ring that the cold path drains into the log.
+ * Limits and counters are in the shared RiskLimits block. check() reads its generation word
+ * once (the one atomic on the path); when it moved (a new limit set, a kill-switch trip or
+ * reset), the checker copies the limits into its own array under the seqlock and reads the
+ * kill word, so every decision is made on one whole set and a trip from any thread stops the
+ * next check. The day's PnL is read from the block as its owner last published it. The token
+ * buckets belong to this instance: one order-sending thread per venue owns that venue's bucket.
+ * Rejections are counted in this checker's own row of the shared counters (a plain increment,
+ * no atomic) and their details (instrument, venue, value, limit, time) go into a small ring
+ * that the cold path drains into the log.
  */
 import type { PositionBook } from "../exec/positions.ts";
 import { KillSwitch } from "./kill-switch.ts";
-import { G_DAY_PNL, G_DD, G_GROSS, G_LOSS, G_PEAK_PNL, G_STALE_NS, G_STP, I_SEQ, I_TRIPPED, PER_INST, PER_VENUE, Reject, REJECT_NAMES, REJECT_TEXT, type RiskLimits } from "./limits.ts";
+import { G_DAY_PNL, G_DD, G_GROSS, G_LOSS, G_PEAK_PNL, G_STALE_NS, G_STP, I_GEN, I_TRIPPED, PER_INST, PER_VENUE, Reject, REJECT_NAMES, REJECT_TEXT, type RiskLimits } from "./limits.ts";
 
 export { Reject, REJECT_NAMES, REJECT_TEXT, RiskConfig, RiskLimits, type RejectCode, type RiskConfigInput } from "./limits.ts";
 export { DEFAULT_TRIGGERS, KILL_REASON_NAMES, KillMonitor, KillReason, KillSwitch, type KillTriggers } from "./kill-switch.ts";
@@ -79,12 +83,27 @@ export class PreTradeRisk {
   readonly positions: PositionBook;
   readonly kill: KillSwitch;
   readonly venues: number;
+  /** the shared block's f64 slots (day PnL and peak are read from here) */
   private readonly f64: Float64Array;
+  /** this checker's copy of the limit slots, valid for generation `gen` */
+  private readonly lim: Float64Array;
+  private gen = -1;
+  private killed = false;
   private readonly i32: Int32Array;
+  /** this checker's own row of the shared reject counters */
   private readonly counters: Uint32Array;
   private readonly instBase: number;
   private readonly venueBase: number;
   private readonly instruments: number;
+  // the market and position arrays, held directly (one load each on the hot path)
+  private readonly usable: Uint8Array;
+  private readonly updatedNs: Float64Array;
+  private readonly refPrice: Float64Array;
+  private readonly ownBestBid: Float64Array;
+  private readonly ownBestAsk: Float64Array;
+  private readonly openBuy: Float64Array;
+  private readonly openSell: Float64Array;
+  private readonly net: Float64Array;
   /** token bucket per venue: tokens now and when they were counted */
   private readonly tokens: Float64Array;
   private readonly tokensNs: Float64Array;
@@ -109,12 +128,23 @@ export class PreTradeRisk {
     this.instruments = L.instruments;
     this.f64 = L.f64;
     this.i32 = L.i32;
-    this.counters = L.counters;
+    this.lim = new Float64Array(L.limitSlots);
+    this.counters = L.claimCounterRow();
     this.instBase = L.instBase;
     this.venueBase = L.venueBase;
     this.tokens = new Float64Array(L.venues).fill(NaN);
     this.tokensNs = new Float64Array(L.venues);
-    this.drainedCounts = new Uint32Array(L.counters.length);
+    this.drainedCounts = new Uint32Array(REJECT_NAMES.length);
+    const m = o.market;
+    this.usable = m.usable;
+    this.updatedNs = m.updatedNs;
+    this.refPrice = m.refPrice;
+    this.ownBestBid = m.ownBestBid;
+    this.ownBestAsk = m.ownBestAsk;
+    this.openBuy = m.openBuy;
+    this.openSell = m.openSell;
+    this.net = o.positions.net;
+    for (const [k, a] of Object.entries(m)) if ((a as ArrayLike<number>).length < L.instruments) throw new RangeError(`market view ${k} covers ${(a as ArrayLike<number>).length} instruments, limits ${L.instruments}`);
   }
 
   /** The engine publishes the day's PnL (realised + unrealised - fees) after fills and marks. */
@@ -137,38 +167,40 @@ export class PreTradeRisk {
    * market order; nowNs on the same clock as market.updatedNs.
    */
   check(inst: number, venue: number, side: number, price: number, amount: number, nowNs: number): number {
-    const i32 = this.i32;
-    for (;;) {
-      const seq = Atomics.load(i32, I_SEQ);
-      if (seq & 1) continue; // a writer is mid-update
-      const code = this.rules(inst, venue, side, price, amount, nowNs);
-      if (Atomics.load(i32, I_SEQ) !== seq) continue; // limits moved under us: decide on the new set
-      if (code === 0) {
-        this.tokens[venue]! -= 1;
-        return 0;
-      }
-      Atomics.add(this.counters, code, 1);
-      this.record(code, inst, venue, nowNs);
-      return code;
+    const g = Atomics.load(this.i32, I_GEN);
+    if (g !== this.gen) this.refresh(g);
+    const code = this.rules(inst, venue, side, price, amount, nowNs);
+    if (code === 0) {
+      this.tokens[venue]! -= 1;
+      return 0;
     }
+    this.counters[code]!++;
+    this.record(code, inst, venue, nowNs);
+    return code;
+  }
+
+  /** a new generation: copy the whole limit set (seqlock-consistent) and the kill word */
+  private refresh(g: number): void {
+    this.limits.snapshotInto(this.lim);
+    this.killed = Atomics.load(this.i32, I_TRIPPED) !== 0;
+    this.gen = g;
   }
 
   private rules(inst: number, venue: number, side: number, price: number, amount: number, nowNs: number): number {
-    if (Atomics.load(this.i32, I_TRIPPED) !== 0) return this.fail(Reject.KILL_SWITCH, this.kill.reason, 0);
+    if (this.killed) return this.fail(Reject.KILL_SWITCH, this.kill.reason, 0);
     if (
-      !((inst >>> 0) === inst && inst < this.instruments && (venue >>> 0) === venue && venue < this.venues) ||
+      !((inst | 0) === inst && inst >= 0 && inst < this.instruments && (venue | 0) === venue && venue >= 0 && venue < this.venues) ||
       (side !== 0 && side !== 1) ||
       !(amount > 0 && amount < Infinity) ||
       (price === price && !(price > 0 && price < Infinity))
     ) {
       return this.fail(Reject.BAD_ORDER, amount, price);
     }
-    const m = this.market;
-    const f = this.f64;
-    if (m.usable[inst] !== 1) return this.fail(Reject.BOOK_DESYNC, 0, 1);
-    const age = nowNs - m.updatedNs[inst]!;
+    const f = this.lim;
+    if (this.usable[inst] !== 1) return this.fail(Reject.BOOK_DESYNC, 0, 1);
+    const age = nowNs - this.updatedNs[inst]!;
     if (!(age <= f[G_STALE_NS]!)) return this.fail(Reject.STALE_BOOK, age, f[G_STALE_NS]!);
-    const ref = m.refPrice[inst]!;
+    const ref = this.refPrice[inst]!;
     if (!(ref > 0 && ref < Infinity)) return this.fail(Reject.NO_REFERENCE_PRICE, ref, 0);
     const ib = this.instBase + inst * PER_INST;
     const collar = f[ib + 3]!;
@@ -177,13 +209,13 @@ export class PreTradeRisk {
     if (amount > f[ib]! * TOL) return this.fail(Reject.MAX_ORDER_AMOUNT, amount, f[ib]!);
     const notional = amount * px;
     if (notional > f[ib + 1]! * TOL) return this.fail(Reject.MAX_ORDER_NOTIONAL, notional, f[ib + 1]!);
-    const net = this.positions.net[inst]!;
+    const net = this.net[inst]!;
     const maxPos = f[ib + 2]!;
     if (side === 0) {
-      const worst = net + m.openBuy[inst]! + amount;
+      const worst = net + this.openBuy[inst]! + amount;
       if (worst > maxPos * TOL) return this.fail(Reject.MAX_POSITION, worst, maxPos);
     } else {
-      const worst = m.openSell[inst]! + amount - net;
+      const worst = this.openSell[inst]! + amount - net;
       if (worst > maxPos * TOL) return this.fail(Reject.MAX_POSITION, -worst, maxPos);
     }
     const grossLimit = f[G_GROSS]!;
@@ -213,12 +245,12 @@ export class PreTradeRisk {
       this.tokens[venue] = t;
       if (t < 1) return this.fail(Reject.THROTTLE, t, 1);
     } else this.tokens[venue] = Infinity;
-    const pnl = f[G_DAY_PNL]!;
+    const pnl = this.f64[G_DAY_PNL]!;
     if (-pnl >= f[G_LOSS]!) return this.fail(Reject.DAILY_LOSS, -pnl, f[G_LOSS]!);
-    const dd = f[G_PEAK_PNL]! - pnl;
+    const dd = this.f64[G_PEAK_PNL]! - pnl;
     if (dd >= f[G_DD]!) return this.fail(Reject.DRAWDOWN, dd, f[G_DD]!);
     if (f[G_STP] === 1) {
-      if (side === 0 ? px >= m.ownBestAsk[inst]! : px <= m.ownBestBid[inst]!) return this.fail(Reject.SELF_TRADE, px, side === 0 ? m.ownBestAsk[inst]! : m.ownBestBid[inst]!);
+      if (side === 0 ? px >= this.ownBestAsk[inst]! : px <= this.ownBestBid[inst]!) return this.fail(Reject.SELF_TRADE, px, side === 0 ? this.ownBestAsk[inst]! : this.ownBestBid[inst]!);
     }
     return Reject.OK;
   }
@@ -243,7 +275,7 @@ export class PreTradeRisk {
   /** tokens left in a venue's bucket as of its last check (Infinity: no throttle) */
   tokensLeft(venue: number): number {
     const t = this.tokens[venue]!;
-    return t === t ? t : this.f64[this.venueBase + venue * PER_VENUE + 1]!;
+    return t === t ? t : this.limits.venue(venue, 1);
   }
 
   /**
@@ -276,8 +308,8 @@ export class PreTradeRisk {
   /** shared counters that moved since this instance last asked (all threads' rejects), by name */
   counterDeltas(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (let i = 1; i < this.counters.length; i++) {
-      const now = Atomics.load(this.counters, i);
+    for (let i = 1; i < REJECT_NAMES.length; i++) {
+      const now = this.limits.count(i);
       const d = (now - this.drainedCounts[i]!) >>> 0;
       if (d > 0) out[REJECT_NAMES[i]!] = d;
       this.drainedCounts[i] = now;
