@@ -2,8 +2,9 @@
  * The native JSON venue handlers against ccxt, per venue message, on the same frames in the same
  * run. The market-data issue asks each native handler to be "a C parser over the received bytes,
  * or an equally fast method — measure it", and >= 10x ccxt. Bybit runs on the C path (c/vparse.c:
- * the frame's bytes parsed into tick records and applied to the feed's C book in one FFI call);
- * Coinbase, Kraken and OKX are still handled in TypeScript (JSON.parse + a book sync + a
+ * the frame's bytes parsed into tick records and applied to the feed's C book in one FFI call),
+ * and so does Coinbase (the same call also checks the connection's sequence_num); Kraken and OKX
+ * are still handled in TypeScript (JSON.parse + a book sync + a
  * normaliser). This is that measurement.
  *
  * Per venue:
@@ -144,7 +145,7 @@ function timeByClass(t: Tape, begin: () => (text: string) => void, reps = REPS):
  * encoded in C-readable memory, one FFI call for the whole tape; median of REPS runs, each on
  * fresh books. Shows what the per-frame text encoding and FFI call of the feed add.
  */
-function cOnly(frames: string[], symbols: string[], kind: number, venue: number, levels: number): number {
+function cOnly(frames: string[], symbols: string[], kind: number, venue: number, levels: number, rule: number = BookRule.seq, maxRecords?: number): number {
   const enc = new TextEncoder();
   const bytes = frames.map((f) => enc.encode(f));
   const total = bytes.reduce((a, b) => a + b.length, 0);
@@ -160,14 +161,15 @@ function cOnly(frames: string[], symbols: string[], kind: number, venue: number,
   const runs = new Float64Array(REPS);
   for (let r = 0; r < REPS; r++) {
     const books = new BookSet(symbols.length);
-    symbols.forEach((_, i) => books.add(i, BookRule.seq, { levels, pending: 16 }));
-    const p = new VenueFrameParser(kind, venue, { books });
+    symbols.forEach((_, i) => books.add(i, rule, { levels, pending: 16 }));
+    const p = new VenueFrameParser(kind, venue, { books, maxRecords });
     symbols.forEach((s, i) => p.addSymbol(s, i));
+    p.reset();
     const t0 = performance.now();
     p.frames(mem.ptr, offs.ptr, frames.length, recv.ptr);
     runs[r] = ((performance.now() - t0) * 1e6) / frames.length;
     const k = p.counters();
-    if (k.malformed + k.missing + k.unknownSymbol + books.all().reduce((g, b) => g + b.counters().gaps, 0) > 0) throw new Error(`C-only replay not clean: ${JSON.stringify(k)}`);
+    if (k.malformed + k.missing + k.unknownSymbol + k.tooMany + p.seqGaps + books.all().reduce((g, b) => g + b.counters().gaps + b.counters().crossed, 0) > 0) throw new Error(`C-only replay not clean: ${JSON.stringify(k)}`);
   }
   return percentiles(runs).p50;
 }
@@ -372,7 +374,10 @@ if (!skip("Coinbase", COINBASE_FILE)) {
   for (const p of products) sameTop("Coinbase", feed.sync.products.get(p)!.book, last.ex.orderbooks[coinbaseUnified(p)]);
   if (!last.ex.trades[coinbaseUnified(products[0]!)]?.length) throw new Error("Coinbase: ccxt kept no trades");
   feed.stop();
-  report("coinbase", t, json, ours, theirs, "CoinbaseFeed: JSON.parse + CoinbaseBookSync + normalizeCoinbaseFrame + ring", "ccxt.pro.coinbase: WsClient.onMessage -> handleOrderBook / handleTrade");
+  report("coinbase", t, json, ours, theirs, "CoinbaseFeed: text -> encodeInto -> one FFI call: C parse + sequence_num + the feed's C books + ring", "ccxt.pro.coinbase: WsClient.onMessage -> handleOrderBook / handleTrade");
+  const c2 = cOnly(frames, products, VparseVenue.coinbase, Venue.coinbase, 65536, BookRule.none, 1 << 17);
+  figure("coinbase_all_c_only_ns", c2, "ns/frame", "bot4_vfeed_frames on pre-encoded bytes: C parse + sequence_num + C books, no text, no per-frame FFI call");
+  figure("coinbase_all_c_only_vs_ccxt_x", theirs[3]! / c2, "x");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -515,11 +515,47 @@ static inline int obj_next(cur_t *c) {
   return 0;
 }
 
+#define CB_LIT(p, e, s) ((size_t)((e) - (p)) >= sizeof(s) - 1 && memcmp((p), (s), sizeof(s) - 1) == 0 ? (p) + sizeof(s) - 1 : NULL)
+
+/* The form Coinbase sends, compact and in its key order, read in one pass: constant keys compared
+ * as blocks, numbers converted as they are passed. NULL (nothing consumed) on any other form. */
+static inline const uint8_t *cb_quick_update(const uint8_t *p, const uint8_t *e, bot4_tick_t *t) {
+  int side;
+  const uint8_t *q = CB_LIT(p, e, "{\"side\":\"");
+  if (!q) return NULL;
+  if (CB_LIT(q, e, "bid\"")) side = 0, q += 4;
+  else if (CB_LIT(q, e, "offer\"")) side = 1, q += 6;
+  else return NULL;
+  if (!(q = CB_LIT(q, e, ",\"event_time\":\""))) return NULL;
+  const uint8_t *z = q;
+  while (z < e && *z != '"' && z - q < 32) z++;
+  uint64_t ts;
+  if (z >= e || *z != '"' || !iso_ns(q, (uint32_t)(z - q), &ts)) return NULL;
+  if (!(q = CB_LIT(z + 1, e, ",\"price_level\":\""))) return NULL;
+  double px, sz;
+  if (!(q = quick_decimal(q, e, &px))) return NULL;
+  if (!(q = CB_LIT(q, e, ",\"new_quantity\":\""))) return NULL;
+  if (!(q = quick_decimal(q, e, &sz))) return NULL;
+  if (q >= e || *q != '}' || !(px > 0)) return NULL;
+  t->ts_exchange_ns = ts;
+  t->price = px;
+  t->size = sz;
+  t->kind = BOT4_TICK_LEVEL;
+  t->flags = side ? BOT4_FLAG_ASK : 0;
+  return q + 1;
+}
+
 /* {"side":"bid"|"offer","event_time":ISO,"price_level":"p","new_quantity":"q"} */
 static void cb_update(cur_t *c, coinbase_t *b, bot4_tick_t *t) {
   double px = NAN, sz = NAN;
   uint64_t ts = 0;
   int side = -1, has_t = 0;
+  ws(c);
+  const uint8_t *q = cb_quick_update(c->p, c->e, t);
+  if (BOT4_LIKELY(q != NULL)) {
+    c->p = q;
+    return;
+  }
   if (!expect(c, '{')) return;
   if (peek(c) == '}') c->p++;
   else
