@@ -272,4 +272,62 @@ describe("OrderTracker bad and disordered reports", () => {
     t.apply(rep("b2", "rejected"), 1);
     expect(own.ownBestBid[0]).toBe(99);
   });
+
+  test("clock skew: a venue time far from ours is counted and logged, and changes nothing", () => {
+    const logs: string[] = [];
+    const t = new OrderTracker({ instruments: 1, clockSkewMs: 500, log: (m) => logs.push(m) });
+    const now = 1_700_000_000_000 * 1e6;
+    t.submit(req("k1"), 0, 0, now);
+    expect(t.apply(rep("k1", "ack", { venueTimeMs: 1_700_000_000_400 }), now)).toBe(Outcome.APPLIED);
+    expect(t.counters.clockSkew).toBe(0);
+    // the venue's clock runs 2 s behind: its fill still books by cumulative
+    expect(t.apply({ ...fill("k1", 1, 1, "s1"), venueTimeMs: 1_699_999_998_000 }, now + 1e6)).toBe(Outcome.FILL);
+    expect(t.counters.clockSkew).toBe(1);
+    expect(t.maxSkewMs).toBeCloseTo(2001, 6);
+    expect(t.get("k1")!.status).toBe("partially_filled");
+    expect(logs.some((l) => l.includes("clock"))).toBe(true);
+  });
+
+  test("property: any order, duplication or loss of a venue's reports books exactly what the venue filled, once", () => {
+    let seed = 99;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+    for (let run = 0; run < 300; run++) {
+      const { t } = setup();
+      const id = `p${run}`;
+      t.submit(req(id, { amount: 10 }), 0, 0, 0);
+      // the venue's true history: ack, fills with cumulative amounts, maybe a cancel at the end
+      const truth: ExecReport[] = [rep(id, "ack")];
+      let cum = 0;
+      const nf = 1 + Math.floor(rnd() * 6);
+      for (let f = 0; f < nf && cum < 10; f++) {
+        const a = Math.min(10 - cum, Math.round((0.5 + rnd() * 3) * 1000) / 1000);
+        cum = Math.round((cum + a) * 1000) / 1000;
+        truth.push({ ...rep(id, "fill"), lastAmount: a, lastPrice: 100 + f, filled: cum, remaining: 10 - cum, fee: 0.01, tradeId: `t${f}` });
+      }
+      const cancelled = cum < 10;
+      if (cancelled) truth.push(rep(id, "cancelled", { filled: cum }));
+      // delivered: shuffled, some duplicated, the last fill always delivered at least once, others may be lost
+      const sent: ExecReport[] = [];
+      const lastFill = truth.filter((r) => r.kind === "fill").at(-1)!;
+      for (const r of truth) {
+        if (r !== lastFill && r.kind === "fill" && rnd() < 0.2) continue;
+        sent.push(r);
+        if (rnd() < 0.3) sent.push({ ...r });
+      }
+      for (let i = sent.length - 1; i > 0; i--) {
+        const j = Math.floor(rnd() * (i + 1));
+        [sent[i], sent[j]] = [sent[j]!, sent[i]!];
+      }
+      let booked = 0;
+      for (const r of sent) {
+        t.apply(r, 1);
+        booked += t.lastFillAmount;
+      }
+      const o = t.get(id)!;
+      expect([run, booked]).toEqual([run, expect.closeTo(cum, 9)]);
+      expect(o.filled).toBeCloseTo(cum, 9);
+      expect(o.status).toBe(cancelled ? "cancelled" : "filled");
+      expect(t.liveCount).toBe(0);
+    }
+  });
 });

@@ -125,6 +125,8 @@ export interface TrackerCounters {
   unsolicitedCancels: number;
   timeouts: number;
   reconciled: number;
+  /** reports whose venue time was further from our clock than clockSkewMs */
+  clockSkew: number;
 }
 
 export interface TrackerOptions {
@@ -134,6 +136,12 @@ export interface TrackerOptions {
   ackTimeoutNs?: number;
   /** pending_cancel longer than this is unknown state (ns, default 5 s) */
   cancelTimeoutNs?: number;
+  /**
+   * Reports whose venueTimeMs is further than this from our clock (nowNs / 1e6, same epoch) are
+   * counted and logged as clock skew (0: not checked). Skew never changes a decision: statuses
+   * follow the rules above, not timestamps.
+   */
+  clockSkewMs?: number;
   /** cold-path log of every anomaly */
   log?: (msg: string, fields: Record<string, unknown>) => void;
 }
@@ -147,8 +155,11 @@ export class OrderTracker {
   private readonly liveByInst: Set<TrackedOrder>[];
   readonly counters: TrackerCounters = {
     submitted: 0, retries: 0, refused: 0, reports: 0, acks: 0, fills: 0, duplicates: 0, late: 0, gaps: 0, fillsAfterEnd: 0,
-    unknownOrders: 0, illegal: 0, badReports: 0, venueRejects: 0, cancelRejects: 0, unsolicitedCancels: 0, timeouts: 0, reconciled: 0,
+    unknownOrders: 0, illegal: 0, badReports: 0, venueRejects: 0, cancelRejects: 0, unsolicitedCancels: 0, timeouts: 0, reconciled: 0, clockSkew: 0,
   };
+  /** largest |venue time - our time| seen (ms), when clockSkewMs is set */
+  maxSkewMs = 0;
+  readonly clockSkewMs: number;
   /** reports for ids we do not know (newest last, at most 256), for reconciliation */
   readonly unknownReports: ExecReport[] = [];
   /** the fill the last apply() produced (amount 0: none) and the order it belongs to */
@@ -168,6 +179,7 @@ export class OrderTracker {
     this.own = o.own;
     this.ackTimeoutNs = o.ackTimeoutNs ?? 5e9;
     this.cancelTimeoutNs = o.cancelTimeoutNs ?? 5e9;
+    this.clockSkewMs = o.clockSkewMs ?? 0;
     this.logFn = o.log ?? (() => {});
   }
 
@@ -281,6 +293,14 @@ export class OrderTracker {
       this.unknownReports.push(r);
       this.logFn("report for an unknown order id: kept for reconciliation", { id: r.clientOrderId, kind: r.kind, venue: r.venue, symbol: r.symbol });
       return Outcome.UNKNOWN_ORDER;
+    }
+    if (this.clockSkewMs > 0 && r.venueTimeMs > 0) {
+      const skew = Math.abs(r.venueTimeMs - nowNs / 1e6);
+      if (skew > this.maxSkewMs) this.maxSkewMs = skew;
+      if (skew > this.clockSkewMs) {
+        this.counters.clockSkew++;
+        this.logFn("venue clock differs from ours beyond the tolerance (state follows the report order rules, not timestamps)", { id: r.clientOrderId, venueTimeMs: r.venueTimeMs, ourMs: nowNs / 1e6, skewMs: skew });
+      }
     }
     if (r.venueOrderId !== undefined) o.venueOrderId ??= r.venueOrderId;
     o.lastNs = nowNs;
