@@ -13,6 +13,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PositionBook } from "../src/exec/positions.ts";
+import { I_GEN, I_SEQ } from "../src/risk/limits.ts";
 import { KillMonitor, KillReason, KillSwitch, type KillTriggers, marketView, PreTradeRisk, Reject, REJECT_NAMES, REJECT_TEXT, RiskConfig, RiskLimits } from "../src/risk/pretrade.ts";
 
 const BUY = 0, SELL = 1;
@@ -417,6 +418,18 @@ describe("check(): what the earlier version lacked", () => {
     expect(risk.counterDeltas()).toEqual({ MAX_ORDER_AMOUNT: 101, PRICE_COLLAR: 1 });
     expect(risk.counterDeltas()).toEqual({});
     expect(limits.rejectCounts()).toEqual({ MAX_ORDER_AMOUNT: 101, PRICE_COLLAR: 1 });
+  });
+
+  test("a writer that died mid-update: checks refuse every order (KILL_SWITCH), set() throws instead of hanging", () => {
+    const { risk, limits } = setup();
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    Atomics.add(limits.i32, I_SEQ, 1); // sequence word left odd, as by a writer killed mid-set
+    Atomics.add(limits.i32, I_GEN, 1); // and a generation change for the checker to pick up
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.KILL_SWITCH);
+    expect(() => limits.set({ maxOrderAmount: 1 })).toThrow(/never finished/);
+    Atomics.add(limits.i32, I_SEQ, 1); // (the block repaired)
+    Atomics.add(limits.i32, I_GEN, 1);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
   });
 
   test("constructor refuses mismatched sizes; create refuses empty blocks; attach refuses a short buffer", () => {

@@ -123,6 +123,8 @@ export const PER_VENUE = 2;
 const DETAIL_BYTES = 256;
 /** at most this many PreTradeRisk instances (threads) per block, each with its own counter row */
 export const COUNTER_ROWS = 32;
+/** seqlock retries before a reader or writer gives up (a writer takes well under a microsecond) */
+const SPIN_LIMIT = 1 << 20;
 
 export class RiskLimits {
   readonly i32: Int32Array;
@@ -231,12 +233,16 @@ export class RiskLimits {
     return GLOBALS + this.instruments * PER_INST + this.venues * PER_VENUE;
   }
 
-  /** seqlock write side: waits for any other writer, leaves the word odd; returns the even value it found */
+  /**
+   * seqlock write side: waits for any other writer, leaves the word odd; returns the even value
+   * it found. A writer that died mid-update (the word stays odd) makes this throw, not hang.
+   */
   private lock(): number {
-    for (;;) {
+    for (let n = 0; n < SPIN_LIMIT; n++) {
       const s = Atomics.load(this.i32, I_SEQ);
       if ((s & 1) === 0 && Atomics.compareExchange(this.i32, I_SEQ, s, s + 1) === s) return s;
     }
+    throw new Error("risk limits are locked by a writer that never finished (its thread died mid-update?): restart with a fresh block");
   }
 
   /** the sequence word: even when no write is in progress; changes with every published set */
@@ -246,15 +252,18 @@ export class RiskLimits {
 
   /**
    * Copies the limits into `out` (length >= f64.length) as one consistent set and returns the
-   * sequence number it belongs to. Cold path and tests; check() does its own seqlock read.
+   * sequence number it belongs to, or -1 when no consistent copy could be taken (a writer
+   * died mid-update): the caller must then treat the limits as unknown.
    */
   snapshotInto(out: Float64Array): number {
-    for (;;) {
+    const n = GLOBALS + this.instruments * PER_INST + this.venues * PER_VENUE;
+    for (let k = 0; k < SPIN_LIMIT; k++) {
       const s = Atomics.load(this.i32, I_SEQ);
       if (s & 1) continue;
-      for (let i = 0; i < GLOBALS + this.instruments * PER_INST + this.venues * PER_VENUE; i++) out[i] = this.f64[i]!;
+      for (let i = 0; i < n; i++) out[i] = this.f64[i]!;
       if (Atomics.load(this.i32, I_SEQ) === s) return s;
     }
+    return -1;
   }
 
   /** per-instrument limit k (0 order amount, 1 order notional, 2 position, 3 collar fraction); Infinity = none */

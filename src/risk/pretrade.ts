@@ -195,7 +195,11 @@ export class PreTradeRisk {
   /** a new generation: copy the whole limit set (seqlock-consistent) and the kill word */
   private refresh(g: number): void {
     const f = this.lim, c = this.caps;
-    this.limits.snapshotInto(f);
+    if (this.limits.snapshotInto(f) < 0) {
+      // limits unreadable (a writer died mid-update): refuse every order, try again next check
+      this.killed = true;
+      return;
+    }
     for (let i = 0; i < this.instruments; i++) {
       const ib = this.instBase + i * PER_INST, o = i * CAPS, collar = f[ib + 3]!;
       c[o] = 1 + collar;
