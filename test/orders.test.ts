@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { ExecReport, OrderRequest, VenueOrder } from "../src/domain/order.ts";
 import { ClientIdGenerator, CLIENT_ID, BINANCE_CLIENT_ID, isVenueLegalId } from "../src/exec/client-id.ts";
-import { OrderTracker, Outcome } from "../src/exec/orders.ts";
+import { OrderTracker, Outcome, type TrackedOrder } from "../src/exec/orders.ts";
 import { PositionBook } from "../src/exec/positions.ts";
 import { marketView } from "../src/risk/pretrade.ts";
 
@@ -74,6 +74,9 @@ describe("OrderTracker state machine", () => {
     expect(t.apply(rep("c1", "cancel_rejected", { reason: "-2011 Unknown order sent." }), 5)).toBe(Outcome.APPLIED);
     expect(t.get("c1")!.status).toBe("partially_filled");
     expect(t.get("c1")!.unknown).toBe(true);
+    const rec: TrackedOrder[] = [];
+    expect(t.toReconcile(rec)).toBe(1);
+    expect(rec[0]!.id).toBe("c1");
     expect(t.requestCancel("c1", 6)).toBe(Outcome.APPLIED);
     expect(t.apply(rep("c1", "cancelled", { filled: 0.5 }), 7)).toBe(Outcome.APPLIED);
     expect(t.get("c1")!.status).toBe("cancelled");
@@ -191,6 +194,8 @@ describe("OrderTracker bad and disordered reports", () => {
     t.apply(rep("f2", "ack"), 1);
     t.apply(rep("f2", "cancelled", { filled: 1.2 }), 2);
     expect(t.get("f2")!.missingFill).toBeCloseTo(1.2, 12);
+    const rec: TrackedOrder[] = [];
+    expect(t.toReconcile(rec)).toBe(1);
     expect(t.apply(fill("f2", 1.2, 1.2, "z"), 3)).toBe(Outcome.FILL_AFTER_END);
     expect(t.get("f2")!.missingFill).toBe(0);
   });
@@ -217,14 +222,14 @@ describe("OrderTracker bad and disordered reports", () => {
     t.submit(req("n3"), 1, 0, 0);
     t.apply(rep("n3", "ack"), 10);
     t.requestCancel("n3", 10);
-    const out: ReturnType<typeof t.get>[] = [];
-    expect(t.overdue(500, out as never)).toBe(0);
-    expect(t.overdue(1011, out as never)).toBe(3);
+    const out: TrackedOrder[] = [];
+    expect(t.overdue(500, out)).toBe(0);
+    expect(t.overdue(1011, out)).toBe(3);
     expect(t.counters.timeouts).toBe(3);
     expect(t.get("n1")!.status).toBe("pending_new");
     expect(t.get("n1")!.unknown).toBe(true);
     out.length = 0;
-    t.overdue(2000, out as never);
+    t.overdue(2000, out);
     expect(t.counters.timeouts).toBe(3); // counted once
     // venue never had n1; n2 rests with 0.5 filled; n3 was cancelled
     expect(t.reconcile("n1", undefined, 2001)).toBe(Outcome.APPLIED);

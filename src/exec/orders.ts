@@ -553,6 +553,22 @@ export class OrderTracker {
     return Outcome.APPLIED;
   }
 
+  /**
+   * Every order only the venue can settle now: unknown state (timeout, refused cancel, a report
+   * that contradicted us) or fills the venue reported that we have not seen (missingFill).
+   * Pushed to `out`; returns how many.
+   */
+  toReconcile(out: TrackedOrder[]): number {
+    let n = 0;
+    for (const o of this.orders.values()) {
+      if (o.unknown || o.missingFill > 0) {
+        out.push(o);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Forgets finished orders that ended more than `keepNs` ago (late reports for them then count as unknown). */
   prune(nowNs: number, keepNs: number): number {
     let n = 0;
