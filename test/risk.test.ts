@@ -393,6 +393,18 @@ describe("check(): what the earlier version lacked", () => {
     expect(risk.tokensLeft(0)).toBeCloseTo(0, 9);
   });
 
+  test("throttle switched on (or its bucket shrunk) while running: the bucket starts full at its new size", () => {
+    const { risk, limits } = setup();
+    for (let k = 0; k < 5; k++) expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK); // unthrottled
+    limits.set({ maxMsgsPerSec: 2 });
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.THROTTLE);
+    limits.set({ maxMsgsPerSec: 100, msgBurst: 1 });
+    expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.THROTTLE); // empty stays empty
+    expect(chk(risk, 0, BUY, 100, 1, T0 + 10e6)).toBe(Reject.OK);
+  });
+
   test("a clock that steps back refills nothing", () => {
     const { risk } = setup({ maxMsgsPerSec: 1, staleMs: 0 });
     expect(chk(risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
