@@ -63,6 +63,7 @@ enum bot4_book_problem {
   BOT4_BOOK_BAD_LEVEL = 5,       /* price not > 0 or size not >= 0 */
   BOT4_BOOK_INTERRUPTED = 6,     /* the feed lost the stream (a STATUS record) */
   BOT4_BOOK_STALE = 7,           /* no update for longer than the caller allows */
+  BOT4_BOOK_CHECKSUM = 8,        /* the venue's checksum disagrees with the book (OKX, Kraken) */
 };
 enum bot4_book_verdict { V_NONE = 0, V_APPLY = 1, V_SKIP = 2, V_BUFFER = 3, V_SNAPSHOT = 4 };
 

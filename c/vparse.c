@@ -1,4 +1,4 @@
-/* vparse.c — JSON venue frames (Bybit, Coinbase) to tick records, and the feed step after them (see vparse.h). */
+/* vparse.c — JSON venue frames (Bybit, Coinbase, OKX) to tick records, and the feed step after them (see vparse.h). */
 #define BOT4_PARSE_INTERNALS
 #include "vparse.h"
 
@@ -885,11 +885,505 @@ static int32_t coinbase_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len,
   return (int32_t)n;
 }
 
+/* ---- OKX v5 -------------------------------------------------------------------------------- */
+
+/* CRC-32 as zlib computes it (reflected 0xEDB88320), slicing by 4. The tables are built once. */
+static uint32_t okx_crc_tab[4][256];
+static int okx_crc_ready;
+
+static void okx_crc_init(void) {
+  for (uint32_t n = 0; n < 256; n++) {
+    uint32_t c = n;
+    for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    okx_crc_tab[0][n] = c;
+  }
+  for (uint32_t n = 0; n < 256; n++)
+    for (int t = 1; t < 4; t++) okx_crc_tab[t][n] = (okx_crc_tab[t - 1][n] >> 8) ^ okx_crc_tab[0][okx_crc_tab[t - 1][n] & 0xff];
+  okx_crc_ready = 1;
+}
+
+static uint32_t okx_crc32(const uint8_t *p, uint32_t n) {
+  uint32_t c = 0xffffffffu;
+  while (n >= 4) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    c ^= w;
+    c = okx_crc_tab[3][c & 0xff] ^ okx_crc_tab[2][(c >> 8) & 0xff] ^ okx_crc_tab[1][(c >> 16) & 0xff] ^ okx_crc_tab[0][c >> 24];
+    p += 4;
+    n -= 4;
+  }
+  while (n--) c = okx_crc_tab[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+  return c ^ 0xffffffffu;
+}
+
+BOT4_API uint32_t bot4_crc32(const uint8_t *p, uint32_t n) {
+  if (!okx_crc_ready) okx_crc_init();
+  return okx_crc32(p, n);
+}
+
+/* received text of a level, keyed by its price (open addressing, linear probing) */
+static inline uint32_t okx_hash(double price) {
+  uint64_t b;
+  memcpy(&b, &price, 8);
+  b ^= b >> 29;
+  b *= 0xbf58476d1ce4e5b9ull;
+  b ^= b >> 32;
+  return (uint32_t)b & (BOT4_OKX_SLOTS - 1);
+}
+
+static okx_text_t *okx_find(bot4_okx_book_t *o, uint32_t side, double price) {
+  okx_text_t *t = o->slot[side];
+  for (uint32_t i = okx_hash(price), k = 0; k < BOT4_OKX_SLOTS; k++, i = (i + 1) & (BOT4_OKX_SLOTS - 1)) {
+    if (t[i].price == price) return &t[i];
+    if (t[i].price == 0) return NULL;
+  }
+  return NULL;
+}
+
+static int okx_put(bot4_okx_book_t *o, uint32_t side, double price, const uint8_t *ps, uint32_t pn, const uint8_t *ss, uint32_t sn) {
+  if (pn > sizeof o->slot[0][0].p || sn > sizeof o->slot[0][0].s) return 0;
+  okx_text_t *t = o->slot[side];
+  uint32_t i = okx_hash(price);
+  for (uint32_t k = 0; k < BOT4_OKX_SLOTS; k++, i = (i + 1) & (BOT4_OKX_SLOTS - 1)) {
+    if (t[i].price == price) break;
+    if (t[i].price == 0) {
+      if (o->count[side] >= BOT4_OKX_SLOTS * 3 / 4) return 0;
+      o->count[side]++;
+      break;
+    }
+  }
+  t[i].price = price;
+  t[i].plen = (uint8_t)pn;
+  t[i].slen = (uint8_t)sn;
+  memcpy(t[i].p, ps, pn);
+  memcpy(t[i].s, ss, sn);
+  return 1;
+}
+
+static void okx_del(bot4_okx_book_t *o, uint32_t side, double price) {
+  okx_text_t *t = o->slot[side];
+  const uint32_t m = BOT4_OKX_SLOTS - 1;
+  uint32_t i = okx_hash(price), k = 0;
+  for (; k < BOT4_OKX_SLOTS; k++, i = (i + 1) & m) {
+    if (t[i].price == price) break;
+    if (t[i].price == 0) return;
+  }
+  if (k == BOT4_OKX_SLOTS) return;
+  o->count[side]--;
+  /* backward-shift deletion keeps every probe chain whole */
+  uint32_t j = i;
+  for (;;) {
+    t[i].price = 0;
+    for (;;) {
+      j = (j + 1) & m;
+      if (t[j].price == 0) return;
+      const uint32_t h = okx_hash(t[j].price);
+      /* t[j] may move to i when its home h is not in (i, j] cyclically */
+      if (i <= j ? (h <= i || h > j) : (h <= i && h > j)) break;
+    }
+    t[i] = t[j];
+    i = j;
+  }
+}
+
+static void okx_clear(bot4_okx_book_t *o) {
+  for (uint32_t s = 0; s < 2; s++) {
+    if (o->count[s]) memset(o->slot[s], 0, sizeof o->slot[s]);
+    o->count[s] = 0;
+  }
+}
+
+/* OKX's checksum of a book: the first 25 bids and asks interleaved bid, ask, ... as
+ * price:size joined by ':', the shorter side's missing levels left out; CRC-32 as signed.
+ * 0 and *ok = 0 when a level's text is missing. */
+static int32_t okx_checksum(bot4_book_t *b, bot4_okx_book_t *o, int *ok) {
+  double lv[2][2 * BOT4_OKX_CHECK_LEVELS];
+  uint32_t n[2];
+  uint8_t text[2 * BOT4_OKX_CHECK_LEVELS * (sizeof o->slot[0][0].p + sizeof o->slot[0][0].s + 2)];
+  uint32_t w = 0;
+  for (uint32_t s = 0; s < 2; s++) n[s] = bot4_book_levels(b, s, lv[s], BOT4_OKX_CHECK_LEVELS);
+  const uint32_t m = n[0] > n[1] ? n[0] : n[1];
+  *ok = 1;
+  for (uint32_t i = 0; i < m; i++)
+    for (uint32_t s = 0; s < 2; s++) {
+      if (i >= n[s]) continue;
+      const okx_text_t *t = okx_find(o, s, lv[s][2 * i]);
+      if (!t) {
+        *ok = 0;
+        return 0;
+      }
+      if (w) text[w++] = ':';
+      memcpy(text + w, t->p, t->plen);
+      w += t->plen;
+      text[w++] = ':';
+      memcpy(text + w, t->s, t->slen);
+      w += t->slen;
+    }
+  if (!okx_crc_ready) okx_crc_init();
+  return (int32_t)okx_crc32(text, w);
+}
+
+enum { OK_NONE = 0, OK_BOOK = 1, OK_BOOKS5 = 2, OK_TRADES = 3, OK_OTHER = 4 };
+
+typedef struct {
+  int chan, action; /* action: 0 absent, 1 snapshot, 2 update, 3 other */
+  int has_event, is_error, has_arg;
+  const uint8_t *inst;
+  uint32_t inst_n;
+  const uint8_t *data;
+  int has_data, ndata;
+  uint64_t ts;
+  int has_ts;
+  int64_t seq, prev, checksum;
+  int has_seq, has_prev, has_checksum;
+  int has_bids, has_asks, asks_first;
+  uint32_t bids_at, asks_at; /* first record of each side */
+  uint32_t lv;
+  int bad;
+} okx_t;
+
+static inline int okx_channel(const uint8_t *s, uint32_t n) {
+  if (lit(s, n, "trades", 6) || lit(s, n, "trades-all", 10)) return OK_TRADES;
+  if (lit(s, n, "books5", 6) || lit(s, n, "bbo-tbt", 7)) return OK_BOOKS5;
+  if (n >= 5 && memcmp(s, "books", 5) == 0) return OK_BOOK;
+  return OK_OTHER;
+}
+
+/* A signed integer (bare or quoted); anything else is skipped and reads as absent. */
+static inline int read_int(cur_t *c, int64_t *v) {
+  ws(c);
+  int neg = 0;
+  if (c->p < c->e && *c->p == '-') neg = 1, c->p++;
+  uint64_t u;
+  if (!read_uint(c, &u) || u > (1ull << 53)) return 0;
+  *v = neg ? -(int64_t)u : (int64_t)u;
+  return 1;
+}
+
+/* A millisecond time string of 1 to 16 digits. */
+static inline int read_ms(cur_t *c, uint64_t *v) {
+  const uint8_t *s;
+  uint32_t n;
+  if (peek(c) != '"') {
+    skip_value(c);
+    return 0;
+  }
+  if (!string(c, &s, &n)) return 0;
+  return n >= 1 && n <= 16 && uint_of(s, n, v);
+}
+
+/* [["p","s",...],...] into LEVEL records, the texts' offsets into spans */
+static void okx_levels(cur_t *c, okx_t *o, const uint8_t *base, bot4_tick_t *out, uint32_t cap, uint32_t *spans, uint8_t flags) {
+  if (!expect(c, '[')) return;
+  if (peek(c) == ']') {
+    c->p++;
+    return;
+  }
+  for (;;) {
+    if (BOT4_UNLIKELY(o->lv >= cap)) {
+      o->lv = UINT32_MAX;
+      return;
+    }
+    double px = NAN, sz = NAN;
+    const uint8_t *ps = NULL, *ss = NULL;
+    uint32_t pn = 0, sn = 0;
+    if (peek(c) != '[') {
+      skip_value(c);
+      o->bad = 1;
+    } else {
+      c->p++;
+      if (peek(c) == '"' && string(c, &ps, &pn) && pn > 0) px = decimal(ps, pn);
+      else if (!c->bad) skip_value(c), o->bad = 1;
+      if (!expect(c, ',')) return;
+      if (peek(c) == '"' && string(c, &ss, &sn) && sn > 0) sz = decimal(ss, sn);
+      else if (!c->bad) skip_value(c), o->bad = 1;
+      while (peek(c) == ',') {
+        c->p++;
+        skip_value(c);
+      }
+      if (!expect(c, ']')) return;
+    }
+    if (BOT4_UNLIKELY(c->bad)) return;
+    if (!(px > 0) || !(sz >= 0) || px == INFINITY || sz == INFINITY) o->bad = 1;
+    const uint32_t i = o->lv++;
+    bot4_tick_t *t = &out[i];
+    t->price = px;
+    t->size = sz;
+    t->kind = BOT4_TICK_LEVEL;
+    t->flags = flags;
+    if (spans && ps && ss) {
+      spans[4 * i] = (uint32_t)(ps - base);
+      spans[4 * i + 1] = pn;
+      spans[4 * i + 2] = (uint32_t)(ss - base);
+      spans[4 * i + 3] = sn;
+    }
+    const int ch = peek(c);
+    if (ch == ',') {
+      c->p++;
+      continue;
+    }
+    if (ch == ']') c->p++;
+    else c->bad = 1;
+    return;
+  }
+}
+
+static void okx_book_data(cur_t *c, okx_t *o, const uint8_t *base, bot4_tick_t *out, uint32_t cap, uint32_t *spans) {
+  if (!expect(c, '{')) return;
+  if (peek(c) == '}') {
+    c->p++;
+    return;
+  }
+  for (;;) {
+    const uint8_t *k;
+    uint32_t kn;
+    if (!string(c, &k, &kn) || !expect(c, ':')) return;
+    if (lit(k, kn, "bids", 4) && peek(c) == '[') {
+      o->has_bids = 1;
+      o->bids_at = o->lv;
+      okx_levels(c, o, base, out, cap, spans, 0);
+    } else if (lit(k, kn, "asks", 4) && peek(c) == '[') {
+      o->has_asks = 1;
+      o->asks_at = o->lv;
+      o->asks_first = !o->has_bids;
+      okx_levels(c, o, base, out, cap, spans, BOT4_FLAG_ASK);
+    } else if (lit(k, kn, "seqId", 5)) {
+      o->has_seq = read_int(c, &o->seq);
+    } else if (lit(k, kn, "prevSeqId", 9)) {
+      o->has_prev = read_int(c, &o->prev);
+    } else if (lit(k, kn, "checksum", 8)) {
+      o->has_checksum = read_int(c, &o->checksum);
+    } else if (lit(k, kn, "ts", 2)) {
+      o->has_ts = read_ms(c, &o->ts);
+    } else {
+      skip_value(c);
+    }
+    if (o->lv == UINT32_MAX || BOT4_UNLIKELY(c->bad) || !obj_next(c)) return;
+  }
+}
+
+static void okx_trade(cur_t *c, okx_t *o, bot4_tick_t *t) {
+  double px = NAN, sz = NAN;
+  uint64_t ts = 0, id = 0;
+  int side = -1, has_t = 0, has_id = 0;
+  if (!expect(c, '{')) return;
+  if (peek(c) == '}') c->p++;
+  else
+    for (;;) {
+      const uint8_t *k, *s;
+      uint32_t kn, n;
+      if (!string(c, &k, &kn) || !expect(c, ':')) return;
+      if (lit(k, kn, "px", 2)) px = peek(c) == '"' ? read_decimal(c, &o->bad) : (skip_value(c), NAN);
+      else if (lit(k, kn, "sz", 2)) sz = peek(c) == '"' ? read_decimal(c, &o->bad) : (skip_value(c), NAN);
+      else if (lit(k, kn, "side", 4) && peek(c) == '"') {
+        if (string(c, &s, &n)) side = lit(s, n, "buy", 3) ? 0 : lit(s, n, "sell", 4) ? 1 : -1;
+      } else if (lit(k, kn, "ts", 2)) has_t = read_ms(c, &ts);
+      else if (lit(k, kn, "tradeId", 7) && peek(c) == '"') {
+        if (string(c, &s, &n)) has_id = n >= 1 && n <= 16 && uint_of(s, n, &id) && id <= (1ull << 53) - 1;
+      } else skip_value(c);
+      if (BOT4_UNLIKELY(c->bad) || !obj_next(c)) break;
+    }
+  if (side < 0 || !has_t || !has_id || !(px > 0) || !(sz > 0) || px == INFINITY || sz == INFINITY) o->bad = 1;
+  t->ts_exchange_ns = ts * 1000000ull;
+  t->price = px;
+  t->size = sz;
+  t->seq = id;
+  t->kind = BOT4_TICK_TRADE;
+  t->flags = side == 1 ? BOT4_FLAG_SELL : 0;
+}
+
+static void okx_data(cur_t *c, okx_t *o, const uint8_t *base, bot4_tick_t *out, uint32_t cap, uint32_t *spans) {
+  o->has_data = 1;
+  if (o->chan != OK_BOOK && o->chan != OK_BOOKS5 && o->chan != OK_TRADES) {
+    skip_value(c);
+    return;
+  }
+  if (peek(c) != '[') {
+    skip_value(c);
+    o->bad = 1;
+    return;
+  }
+  c->p++;
+  if (peek(c) == ']') {
+    c->p++;
+    return;
+  }
+  for (;;) {
+    o->ndata++;
+    if (o->chan == OK_TRADES) {
+      if (BOT4_UNLIKELY(o->lv >= cap)) {
+        o->lv = UINT32_MAX;
+        return;
+      }
+      okx_trade(c, o, &out[o->lv++]);
+    } else if (o->ndata == 1) {
+      okx_book_data(c, o, base, out, cap, spans);
+    } else {
+      skip_value(c); /* OKX sends one book per push; more cannot be checked */
+      o->bad = 1;
+    }
+    if (o->lv == UINT32_MAX || c->bad) return;
+    const int ch = peek(c);
+    if (ch == ',') {
+      c->p++;
+      continue;
+    }
+    if (ch == ']') c->p++;
+    else c->bad = 1;
+    return;
+  }
+}
+
+static void okx_arg(cur_t *c, okx_t *o) {
+  if (peek(c) != '{') {
+    skip_value(c);
+    return;
+  }
+  c->p++;
+  o->has_arg = 1;
+  if (peek(c) == '}') {
+    c->p++;
+    return;
+  }
+  for (;;) {
+    const uint8_t *k, *s;
+    uint32_t kn, n;
+    if (!string(c, &k, &kn) || !expect(c, ':')) return;
+    if (lit(k, kn, "channel", 7) && peek(c) == '"') {
+      if (string(c, &s, &n)) o->chan = okx_channel(s, n);
+    } else if (lit(k, kn, "instId", 6) && peek(c) == '"') {
+      string(c, &o->inst, &o->inst_n);
+    } else skip_value(c);
+    if (BOT4_UNLIKELY(c->bad) || !obj_next(c)) return;
+  }
+}
+
+static void reverse_range(bot4_tick_t *r, uint32_t *sp, uint32_t a, uint32_t b) {
+  while (a + 1 < b) {
+    b--;
+    bot4_tick_t t = r[a];
+    r[a] = r[b];
+    r[b] = t;
+    if (sp)
+      for (int k = 0; k < 4; k++) {
+        const uint32_t x = sp[4 * a + k];
+        sp[4 * a + k] = sp[4 * b + k];
+        sp[4 * b + k] = x;
+      }
+    a++;
+  }
+}
+
+static int32_t okx_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns, bot4_tick_t *out, uint32_t cap) {
+  bot4_parser_t *p = f->parser;
+  okx_t o;
+  memset(&o, 0, sizeof o);
+  uint32_t *spans = f->okx ? f->okx->spans : NULL;
+  if (spans && cap > BOT4_OKX_SPANS) cap = BOT4_OKX_SPANS;
+  cur_t c = {buf, buf + len, 0};
+  if (!expect(&c, '{')) return vfail(p, BOT4_PARSE_MALFORMED);
+  if (peek(&c) == '}') c.p++;
+  else
+    for (;;) {
+      const uint8_t *k, *s;
+      uint32_t kn, n;
+      if (!string(&c, &k, &kn) || !expect(&c, ':')) break;
+      if (lit(k, kn, "arg", 3)) okx_arg(&c, &o);
+      else if (lit(k, kn, "data", 4)) {
+        if (o.chan) okx_data(&c, &o, buf, out, cap, spans);
+        else {
+          ws(&c);
+          o.data = c.p;
+          o.has_data = 1;
+          skip_value(&c);
+        }
+        if (o.lv == UINT32_MAX) return vfail(p, BOT4_PARSE_TOO_MANY);
+      } else if (lit(k, kn, "action", 6) && peek(&c) == '"') {
+        if (string(&c, &s, &n)) o.action = lit(s, n, "snapshot", 8) ? 1 : lit(s, n, "update", 6) ? 2 : 3;
+      } else if (lit(k, kn, "event", 5)) {
+        o.has_event = 1;
+        if (peek(&c) == '"' && string(&c, &s, &n)) o.is_error = lit(s, n, "error", 5);
+        else skip_value(&c);
+      } else skip_value(&c);
+      if (BOT4_UNLIKELY(c.bad) || !obj_next(&c)) break;
+    }
+  if (BOT4_UNLIKELY(c.bad || peek(&c) >= 0)) return vfail(p, BOT4_PARSE_MALFORMED);
+  if (o.has_event) return vfail(p, o.is_error ? BOT4_PARSE_VENUE_ERROR : BOT4_PARSE_CONTROL);
+  if (BOT4_UNLIKELY(o.data && o.chan)) {
+    cur_t d = {o.data, buf + len, 0};
+    okx_data(&d, &o, buf, out, cap, spans);
+    if (o.lv == UINT32_MAX) return vfail(p, BOT4_PARSE_TOO_MANY);
+    if (d.bad) return vfail(p, BOT4_PARSE_MALFORMED);
+  }
+  if (!o.has_arg || !o.inst || !o.has_data) return vfail(p, o.chan == OK_OTHER || !o.chan ? BOT4_PARSE_UNKNOWN_TYPE : BOT4_PARSE_MISSING);
+  if (o.chan == OK_OTHER) return vfail(p, BOT4_PARSE_UNKNOWN_TYPE);
+  const int book = o.chan == OK_BOOK || o.chan == OK_BOOKS5;
+  if (o.chan == OK_BOOK && o.action != 1 && o.action != 2) return vfail(p, BOT4_PARSE_UNKNOWN_TYPE);
+  const int64_t id = lookup(p, o.inst, o.inst_n);
+  if (id >= 0) f->instrument = (uint32_t)id;
+  if (o.bad || (book && o.ndata > 0 && (!o.has_bids || !o.has_asks || !o.has_ts || (o.has_seq && o.seq < 0))) || (book && o.ndata == 0)) {
+    if (book) f->what = BOT4_VP_DELTA; /* an unreadable book push: the feed fails that book */
+    return vfail(p, BOT4_PARSE_MISSING);
+  }
+  if (id < 0) return vfail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
+  const uint32_t n = o.lv;
+  const uint16_t venue = p->venue;
+  if (!book) {
+    for (uint32_t i = 0; i < n; i++) {
+      bot4_tick_t *t = &out[i];
+      t->ts_recv_ns = recv_ns;
+      t->price2 = 0;
+      t->size2 = 0;
+      t->instrument = (uint32_t)id;
+      t->venue = venue;
+    }
+    if (n) out[n - 1].flags |= BOT4_FLAG_LAST;
+    f->what = BOT4_VP_TRADES;
+    p->trades += n;
+    p->last_status = (int32_t)n;
+    return (int32_t)n;
+  }
+  /* bids first, then asks, as the normaliser writes them */
+  if (o.asks_first && o.bids_at > 0) {
+    reverse_range(out, spans, 0, o.bids_at);
+    reverse_range(out, spans, o.bids_at, n);
+    reverse_range(out, spans, 0, n);
+  }
+  const uint8_t snap = (o.chan == OK_BOOKS5 && o.action != 2) || o.action == 1 ? BOT4_FLAG_SNAPSHOT : 0;
+  const uint64_t ts = o.ts * 1000000ull;
+  const uint64_t seq = o.has_seq ? (uint64_t)o.seq : 0;
+  for (uint32_t i = 0; i < n; i++) {
+    bot4_tick_t *t = &out[i];
+    t->ts_exchange_ns = ts;
+    t->ts_recv_ns = recv_ns;
+    t->price2 = 0;
+    t->size2 = 0;
+    t->seq = seq;
+    t->instrument = (uint32_t)id;
+    t->venue = venue;
+    t->flags |= snap;
+  }
+  if (n) out[n - 1].flags |= BOT4_FLAG_LAST;
+  f->what = snap ? BOT4_VP_SNAPSHOT : BOT4_VP_DELTA;
+  f->okx_seq = o.has_seq ? o.seq : -1;
+  f->okx_prev = o.has_prev ? o.prev : INT64_MIN;
+  f->okx_checksum = o.has_checksum ? o.checksum : 0;
+  f->okx_checksum_ok = o.has_checksum && o.checksum >= INT32_MIN && o.checksum <= INT32_MAX;
+  if (snap) p->snapshots++;
+  else p->depth++;
+  p->levels += n;
+  p->last_status = (int32_t)n;
+  return (int32_t)n;
+}
+
+
 /* ---- the feed step ------------------------------------------------------------------------- */
 
 BOT4_API uint64_t bot4_vfeed_bytes(void) { return sizeof(bot4_vfeed_t); }
 
 BOT4_API void bot4_vfeed_reset(bot4_vfeed_t *f) {
+  if (f->okx)
+    for (uint32_t i = 0; i < f->nbooks; i++) okx_clear(&f->okx->book[i]);
   f->seq_started = 0;
   f->seq_next = 0;
   f->gap = 0;
@@ -904,7 +1398,7 @@ BOT4_API void bot4_vfeed_reset(bot4_vfeed_t *f) {
 BOT4_API int32_t bot4_vfeed_init(bot4_vfeed_t *f, bot4_parser_t *p, uint32_t venue_kind, bot4_book_t **books,
                                  uint32_t nbooks, bot4_ring_t *ring) {
   if (!f || ((uintptr_t)f & (BOT4_CACHELINE - 1)) || !p || p->magic != BOT4_PARSER_MAGIC) return -1;
-  if (venue_kind != BOT4_VP_BYBIT && venue_kind != BOT4_VP_COINBASE) return -1;
+  if (venue_kind != BOT4_VP_BYBIT && venue_kind != BOT4_VP_COINBASE && venue_kind != BOT4_VP_OKX) return -1;
   memset(f, 0, sizeof *f);
   f->parser = p;
   f->books = books;
@@ -938,6 +1432,7 @@ BOT4_API int32_t bot4_vparse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, 
   f->pushed = 0;
   f->gap = 0;
   const int32_t r = f->venue_kind == BOT4_VP_COINBASE ? coinbase_frame(f, buf, len, recv_ns, out, cap)
+                    : f->venue_kind == BOT4_VP_OKX    ? okx_parse(f, buf, len, recv_ns, out, cap)
                                                       : bybit_parse(f, buf, len, recv_ns, out, cap);
   f->status = r;
   return r;
@@ -1015,6 +1510,87 @@ static uint32_t coinbase_apply(bot4_vfeed_t *f, bot4_tick_t *r, uint32_t n) {
   return w;
 }
 
+/* The OKX book procedure for one parsed book push (records rec[0..n)), after which only what the
+ * engine's book may take stays in rec: returns how many records to push. */
+static uint32_t okx_book_step(bot4_vfeed_t *f, const uint8_t *buf, bot4_tick_t *rec, uint32_t n, uint64_t recv_ns) {
+  const uint32_t inst = f->instrument;
+  bot4_book_t *b = inst < f->nbooks ? f->books[inst] : NULL;
+  if (!b || !f->okx) return n;
+  bot4_okx_book_t *o = &f->okx->book[inst];
+  const uint32_t *sp = f->okx->spans;
+  const int snap = f->what == BOT4_VP_SNAPSHOT;
+  const int64_t seq = f->okx_seq, prev = f->okx_prev;
+  uint32_t problem = 0;
+  if (snap) {
+    okx_clear(o);
+    int32_t res = n ? bot4_books_apply(f->books, f->nbooks, rec, UINT32_MAX, 0, n) : 0;
+    if (!n) {
+      bot4_book_reset(b); /* an empty snapshot: an empty book */
+      b->snapshots++;
+    }
+    b->last_seq = seq >= 0 ? (uint64_t)seq : 0;
+    if (res > 0) {
+      f->resyncs += res;
+      o->crossed++;
+      goto status;
+    }
+  } else {
+    if (b->state != BOT4_BOOK_SYNCED) {
+      o->withheld++;
+      return 0;
+    }
+    if (seq < 0 || prev == INT64_MIN || (uint64_t)prev != b->last_seq) {
+      problem = BOT4_BOOK_GAP; /* counted in the book's gaps by vbook_fail */
+      goto fail;
+    }
+    if (n == 0 && seq == prev) o->heartbeats++;
+    else if (seq < prev) o->resets++;
+    if (n) {
+      const int32_t res = bot4_books_apply(f->books, f->nbooks, rec, UINT32_MAX, 0, n);
+      if (res > 0) {
+        f->resyncs += res;
+        o->crossed++;
+        okx_clear(o);
+        goto status;
+      }
+    }
+    b->last_seq = (uint64_t)seq;
+    b->last_recv_ns = recv_ns;
+  }
+  /* the levels' received text, for the checksum */
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t side = rec[i].flags & BOT4_FLAG_ASK ? 1 : 0;
+    if (rec[i].size > 0) {
+      if (!okx_put(o, side, rec[i].price, buf + sp[4 * i], sp[4 * i + 1], buf + sp[4 * i + 2], sp[4 * i + 3])) {
+        problem = BOT4_BOOK_BAD_LEVEL; /* a text longer than a slot, or a side past its room */
+        goto fail;
+      }
+    } else {
+      okx_del(o, side, rec[i].price);
+    }
+  }
+  if (f->okx_checksum_ok && f->okx_checksum != 0) {
+    int ok;
+    o->checked++;
+    const int32_t got = okx_checksum(b, o, &ok);
+    if (!ok || got != (int32_t)f->okx_checksum) {
+      o->mismatches++;
+      problem = BOT4_BOOK_CHECKSUM;
+      goto fail;
+    }
+  } else {
+    o->unchecked++;
+  }
+  return n;
+fail:
+  okx_clear(o);
+  f->resyncs += vbook_fail(b, problem, seq >= 0 ? (uint64_t)seq : 0);
+status:
+  okx_clear(o);
+  status_record(&rec[0], inst, f->parser->venue, recv_ns, seq >= 0 ? (uint64_t)seq : 0);
+  return 1;
+}
+
 BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns) {
   bot4_tick_t *const rec = f->scratch;
   const int32_t n = bot4_vparse(f, buf, len, recv_ns, rec, f->scratch_cap);
@@ -1025,6 +1601,16 @@ BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t 
       vfail_book(f, f->instrument, BOT4_BOOK_BAD_LEVEL, f->seq_last, recv_ns);
     if (n <= 0) return n;
     const uint32_t m = f->nbooks && (f->what == BOT4_VP_DELTA || f->what == BOT4_VP_SNAPSHOT) ? coinbase_apply(f, rec, (uint32_t)n) : (uint32_t)n;
+    if (f->ring && m) vpush(f, rec, m);
+    return n;
+  }
+  if (f->venue_kind == BOT4_VP_OKX) {
+    if (BOT4_UNLIKELY(n == BOT4_PARSE_MISSING && f->what == BOT4_VP_DELTA && f->instrument != UINT32_MAX)) {
+      if (f->okx && f->instrument < f->nbooks) okx_clear(&f->okx->book[f->instrument]);
+      vfail_book(f, f->instrument, BOT4_BOOK_BAD_LEVEL, 0, recv_ns);
+    }
+    if (n < 0) return n;
+    const uint32_t m = f->nbooks && (f->what == BOT4_VP_DELTA || f->what == BOT4_VP_SNAPSHOT) ? okx_book_step(f, buf, rec, (uint32_t)n, recv_ns) : (uint32_t)n;
     if (f->ring && m) vpush(f, rec, m);
     return n;
   }
@@ -1040,6 +1626,16 @@ BOT4_API int32_t bot4_vfeed_fail(bot4_vfeed_t *f, uint32_t instrument, uint64_t 
   f->resyncs = 0;
   vfail_book(f, instrument, BOT4_BOOK_INTERRUPTED, f->seq_last, recv_ns);
   return 1;
+}
+
+BOT4_API uint64_t bot4_okx_bytes(uint32_t nbooks) { return sizeof(bot4_okx_t) + (uint64_t)nbooks * sizeof(bot4_okx_book_t); }
+
+BOT4_API int32_t bot4_vfeed_okx(bot4_vfeed_t *f, bot4_okx_t *mem, uint32_t nbooks) {
+  if (f->venue_kind != BOT4_VP_OKX || !mem || ((uintptr_t)mem & (BOT4_CACHELINE - 1)) || nbooks < f->nbooks) return -1;
+  memset(mem, 0, bot4_okx_bytes(nbooks));
+  if (!okx_crc_ready) okx_crc_init();
+  f->okx = mem;
+  return 0;
 }
 
 BOT4_API int32_t bot4_vfeed_frames(bot4_vfeed_t *f, const uint8_t *buf, const uint32_t *offs, uint32_t n,
@@ -1069,6 +1665,16 @@ BOT4_API int bot4_layout_vparse(char *buf, int cap) {
   BOT4_L_OFF(bot4_vfeed_t, gap);
   BOT4_L_OFF(bot4_vfeed_t, scratch);
   BOT4_L_OFF(bot4_vfeed_t, scratch_cap);
+  BOT4_L_OFF(bot4_vfeed_t, okx);
+  BOT4_L_SIZE(bot4_okx_book_t);
+  BOT4_L_OFF(bot4_okx_book_t, checked);
+  BOT4_L_OFF(bot4_okx_book_t, mismatches);
+  BOT4_L_OFF(bot4_okx_book_t, unchecked);
+  BOT4_L_OFF(bot4_okx_book_t, heartbeats);
+  BOT4_L_OFF(bot4_okx_book_t, resets);
+  BOT4_L_OFF(bot4_okx_book_t, withheld);
+  BOT4_L_OFF(bot4_okx_book_t, crossed);
+  BOT4_L_OFF(bot4_okx_t, book);
   BOT4_L_OFF(bot4_parser_t, deferred);
   return n;
 }

@@ -56,13 +56,45 @@
 #define BOT4_PARSE_DEFER (-8) /* a frame the C path leaves to the cold path (counted in deferred) */
 #define BOT4_PARSE_STALE (-9) /* Coinbase: sequence_num at or below the last one; skipped (seq_stale) */
 
-enum bot4_vparse_venue { BOT4_VP_BYBIT = 1, BOT4_VP_COINBASE = 2 };
+enum bot4_vparse_venue { BOT4_VP_BYBIT = 1, BOT4_VP_COINBASE = 2, BOT4_VP_OKX = 3 };
 /* what the last frame was (bot4_vfeed_t.what) */
 enum bot4_vparse_what {
   BOT4_VP_NONE = 0, BOT4_VP_TRADES = 1, BOT4_VP_DELTA = 2, BOT4_VP_SNAPSHOT = 3,
   BOT4_VP_HEARTBEAT = 4,    /* Coinbase heartbeats (status CONTROL) */
   BOT4_VP_SUBSCRIPTIONS = 5 /* Coinbase subscriptions answer (status CONTROL) */
 };
+
+/* OKX: each level's received text, kept beside the C book for the checksum (the price and size
+ * strings as sent, keyed by the price), and the book outcomes the C step counts. */
+#define BOT4_OKX_SLOTS 1024       /* per side: a books channel holds 400 levels a side */
+#define BOT4_OKX_SPANS 4096       /* levels one OKX push may carry */
+#define BOT4_OKX_CHECK_LEVELS 25  /* the checksum covers the first 25 levels a side */
+typedef struct {
+  double price; /* 0: empty slot */
+  uint8_t plen, slen;
+  char p[22];
+  char s[32];
+} okx_text_t;
+static_assert(sizeof(okx_text_t) == 64, "one line per level text");
+
+typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_okx_book {
+  uint64_t checked;    /* checksums compared */
+  uint64_t mismatches; /* checksums that did not agree (book failed, problem CHECKSUM) */
+  uint64_t unchecked;  /* pushes whose checksum was 0 or absent (OKX is retiring the field) */
+  uint64_t heartbeats; /* no-change updates (prevSeqId == seqId, no level) */
+  uint64_t resets;     /* sequence resets after maintenance (seqId < prevSeqId) */
+  uint64_t withheld;   /* updates while the book waited for a snapshot: not applied, not pushed */
+  uint64_t crossed;
+  uint64_t pad0;
+  uint32_t count[2];
+  uint32_t pad1[14];
+  okx_text_t slot[2][BOT4_OKX_SLOTS];
+} bot4_okx_book_t;
+
+typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_okx {
+  uint32_t spans[BOT4_OKX_SPANS * 4]; /* the last push's level texts: price off, len, size off, len */
+  bot4_okx_book_t book[];             /* by instrument */
+} bot4_okx_t;
 
 /* One feed's C path: its parser, its books (a BookSet table: bot4_book_t *[nbooks], NULL entries
  * allowed) and its ring. The per-frame results are read from TypeScript in place. */
@@ -92,6 +124,12 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_vfeed {
   uint32_t scratch_cap; /* (Coinbase snapshots carry every level: tens of thousands) */
   uint32_t pad2;
   uint64_t pad1;
+  /* line 2: OKX (bot4_vfeed_okx) */
+  bot4_okx_t *okx;
+  int64_t okx_seq, okx_prev, okx_checksum; /* the last book push's seqId (-1 none), prevSeqId, checksum */
+  uint32_t okx_checksum_ok;                /* it carried a 32-bit checksum */
+  uint32_t pad3;
+  uint64_t pad4[3];
 } bot4_vfeed_t;
 
 BOT4_API uint64_t bot4_vfeed_bytes(void);
@@ -119,6 +157,17 @@ BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t 
  * benchmarks, one FFI call per batch. Returns the records produced in all. */
 BOT4_API int32_t bot4_vfeed_frames(bot4_vfeed_t *f, const uint8_t *buf, const uint32_t *offs, uint32_t n,
                                    const uint64_t *recv_ns);
+/* OKX: the level-text area for nbooks books (bot4_okx_bytes; 64-byte aligned, the caller keeps
+ * it alive): with it bot4_vfeed_frame keeps each book by OKX's procedure — a snapshot loads it;
+ * an update must carry prevSeqId == the book's seqId (a no-change update has seqId == prevSeqId
+ * and no level; seqId < prevSeqId is the documented reset after maintenance), else GAP; the
+ * checksum (when not 0) must equal the CRC-32 of the first 25 levels a side, else CHECKSUM; a
+ * crossed book fails too. A failed book is cleared, waits for a snapshot, and the ring gets a
+ * STATUS record instead of the push's records; updates meanwhile are withheld. */
+BOT4_API uint64_t bot4_okx_bytes(uint32_t nbooks);
+BOT4_API int32_t bot4_vfeed_okx(bot4_vfeed_t *f, bot4_okx_t *mem, uint32_t nbooks);
+/* CRC-32 (zlib's) of n bytes. */
+BOT4_API uint32_t bot4_crc32(const uint8_t *p, uint32_t n);
 BOT4_API int bot4_layout_vparse(char *buf, int cap);
 
 #endif

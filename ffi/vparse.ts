@@ -7,7 +7,7 @@
 import { K } from "./lib.ts";
 import { alignedBuffer, type AlignedBuffer } from "./buffers.ts";
 import { PARSER_BYTES, ParserLayout as P } from "./sym/feed.ts";
-import { PARSE_DEFER, PARSE_STALE, VfeedLayout as L, VparseVenue, VparseWhat } from "./sym/vparse.ts";
+import { OkxBookLayout as OB, PARSE_DEFER, PARSE_STALE, VfeedLayout as L, VparseVenue, VparseWhat } from "./sym/vparse.ts";
 import type { BookSet } from "./book.ts";
 import type { ParserCounters } from "./parse.ts";
 import type { SpscRing } from "./ring.ts";
@@ -28,6 +28,8 @@ export interface VenueFrameParserOptions {
   ring?: SpscRing;
   /** records one frame may make (default 4096, the parser's scratch): Coinbase snapshots carry every level */
   maxRecords?: number;
+  /** OKX: keep the books by OKX's procedure (seqId/prevSeqId chain, CRC-32 checksum over each level's received text) */
+  okxBooks?: boolean;
 }
 
 /** One venue connection's C parser (enum VparseVenue), its symbols, books and ring. */
@@ -45,6 +47,8 @@ export class VenueFrameParser {
   private inbuf: AlignedBuffer;
   private readonly frame_ = K.bot4_vfeed_frame;
   private readonly recs?: AlignedBuffer;
+  private readonly okxMem?: AlignedBuffer;
+  private readonly okxU64?: BigUint64Array;
   private readonly symbols = new Map<string, number>();
 
   constructor(
@@ -64,6 +68,12 @@ export class VenueFrameParser {
     if (o.maxRecords !== undefined && o.maxRecords > 4096) {
       this.recs = alignedBuffer(o.maxRecords * 64);
       if (K.bot4_vfeed_scratch(this.ptr, this.recs.ptr, o.maxRecords) !== 0) throw new RangeError("bot4_vfeed_scratch refused the record area");
+    }
+    if (o.okxBooks) {
+      const nb = books ? books.instruments : 0;
+      this.okxMem = alignedBuffer(Number(K.bot4_okx_bytes(nb)));
+      if (K.bot4_vfeed_okx(this.ptr, this.okxMem.ptr, nb) !== 0) throw new RangeError("bot4_vfeed_okx refused (not an OKX parser)");
+      this.okxU64 = new BigUint64Array(this.okxMem.buffer, this.okxMem.byteOffset, this.okxMem.bytes / 8);
     }
     this.pu64 = new BigUint64Array(this.pmem.buffer, this.pmem.byteOffset, P.table / 8);
     this.fi32 = new Int32Array(this.fmem.buffer, this.fmem.byteOffset, L.bytes / 4);
@@ -165,6 +175,22 @@ export class VenueFrameParser {
    */
   failBook(instrument: number, recvNs: number): boolean {
     return K.bot4_vfeed_fail(this.ptr, instrument, recvNs) === 1;
+  }
+
+  /** OKX: one book's outcomes as the C step counted them (okxBooks). */
+  okxCounters(instrument: number): { checksumsChecked: number; checksumMismatches: number; checksumZero: number; heartbeats: number; resets: number; withheld: number; crossed: number } {
+    const u = this.okxU64;
+    if (!u) throw new Error("not an OKX parser with books");
+    const at = (off: number) => Number(u[(OB.areaBooks + instrument * OB.bytes + off) / 8]);
+    return {
+      checksumsChecked: at(OB.checked),
+      checksumMismatches: at(OB.mismatches),
+      checksumZero: at(OB.unchecked),
+      heartbeats: at(OB.heartbeats),
+      resets: at(OB.resets),
+      withheld: at(OB.withheld),
+      crossed: at(OB.crossed),
+    };
   }
 
   /** A new connection (cold): the sequence starts afresh and every book waits for its snapshot. */

@@ -15,6 +15,12 @@ import { TICK_BYTES } from "../src/domain/tick.ts";
 import { TickBuffer } from "../src/domain/tick-buffer.ts";
 import { bybitUnified, normalizeBybitFrame } from "../src/feed/bybit/normalize.ts";
 import { coinbaseUnified, normalizeCoinbaseFrame } from "../src/feed/coinbase/normalize.ts";
+import { K } from "../ffi/lib.ts";
+import { crc32 } from "../src/book/crc32.ts";
+import { ASK, BID, L2Book } from "../src/book/l2book.ts";
+import { OkxBookSync } from "../src/feed/okx/book.ts";
+import { normalizeOkxFrame, okxUnified } from "../src/feed/okx/normalize.ts";
+import { generateOkxTape, OkxVenueBook } from "../src/sim/venues/okx.ts";
 import { CryptofeedV3Reader } from "../src/feed/cryptofeed-v3.ts";
 
 const FILE = new URL("../../shared/data/cryptofeed-v3/BYBIT.jsonl.gz", import.meta.url).pathname;
@@ -320,5 +326,138 @@ describe("Coinbase C parser: forms, faults and the connection's sequence_num", (
     } finally {
       ring.free();
     }
+  });
+});
+
+describe("OKX v5 C parser and book procedure (the simulator's tape, built from OKX's documentation)", () => {
+  const gen = generateOkxTape({ pushes: 3000 });
+  const ids = gen.instruments.map((x) => x.instId);
+  const snapshots = gen.instruments.map((x, i) => {
+    const vb = new OkxVenueBook(x.instId);
+    vb.load(gen.startBooks[i]!);
+    return vb.snapshotFrame();
+  });
+  const frames = [...snapshots, ...gen.text];
+  const okxFeed = (ring?: SpscRing) => {
+    const books = new BookSet(ids.length);
+    ids.forEach((_, i) => books.add(i, BookRule.none, { levels: 1024, pending: 16 }));
+    const p = new VenueFrameParser(VparseVenue.okx, Venue.okx, { books, ring, okxBooks: true });
+    ids.forEach((id, i) => p.addSymbol(id, i));
+    p.reset();
+    return { p, books };
+  };
+
+  test("the documentation's checksum example; bot4_crc32 is zlib's CRC-32", () => {
+    // okx.com/docs-v5 "Checksum": bids [3366.1:7], asks [3366.8:9, 3368:8, 3372:8]
+    const text = enc.encode("3366.1:7:3366.8:9:3368:8:3372:8");
+    inU8.set(text);
+    expect(K.bot4_crc32(inb.ptr, text.length) >>> 0).toBe(crc32(text));
+    const { p, books } = okxFeed();
+    const want = crc32(text) | 0;
+    const snap = `{"arg":{"channel":"books","instId":"${ids[0]}"},"action":"snapshot","data":[{"asks":[["3366.8","9","0","1"],["3368","8","0","1"],["3372","8","0","1"]],"bids":[["3366.1","7","0","1"]],"ts":"1","checksum":${want},"prevSeqId":-1,"seqId":10}]}`;
+    expect(p.text(snap, 1)).toBe(4);
+    expect([books.get(0)!.synced, p.okxCounters(0).checksumsChecked, p.okxCounters(0).checksumMismatches]).toEqual([true, 1, 0]);
+    // the same book with the venue's checksum off by one: refused, failed, counted
+    p.text(snap.replace(`"checksum":${want}`, `"checksum":${want + 1}`), 2);
+    expect([books.get(0)!.synced, books.get(0)!.problem?.what, p.okxCounters(0).checksumMismatches, p.resyncs]).toEqual([false, "checksum mismatch", 1, 1]);
+  });
+
+  test("every frame: the same records as normalizeOkxFrame, byte for byte; the books follow every checksum; final books equal the generator's", () => {
+    const { p, books } = okxFeed();
+    const table = new InstrumentTable();
+    ids.forEach((id) => table.id(Venue.okx, okxUnified(id)));
+    const tb = new TickBuffer(4096);
+    const q = new VenueFrameParser(VparseVenue.okx, Venue.okx);
+    ids.forEach((id, i) => q.addSymbol(id, i));
+    let records = 0;
+    for (const f of frames) {
+      tb.clear();
+      const want = normalizeOkxFrame(JSON.parse(f), 0n, table, tb);
+      const got = parseOne(q, f);
+      expect([f.slice(0, 60), got.n]).toEqual([f.slice(0, 60), want]);
+      expect(got.recs).toEqual(tb.bytes().slice());
+      records += want;
+      expect(p.text(f, 1)).toBe(want);
+      expect(p.resyncs).toBe(0);
+    }
+    expect(records).toBeGreaterThan(5000);
+    const ref = gen.instruments.map((x) => new OkxBookSync(new L2Book("okx", x.instId)));
+    for (const f of frames) {
+      const m = JSON.parse(f);
+      if (m.arg.channel === "books") ref[ids.indexOf(m.arg.instId)]!.onMessage(m);
+    }
+    ids.forEach((_, i) => {
+      const k = p.okxCounters(i), r = ref[i]!.counters;
+      expect([k.checksumsChecked, k.checksumMismatches, k.heartbeats, k.resets]).toEqual([r.checksumsChecked, 0, r.heartbeats, r.resets]);
+      expect(k.checksumsChecked).toBeGreaterThan(500);
+      const b = books.get(i)!;
+      expect(b.synced).toBe(true);
+      expect(b.levels(BID)).toEqual(ref[i]!.book.levels(BID));
+      expect(b.levels(ASK)).toEqual(ref[i]!.book.levels(ASK));
+      expect(b.lastSeq).toBe(ref[i]!.book.lastSeq);
+    });
+  });
+
+  test("a lost update is a gap; a changed size a checksum mismatch; either fails the book, puts a STATUS record in the ring, withholds updates until the snapshot", () => {
+    const ring = SpscRing.create(1 << 16);
+    const out = alignedBuffer(4096 * TICK_BYTES);
+    try {
+      const { p, books } = okxFeed(ring);
+      const book0 = books.get(0)!;
+      const upd = frames.map((f, i) => (i >= 2 && f.includes('"action":"update"') && f.includes(`"instId":"${ids[0]}"`) ? i : -1)).filter((i) => i >= 0);
+      for (let i = 0; i < upd[10]!; i++) p.text(frames[i]!, 1);
+      p.text(frames[upd[11]!]!, 2); // upd[10] lost
+      expect([p.resyncs, book0.synced, book0.problem?.what, book0.counters().gaps]).toEqual([1, false, "gap", 1]);
+      expect(p.pushed).toBe(1);
+      p.text(frames[upd[12]!]!, 3);
+      expect([p.pushed, p.okxCounters(0).withheld]).toEqual([0, 1]);
+      while (ring.pop(out.ptr, 4096) > 0) {}
+      // a size changed in flight: the checksum catches it
+      const { p: p2, books: b2 } = okxFeed(ring);
+      for (let i = 0; i < upd[10]!; i++) p2.text(frames[i]!, 1);
+      const f = frames[upd[10]!]!;
+      const m = JSON.parse(f);
+      const lv = m.data[0].bids[0] ?? m.data[0].asks[0];
+      lv[1] = lv[1] === "7" ? "8" : "7";
+      expect(p2.text(JSON.stringify(m), 2)).toBeGreaterThan(0);
+      expect([p2.resyncs, b2.get(0)!.synced, b2.get(0)!.problem?.what, p2.okxCounters(0).checksumMismatches, p2.pushed]).toEqual([1, false, "checksum mismatch", 1, 1]);
+      const n = ring.pop(out.ptr, 4096);
+      expect(new Uint8Array(out.buffer, out.byteOffset + (n - 1) * TICK_BYTES, TICK_BYTES)[62]).toBe(4); // STATUS
+      // a fresh snapshot recovers
+      const vb = new OkxVenueBook(ids[0]!);
+      vb.load(gen.startBooks[0]!);
+      expect(p2.text(vb.snapshotFrame(), 3)).toBeGreaterThan(0);
+      expect(b2.get(0)!.synced).toBe(true);
+    } finally {
+      ring.free();
+    }
+  });
+
+  test("no-change messages, the reset after maintenance, events, pongs, unknown channels and bad levels: classified and counted", () => {
+    const { p, books } = okxFeed();
+    const id = ids[0]!;
+    const snap = `{"arg":{"channel":"books","instId":"${id}"},"action":"snapshot","data":[{"asks":[["101","1","0","1"]],"bids":[["100","2","0","1"]],"ts":"5","checksum":0,"prevSeqId":-1,"seqId":10}]}`;
+    const upd = (prev: number, seq: number, bids: string) => `{"arg":{"channel":"books","instId":"${id}"},"action":"update","data":[{"asks":[],"bids":[${bids}],"ts":"6","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
+    expect(p.text(snap, 1)).toBe(2);
+    expect(p.text(upd(10, 10, ""), 2)).toBe(0); // no change
+    expect(p.text(upd(10, 3, '["100.5","1","0","1"]'), 3)).toBe(1); // reset: seqId < prevSeqId
+    expect(p.text(upd(3, 4, '["100.6","1","0","1"]'), 4)).toBe(1);
+    const k = p.okxCounters(0);
+    expect([k.heartbeats, k.resets, k.checksumZero, books.get(0)!.lastSeq, books.get(0)!.bestBid, books.get(0)!.synced]).toEqual([1, 1, 4, 4, 100.6, true]);
+    const cases: Array<[string, number]> = [
+      ['{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a"}', ParseStatus.control],
+      ['{"event":"error","code":"60018","msg":"bad","connId":"a"}', ParseStatus.venueError],
+      ["pong", ParseStatus.malformed],
+      [`{"arg":{"channel":"tickers","instId":"${id}"},"data":[{}]}`, ParseStatus.unknownType],
+      [`{"arg":{"channel":"books","instId":"NOPE-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1","seqId":1,"prevSeqId":0}]}`, ParseStatus.unknownSymbol],
+      [`{"arg":{"channel":"trades","instId":"${id}"},"data":[{"instId":"${id}","tradeId":"x","px":"1","sz":"1","side":"buy","ts":"1"}]}`, ParseStatus.missing],
+      [upd(4, 5, '["abc","1","0","1"]'), ParseStatus.missing],
+    ];
+    for (const [text, status] of cases) expect([text, p.text(text, 5)]).toEqual([text, status]);
+    // the unreadable book push failed that book
+    expect([books.get(0)!.synced, books.get(0)!.problem?.what]).toEqual([false, "bad level"]);
+    const t = parseOne(p, `{"data":[{"instId":"${id}","tradeId":"77","px":"100.1","sz":"0.5","side":"sell","ts":"1700000000123"}],"arg":{"instId":"${id}","channel":"trades"}}`);
+    expect(t.n).toBe(1);
+    expect([t.recs[62], t.recs[63], new BigUint64Array(t.recs.buffer)[6], new BigUint64Array(t.recs.buffer)[0]]).toEqual([1, 1 | 8, 77n, 1700000000123000000n]);
   });
 });

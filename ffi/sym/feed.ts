@@ -105,7 +105,7 @@ export const BookLayout = {
 
 export const BookRule = { none: 0, binanceSpot: 1, binanceFutures: 2, seq: 3 } as const;
 export const BookState = { needSnapshot: 0, awaitBridge: 1, synced: 2 } as const;
-export const BookProblem = ["ok", "gap", "crossed", "snapshot too old", "pending overflow", "bad level", "stream interrupted", "stale"] as const;
+export const BookProblem = ["ok", "gap", "crossed", "snapshot too old", "pending overflow", "bad level", "stream interrupted", "stale", "checksum mismatch"] as const;
 
 const P = ParserLayout;
 const B = BookLayout;

@@ -4,6 +4,9 @@ import type { LayoutSpec } from "./types.ts";
 export const vparseSymbols = {
   bot4_vfeed_bytes: { args: [], returns: "u64" },
   bot4_vfeed_reset: { args: ["ptr"], returns: "void" },
+  bot4_okx_bytes: { args: ["u32"], returns: "u64" },
+  bot4_vfeed_okx: { args: ["ptr", "ptr", "u32"], returns: "i32" },
+  bot4_crc32: { args: ["ptr", "u32"], returns: "u32" },
   bot4_vfeed_fail: { args: ["ptr", "u32", "u64"], returns: "i32" },
   bot4_vfeed_scratch: { args: ["ptr", "ptr", "u32"], returns: "i32" },
   bot4_vfeed_init: { args: ["ptr", "ptr", "u32", "ptr", "u32", "ptr"], returns: "i32" },
@@ -15,7 +18,7 @@ export const vparseSymbols = {
 
 /** bot4_vfeed_t (c/vparse.h): results of the last frame, read in place. */
 export const VfeedLayout = {
-  bytes: 128,
+  bytes: 192,
   status: 32,
   resyncs: 36,
   instrument: 40,
@@ -30,12 +33,27 @@ export const VfeedLayout = {
   gap: 100,
   scratch: 104,
   scratchCap: 112,
+  okx: 128,
   /** bot4_parser_t.deferred (c/parse.h) */
   parserDeferred: 128,
 } as const;
 
 /** enum bot4_vparse_venue */
-export const VparseVenue = { bybit: 1, coinbase: 2 } as const;
+export const VparseVenue = { bybit: 1, coinbase: 2, okx: 3 } as const;
+
+/** bot4_okx_book_t (c/vparse.h): one OKX book's outcomes, then its level texts; bot4_okx_t.book. */
+export const OkxBookLayout = {
+  bytes: 128 + 2 * 1024 * 64,
+  checked: 0,
+  mismatches: 8,
+  unchecked: 16,
+  heartbeats: 24,
+  resets: 32,
+  withheld: 40,
+  crossed: 48,
+  /** bot4_okx_t.book: the first book's offset in the area */
+  areaBooks: 4096 * 16,
+} as const;
 /** enum bot4_vparse_what */
 export const VparseWhat = { none: 0, trades: 1, delta: 2, snapshot: 3, heartbeat: 4, subscriptions: 5 } as const;
 /** BOT4_PARSE_DEFER: a frame the C path leaves to the cold path */
@@ -64,6 +82,16 @@ export const vparseLayouts: LayoutSpec[] = [
       "bot4_vfeed_t.gap": V.gap,
       "bot4_vfeed_t.scratch": V.scratch,
       "bot4_vfeed_t.scratch_cap": V.scratchCap,
+      "bot4_vfeed_t.okx": V.okx,
+      bot4_okx_book_t: OkxBookLayout.bytes,
+      "bot4_okx_book_t.checked": OkxBookLayout.checked,
+      "bot4_okx_book_t.mismatches": OkxBookLayout.mismatches,
+      "bot4_okx_book_t.unchecked": OkxBookLayout.unchecked,
+      "bot4_okx_book_t.heartbeats": OkxBookLayout.heartbeats,
+      "bot4_okx_book_t.resets": OkxBookLayout.resets,
+      "bot4_okx_book_t.withheld": OkxBookLayout.withheld,
+      "bot4_okx_book_t.crossed": OkxBookLayout.crossed,
+      "bot4_okx_t.book": OkxBookLayout.areaBooks,
       "bot4_parser_t.deferred": V.parserDeferred,
     },
   },
