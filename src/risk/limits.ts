@@ -5,9 +5,9 @@
  *    take it back to even (a seqlock); readers retry while it is odd or when it moved during their
  *    read, so nobody acts on half of an update (test/risk.test.ts checks it across two Workers);
  *  - every change a checker must act on (a new set, a kill-switch trip or reset) bumps one
- *    generation word after it is complete; a checker reads that word once per check (the only
- *    atomic on its path) and, when it moved, copies the limits into its own memory under the
- *    seqlock, so it always decides on one whole set;
+ *    generation word after it is complete; a checker reads that word once per check and, when
+ *    it moved, copies the limits into its own memory under the seqlock, so it always decides on
+ *    one whole set;
  *  - reject counters: each checker owns a row (claimed by Atomics.add at construction) that only
  *    it writes, so counting costs a plain increment and no count is lost; readers sum the rows;
  *  - the kill-switch words (tripped, reason, epoch) are set by compare-and-swap (kill-switch.ts).

@@ -13,10 +13,10 @@
  *   self-trade (a buy at or above our own best resting ask, a sell at or below our best bid).
  *
  * Limits and counters are in the shared RiskLimits block. check() reads its generation word
- * once (the one atomic on the path); when it moved (a new limit set, a kill-switch trip or
- * reset), the checker copies the limits into its own array under the seqlock and reads the
- * kill word, so every decision is made on one whole set and a trip from any thread stops the
- * next check. The day's PnL is read from the block as its owner last published it. The token
+ * once; when it moved (a new limit set, a kill-switch trip or reset), the checker copies the
+ * limits into its own array under the seqlock and reads the kill word with Atomics, so every
+ * decision is made on one whole set and a trip from any thread stops the next check. Gross
+ * exposure uses the marks the engine gives PositionBook.mark() (O(1) per mark). The day's PnL is read from the block as its owner last published it. The token
  * buckets belong to this instance: one order-sending thread per venue owns that venue's bucket.
  * Rejections are counted in this checker's own row of the shared counters (a plain increment,
  * no atomic) and their details (instrument, venue, value, limit, time) go into a small ring
