@@ -258,7 +258,14 @@ export class PreTradeRisk {
     this.lastValue = value;
     this.lastLimit = limit;
     this.counters[code]!++;
-    this.record(code, inst, venue, nowNs);
+    const o = (this.ringHead++ & (RING - 1)) * RING_FIELDS;
+    const r = this.ring;
+    r[o] = code;
+    r[o + 1] = inst;
+    r[o + 2] = venue;
+    r[o + 3] = value;
+    r[o + 4] = limit;
+    r[o + 5] = nowNs;
     return code;
   }
 
@@ -299,17 +306,6 @@ export class PreTradeRisk {
   /** a per-instrument limit as configured (for the reject log) */
   private limit(inst: number, k: number): number {
     return this.lim[this.instBase + inst * PER_INST + k]!;
-  }
-
-  private record(code: number, inst: number, venue: number, nowNs: number): void {
-    const o = (this.ringHead++ & (RING - 1)) * RING_FIELDS;
-    const r = this.ring;
-    r[o] = code;
-    r[o + 1] = inst;
-    r[o + 2] = venue;
-    r[o + 3] = this.lastValue;
-    r[o + 4] = this.lastLimit;
-    r[o + 5] = nowNs;
   }
 
   /** tokens left in a venue's bucket as of its last check (Infinity: no throttle) */
