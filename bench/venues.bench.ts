@@ -3,8 +3,9 @@
  * run. The market-data issue asks each native handler to be "a C parser over the received bytes,
  * or an equally fast method — measure it", and >= 10x ccxt. Bybit runs on the C path (c/vparse.c:
  * the frame's bytes parsed into tick records and applied to the feed's C book in one FFI call),
- * and so does Coinbase (the same call also checks the connection's sequence_num); Kraken and OKX
- * are still handled in TypeScript (JSON.parse + a book sync + a
+ * and so do Coinbase (the same call also checks the connection's sequence_num) and OKX (the
+ * seqId chain and the CRC-32 checksum over each level's received text, in C); Kraken is still
+ * handled in TypeScript (JSON.parse + a book sync + a
  * normaliser). This is that measurement.
  *
  * Per venue:
@@ -145,7 +146,7 @@ function timeByClass(t: Tape, begin: () => (text: string) => void, reps = REPS):
  * encoded in C-readable memory, one FFI call for the whole tape; median of REPS runs, each on
  * fresh books. Shows what the per-frame text encoding and FFI call of the feed add.
  */
-function cOnly(frames: string[], symbols: string[], kind: number, venue: number, levels: number, rule: number = BookRule.seq, maxRecords?: number): number {
+function cOnly(frames: string[], symbols: string[], kind: number, venue: number, levels: number, rule: number = BookRule.seq, maxRecords?: number, okxBooks = false): number {
   const enc = new TextEncoder();
   const bytes = frames.map((f) => enc.encode(f));
   const total = bytes.reduce((a, b) => a + b.length, 0);
@@ -162,14 +163,15 @@ function cOnly(frames: string[], symbols: string[], kind: number, venue: number,
   for (let r = 0; r < REPS; r++) {
     const books = new BookSet(symbols.length);
     symbols.forEach((_, i) => books.add(i, rule, { levels, pending: 16 }));
-    const p = new VenueFrameParser(kind, venue, { books, maxRecords });
+    const p = new VenueFrameParser(kind, venue, { books, maxRecords, okxBooks });
     symbols.forEach((s, i) => p.addSymbol(s, i));
     p.reset();
     const t0 = performance.now();
     p.frames(mem.ptr, offs.ptr, frames.length, recv.ptr);
     runs[r] = ((performance.now() - t0) * 1e6) / frames.length;
     const k = p.counters();
-    if (k.malformed + k.missing + k.unknownSymbol + k.tooMany + p.seqGaps + books.all().reduce((g, b) => g + b.counters().gaps + b.counters().crossed, 0) > 0) throw new Error(`C-only replay not clean: ${JSON.stringify(k)}`);
+    const mismatches = okxBooks ? symbols.reduce((a, _, i) => a + p.okxCounters(i).checksumMismatches, 0) : 0;
+    if (k.malformed + k.missing + k.unknownSymbol + k.tooMany + p.seqGaps + mismatches + books.all().reduce((g, b) => g + b.counters().gaps + b.counters().crossed, 0) > 0) throw new Error(`C-only replay not clean: ${JSON.stringify(k)}`);
   }
   return percentiles(runs).p50;
 }
@@ -521,10 +523,15 @@ if (!skip("Kraken", KRAKEN_FILE)) {
     for (const s of specs) o.client.subscriptions[`books:${s.symbol}`] = {};
     return o;
   });
-  for (const id of ids) sameTop("OKX", feed.books.byInst.get(id)!.book, last.ex.orderbooks[okxUnified(id)]);
+  ids.forEach((id, i) => sameTop("OKX", feed.sync(i)!.book, last.ex.orderbooks[okxUnified(id)], id));
+  const checked = ids.reduce((a, _, i) => a + feed.sync(i)!.counters.checksumsChecked, 0);
+  if (checked < c.snapshots + c.applied) throw new Error(`OKX: only ${checked} checksums checked`);
   if (!last.ex.trades[okxUnified(ids[0]!)]?.length) throw new Error("OKX: ccxt kept no trades");
   feed.stop();
-  report("okx", t, json, ours, theirs, "OkxFeed: JSON.parse + OkxBooks (seqId chain, checksum) + normalizeOkxFrame + ring", "ccxt.pro.okx: WsClient.onMessage -> handleOrderBook (seqId check, no checksum) / handleTrades");
+  report("okx", t, json, ours, theirs, "OkxFeed: text -> encodeInto -> one FFI call: C parse + seqId chain + CRC-32 checksum + the feed's C book + ring", "ccxt.pro.okx: WsClient.onMessage -> handleOrderBook (seqId check, no checksum) / handleTrades");
+  const c2 = cOnly(t.frames, ids, VparseVenue.okx, Venue.okx, 1024, BookRule.none, undefined, true);
+  figure("okx_all_c_only_ns", c2, "ns/frame", "bot4_vfeed_frames on pre-encoded bytes: C parse + seqId chain + checksum + C books, no text, no per-frame FFI call");
+  figure("okx_all_c_only_vs_ccxt_x", theirs[3]! / c2, "x");
 }
 
 ring.free();

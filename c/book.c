@@ -459,6 +459,7 @@ BOT4_API uint32_t bot4_book_levels(bot4_book_t *b, uint32_t side, double *out, u
   const double sign = side ? -1.0 : 1.0;
   const double *g = grid_of(b, side);
   int64_t gi = l->gcount ? b->gbest[side] : -1;
+  uint32_t gleft = l->gcount; /* grid levels not yet copied: none left, no scan for the next */
   int64_t j = (int64_t)l->nblk - 1, i = j >= 0 ? (int64_t)bcnt(l)[did(l)[j]] - 1 : -1;
   uint32_t w = 0;
   while (w < n) {
@@ -470,6 +471,10 @@ BOT4_API uint32_t bot4_book_levels(bot4_book_t *b, uint32_t side, double *out, u
       out[2 * w] = sign * gk;
       out[2 * w + 1] = g[gi];
       w++;
+      if (--gleft == 0 || w == n) {
+        gi = -1; /* the window's last level, or all that was asked for: no scan past it */
+        continue;
+      }
       for (gi--; gi >= 0 && g[gi] == 0; gi--) {
       }
     } else {

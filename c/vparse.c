@@ -1638,6 +1638,13 @@ BOT4_API int32_t bot4_vfeed_okx(bot4_vfeed_t *f, bot4_okx_t *mem, uint32_t nbook
   return 0;
 }
 
+BOT4_API int32_t bot4_vfeed_okx_checksum(bot4_vfeed_t *f, uint32_t instrument) {
+  if (!f->okx || instrument >= f->nbooks || !f->books[instrument]) return 0;
+  int ok;
+  const int32_t v = okx_checksum(f->books[instrument], &f->okx->book[instrument], &ok);
+  return ok ? v : 0;
+}
+
 BOT4_API int32_t bot4_vfeed_frames(bot4_vfeed_t *f, const uint8_t *buf, const uint32_t *offs, uint32_t n,
                                    const uint64_t *recv_ns) {
   int32_t w = 0;

@@ -166,6 +166,8 @@ BOT4_API int32_t bot4_vfeed_frames(bot4_vfeed_t *f, const uint8_t *buf, const ui
  * STATUS record instead of the push's records; updates meanwhile are withheld. */
 BOT4_API uint64_t bot4_okx_bytes(uint32_t nbooks);
 BOT4_API int32_t bot4_vfeed_okx(bot4_vfeed_t *f, bot4_okx_t *mem, uint32_t nbooks);
+/* OKX's checksum of a book as it stands (0 when a level's text is missing). */
+BOT4_API int32_t bot4_vfeed_okx_checksum(bot4_vfeed_t *f, uint32_t instrument);
 /* CRC-32 (zlib's) of n bytes. */
 BOT4_API uint32_t bot4_crc32(const uint8_t *p, uint32_t n);
 BOT4_API int bot4_layout_vparse(char *buf, int cap);

@@ -193,6 +193,11 @@ export class VenueFrameParser {
     };
   }
 
+  /** OKX: the checksum of a book as it stands, as OKX computes it (0 when a level's text is missing). */
+  okxChecksum(instrument: number): number {
+    return K.bot4_vfeed_okx_checksum(this.ptr, instrument);
+  }
+
   /** A new connection (cold): the sequence starts afresh and every book waits for its snapshot. */
   reset(): void {
     K.bot4_vfeed_reset(this.ptr);

@@ -528,6 +528,9 @@ describe("OkxFeed protocol details", () => {
       "null",
       '{"arg":{"channel":"books"},"data":[]}',
       '{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. Please reconnect.","connId":"x"}',
+      // the configured instrument (whose subscription the venue refuses): an update before any snapshot
+      '{"arg":{"channel":"books","instId":"NOPE-USDT"},"action":"update","data":[{"asks":[],"bids":[["1","1","0","1"]],"ts":"1","checksum":0,"prevSeqId":1,"seqId":2}]}',
+      // an instrument that was not configured
       '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[["1","1","0","1"]],"ts":"1","checksum":0,"prevSeqId":1,"seqId":2}]}',
     ];
     const venue = startVenue(idle, { junk });
@@ -550,6 +553,7 @@ describe("OkxFeed protocol details", () => {
       expect(feed.counters.venueNotices).toBe(1);
       expect(feed.counters.malformed).toBe(4); // not JSON, an array, null, a push without instId
       expect(feed.counters.withheld).toBe(1); // an update before any snapshot never reaches the ring
+      expect(feed.counters.unknownSymbols).toBe(1);
       expect(feed.counters.records).toBe(0);
       expect(ring.size).toBe(0);
       expect(notices.filter(([w]) => w.startsWith("malformed frame")).length).toBe(1);

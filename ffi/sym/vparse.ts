@@ -7,6 +7,7 @@ export const vparseSymbols = {
   bot4_okx_bytes: { args: ["u32"], returns: "u64" },
   bot4_vfeed_okx: { args: ["ptr", "ptr", "u32"], returns: "i32" },
   bot4_crc32: { args: ["ptr", "u32"], returns: "u32" },
+  bot4_vfeed_okx_checksum: { args: ["ptr", "u32"], returns: "i32" },
   bot4_vfeed_fail: { args: ["ptr", "u32", "u64"], returns: "i32" },
   bot4_vfeed_scratch: { args: ["ptr", "ptr", "u32"], returns: "i32" },
   bot4_vfeed_init: { args: ["ptr", "ptr", "u32", "ptr", "u32", "ptr"], returns: "i32" },

@@ -1,14 +1,16 @@
 /**
  * OkxFeed — the native market-data handler for OKX's v5 public websocket (`/ws/v5/public`): one
- * connection for many instruments (`books`, `trades`), every frame decoded once, books kept by
- * OkxBookSync (seqId/prevSeqId chain and CRC32 checksum, src/feed/okx/book.ts) and frames turned
- * into 64-byte tick records by normalizeOkxFrame, pushed into the feed's SPSC ring with one
- * `ring.push` per frame.
+ * connection for many instruments (`books`, `trades`). Hot path: each frame's text is encoded into a
+ * preallocated buffer and one FFI call (c/vparse.h bot4_vfeed_frame) parses it in C into 64-byte
+ * tick records, keeps the feed's own C book of a books push by OKX's procedure (seqId/prevSeqId
+ * chain, CRC-32 checksum over each level's received text) and pushes the records the book
+ * accepted into the SPSC ring — no JSON.parse and no JS object per push. Events, "pong" and
+ * unreadable frames take the cold path.
  *
  * Guarantees:
  *  - after every (re)connect every configured channel is subscribed again; OKX pushes a full
  *    `snapshot` first after a books subscription, which replaces the book;
- *  - the ring only carries book records the sync accepted (snapshot, update in sequence with a
+ *  - the ring only carries book records the C book accepted (snapshot, update in sequence with a
  *    matching checksum): the engine's C book (rule NONE, c/book.h) cannot check OKX's chain or
  *    checksum itself. When the sync finds a gap, a checksum mismatch, a crossed book or an
  *    unreadable push, the frame's records are withheld, one STATUS record (book lost)
@@ -28,19 +30,11 @@
  *    that are not JSON objects are counted. Nothing a venue sends crashes the feed; onNotice is
  *    never called per frame.
  */
+import { BookRule, BookSet, type CBook } from "../../../ffi/book.ts";
+import { ParseStatus } from "../../../ffi/parse.ts";
+import { VenueFrameParser, VparseVenue, VparseWhat } from "../../../ffi/vparse.ts";
 import { Venue } from "../../domain/instruments.ts";
-import { TickBuffer } from "../../domain/tick-buffer.ts";
-import {
-  FixedInstruments,
-  TextFeedSession,
-  TickRingWriter,
-  PendingResyncs,
-  jsonObject,
-  type SessionCounters,
-  type JsonFeedOptions,
-} from "../ws-session.ts";
-import { OkxBooks, type OkxBookSync } from "./book.ts";
-import { normalizeOkxFrame, okxUnified } from "./normalize.ts";
+import { TextFeedSession, TickRingWriter, PendingResyncs, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
 
 export type OkxChannel = "books" | "trades";
 
@@ -66,7 +60,7 @@ export interface OkxFeedCounters extends SessionCounters {
   venueNotices: number;
   /** events and channels this feed does not handle */
   other: number;
-  /** books outcomes (OkxBookSync) */
+  /** books outcomes (the C books) */
   snapshots: number;
   applied: number;
   heartbeats: number;
@@ -82,29 +76,34 @@ export interface OkxFeedCounters extends SessionCounters {
   unknownSymbols: number;
 }
 
+/** One configured instrument's book as the feed keeps it: a C book (rule NONE) and OKX's checks in C. */
+export interface OkxBookView {
+  readonly instId: string;
+  readonly book: CBook;
+  readonly counters: { snapshots: number; applied: number; heartbeats: number; resets: number; gaps: number; checksumsChecked: number; checksumMismatches: number; checksumZero: number; crossed: number; withheld: number };
+  /** the book's checksum as OKX computes it, from the levels' received text */
+  checksum(): number;
+}
+
 const MAX_KEPT = 20;
 
 export class OkxFeed {
-  readonly counters: OkxFeedCounters = {
-    connects: 0, reconnects: 0, stalls: 0, pingsSent: 0, pongs: 0, pongTimeouts: 0, sendFailures: 0,
-    frames: 0, records: 0, malformed: 0, ringDrops: 0, subscribeAcks: 0, unsubscribeAcks: 0, errors: 0, venueNotices: 0, other: 0,
-    snapshots: 0, applied: 0, heartbeats: 0, gaps: 0, checksumMismatches: 0, crossed: 0, bookMalformed: 0, withheld: 0,
-    resubscribes: 0, resubscribeRetries: 0, unknownSymbols: 0,
-  };
+  readonly counters: OkxFeedCounters;
   /** `code: msg` of error events, first few */
   readonly errorMessages: string[] = [];
   readonly session: TextFeedSession;
   /** the subscription arguments sent on each connection */
   readonly args: Array<{ channel: OkxChannel; instId: string }>;
-  private booksNow = new OkxBooks("okx");
-  private readonly instruments: FixedInstruments;
   private readonly instrumentOf = new Map<string, number>();
   private readonly instIdOf = new Map<number, string>();
-  private readonly tb = new TickBuffer(1024);
   private readonly writer: TickRingWriter;
   private readonly withBooks: boolean;
+  private readonly bookSet: BookSet;
+  private readonly views = new Map<number, OkxBookView>();
+  private readonly vp: VenueFrameParser;
   /** instId → performance.now() of the resubscribe awaiting its snapshot */
   private readonly resyncing = new PendingResyncs();
+  private ringDropsSeen = 0;
   private malformedNoticed = false;
   private dropping = false;
 
@@ -114,14 +113,52 @@ export class OkxFeed {
     if (!/\/ws\/v5\/public\b/.test(o.wsUrl)) throw new RangeError(`OkxFeed: ${o.wsUrl} is not a /ws/v5/public stream`);
     const pingMs = o.pingMs ?? 20_000;
     if (!(pingMs > 0 && pingMs < 30_000)) throw new RangeError(`OkxFeed: pingMs must be in (0, 30000): OKX drops a connection silent for 30 s (got ${pingMs})`);
-    this.instruments = new FixedInstruments(o.symbols.map((s) => [okxUnified(s.instId), s.instrument] as const));
     for (const s of o.symbols) {
       this.instrumentOf.set(s.instId, s.instrument);
       this.instIdOf.set(s.instrument, s.instId);
     }
     this.args = o.symbols.flatMap((s) => o.channels.map((channel) => ({ channel, instId: s.instId })));
     this.withBooks = o.channels.includes("books");
-    this.writer = new TickRingWriter(o.ring, o.venue ?? Venue.okx);
+    const venue = o.venue ?? Venue.okx;
+    this.writer = new TickRingWriter(o.ring, venue);
+    this.bookSet = new BookSet(Math.max(...o.symbols.map((s) => s.instrument)) + 1);
+    const vp = (this.vp = new VenueFrameParser(VparseVenue.okx, venue, { books: this.bookSet, ring: o.ring, okxBooks: true }));
+    if (this.withBooks) {
+      for (const s of o.symbols) {
+        // OKX books: 400 levels a side; room for more absorbs levels an update inserts before it deletes
+        const book = this.bookSet.add(s.instrument, BookRule.none, { levels: 1024, pending: 16 });
+        const i = s.instrument;
+        this.views.set(i, {
+          instId: s.instId,
+          book,
+          get counters() {
+            const k = book.counters(), x = vp.okxCounters(i);
+            return { snapshots: k.snapshots, applied: k.applied, heartbeats: x.heartbeats, resets: x.resets, gaps: k.gaps, checksumsChecked: x.checksumsChecked, checksumMismatches: x.checksumMismatches, checksumZero: x.checksumZero, crossed: x.crossed, withheld: x.withheld };
+          },
+          checksum: () => vp.okxChecksum(i),
+        });
+      }
+    }
+    for (const s of o.symbols) vp.addSymbol(s.instId, s.instrument);
+    vp.reset();
+    const views = [...this.views.values()];
+    const sum = (pick: (k: OkxBookView["counters"]) => number) => () => views.reduce((a, v) => a + pick(v.counters), 0);
+    this.counters = Object.defineProperties(
+      {
+        connects: 0, reconnects: 0, stalls: 0, pingsSent: 0, pongs: 0, pongTimeouts: 0, sendFailures: 0,
+        frames: 0, records: 0, malformed: 0, ringDrops: 0, subscribeAcks: 0, unsubscribeAcks: 0, errors: 0, venueNotices: 0, other: 0,
+        snapshots: 0, bookMalformed: 0, resubscribes: 0, resubscribeRetries: 0, unknownSymbols: 0,
+      },
+      {
+        applied: { get: sum((k) => k.applied), enumerable: true },
+        heartbeats: { get: sum((k) => k.heartbeats), enumerable: true },
+        gaps: { get: sum((k) => k.gaps), enumerable: true },
+        checksumMismatches: { get: sum((k) => k.checksumMismatches), enumerable: true },
+        crossed: { get: sum((k) => k.crossed), enumerable: true },
+        // updates held back while a book waited for its snapshot, and pushes a book refused
+        withheld: { get: () => sum((k) => k.withheld + k.gaps + k.checksumMismatches + k.crossed)() + this.counters.bookMalformed, enumerable: true },
+      },
+    ) as OkxFeedCounters;
     this.session = new TextFeedSession(
       {
         url: o.wsUrl,
@@ -145,15 +182,14 @@ export class OkxFeed {
     this.session.stop();
   }
 
-  /** The current connection's books (a new set per connection). */
-  get books(): OkxBooks {
-    return this.booksNow;
+  /** The feed's book of a configured instrument (books channel). */
+  sync(instrument: number): OkxBookView | undefined {
+    return this.views.get(instrument);
   }
 
-  /** The book sync of a configured instrument on the current connection, once its first push arrived. */
-  sync(instrument: number): OkxBookSync | undefined {
-    const instId = this.instIdOf.get(instrument);
-    return instId === undefined ? undefined : this.booksNow.byInst.get(instId);
+  /** The C parser's counters (frames by outcome). */
+  parserCounters(): ReturnType<VenueFrameParser["counters"]> {
+    return this.vp.counters();
   }
 
   /** The engine's book asks for a fresh snapshot: resubscribe its books channel. */
@@ -165,12 +201,14 @@ export class OkxFeed {
   /** Connection gone: the engine's books must not look current until the next snapshots. */
   private onLost(): void {
     this.resyncing.clear();
+    this.vp.reset();
     const now = this.o.clock();
     for (const s of this.o.symbols) this.writer.pushBookLost(s.instrument, now);
   }
 
   private onOpen(): void {
-    this.booksNow = new OkxBooks("okx");
+    // a new connection starts from the snapshots its subscriptions bring
+    this.vp.reset();
     this.resyncing.clear();
     this.malformedNoticed = false;
     this.dropping = false;
@@ -200,6 +238,7 @@ export class OkxFeed {
     this.session.send(JSON.stringify({ op: "subscribe", args: arg }));
   }
 
+  /** Hot path: one FFI call parses the push, keeps its book by OKX's rules and fills the ring. */
   private onText(text: string): void {
     const c = this.counters;
     c.frames++;
@@ -208,7 +247,51 @@ export class OkxFeed {
       this.session.pong();
       return;
     }
-    const now = this.o.clock();
+    const vp = this.vp;
+    const n = vp.text(text, this.o.clock());
+    c.records += vp.pushed;
+    const book = vp.what === VparseWhat.snapshot || vp.what === VparseWhat.delta;
+    if (book && vp.resyncs > 0) {
+      const v = this.views.get(vp.instrument);
+      if (n === ParseStatus.missing) c.bookMalformed++;
+      if (v) this.resubscribe(v.instId, v.book.problem?.what ?? "book problem");
+    } else if (vp.what === VparseWhat.snapshot && n >= 0) {
+      c.snapshots++;
+      const v = this.views.get(vp.instrument);
+      if (v) this.resyncing.done(v.instId);
+    }
+    if (vp.ringDrops !== this.ringDropsSeen) this.ringDropped(book);
+    else if (n > 0) this.dropping = false;
+    if (n < 0 && !(book && vp.resyncs > 0)) this.coldFrame(text, n);
+  }
+
+  private ringDropped(book: boolean): void {
+    const vp = this.vp;
+    const dropped = vp.ringDrops - this.ringDropsSeen;
+    this.ringDropsSeen = vp.ringDrops;
+    this.counters.ringDrops += dropped;
+    const v = this.views.get(vp.instrument);
+    if (!this.dropping) {
+      this.dropping = true;
+      this.o.onNotice?.("ring full: records dropped", { instId: v?.instId, dropped });
+    }
+    // the engine's book lost part of this stream: the feed's book stops passing updates on (a
+    // STATUS record says so) until a fresh snapshot, which a resubscribe brings
+    if (!book || !v) return;
+    if (vp.failBook(vp.instrument, this.o.clock())) {
+      this.counters.records += vp.pushed;
+      this.ringDropsSeen = vp.ringDrops;
+    }
+    this.resubscribe(v.instId, "ring full");
+  }
+
+  /** Frames the C path made no records for: events, other channels, unreadable frames (rare). */
+  private coldFrame(text: string, status: number): void {
+    const c = this.counters;
+    if (status === ParseStatus.unknownSymbol) {
+      c.unknownSymbols++;
+      return;
+    }
     const f = jsonObject(text);
     if (typeof f === "string") {
       this.malformedFrame(text, f);
@@ -223,80 +306,11 @@ export class OkxFeed {
       this.malformedFrame(text, "a push without arg.instId or a data array");
       return;
     }
-    if (arg.channel === "books") {
-      if (!this.onBooks(f, arg.instId, now)) return;
-    } else if (arg.channel !== "trades") {
+    if (status === ParseStatus.unknownType) {
       c.other++;
       return;
     }
-    this.toRing(f, now);
-  }
-
-  /** Keeps the book; true when the push's records may go to the ring. */
-  private onBooks(f: Record<string, unknown>, instId: string, now: number): boolean {
-    const c = this.counters;
-    const routed = this.booksNow.onMessage(f);
-    if (routed === null) return false;
-    const { sync, result } = routed;
-    switch (result) {
-      case "snapshot":
-        c.snapshots++;
-        this.resyncing.done(instId);
-        return true;
-      case "applied":
-        c.applied++;
-        return true;
-      case "heartbeat":
-        c.heartbeats++;
-        return true;
-      case "gap":
-        c.gaps++;
-        break;
-      case "mismatch":
-        c.checksumMismatches++;
-        break;
-      case "crossed":
-        c.crossed++;
-        break;
-      case "malformed":
-        c.bookMalformed++;
-        break;
-      default:
-        break;
-    }
-    c.withheld++;
-    if (sync.resyncRequested) {
-      sync.resyncSent();
-      const instrument = this.instrumentOf.get(instId);
-      if (instrument !== undefined && this.writer.pushBookLost(instrument, now) === 1) c.records++;
-      else if (instrument !== undefined) c.ringDrops++;
-      this.resubscribe(instId, sync.lastProblem);
-    }
-    return false;
-  }
-
-  private toRing(f: Record<string, unknown>, now: number): void {
-    const c = this.counters;
-    const tb = this.tb;
-    tb.clear();
-    const unknownBefore = this.instruments.unknown;
-    const n = normalizeOkxFrame(f, 0n, this.instruments, tb);
-    if (this.instruments.unknown !== unknownBefore) c.unknownSymbols++;
-    if (n === 0) return;
-    const put = this.writer.push(tb, now);
-    c.records += put;
-    if (put === n) {
-      this.dropping = false;
-      return;
-    }
-    c.ringDrops += n - put;
-    const arg = f.arg as { channel: string; instId: string };
-    if (!this.dropping) {
-      this.dropping = true;
-      this.o.onNotice?.("ring full: records dropped", { channel: arg.channel, instId: arg.instId, dropped: n - put });
-    }
-    // the engine's book lost part of this stream: a fresh snapshot puts it right
-    if (arg.channel === "books") this.resubscribe(arg.instId, "ring full");
+    this.malformedFrame(text, `unreadable ${String(arg.channel).slice(0, 20)} push (${status})`);
   }
 
   private onEvent(f: Record<string, unknown>): void {
