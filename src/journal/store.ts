@@ -191,7 +191,10 @@ export class JournalStore {
   }
 
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    // BEGIN IMMEDIATE: a read-then-write transaction under WAL cannot upgrade its lock while the
+    // writer worker holds the write lock (SQLITE_BUSY at once, the busy timeout does not apply);
+    // taking the write lock up front makes it wait its turn instead
+    return this.db.transaction(fn).immediate();
   }
 
   event(kind: string, clientId: string | null, detail: unknown, tsMs = Date.now()): void {
