@@ -887,8 +887,8 @@ static int32_t coinbase_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len,
 
 /* ---- OKX v5 -------------------------------------------------------------------------------- */
 
-/* CRC-32 as zlib computes it (reflected 0xEDB88320), slicing by 4. The tables are built once. */
-static uint32_t okx_crc_tab[4][256];
+/* CRC-32 as zlib computes it (reflected 0xEDB88320), slicing by 8. The tables are built once. */
+static uint32_t okx_crc_tab[8][256];
 static int okx_crc_ready;
 
 static void okx_crc_init(void) {
@@ -898,19 +898,21 @@ static void okx_crc_init(void) {
     okx_crc_tab[0][n] = c;
   }
   for (uint32_t n = 0; n < 256; n++)
-    for (int t = 1; t < 4; t++) okx_crc_tab[t][n] = (okx_crc_tab[t - 1][n] >> 8) ^ okx_crc_tab[0][okx_crc_tab[t - 1][n] & 0xff];
+    for (int t = 1; t < 8; t++) okx_crc_tab[t][n] = (okx_crc_tab[t - 1][n] >> 8) ^ okx_crc_tab[0][okx_crc_tab[t - 1][n] & 0xff];
   okx_crc_ready = 1;
 }
 
 static uint32_t okx_crc32(const uint8_t *p, uint32_t n) {
   uint32_t c = 0xffffffffu;
-  while (n >= 4) {
-    uint32_t w;
-    memcpy(&w, p, 4);
-    c ^= w;
-    c = okx_crc_tab[3][c & 0xff] ^ okx_crc_tab[2][(c >> 8) & 0xff] ^ okx_crc_tab[1][(c >> 16) & 0xff] ^ okx_crc_tab[0][c >> 24];
-    p += 4;
-    n -= 4;
+  while (n >= 8) {
+    uint32_t a, b;
+    memcpy(&a, p, 4);
+    memcpy(&b, p + 4, 4);
+    a ^= c;
+    c = okx_crc_tab[7][a & 0xff] ^ okx_crc_tab[6][(a >> 8) & 0xff] ^ okx_crc_tab[5][(a >> 16) & 0xff] ^ okx_crc_tab[4][a >> 24] ^
+        okx_crc_tab[3][b & 0xff] ^ okx_crc_tab[2][(b >> 8) & 0xff] ^ okx_crc_tab[1][(b >> 16) & 0xff] ^ okx_crc_tab[0][b >> 24];
+    p += 8;
+    n -= 8;
   }
   while (n--) c = okx_crc_tab[0][(c ^ *p++) & 0xff] ^ (c >> 8);
   return c ^ 0xffffffffu;
