@@ -1,7 +1,8 @@
 /**
- * Replays a Coinbase Advanced Trade capture (cryptofeed v3 recording) through the same book code a
- * live feed uses (CoinbaseBookSync, one per connection) and says whether every book stayed
- * correct: sequence_num gaps, resyncs, crossed books, malformed input, error frames.
+ * Replays a Coinbase Advanced Trade capture (cryptofeed v3 recording) through the TypeScript book
+ * procedure (CoinbaseBookSync, one per connection: the same rules the live CoinbaseFeed runs in C,
+ * c/vparse.c) and says whether every book stayed correct: sequence_num gaps, resyncs, crossed
+ * books, malformed input, error frames.
  *
  * Top of book against the `ticker` channel: a ticker message carries best_bid/best_ask but no book
  * sequence and no time of its own besides the envelope's, so no ticker can be tied to one exact
