@@ -420,19 +420,6 @@ static inline int stream_ends(const fields_t *f, const char *suffix, uint32_t n)
   return (f->have & HAVE_S(F_STREAM)) && f->n[F_STREAM] >= n && memcmp(f->s[F_STREAM] + f->n[F_STREAM] - n, suffix, n) == 0;
 }
 
-static inline int32_t fail(bot4_parser_t *p, int32_t status) {
-  switch (status) {
-  case BOT4_PARSE_MALFORMED: p->malformed++; break;
-  case BOT4_PARSE_UNKNOWN_SYMBOL: p->unknown_symbol++; break;
-  case BOT4_PARSE_TOO_MANY: p->too_many++; break;
-  case BOT4_PARSE_UNKNOWN_TYPE: p->unknown_type++; break;
-  case BOT4_PARSE_CONTROL: p->control++; break;
-  case BOT4_PARSE_VENUE_ERROR: p->venue_errors++; break;
-  case BOT4_PARSE_MISSING: p->missing++; break;
-  }
-  p->last_status = status;
-  return status;
-}
 
 static inline void stamp(bot4_tick_t *t, const bot4_parser_t *p, uint32_t inst, uint64_t ts_ex, uint64_t recv_ns) {
   t->ts_exchange_ns = ts_ex;
@@ -460,16 +447,16 @@ BOT4_API int32_t bot4_binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32
     cur_t c = {buf, buf + len, 0};
     object(&c, &f, out, cap, 0);
     if (!c.bad && peek(&c) >= 0) c.bad = 1; /* trailing bytes after the object */
-    if (BOT4_UNLIKELY(c.bad)) return fail(p, BOT4_PARSE_MALFORMED);
+    if (BOT4_UNLIKELY(c.bad)) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
   }
-  if (BOT4_UNLIKELY(f.lv == UINT32_MAX)) return fail(p, BOT4_PARSE_TOO_MANY);
+  if (BOT4_UNLIKELY(f.lv == UINT32_MAX)) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
 
   const uint32_t nv = f.have >> 16;
 #define HAS(x) (nv & (1u << (x)))
   uint32_t inst = default_inst;
   if (f.have & HAVE_S(F_SYM)) {
     int64_t id = lookup(p, f.s[F_SYM], f.n[F_SYM]);
-    if (id < 0) return fail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
+    if (id < 0) return bot4_parse_fail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
     inst = (uint32_t)id;
   }
   const uint64_t ts_ms = HAS(N_T) ? f.v[N_T] : HAS(N_E) ? f.v[N_E] : 0;
@@ -478,13 +465,13 @@ BOT4_API int32_t bot4_binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32
     const int agg = f.n[F_E_STR] == 8;
     if (!(f.have & HAVE_S(F_P)) || !(f.have & HAVE_S(F_Q)) || !(agg ? HAS(N_AGG) : HAS(N_TID)) || f.m < 0 ||
         inst == UINT32_MAX)
-      return fail(p, BOT4_PARSE_MISSING);
-    if (cap < 1) return fail(p, BOT4_PARSE_TOO_MANY);
+      return bot4_parse_fail(p, BOT4_PARSE_MISSING);
+    if (cap < 1) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
     bot4_tick_t *t = &out[0];
     stamp(t, p, inst, ts_ms * 1000000ull, recv_ns);
     t->price = decimal(f.s[F_P], f.n[F_P]);
     t->size = decimal(f.s[F_Q], f.n[F_Q]);
-    if (!(t->price > 0) || !(t->size >= 0)) return fail(p, BOT4_PARSE_MISSING);
+    if (!(t->price > 0) || !(t->size >= 0)) return bot4_parse_fail(p, BOT4_PARSE_MISSING);
     t->price2 = 0;
     t->size2 = 0;
     t->seq = agg ? f.v[N_AGG] : f.v[N_TID];
@@ -496,10 +483,10 @@ BOT4_API int32_t bot4_binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32
   }
 
   if (span_is(&f, F_E_STR, "depthUpdate", 11)) {
-    if (!HAS(N_U_FIRST) || !HAS(N_U) || !f.has_levels || inst == UINT32_MAX) return fail(p, BOT4_PARSE_MISSING);
+    if (!HAS(N_U_FIRST) || !HAS(N_U) || !f.has_levels || inst == UINT32_MAX) return bot4_parse_fail(p, BOT4_PARSE_MISSING);
     uint32_t n = f.lv;
     if (n == 0) {
-      if (cap < 1) return fail(p, BOT4_PARSE_TOO_MANY);
+      if (cap < 1) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
       out[0].price = 0;
       out[0].size = 0;
       out[0].kind = BOT4_TICK_LEVEL;
@@ -529,15 +516,15 @@ BOT4_API int32_t bot4_binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32
   if (is_ticker) {
     if (!(f.have & HAVE_S(F_B)) || !(f.have & HAVE_S(F_A)) || !(f.have & HAVE_S(F_BQ)) || !(f.have & HAVE_S(F_AQ)) ||
         !HAS(N_U) || inst == UINT32_MAX)
-      return fail(p, BOT4_PARSE_MISSING);
-    if (cap < 1) return fail(p, BOT4_PARSE_TOO_MANY);
+      return bot4_parse_fail(p, BOT4_PARSE_MISSING);
+    if (cap < 1) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
     bot4_tick_t *t = &out[0];
     stamp(t, p, inst, ts_ms * 1000000ull, recv_ns);
     t->price = decimal(f.s[F_B], f.n[F_B]);
     t->size = decimal(f.s[F_BQ], f.n[F_BQ]);
     t->price2 = decimal(f.s[F_A], f.n[F_A]);
     t->size2 = decimal(f.s[F_AQ], f.n[F_AQ]);
-    if (!(t->price > 0) || !(t->price2 > 0) || !(t->size >= 0) || !(t->size2 >= 0)) return fail(p, BOT4_PARSE_MISSING);
+    if (!(t->price > 0) || !(t->price2 > 0) || !(t->size >= 0) || !(t->size2 >= 0)) return bot4_parse_fail(p, BOT4_PARSE_MISSING);
     t->seq = f.v[N_U];
     t->kind = BOT4_TICK_QUOTE;
     t->flags = BOT4_FLAG_LAST;
@@ -547,10 +534,10 @@ BOT4_API int32_t bot4_binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32
   }
 
   if (HAS(N_LAST_ID) && f.has_levels) {
-    if (inst == UINT32_MAX) return fail(p, BOT4_PARSE_MISSING);
+    if (inst == UINT32_MAX) return bot4_parse_fail(p, BOT4_PARSE_MISSING);
     uint32_t n = f.lv;
     if (n == 0) {
-      if (cap < 1) return fail(p, BOT4_PARSE_TOO_MANY);
+      if (cap < 1) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
       out[0].price = 0;
       out[0].size = 0;
       out[0].kind = BOT4_TICK_LEVEL;
@@ -572,9 +559,9 @@ BOT4_API int32_t bot4_binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32
     return (int32_t)n;
   }
 
-  if (f.has_result && HAS(N_ID)) return fail(p, BOT4_PARSE_CONTROL);
-  if (HAS(N_CODE) && (f.have & HAVE_S(F_MSG))) return fail(p, BOT4_PARSE_VENUE_ERROR);
-  return fail(p, BOT4_PARSE_UNKNOWN_TYPE);
+  if (f.has_result && HAS(N_ID)) return bot4_parse_fail(p, BOT4_PARSE_CONTROL);
+  if (HAS(N_CODE) && (f.have & HAVE_S(F_MSG))) return bot4_parse_fail(p, BOT4_PARSE_VENUE_ERROR);
+  return bot4_parse_fail(p, BOT4_PARSE_UNKNOWN_TYPE);
 #undef HAS
 }
 

@@ -42,6 +42,7 @@ enum bot4_parse_status {
   BOT4_PARSE_CONTROL = -5,   /* subscription reply: nothing to record */
   BOT4_PARSE_VENUE_ERROR = -6,
   BOT4_PARSE_MISSING = -7,   /* a field the message kind needs is absent or not a number */
+  BOT4_PARSE_DEFER = -8,     /* a frame a C parser leaves to the cold path (counted in deferred) */
 };
 
 typedef struct bot4_parse_symbol {
@@ -384,6 +385,23 @@ static inline int64_t lookup(const bot4_parser_t *p, const uint8_t *s, uint32_t 
     if (e->hash == h && e->len == n && memcmp(e->name, s, n) == 0) return e->instrument;
   }
   return -1;
+}
+
+/* Counts a frame's outcome in the parser's counters and remembers it: the one place every venue
+ * parser (parse.c, vparse.c) classifies a status. */
+static inline int32_t bot4_parse_fail(bot4_parser_t *p, int32_t status) {
+  switch (status) {
+  case BOT4_PARSE_MALFORMED: p->malformed++; break;
+  case BOT4_PARSE_UNKNOWN_SYMBOL: p->unknown_symbol++; break;
+  case BOT4_PARSE_TOO_MANY: p->too_many++; break;
+  case BOT4_PARSE_UNKNOWN_TYPE: p->unknown_type++; break;
+  case BOT4_PARSE_CONTROL: p->control++; break;
+  case BOT4_PARSE_VENUE_ERROR: p->venue_errors++; break;
+  case BOT4_PARSE_MISSING: p->missing++; break;
+  case BOT4_PARSE_DEFER: p->deferred++; break;
+  }
+  p->last_status = status;
+  return status;
 }
 
 #endif /* BOT4_PARSE_INTERNALS */

@@ -4,20 +4,6 @@
 
 /* ---- shared pieces ------------------------------------------------------------------------- */
 
-static inline int32_t vfail(bot4_parser_t *p, int32_t status) {
-  switch (status) {
-  case BOT4_PARSE_MALFORMED: p->malformed++; break;
-  case BOT4_PARSE_UNKNOWN_SYMBOL: p->unknown_symbol++; break;
-  case BOT4_PARSE_TOO_MANY: p->too_many++; break;
-  case BOT4_PARSE_UNKNOWN_TYPE: p->unknown_type++; break;
-  case BOT4_PARSE_CONTROL: p->control++; break;
-  case BOT4_PARSE_VENUE_ERROR: p->venue_errors++; break;
-  case BOT4_PARSE_MISSING: p->missing++; break;
-  case BOT4_PARSE_DEFER: p->deferred++; break;
-  }
-  p->last_status = status;
-  return status;
-}
 
 static inline int lit(const uint8_t *s, uint32_t n, const char *k, uint32_t kn) {
   return n == kn && memcmp(s, k, kn) == 0;
@@ -306,7 +292,7 @@ static int32_t bybit_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, ui
   memset(&b, 0, sizeof b);
   b.inst = UINT32_MAX;
   cur_t c = {buf, buf + len, 0};
-  if (!expect(&c, '{')) return vfail(p, BOT4_PARSE_MALFORMED);
+  if (!expect(&c, '{')) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
   if (peek(&c) == '}') {
     c.p++;
   } else {
@@ -321,7 +307,7 @@ static int32_t bybit_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, ui
         b.has_data = 1;
         if (b.family) {
           bybit_data(&c, &b, p, out, cap, recv_ns);
-          if (b.lv == UINT32_MAX) return vfail(p, BOT4_PARSE_TOO_MANY);
+          if (b.lv == UINT32_MAX) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
         } else {
           ws(&c);
           b.data = c.p;
@@ -360,26 +346,26 @@ static int32_t bybit_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, ui
       break;
     }
   }
-  if (BOT4_UNLIKELY(c.bad || peek(&c) >= 0)) return vfail(p, BOT4_PARSE_MALFORMED);
+  if (BOT4_UNLIKELY(c.bad || peek(&c) >= 0)) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
   if (BOT4_UNLIKELY(b.data && b.family)) {
     /* data came before topic: read it now */
     cur_t d = {b.data, buf + len, 0};
     bybit_data(&d, &b, p, out, cap, recv_ns);
-    if (b.lv == UINT32_MAX) return vfail(p, BOT4_PARSE_TOO_MANY);
-    if (d.bad) return vfail(p, BOT4_PARSE_MALFORMED);
+    if (b.lv == UINT32_MAX) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
+    if (d.bad) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
   }
   switch (b.family) {
   case BB_NONE:
-    if (b.has_success) return vfail(p, b.success ? BOT4_PARSE_CONTROL : BOT4_PARSE_VENUE_ERROR);
-    if (b.has_op) return vfail(p, BOT4_PARSE_CONTROL);
-    return vfail(p, BOT4_PARSE_UNKNOWN_TYPE);
-  case BB_TICKERS: return vfail(p, BOT4_PARSE_DEFER);
-  case BB_OTHER: return vfail(p, BOT4_PARSE_UNKNOWN_TYPE);
+    if (b.has_success) return bot4_parse_fail(p, b.success ? BOT4_PARSE_CONTROL : BOT4_PARSE_VENUE_ERROR);
+    if (b.has_op) return bot4_parse_fail(p, BOT4_PARSE_CONTROL);
+    return bot4_parse_fail(p, BOT4_PARSE_UNKNOWN_TYPE);
+  case BB_TICKERS: return bot4_parse_fail(p, BOT4_PARSE_DEFER);
+  case BB_OTHER: return bot4_parse_fail(p, BOT4_PARSE_UNKNOWN_TYPE);
   case BB_TRADE: {
-    if (!b.has_data || b.lv == 0) return vfail(p, BOT4_PARSE_MISSING);
+    if (!b.has_data || b.lv == 0) return bot4_parse_fail(p, BOT4_PARSE_MISSING);
     f->instrument = b.inst;
-    if (b.bad) return vfail(p, BOT4_PARSE_MISSING);
-    if (b.unknown) return vfail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
+    if (b.bad) return bot4_parse_fail(p, BOT4_PARSE_MISSING);
+    if (b.unknown) return bot4_parse_fail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
     out[b.lv - 1].flags |= BOT4_FLAG_LAST;
     f->what = BOT4_VP_TRADES;
     p->trades += b.lv;
@@ -400,13 +386,13 @@ static int32_t bybit_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, ui
   /* an unreadable message is reported as such before its symbol is judged */
   const int64_t id = lookup(p, sym, sym_n);
   if (id >= 0) f->instrument = (uint32_t)id;
-  if (b.bad || !b.has_u || b.u < 1 || !b.has_b || !b.has_a || (b.type != 1 && b.type != 2)) return vfail(p, BOT4_PARSE_MISSING);
-  if (id < 0) return vfail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
+  if (b.bad || !b.has_u || b.u < 1 || !b.has_b || !b.has_a || (b.type != 1 && b.type != 2)) return bot4_parse_fail(p, BOT4_PARSE_MISSING);
+  if (id < 0) return bot4_parse_fail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
   const uint32_t inst = (uint32_t)id;
   uint32_t n = b.lv;
   const uint8_t snap = b.type == 1 ? BOT4_FLAG_SNAPSHOT : 0;
   if (n == 0) {
-    if (cap < 1) return vfail(p, BOT4_PARSE_TOO_MANY);
+    if (cap < 1) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
     out[0].price = 0;
     out[0].size = 0;
     out[0].kind = BOT4_TICK_LEVEL;
@@ -773,7 +759,7 @@ static int32_t coinbase_parse(bot4_vfeed_t *f, coinbase_t *b, const uint8_t *buf
   memset(b, 0, sizeof *b);
   b->inst = UINT32_MAX;
   cur_t c = {buf, buf + len, 0};
-  if (!expect(&c, '{')) return vfail(p, BOT4_PARSE_MALFORMED);
+  if (!expect(&c, '{')) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
   if (peek(&c) == '}') c.p++;
   else
     for (;;) {
@@ -793,7 +779,7 @@ static int32_t coinbase_parse(bot4_vfeed_t *f, coinbase_t *b, const uint8_t *buf
           b->events = c.p;
           skip_value(&c);
         }
-        if (b->lv == UINT32_MAX) return vfail(p, BOT4_PARSE_TOO_MANY);
+        if (b->lv == UINT32_MAX) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
       } else if (lit(k, kn, "timestamp", 9) && peek(&c) == '"') {
         if (string(&c, &s, &n)) b->has_ts = iso_ns(s, n, &b->ts);
       } else if (lit(k, kn, "type", 4) && peek(&c) == '"') {
@@ -801,12 +787,12 @@ static int32_t coinbase_parse(bot4_vfeed_t *f, coinbase_t *b, const uint8_t *buf
       } else skip_value(&c);
       if (BOT4_UNLIKELY(c.bad) || !obj_next(&c)) break;
     }
-  if (BOT4_UNLIKELY(c.bad || peek(&c) >= 0)) return vfail(p, BOT4_PARSE_MALFORMED);
+  if (BOT4_UNLIKELY(c.bad || peek(&c) >= 0)) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
   if (BOT4_UNLIKELY(b->events && b->chan)) {
     cur_t d = {b->events, buf + len, 0};
     cb_events(&d, b, p, out, cap);
-    if (b->lv == UINT32_MAX) return vfail(p, BOT4_PARSE_TOO_MANY);
-    if (d.bad) return vfail(p, BOT4_PARSE_MALFORMED);
+    if (b->lv == UINT32_MAX) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
+    if (d.bad) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
   }
   (void)recv_ns;
   return 0; /* the verdict is the caller's (coinbase_frame): it needs the sequence check first */
@@ -817,7 +803,7 @@ static int32_t coinbase_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len,
   coinbase_t b;
   const int32_t r = coinbase_parse(f, &b, buf, len, recv_ns, out, cap);
   if (r < 0) return r;
-  if (!b.chan) return vfail(p, b.is_error ? BOT4_PARSE_VENUE_ERROR : BOT4_PARSE_UNKNOWN_TYPE);
+  if (!b.chan) return bot4_parse_fail(p, b.is_error ? BOT4_PARSE_VENUE_ERROR : BOT4_PARSE_UNKNOWN_TYPE);
   if (b.has_seq) {
     if (f->seq_started && b.seq < f->seq_next) {
       f->seq_stale++;
@@ -833,15 +819,15 @@ static int32_t coinbase_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len,
     f->seq_last = b.seq;
   }
   switch (b.chan) {
-  case CB_HEARTBEATS: f->what = BOT4_VP_HEARTBEAT; return vfail(p, BOT4_PARSE_CONTROL);
-  case CB_SUBS: f->what = BOT4_VP_SUBSCRIPTIONS; return vfail(p, BOT4_PARSE_CONTROL);
-  case CB_TICKER: return vfail(p, BOT4_PARSE_DEFER);
-  case CB_OTHER: return vfail(p, BOT4_PARSE_UNKNOWN_TYPE);
+  case CB_HEARTBEATS: f->what = BOT4_VP_HEARTBEAT; return bot4_parse_fail(p, BOT4_PARSE_CONTROL);
+  case CB_SUBS: f->what = BOT4_VP_SUBSCRIPTIONS; return bot4_parse_fail(p, BOT4_PARSE_CONTROL);
+  case CB_TICKER: return bot4_parse_fail(p, BOT4_PARSE_DEFER);
+  case CB_OTHER: return bot4_parse_fail(p, BOT4_PARSE_UNKNOWN_TYPE);
   default: break;
   }
   f->instrument = b.inst;
-  if (!b.has_events || b.bad || (b.chan == CB_L2 && !b.has_seq)) return vfail(p, BOT4_PARSE_MISSING);
-  if (b.unknown) return vfail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
+  if (!b.has_events || b.bad || (b.chan == CB_L2 && !b.has_seq)) return bot4_parse_fail(p, BOT4_PARSE_MISSING);
+  if (b.unknown) return bot4_parse_fail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
   const uint32_t n = b.lv;
   if (n == 0) {
     f->what = b.chan == CB_TRADES ? BOT4_VP_TRADES : BOT4_VP_DELTA;
@@ -1283,7 +1269,7 @@ static int32_t okx_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint
   uint32_t *spans = f->okx ? f->okx->spans : NULL;
   if (spans && cap > BOT4_OKX_SPANS) cap = BOT4_OKX_SPANS;
   cur_t c = {buf, buf + len, 0};
-  if (!expect(&c, '{')) return vfail(p, BOT4_PARSE_MALFORMED);
+  if (!expect(&c, '{')) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
   if (peek(&c) == '}') c.p++;
   else
     for (;;) {
@@ -1299,7 +1285,7 @@ static int32_t okx_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint
           o.has_data = 1;
           skip_value(&c);
         }
-        if (o.lv == UINT32_MAX) return vfail(p, BOT4_PARSE_TOO_MANY);
+        if (o.lv == UINT32_MAX) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
       } else if (lit(k, kn, "action", 6) && peek(&c) == '"') {
         if (string(&c, &s, &n)) o.action = lit(s, n, "snapshot", 8) ? 1 : lit(s, n, "update", 6) ? 2 : 3;
       } else if (lit(k, kn, "event", 5)) {
@@ -1309,25 +1295,25 @@ static int32_t okx_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint
       } else skip_value(&c);
       if (BOT4_UNLIKELY(c.bad) || !obj_next(&c)) break;
     }
-  if (BOT4_UNLIKELY(c.bad || peek(&c) >= 0)) return vfail(p, BOT4_PARSE_MALFORMED);
-  if (o.has_event) return vfail(p, o.is_error ? BOT4_PARSE_VENUE_ERROR : BOT4_PARSE_CONTROL);
+  if (BOT4_UNLIKELY(c.bad || peek(&c) >= 0)) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
+  if (o.has_event) return bot4_parse_fail(p, o.is_error ? BOT4_PARSE_VENUE_ERROR : BOT4_PARSE_CONTROL);
   if (BOT4_UNLIKELY(o.data && o.chan)) {
     cur_t d = {o.data, buf + len, 0};
     okx_data(&d, &o, buf, out, cap, spans);
-    if (o.lv == UINT32_MAX) return vfail(p, BOT4_PARSE_TOO_MANY);
-    if (d.bad) return vfail(p, BOT4_PARSE_MALFORMED);
+    if (o.lv == UINT32_MAX) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
+    if (d.bad) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
   }
-  if (!o.has_arg || !o.inst || !o.has_data) return vfail(p, o.chan == OK_OTHER || !o.chan ? BOT4_PARSE_UNKNOWN_TYPE : BOT4_PARSE_MISSING);
-  if (o.chan == OK_OTHER) return vfail(p, BOT4_PARSE_UNKNOWN_TYPE);
+  if (!o.has_arg || !o.inst || !o.has_data) return bot4_parse_fail(p, o.chan == OK_OTHER || !o.chan ? BOT4_PARSE_UNKNOWN_TYPE : BOT4_PARSE_MISSING);
+  if (o.chan == OK_OTHER) return bot4_parse_fail(p, BOT4_PARSE_UNKNOWN_TYPE);
   const int book = o.chan == OK_BOOK || o.chan == OK_BOOKS5;
-  if (o.chan == OK_BOOK && o.action != 1 && o.action != 2) return vfail(p, BOT4_PARSE_UNKNOWN_TYPE);
+  if (o.chan == OK_BOOK && o.action != 1 && o.action != 2) return bot4_parse_fail(p, BOT4_PARSE_UNKNOWN_TYPE);
   const int64_t id = lookup(p, o.inst, o.inst_n);
   if (id >= 0) f->instrument = (uint32_t)id;
   if (o.bad || (book && o.ndata > 0 && (!o.has_bids || !o.has_asks || !o.has_ts || (o.has_seq && o.seq < 0))) || (book && o.ndata == 0)) {
     if (book) f->what = BOT4_VP_DELTA; /* an unreadable book push: the feed fails that book */
-    return vfail(p, BOT4_PARSE_MISSING);
+    return bot4_parse_fail(p, BOT4_PARSE_MISSING);
   }
-  if (id < 0) return vfail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
+  if (id < 0) return bot4_parse_fail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
   const uint32_t n = o.lv;
   const uint16_t venue = p->venue;
   if (!book) {

@@ -53,7 +53,6 @@
 #include "ring.h"
 #include "tick.h"
 
-#define BOT4_PARSE_DEFER (-8) /* a frame the C path leaves to the cold path (counted in deferred) */
 #define BOT4_PARSE_STALE (-9) /* Coinbase: sequence_num at or below the last one; skipped (seq_stale) */
 
 enum bot4_vparse_venue { BOT4_VP_BYBIT = 1, BOT4_VP_COINBASE = 2, BOT4_VP_OKX = 3 };
