@@ -5,10 +5,14 @@
  * in the cost). Instruments, venues, sides, prices and amounts come from a 4096-order array so
  * nothing is constant. Same-run reference: the same rules written the plain way (a limits object,
  * Maps of instrument state, positions and throttle buckets, reasons counted in an object).
- * Two p99s: mitata's (per sample of a timed batch) and one per single call, timed with
- * Bun.nanoseconds() around each call, shown with the timer's own cost measured the same way.
+ * Three p99s: mitata's (per sample of a timed batch); one per single call, timed around each
+ * call with Bun.nanoseconds() and again with the bot4 clock (calibrated TSC, one FFI call:
+ * ffi/clock.ts), each shown with its timer pair's own cost measured the same way; and one over
+ * batches of BATCH consecutive calls (timer cost / BATCH per call), i.e. the distribution of
+ * the per-check cost averaged over short runs, which the timer's own jitter does not swamp.
  * Goal: check <= 50 ns p99.
  */
+import { now as tscNow } from "../ffi/clock.ts";
 import { PositionBook } from "../src/exec/positions.ts";
 import { marketView, PreTradeRisk, Reject, RiskConfig, RiskLimits } from "../src/risk/pretrade.ts";
 import { do_not_optimize, done, figure, micro, percentiles, section } from "./harness.ts";
@@ -183,11 +187,12 @@ const rej = await micro("check_reject", () => {
 const refPass = await micro("ref_plain_pass", () => plain.check(objP[j++ & MASK]!, now));
 const refRej = await micro("ref_plain_reject", () => plainR.check(objR[j++ & MASK]!, now));
 
-// per single call: Bun.nanoseconds() around each call; the timer pair alone measured the same way
+// per single call: a timer read around each call; the timer pair alone measured the same way.
+// Two timers: Bun.nanoseconds() and the bot4 clock (rdtsc behind one FFI call).
 const S = 1 << 20;
 const samples = new Float64Array(S);
-const ns = Bun.nanoseconds;
-function perCall(which: 0 | 1 | 2): { p50: number; p99: number; p999: number } {
+type Pct = { p50: number; p99: number; p999: number };
+function perCall(which: 0 | 1 | 2, ns: () => number): Pct {
   for (let rep = 0; rep < 2; rep++) {
     // first pass warms the loop up; the second is kept
     for (let k = 0; k < S; k++) {
@@ -211,9 +216,35 @@ function perCall(which: 0 | 1 | 2): { p50: number; p99: number; p999: number } {
   const p = percentiles(samples);
   return { p50: p.p50, p99: p.p99, p999: p.p999 };
 }
-const tm = perCall(0);
-const cp = perCall(1);
-const cr = perCall(2);
+// over batches: BATCH consecutive calls between two timer reads, cost per call = span / BATCH
+const BATCH = 32, NB = S / BATCH;
+const bsamples = new Float64Array(NB);
+function perBatch(which: 0 | 1 | 2): Pct {
+  const ns = Bun.nanoseconds;
+  for (let rep = 0; rep < 2; rep++) {
+    let k = 0;
+    for (let n = 0; n < NB; n++) {
+      let acc = 0;
+      const t0 = ns();
+      if (which === 0) for (let e = k + BATCH; k < e; k++) { const o = k & MASK; acc += P.inst[o]! + P.amount[o]!; }
+      else if (which === 1) for (let e = k + BATCH; k < e; k++) { const o = k & MASK; acc += risk.check(P.inst[o]!, P.venue[o]!, P.side[o]!, P.price[o]!, P.amount[o]!, now); }
+      else for (let e = k + BATCH; k < e; k++) { const o = k & MASK; acc += riskR.check(R.inst[o]!, R.venue[o]!, R.side[o]!, R.price[o]!, R.amount[o]!, now); }
+      bsamples[n] = (ns() - t0) / BATCH;
+      do_not_optimize(acc);
+    }
+  }
+  const p = percentiles(bsamples);
+  return { p50: p.p50, p99: p.p99, p999: p.p999 };
+}
+const tm = perCall(0, Bun.nanoseconds);
+const cp = perCall(1, Bun.nanoseconds);
+const cr = perCall(2, Bun.nanoseconds);
+const tt = perCall(0, tscNow);
+const ctp = perCall(1, tscNow);
+const ctr = perCall(2, tscNow);
+const bb = perBatch(0);
+const bp = perBatch(1);
+const br = perBatch(2);
 if (risk.check(P.inst[0]!, P.venue[0]!, P.side[0]!, P.price[0]!, P.amount[0]!, T) !== Reject.OK) throw new Error("state drifted");
 
 section("summary (goal: check <= 50 ns p99)");
@@ -232,5 +263,16 @@ figure("percall_check_reject_p50_ns", cr.p50, "ns");
 figure("percall_check_reject_p99_ns", cr.p99, "ns", `p99.9 ${cr.p999}`);
 figure("percall_check_pass_p99_net_ns", cp.p99 - tm.p50, "ns", "p99 minus the timer's median");
 figure("percall_check_reject_p99_net_ns", cr.p99 - tm.p50, "ns");
+figure("tsc_timer_p50_ns", tt.p50, "ns", `bot4 clock (rdtsc via FFI) pair alone; p99 ${tt.p99}`);
+figure("tsc_check_pass_p50_ns", ctp.p50, "ns", "single calls, TSC timer included");
+figure("tsc_check_pass_p99_ns", ctp.p99, "ns", `p99.9 ${ctp.p999}`);
+figure("tsc_check_reject_p99_ns", ctr.p99, "ns", `p99.9 ${ctr.p999}`);
+figure("tsc_check_pass_p99_net_ns", ctp.p99 - tt.p50, "ns", "p99 minus the TSC timer pair's median");
+figure("tsc_check_reject_p99_net_ns", ctr.p99 - tt.p50, "ns");
+figure("batch_loop_p50_ns", bb.p50, "ns", `per call over batches of ${BATCH}: loop + order loads alone; p99 ${bb.p99}`);
+figure("batch_check_pass_p50_ns", bp.p50, "ns", `per call over batches of ${BATCH}`);
+figure("batch_check_pass_p99_ns", bp.p99, "ns", `p99.9 ${bp.p999}`);
+figure("batch_check_reject_p50_ns", br.p50, "ns");
+figure("batch_check_reject_p99_ns", br.p99, "ns", `p99.9 ${br.p999}`);
 do_not_optimize(samples);
 done();

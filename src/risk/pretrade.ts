@@ -21,6 +21,31 @@
  * Rejections are counted in this checker's own row of the shared counters (a plain increment,
  * no atomic) and their details (instrument, venue, value, limit, time) go into a small ring
  * that the cold path drains into the log.
+ *
+ * Memory ordering (why the pass path has no Atomics at all):
+ *  - writers (RiskLimits.set, KillSwitch.trip/reset) finish their writes, then bump the
+ *    generation word with Atomics.add (sequentially consistent); the set itself is also under
+ *    the seqlock, and the trip flag is written with compareExchange before the bump;
+ *  - check() reads the generation word with a plain load. It cannot tear (aligned Int32), and
+ *    it cannot be hoisted out of a caller's loop: the JIT puts every typed-array store in one
+ *    alias class, and every check() path stores to one (bucket, counters, ring). On x86 (TSO) a
+ *    plain load returns the newest value once the writer's store has left its store buffer, so a
+ *    trip is seen by the next check that starts after that, with no fence on the reader;
+ *  - when the word moved, refresh() does the synchronising reads: snapshotInto() copies the set
+ *    between two Atomics.load of the sequence word (retrying on odd or changed), and the kill
+ *    word is read with Atomics.load. Everything check() compares against afterwards is this
+ *    checker's own copy, so a half-written set is never acted on;
+ *  - the day PnL and peak are single-writer doubles (publishPnl) read plainly: an aligned
+ *    8-byte load does not tear on x86-64, and a check that reads the value of one update earlier
+ *    is what any reader racing a writer gets anyway.
+ * What the pass path costs (bench/risk.bench.ts, and A/B runs of copies of this method with an
+ * early return after each rule): ~10 ns for the call, generation and kill test; the order
+ * sanity, book and reference rules ~15 ns; collar, size, notional and position ~10 ns; the rest
+ * ~6 ns. Sides alternating at random add ~5 ns of branch mispredictions (the same orders all on
+ * one side run ~5 ns faster). Tried and measured no better or worse, so not kept: branch-free
+ * side selection (both sides computed, then a ternary), one combined condition with a slow path
+ * for the reason, the global caps as number fields instead of array slots, the per-instrument
+ * market fields interleaved in one array (~2 ns, not worth a second market-view layout).
  */
 import type { PositionBook } from "../exec/positions.ts";
 import { KillSwitch } from "./kill-switch.ts";
