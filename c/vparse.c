@@ -1369,9 +1369,17 @@ static int32_t okx_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint
 
 BOT4_API uint64_t bot4_vfeed_bytes(void) { return sizeof(bot4_vfeed_t); }
 
+static void kr_clear(bot4_kraken_book_t *b, uint32_t lim);
+
 BOT4_API void bot4_vfeed_reset(bot4_vfeed_t *f) {
   if (f->okx)
     for (uint32_t i = 0; i < f->nbooks; i++) okx_clear(&f->okx->book[i]);
+  if (f->kraken)
+    for (uint32_t i = 0; i < f->kraken->nbooks; i++) {
+      bot4_kraken_book_t *b = &f->kraken->book[i];
+      kr_clear(b, f->kraken->lim);
+      b->state = BOT4_BOOK_NEED_SNAPSHOT;
+    }
   f->seq_started = 0;
   f->seq_next = 0;
   f->gap = 0;
@@ -1386,7 +1394,7 @@ BOT4_API void bot4_vfeed_reset(bot4_vfeed_t *f) {
 BOT4_API int32_t bot4_vfeed_init(bot4_vfeed_t *f, bot4_parser_t *p, uint32_t venue_kind, bot4_book_t **books,
                                  uint32_t nbooks, bot4_ring_t *ring) {
   if (!f || ((uintptr_t)f & (BOT4_CACHELINE - 1)) || !p || p->magic != BOT4_PARSER_MAGIC) return -1;
-  if (venue_kind != BOT4_VP_BYBIT && venue_kind != BOT4_VP_COINBASE && venue_kind != BOT4_VP_OKX) return -1;
+  if (venue_kind < BOT4_VP_BYBIT || venue_kind > BOT4_VP_KRAKEN) return -1;
   memset(f, 0, sizeof *f);
   f->parser = p;
   f->books = books;
@@ -1411,6 +1419,8 @@ BOT4_API int32_t bot4_vfeed_scratch(bot4_vfeed_t *f, bot4_tick_t *recs, uint32_t
   return 0;
 }
 
+static int32_t kraken_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns, bot4_tick_t *out, uint32_t cap);
+
 BOT4_API int32_t bot4_vparse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns, bot4_tick_t *out,
                              uint32_t cap) {
   f->parser->frames++;
@@ -1421,6 +1431,7 @@ BOT4_API int32_t bot4_vparse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, 
   f->gap = 0;
   const int32_t r = f->venue_kind == BOT4_VP_COINBASE ? coinbase_frame(f, buf, len, recv_ns, out, cap)
                     : f->venue_kind == BOT4_VP_OKX    ? okx_parse(f, buf, len, recv_ns, out, cap)
+                    : f->venue_kind == BOT4_VP_KRAKEN ? kraken_parse(f, buf, len, recv_ns, out, cap)
                                                       : bybit_parse(f, buf, len, recv_ns, out, cap);
   f->status = r;
   return r;
@@ -1579,6 +1590,760 @@ status:
   return 1;
 }
 
+/* ---- Kraken spot v2 ------------------------------------------------------------------------ */
+
+/* A bare JSON number's span and value: digits with an optional fraction read in one pass, anything
+ * else (exponent, sign) through the exact general conversion. NaN (and *bad) when it does not read. */
+static inline double kr_number(cur_t *c, const uint8_t **s, uint32_t *n, int *bad) {
+  ws(c);
+  const uint8_t *b = c->p, *p = b, *e = c->e;
+  uint64_t m = 0;
+  int digits = 0, frac = 0, dot = 0;
+  for (; p < e; p++) {
+    const unsigned d = (unsigned)(*p - '0');
+    if (d < 10) {
+      m = m * 10 + d;
+      digits++;
+      frac += dot;
+    } else if (*p == '.' && !dot) {
+      dot = 1;
+    } else {
+      break;
+    }
+  }
+  if (BOT4_LIKELY(p < e && (*p == ',' || *p == '}') && digits > 0 && digits <= 19 && frac <= 22 && m <= (1ull << 53) && *b != '.')) {
+    *s = b;
+    *n = (uint32_t)(p - b);
+    c->p = p;
+    return (double)m / POW10[frac];
+  }
+  if (b < e && *b == '"') { /* v2 sends numbers, not strings */
+    skip_value(c);
+    *bad = 1;
+    *s = NULL;
+    *n = 0;
+    return NAN;
+  }
+  token(c, s, n);
+  if (c->bad) return NAN;
+  const double v = decimal(*s, *n);
+  if (!(v == v)) *bad = 1;
+  return v;
+}
+
+/* The checksum digits of a decimal's text: integer and fraction digits, the fraction padded with
+ * zeros to `prec`, leading zeros removed. -1 when the text is not a plain decimal. */
+static inline int32_t kr_text_digits(const uint8_t *s, uint32_t n, uint32_t prec, uint8_t *out, uint32_t cap) {
+  uint32_t w = 0, frac = 0;
+  int dot = 0, lead = 1;
+  for (uint32_t i = 0; i < n; i++) {
+    const uint8_t ch = s[i];
+    if ((unsigned)(ch - '0') < 10) {
+      frac += (uint32_t)dot;
+      if (lead && ch == '0') continue;
+      lead = 0;
+      if (w >= cap) return -1;
+      out[w++] = ch;
+    } else if (ch == '.' && !dot) {
+      dot = 1;
+    } else {
+      return -1;
+    }
+  }
+  if (n == 0 || (n == 1 && dot)) return -1;
+  if (!lead)
+    for (; frac < prec; frac++) {
+      if (w >= cap) return -1;
+      out[w++] = '0';
+    }
+  return (int32_t)w;
+}
+
+/* The same digits from the value when its text is not a plain decimal (an exponent): x * 10^prec
+ * rounded half up, exact while below 2^53. -1 otherwise. */
+static int32_t kr_value_digits(double x, uint32_t prec, uint8_t *out, uint32_t cap) {
+  if (prec > 22 || !(x >= 0)) return -1;
+  const double v = x * POW10[prec];
+  double r = floor(v);
+  if (v - r >= 0.5) r += 1;
+  if (!(r <= 9007199254740992.0)) return -1;
+  uint64_t u = (uint64_t)r;
+  uint8_t tmp[24];
+  uint32_t k = 0;
+  while (u) {
+    tmp[k++] = (uint8_t)('0' + u % 10);
+    u /= 10;
+  }
+  if (k > cap) return -1;
+  for (uint32_t i = 0; i < k; i++) out[i] = tmp[k - 1 - i];
+  return (int32_t)k;
+}
+
+BOT4_API int32_t bot4_kraken_digits(const uint8_t *s, uint32_t n, uint32_t prec, uint8_t *out) {
+  return kr_text_digits(s, n, prec, out, BOT4_KR_DIGITS);
+}
+
+enum { KR_NONE = 0, KR_BOOK = 1, KR_TRADE = 2, KR_HEARTBEAT = 3, KR_STATUS = 4, KR_OTHER = 5 };
+
+typedef struct {
+  int chan, type; /* type: 0 absent, 1 snapshot, 2 update, 3 other */
+  int has_method, success; /* success: -1 absent, 0 false, 1 true */
+  const uint8_t *data;
+  int has_data;
+  uint32_t lv;
+  int bad;      /* trades: a value did not read */
+  int unknown;  /* trades: an unregistered pair */
+  int shape;    /* book: data is not an array */
+  uint32_t inst;
+} kraken_t;
+
+static inline int kraken_channel(const uint8_t *s, uint32_t n) {
+  if (lit(s, n, "book", 4)) return KR_BOOK;
+  if (lit(s, n, "trade", 5)) return KR_TRADE;
+  if (lit(s, n, "heartbeat", 9)) return KR_HEARTBEAT;
+  if (lit(s, n, "status", 6)) return KR_STATUS;
+  return KR_OTHER;
+}
+
+/* [{"price":p,"qty":q},...] into LEVEL records with `flags`, the texts' offsets into spans */
+static void kr_levels(cur_t *c, kraken_t *k, const uint8_t *base, bot4_tick_t *out, uint32_t cap, uint32_t *spans, uint8_t flags, uint32_t *bad) {
+  if (peek(c) != '[') {
+    skip_value(c);
+    *bad = 1;
+    return;
+  }
+  c->p++;
+  if (peek(c) == ']') {
+    c->p++;
+    return;
+  }
+  for (;;) {
+    if (BOT4_UNLIKELY(k->lv >= cap)) {
+      k->lv = UINT32_MAX;
+      return;
+    }
+    double px = NAN, sz = NAN;
+    const uint8_t *ps = NULL, *ss = NULL;
+    uint32_t pn = 0, sn = 0;
+    int b = 0;
+    const uint8_t *q = CB_LIT(c->p, c->e, "{\"price\":");
+    if (BOT4_LIKELY(q != NULL)) {
+      /* the form Kraken sends: {"price":p,"qty":q} */
+      c->p = q;
+      px = kr_number(c, &ps, &pn, &b);
+      if (c->bad) return;
+      if (BOT4_LIKELY((q = CB_LIT(c->p, c->e, ",\"qty\":")) != NULL)) {
+        c->p = q;
+        sz = kr_number(c, &ss, &sn, &b);
+        if (c->bad) return;
+        if (!expect(c, '}')) return;
+        goto level;
+      }
+      if (peek(c) == '}') {
+        c->p++;
+        b = 1;
+        goto level;
+      }
+      if (!expect(c, ',')) return;
+    } else {
+      if (peek(c) != '{') {
+        skip_value(c);
+        b = 1;
+        goto level;
+      }
+      c->p++;
+      if (peek(c) == '}') {
+        c->p++;
+        b = 1;
+        goto level;
+      }
+    }
+    for (;;) {
+      const uint8_t *key;
+      uint32_t kn;
+      if (!string(c, &key, &kn) || !expect(c, ':')) return;
+      if (lit(key, kn, "price", 5)) px = kr_number(c, &ps, &pn, &b);
+      else if (lit(key, kn, "qty", 3)) sz = kr_number(c, &ss, &sn, &b);
+      else skip_value(c);
+      if (BOT4_UNLIKELY(c->bad) || !obj_next(c)) break;
+    }
+  level:
+    if (BOT4_UNLIKELY(c->bad)) return;
+    if (b || !ps || !ss || !(px > 0) || !(sz >= 0) || px == INFINITY || sz == INFINITY) *bad = 1;
+    const uint32_t i = k->lv++;
+    bot4_tick_t *t = &out[i];
+    t->price = px;
+    t->size = sz;
+    t->kind = BOT4_TICK_LEVEL;
+    t->flags = flags;
+    if (spans) {
+      spans[4 * i] = ps ? (uint32_t)(ps - base) : 0;
+      spans[4 * i + 1] = pn;
+      spans[4 * i + 2] = ss ? (uint32_t)(ss - base) : 0;
+      spans[4 * i + 3] = sn;
+    }
+    const int ch = peek(c);
+    if (ch == ',') {
+      c->p++;
+      continue;
+    }
+    if (ch == ']') c->p++;
+    else c->bad = 1;
+    return;
+  }
+}
+
+/* {"symbol":..,"bids":[..],"asks":[..],"checksum":n,"timestamp":".."}: records bids then asks (as
+ * the normaliser writes them); the element's outcome in *el. */
+static void kr_book_elem(cur_t *c, kraken_t *k, const bot4_parser_t *p, const uint8_t *base, bot4_tick_t *out, uint32_t cap, uint32_t *spans, bot4_kr_elem_t *el) {
+  const uint8_t *sym = NULL, *bids = NULL, *asks = NULL;
+  int bids_done = 0, asks_done = 0;
+  uint32_t sym_n = 0;
+  uint64_t ts = 0;
+  el->first = k->lv;
+  el->bad = 0;
+  el->checksum = -1;
+  if (peek(c) != '{') {
+    skip_value(c);
+    el->bad = 1;
+    el->end = k->lv;
+    el->inst = UINT32_MAX;
+    return;
+  }
+  c->p++;
+  if (peek(c) == '}') c->p++;
+  else
+    for (;;) {
+      const uint8_t *key, *s;
+      uint32_t kn, n;
+      if (!string(c, &key, &kn) || !expect(c, ':')) return;
+      if (lit(key, kn, "bids", 4) && !bids) {
+        ws(c);
+        bids = c->p;
+        kr_levels(c, k, base, out, cap, spans, 0, &el->bad);
+        if (k->lv == UINT32_MAX) return;
+        bids_done = 1;
+      } else if (lit(key, kn, "asks", 4) && !asks) {
+        ws(c);
+        asks = c->p;
+        if (bids_done) {
+          kr_levels(c, k, base, out, cap, spans, BOT4_FLAG_ASK, &el->bad);
+          if (k->lv == UINT32_MAX) return;
+          asks_done = 1;
+        } else skip_value(c); /* asks before bids: read after them, in the normaliser's order */
+      } else if (lit(key, kn, "symbol", 6) && peek(c) == '"') {
+        string(c, &sym, &sym_n);
+      } else if (lit(key, kn, "checksum", 8)) {
+        uint64_t v;
+        ws(c);
+        const int num = c->p < c->e && (unsigned)(*c->p - '0') < 10;
+        if (num && read_uint(c, &v) && v <= 0xffffffffull) el->checksum = (int64_t)v;
+        else {
+          if (!num) skip_value(c);
+          el->bad = 1;
+        }
+      } else if (lit(key, kn, "timestamp", 9)) {
+        if (peek(c) == '"' && string(c, &s, &n)) {
+          if (!iso_ns(s, n, &ts)) el->bad = 1;
+        } else {
+          skip_value(c);
+          el->bad = 1;
+        }
+      } else skip_value(c);
+      if (BOT4_UNLIKELY(c->bad) || !obj_next(c)) break;
+    }
+  if (c->bad) return;
+  if (!sym || !bids || !asks) el->bad = 1;
+  if (asks && !asks_done) {
+    cur_t d = {asks, c->e, 0};
+    kr_levels(&d, k, base, out, cap, spans, BOT4_FLAG_ASK, &el->bad);
+    if (k->lv == UINT32_MAX) return;
+    if (d.bad) c->bad = 1;
+  }
+  el->end = k->lv;
+  const int64_t id = sym ? lookup(p, sym, sym_n) : -1;
+  el->inst = id >= 0 ? (uint32_t)id : UINT32_MAX;
+  for (uint32_t i = el->first; i < el->end; i++) {
+    out[i].ts_exchange_ns = ts;
+    out[i].instrument = el->inst;
+  }
+}
+
+/* {"symbol":..,"side":"buy"|"sell","price":p,"qty":q,"ord_type":..,"trade_id":n,"timestamp":".."} */
+static void kr_trade(cur_t *c, kraken_t *k, const bot4_parser_t *p, bot4_tick_t *t, const uint8_t **last, uint32_t *last_n) {
+  double px = NAN, sz = NAN;
+  uint64_t ts = 0, id = 0;
+  int side = -1, has_t = 0, b = 0;
+  const uint8_t *sym = NULL;
+  uint32_t sym_n = 0;
+  if (!expect(c, '{')) return;
+  if (peek(c) == '}') c->p++;
+  else
+    for (;;) {
+      const uint8_t *key, *s;
+      uint32_t kn, n;
+      if (!string(c, &key, &kn) || !expect(c, ':')) return;
+      if (lit(key, kn, "price", 5)) px = kr_number(c, &s, &n, &b);
+      else if (lit(key, kn, "qty", 3)) sz = kr_number(c, &s, &n, &b);
+      else if (lit(key, kn, "side", 4) && peek(c) == '"') {
+        if (string(c, &s, &n)) side = lit(s, n, "buy", 3) ? 0 : lit(s, n, "sell", 4) ? 1 : -1;
+      } else if (lit(key, kn, "timestamp", 9) && peek(c) == '"') {
+        if (string(c, &s, &n)) has_t = iso_ns(s, n, &ts);
+      } else if (lit(key, kn, "symbol", 6) && peek(c) == '"') {
+        string(c, &sym, &sym_n);
+      } else if (lit(key, kn, "trade_id", 8)) {
+        /* a safe integer becomes seq; anything else 0 */
+        ws(c);
+        if (!(c->p < c->e && (unsigned)(*c->p - '0') < 10)) {
+          skip_value(c);
+          id = 0;
+        } else if (!read_uint(c, &id) || id > (1ull << 53) - 1) {
+          id = 0;
+        }
+      } else skip_value(c);
+      if (BOT4_UNLIKELY(c->bad) || !obj_next(c)) break;
+    }
+  if (b || !sym || side < 0 || !has_t || !(px > 0) || !(sz > 0) || px == INFINITY || sz == INFINITY) k->bad = 1;
+  if (sym && !(*last && *last_n == sym_n && memcmp(*last, sym, sym_n) == 0)) {
+    const int64_t i = lookup(p, sym, sym_n);
+    if (i < 0) k->unknown = 1;
+    else k->inst = (uint32_t)i;
+    *last = sym;
+    *last_n = sym_n;
+  }
+  t->ts_exchange_ns = ts;
+  t->price = px;
+  t->size = sz;
+  t->seq = id;
+  t->instrument = k->inst;
+  t->kind = BOT4_TICK_TRADE;
+  t->flags = side == 1 ? BOT4_FLAG_SELL : 0;
+}
+
+static void kraken_data(cur_t *c, kraken_t *k, bot4_vfeed_t *f, const uint8_t *base, bot4_tick_t *out, uint32_t cap) {
+  const bot4_parser_t *p = f->parser;
+  k->has_data = 1;
+  if (k->chan != KR_BOOK && k->chan != KR_TRADE) {
+    skip_value(c);
+    return;
+  }
+  if (peek(c) != '[') {
+    skip_value(c);
+    k->shape = 1;
+    return;
+  }
+  c->p++;
+  if (peek(c) == ']') {
+    c->p++;
+    return;
+  }
+  bot4_kraken_t *kr = f->kraken;
+  uint32_t *spans = kr ? kr->spans : NULL;
+  const uint8_t *last = NULL;
+  uint32_t last_n = 0;
+  uint32_t ne = 0;
+  for (;;) {
+    if (k->chan == KR_TRADE) {
+      if (BOT4_UNLIKELY(k->lv >= cap)) {
+        k->lv = UINT32_MAX;
+        return;
+      }
+      kr_trade(c, k, p, &out[k->lv++], &last, &last_n);
+    } else {
+      if (BOT4_UNLIKELY(ne >= BOT4_KR_ELEMS)) {
+        k->lv = UINT32_MAX;
+        return;
+      }
+      bot4_kr_elem_t scratch_el, *el = kr ? &kr->elem[ne] : &scratch_el;
+      kr_book_elem(c, k, p, base, out, cap, spans, el);
+      ne++;
+      if (kr) kr->nelem = ne;
+    }
+    if (k->lv == UINT32_MAX || c->bad) return;
+    const int ch = peek(c);
+    if (ch == ',') {
+      c->p++;
+      continue;
+    }
+    if (ch == ']') c->p++;
+    else c->bad = 1;
+    return;
+  }
+}
+
+static int32_t kraken_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns, bot4_tick_t *out, uint32_t cap) {
+  bot4_parser_t *p = f->parser;
+  kraken_t k;
+  memset(&k, 0, sizeof k);
+  k.success = -1;
+  k.inst = UINT32_MAX;
+  if (f->kraken) {
+    f->kraken->nelem = 0;
+    if (cap > BOT4_KR_SPANS) cap = BOT4_KR_SPANS;
+  }
+  cur_t c = {buf, buf + len, 0};
+  if (!expect(&c, '{')) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
+  if (peek(&c) == '}') c.p++;
+  else
+    for (;;) {
+      const uint8_t *key, *s;
+      uint32_t kn, n;
+      if (!string(&c, &key, &kn) || !expect(&c, ':')) break;
+      if (lit(key, kn, "channel", 7)) {
+        if (peek(&c) == '"' && string(&c, &s, &n)) k.chan = kraken_channel(s, n);
+        else skip_value(&c);
+      } else if (lit(key, kn, "data", 4)) {
+        if (k.chan) kraken_data(&c, &k, f, buf, out, cap);
+        else {
+          ws(&c);
+          k.data = c.p;
+          k.has_data = 1;
+          skip_value(&c);
+        }
+        if (k.lv == UINT32_MAX) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
+      } else if (lit(key, kn, "type", 4)) {
+        if (peek(&c) == '"' && string(&c, &s, &n)) k.type = lit(s, n, "snapshot", 8) ? 1 : lit(s, n, "update", 6) ? 2 : 3;
+        else skip_value(&c);
+      } else if (lit(key, kn, "method", 6)) {
+        k.has_method = peek(&c) == '"';
+        skip_value(&c);
+      } else if (lit(key, kn, "success", 7)) {
+        const int ch = peek(&c);
+        if (ch == 't' || ch == 'f') k.success = ch == 't';
+        skip_value(&c);
+      } else skip_value(&c);
+      if (BOT4_UNLIKELY(c.bad) || !obj_next(&c)) break;
+    }
+  if (BOT4_UNLIKELY(c.bad || peek(&c) >= 0)) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
+  if (BOT4_UNLIKELY(k.data && k.chan)) {
+    cur_t d = {k.data, buf + len, 0};
+    kraken_data(&d, &k, f, buf, out, cap);
+    if (k.lv == UINT32_MAX) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
+    if (d.bad) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
+  }
+  switch (k.chan) {
+  case KR_NONE:
+    if (k.has_method) {
+      f->what = BOT4_VP_REPLY;
+      return bot4_parse_fail(p, k.success == 0 ? BOT4_PARSE_VENUE_ERROR : BOT4_PARSE_CONTROL);
+    }
+    return bot4_parse_fail(p, BOT4_PARSE_UNKNOWN_TYPE);
+  case KR_HEARTBEAT: f->what = BOT4_VP_HEARTBEAT; return bot4_parse_fail(p, BOT4_PARSE_CONTROL);
+  case KR_STATUS: f->what = BOT4_VP_STATUS; return bot4_parse_fail(p, BOT4_PARSE_CONTROL);
+  case KR_OTHER: return bot4_parse_fail(p, BOT4_PARSE_UNKNOWN_TYPE);
+  default: break;
+  }
+  const uint16_t venue = p->venue;
+  const uint32_t n = k.lv;
+  if (k.chan == KR_TRADE) {
+    f->what = BOT4_VP_TRADES;
+    if (!k.has_data || k.shape || (k.type != 1 && k.type != 2)) return bot4_parse_fail(p, BOT4_PARSE_MISSING);
+    f->instrument = k.inst;
+    if (k.bad) return bot4_parse_fail(p, BOT4_PARSE_MISSING);
+    if (k.unknown) return bot4_parse_fail(p, BOT4_PARSE_UNKNOWN_SYMBOL);
+    for (uint32_t i = 0; i < n; i++) {
+      bot4_tick_t *t = &out[i];
+      t->ts_recv_ns = recv_ns;
+      t->price2 = 0;
+      t->size2 = 0;
+      t->venue = venue;
+    }
+    if (n) out[n - 1].flags |= BOT4_FLAG_LAST;
+    p->trades += n;
+    p->last_status = (int32_t)n;
+    return (int32_t)n;
+  }
+  /* book: the verdict per element is the book step's (bot4_vfeed_frame) */
+  f->what = k.type == 1 ? BOT4_VP_SNAPSHOT : BOT4_VP_DELTA;
+  if (!k.has_data || k.shape || (k.type != 1 && k.type != 2)) return bot4_parse_fail(p, BOT4_PARSE_MISSING);
+  const uint8_t snap = k.type == 1 ? BOT4_FLAG_SNAPSHOT : 0;
+  for (uint32_t i = 0; i < n; i++) {
+    bot4_tick_t *t = &out[i];
+    t->ts_recv_ns = recv_ns;
+    t->price2 = 0;
+    t->size2 = 0;
+    t->seq = 0;
+    t->venue = venue;
+    t->flags |= snap;
+  }
+  if (n) out[n - 1].flags |= BOT4_FLAG_LAST;
+  if (snap) p->snapshots++;
+  else p->depth++;
+  p->levels += n;
+  p->last_status = (int32_t)n;
+  return (int32_t)n;
+}
+
+/* -- the book -- */
+
+static inline bot4_kr_level_t *kr_side(bot4_kraken_book_t *b, uint32_t s) { return b->lv[s] + b->head[s]; }
+
+static void kr_clear(bot4_kraken_book_t *b, uint32_t lim) {
+  b->n[0] = b->n[1] = 0;
+  b->head[0] = b->head[1] = 0;
+  b->nfree = 2 * lim;
+  for (uint32_t i = 0; i < 2 * lim; i++) b->freel[i] = 2 * lim - 1 - i;
+}
+
+static inline void kr_remove(bot4_kraken_book_t *b, uint32_t s, uint32_t i) {
+  bot4_kr_level_t *l = kr_side(b, s);
+  b->freel[b->nfree++] = l[i].tx;
+  if (i == 0) b->head[s]++;
+  else memmove(&l[i], &l[i + 1], (size_t)(b->n[s] - i - 1) * sizeof *l);
+  b->n[s]--;
+}
+
+/* first index whose key is >= key (levels ascending by key) */
+static inline uint32_t kr_find(const bot4_kr_level_t *l, uint32_t n, double key) {
+  /* updates cluster at the top: try the best few before the binary search */
+  if (n && key >= l[n - 1].key) return key > l[n - 1].key ? n : n - 1;
+  uint32_t lo = 0, hi = n;
+  while (lo < hi) {
+    const uint32_t mid = (lo + hi) >> 1;
+    if (l[mid].key < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/* One level of a message (size 0 removes); the qty text's digits replace the level's. 0 when a
+ * text does not give digits. */
+static int kr_set(bot4_kraken_book_t *b, const bot4_kraken_t *kr, uint32_t s, double price, double size, const uint8_t *ps, uint32_t pn, const uint8_t *ss, uint32_t sn) {
+  const double key = s ? -price : price;
+  bot4_kr_level_t *l = kr_side(b, s);
+  uint32_t n = b->n[s];
+  uint32_t i = kr_find(l, n, key);
+  if (i < n && l[i].key == key) {
+    if (size == 0) {
+      kr_remove(b, s, i);
+      return 1;
+    }
+    bot4_kr_text_t *t = &b->tx[l[i].tx];
+    int32_t w = kr_text_digits(ss, sn, b->qprec, t->s, sizeof t->s);
+    if (BOT4_UNLIKELY(w < 0)) w = kr_value_digits(size, b->qprec, t->s, sizeof t->s);
+    if (w < 0) return 0;
+    t->slen = (uint8_t)w;
+    l[i].size = size;
+    return 1;
+  }
+  if (size == 0) return 1; /* a level the book does not hold */
+  if (BOT4_UNLIKELY(n >= kr->lim)) {
+    /* full: a level worse than all is out of scope; a better one displaces the worst */
+    if (i == 0) {
+      b->truncated++;
+      return 1;
+    }
+    kr_remove(b, s, 0);
+    b->truncated++;
+    l = kr_side(b, s);
+    n--;
+    i--;
+  }
+  if (BOT4_UNLIKELY(b->head[s] + n >= kr->cap)) {
+    /* the array's end reached: move the side back to its start */
+    memmove(b->lv[s], l, (size_t)n * sizeof *l);
+    b->head[s] = 0;
+    l = b->lv[s];
+  }
+  const uint32_t tx = b->freel[--b->nfree];
+  bot4_kr_text_t *t = &b->tx[tx];
+  int32_t pw = kr_text_digits(ps, pn, b->pprec, t->p, sizeof t->p);
+  if (BOT4_UNLIKELY(pw < 0)) pw = kr_value_digits(price, b->pprec, t->p, sizeof t->p);
+  int32_t sw = kr_text_digits(ss, sn, b->qprec, t->s, sizeof t->s);
+  if (BOT4_UNLIKELY(sw < 0)) sw = kr_value_digits(size, b->qprec, t->s, sizeof t->s);
+  if (pw < 0 || sw < 0) {
+    b->nfree++;
+    return 0;
+  }
+  t->plen = (uint8_t)pw;
+  t->slen = (uint8_t)sw;
+  if (i < n) memmove(&l[i + 1], &l[i], (size_t)(n - i) * sizeof *l);
+  l[i].key = key;
+  l[i].size = size;
+  l[i].tx = tx;
+  b->n[s] = n + 1;
+  return 1;
+}
+
+static void kr_truncate(bot4_kraken_book_t *b, uint32_t depth) {
+  for (uint32_t s = 0; s < 2; s++)
+    while (b->n[s] > depth) {
+      b->freel[b->nfree++] = kr_side(b, s)[0].tx;
+      b->head[s]++;
+      b->n[s]--;
+      b->truncated++;
+    }
+}
+
+static uint32_t kr_checksum(bot4_kraken_book_t *b) {
+  uint8_t text[2 * BOT4_KR_CHECK_LEVELS * (2 * BOT4_KR_DIGITS + 2) + 64];
+  uint32_t w = 0;
+  for (int s = 1; s >= 0; s--) { /* asks low to high, then bids high to low: best first both */
+    const bot4_kr_level_t *l = kr_side(b, (uint32_t)s);
+    const uint32_t n = b->n[s], m = n < BOT4_KR_CHECK_LEVELS ? n : BOT4_KR_CHECK_LEVELS;
+    for (uint32_t i = 0; i < m; i++) {
+      const bot4_kr_text_t *t = &b->tx[l[n - 1 - i].tx];
+      memcpy(text + w, t->p, sizeof t->p); /* whole fields: the lengths below keep what counts */
+      w += t->plen;
+      memcpy(text + w, t->s, sizeof t->s);
+      w += t->slen;
+    }
+  }
+  return okx_crc32(text, w);
+}
+
+static inline int kr_crossed(bot4_kraken_book_t *b) {
+  if (!b->n[0] || !b->n[1]) return 0;
+  return kr_side(b, 0)[b->n[0] - 1].key >= -kr_side(b, 1)[b->n[1] - 1].key;
+}
+
+static void kr_fail(bot4_kraken_book_t *b, const bot4_kraken_t *kr, uint32_t problem) {
+  kr_clear(b, kr->lim);
+  b->state = BOT4_BOOK_NEED_SNAPSHOT;
+  b->problem = problem;
+  b->flags |= BOT4_KR_RESYNC;
+  b->resyncs++;
+}
+
+/* Kraken's procedure for each data element of a parsed book frame (records rec[0..n)); what the
+ * engine's book may take stays in rec, compacted: returns how many records to push. */
+static uint32_t kraken_book_step(bot4_vfeed_t *f, const uint8_t *buf, bot4_tick_t *rec, uint32_t n, uint64_t recv_ns) {
+  bot4_kraken_t *kr = f->kraken;
+  const uint32_t *sp = kr->spans;
+  const int snap = f->what == BOT4_VP_SNAPSHOT;
+  uint32_t w = 0;
+  (void)n;
+  for (uint32_t e = 0; e < kr->nelem; e++) {
+    const bot4_kr_elem_t *el = &kr->elem[e];
+    if (el->inst >= kr->nbooks || !kr->book[el->inst].configured) {
+      kr->unknown++;
+      continue;
+    }
+    bot4_kraken_book_t *b = &kr->book[el->inst];
+    f->instrument = el->inst;
+    uint32_t problem = 0;
+    if (!snap) {
+      b->updates++;
+      if (b->state != BOT4_BOOK_SYNCED) {
+        b->skipped++;
+        if (el->bad) b->malformed++;
+        continue;
+      }
+    } else {
+      kr_clear(b, kr->lim);
+    }
+    if (el->bad) {
+      b->malformed++;
+      problem = BOT4_BOOK_BAD_LEVEL;
+      goto fail;
+    }
+    for (uint32_t i = el->first; i < el->end; i++) {
+      const bot4_tick_t *t = &rec[i];
+      if (snap && t->size == 0) continue;
+      if (!kr_set(b, kr, t->flags & BOT4_FLAG_ASK ? 1 : 0, t->price, t->size, buf + sp[4 * i], sp[4 * i + 1], buf + sp[4 * i + 2], sp[4 * i + 3])) {
+        b->malformed++;
+        problem = BOT4_BOOK_BAD_LEVEL;
+        goto fail;
+      }
+    }
+    b->levels += el->end - el->first;
+    kr_truncate(b, kr->depth);
+    if (kr_crossed(b)) {
+      b->crossed++;
+      problem = BOT4_BOOK_CROSSED;
+      goto fail;
+    }
+    if (el->checksum >= 0) {
+      b->checked++;
+      const uint32_t got = kr_checksum(b);
+      if (got != (uint32_t)el->checksum) {
+        b->mismatches++;
+        b->last_venue = (uint64_t)el->checksum;
+        b->last_book = got;
+        problem = BOT4_BOOK_CHECKSUM;
+        goto fail;
+      }
+    } else {
+      b->missing++;
+    }
+    if (snap) {
+      b->state = BOT4_BOOK_SYNCED;
+      b->snapshots++;
+      b->flags |= BOT4_KR_SNAPPED;
+    } else {
+      b->applied++;
+    }
+    if (w != el->first) memmove(&rec[w], &rec[el->first], (size_t)(el->end - el->first) * sizeof *rec);
+    w += el->end - el->first;
+    continue;
+  fail:
+    kr_fail(b, kr, problem);
+    f->resyncs++;
+    status_record(&rec[w++], el->inst, f->parser->venue, recv_ns, 0);
+  }
+  if (w) rec[w - 1].flags |= BOT4_FLAG_LAST;
+  return w;
+}
+
+BOT4_API uint64_t bot4_kraken_bytes(uint32_t nbooks, uint32_t depth) {
+  const uint64_t lim = (uint64_t)depth + BOT4_KR_SLACK, cap = 2 * lim;
+  const uint64_t per = 2 * cap * sizeof(bot4_kr_level_t) + 2 * lim * sizeof(bot4_kr_text_t) + ((2 * lim * 4 + 63) & ~63ull);
+  return sizeof(bot4_kraken_t) + (uint64_t)nbooks * (sizeof(bot4_kraken_book_t) + per);
+}
+
+BOT4_API int32_t bot4_vfeed_kraken(bot4_vfeed_t *f, bot4_kraken_t *mem, uint32_t nbooks, uint32_t depth) {
+  if (f->venue_kind != BOT4_VP_KRAKEN || !mem || ((uintptr_t)mem & (BOT4_CACHELINE - 1)) || depth < BOT4_KR_CHECK_LEVELS || depth > 100000) return -1;
+  memset(mem, 0, bot4_kraken_bytes(nbooks, depth));
+  if (!okx_crc_ready) okx_crc_init();
+  mem->nbooks = nbooks;
+  mem->depth = depth;
+  mem->lim = depth + BOT4_KR_SLACK;
+  mem->cap = 2 * mem->lim;
+  uint8_t *at = (uint8_t *)&mem->book[nbooks];
+  for (uint32_t i = 0; i < nbooks; i++) {
+    bot4_kraken_book_t *b = &mem->book[i];
+    for (uint32_t s = 0; s < 2; s++) {
+      b->lv[s] = (bot4_kr_level_t *)at;
+      at += (uint64_t)mem->cap * sizeof(bot4_kr_level_t);
+    }
+    b->tx = (bot4_kr_text_t *)at;
+    at += 2ull * mem->lim * sizeof(bot4_kr_text_t);
+    b->freel = (uint32_t *)at;
+    at += (2ull * mem->lim * 4 + 63) & ~63ull;
+    kr_clear(b, mem->lim);
+    b->state = BOT4_BOOK_NEED_SNAPSHOT;
+  }
+  f->kraken = mem;
+  return 0;
+}
+
+BOT4_API int32_t bot4_vfeed_kraken_pair(bot4_vfeed_t *f, uint32_t instrument, uint32_t price_precision, uint32_t qty_precision) {
+  if (!f->kraken || instrument >= f->kraken->nbooks || price_precision > 18 || qty_precision > 18) return -1;
+  bot4_kraken_book_t *b = &f->kraken->book[instrument];
+  b->pprec = price_precision;
+  b->qprec = qty_precision;
+  b->configured = 1;
+  return 0;
+}
+
+BOT4_API uint32_t bot4_kraken_levels(bot4_vfeed_t *f, uint32_t instrument, uint32_t side, double *out, uint32_t n) {
+  if (!f->kraken || instrument >= f->kraken->nbooks) return 0;
+  bot4_kraken_book_t *b = &f->kraken->book[instrument];
+  side &= 1;
+  const bot4_kr_level_t *l = kr_side(b, side);
+  const uint32_t have = b->n[side], m = have < n ? have : n;
+  for (uint32_t i = 0; i < m; i++) {
+    out[2 * i] = side ? -l[have - 1 - i].key : l[have - 1 - i].key;
+    out[2 * i + 1] = l[have - 1 - i].size;
+  }
+  return m;
+}
+
+BOT4_API uint32_t bot4_kraken_checksum(bot4_vfeed_t *f, uint32_t instrument) {
+  if (!f->kraken || instrument >= f->kraken->nbooks) return 0;
+  return kr_checksum(&f->kraken->book[instrument]);
+}
+
 BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns) {
   bot4_tick_t *const rec = f->scratch;
   const int32_t n = bot4_vparse(f, buf, len, recv_ns, rec, f->scratch_cap);
@@ -1602,6 +2367,12 @@ BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t 
     if (f->ring && m) vpush(f, rec, m);
     return n;
   }
+  if (f->venue_kind == BOT4_VP_KRAKEN) {
+    if (n < 0) return n;
+    const uint32_t m = f->kraken && (f->what == BOT4_VP_DELTA || f->what == BOT4_VP_SNAPSHOT) ? kraken_book_step(f, buf, rec, (uint32_t)n, recv_ns) : (uint32_t)n;
+    if (f->ring && m) vpush(f, rec, m);
+    return n;
+  }
   if (n <= 0) return n;
   if (f->nbooks && (f->what == BOT4_VP_DELTA || f->what == BOT4_VP_SNAPSHOT)) f->resyncs = bot4_books_apply(f->books, f->nbooks, rec, UINT32_MAX, 0, (uint32_t)n);
   if (f->ring) vpush(f, rec, (uint32_t)n);
@@ -1609,6 +2380,18 @@ BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t 
 }
 
 BOT4_API int32_t bot4_vfeed_fail(bot4_vfeed_t *f, uint32_t instrument, uint64_t recv_ns) {
+  if (f->kraken) {
+    if (instrument >= f->kraken->nbooks || !f->kraken->book[instrument].configured) return 0;
+    f->pushed = 0;
+    f->resyncs = 1;
+    kr_fail(&f->kraken->book[instrument], f->kraken, BOT4_BOOK_INTERRUPTED);
+    if (f->ring) {
+      BOT4_ALIGNED(BOT4_CACHELINE) bot4_tick_t t;
+      status_record(&t, instrument, f->parser->venue, recv_ns, 0);
+      vpush(f, &t, 1);
+    }
+    return 1;
+  }
   if (instrument >= f->nbooks || !f->books[instrument]) return 0;
   f->pushed = 0;
   f->resyncs = 0;
@@ -1670,6 +2453,28 @@ BOT4_API int bot4_layout_vparse(char *buf, int cap) {
   BOT4_L_OFF(bot4_okx_book_t, withheld);
   BOT4_L_OFF(bot4_okx_book_t, crossed);
   BOT4_L_OFF(bot4_okx_t, book);
+  BOT4_L_OFF(bot4_vfeed_t, kraken);
+  BOT4_L_SIZE(bot4_kraken_book_t);
+  BOT4_L_OFF(bot4_kraken_book_t, state);
+  BOT4_L_OFF(bot4_kraken_book_t, problem);
+  BOT4_L_OFF(bot4_kraken_book_t, flags);
+  BOT4_L_OFF(bot4_kraken_book_t, n);
+  BOT4_L_OFF(bot4_kraken_book_t, last_venue);
+  BOT4_L_OFF(bot4_kraken_book_t, last_book);
+  BOT4_L_OFF(bot4_kraken_book_t, snapshots);
+  BOT4_L_OFF(bot4_kraken_book_t, updates);
+  BOT4_L_OFF(bot4_kraken_book_t, applied);
+  BOT4_L_OFF(bot4_kraken_book_t, levels);
+  BOT4_L_OFF(bot4_kraken_book_t, truncated);
+  BOT4_L_OFF(bot4_kraken_book_t, checked);
+  BOT4_L_OFF(bot4_kraken_book_t, mismatches);
+  BOT4_L_OFF(bot4_kraken_book_t, missing);
+  BOT4_L_OFF(bot4_kraken_book_t, skipped);
+  BOT4_L_OFF(bot4_kraken_book_t, crossed);
+  BOT4_L_OFF(bot4_kraken_book_t, malformed);
+  BOT4_L_OFF(bot4_kraken_book_t, resyncs);
+  BOT4_L_OFF(bot4_kraken_t, unknown);
+  BOT4_L_OFF(bot4_kraken_t, book);
   BOT4_L_OFF(bot4_parser_t, deferred);
   return n;
 }

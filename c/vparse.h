@@ -55,12 +55,14 @@
 
 #define BOT4_PARSE_STALE (-9) /* Coinbase: sequence_num at or below the last one; skipped (seq_stale) */
 
-enum bot4_vparse_venue { BOT4_VP_BYBIT = 1, BOT4_VP_COINBASE = 2, BOT4_VP_OKX = 3 };
+enum bot4_vparse_venue { BOT4_VP_BYBIT = 1, BOT4_VP_COINBASE = 2, BOT4_VP_OKX = 3, BOT4_VP_KRAKEN = 4 };
 /* what the last frame was (bot4_vfeed_t.what) */
 enum bot4_vparse_what {
   BOT4_VP_NONE = 0, BOT4_VP_TRADES = 1, BOT4_VP_DELTA = 2, BOT4_VP_SNAPSHOT = 3,
   BOT4_VP_HEARTBEAT = 4,    /* Coinbase heartbeats (status CONTROL) */
-  BOT4_VP_SUBSCRIPTIONS = 5 /* Coinbase subscriptions answer (status CONTROL) */
+  BOT4_VP_SUBSCRIPTIONS = 5, /* Coinbase subscriptions answer (status CONTROL) */
+  BOT4_VP_STATUS = 6,        /* Kraken v2 `status` channel (status CONTROL) */
+  BOT4_VP_REPLY = 7          /* Kraken v2 method reply: CONTROL, or VENUE_ERROR when success is false */
 };
 
 /* OKX: each level's received text, kept beside the C book for the checksum (the price and size
@@ -95,6 +97,87 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_okx {
   bot4_okx_book_t book[];             /* by instrument */
 } bot4_okx_t;
 
+/* Kraken spot v2: each pair's book as Kraken's book-checksum guide keeps it — all levels of a
+ * message applied in order, then the book truncated to the subscribed depth ("you will not receive
+ * qty 0 for levels that fall out of scope"), then the CRC32 over the top 10 asks (low to high)
+ * and the top 10 bids (high to low), each level's price and qty digits with "." and leading zeros
+ * removed. The digits are taken from the received text of each number (the fraction padded with
+ * zeros to the pair's precision, as the guide formats them), kept beside the level. A side is a
+ * sorted array, worst level first and best last (updates cluster at the top: an insert there
+ * moves few entries), with a moving head so truncating the worst levels moves nothing. */
+#define BOT4_KR_SLACK 512      /* levels a side may hold beyond the depth while a message is applied */
+#define BOT4_KR_SPANS 4096     /* levels one Kraken frame may carry */
+#define BOT4_KR_ELEMS 64       /* data elements (pairs) one book frame may carry */
+#define BOT4_KR_CHECK_LEVELS 10
+#define BOT4_KR_DIGITS 30      /* checksum digits kept for a price or a qty */
+
+typedef struct {
+  double key;  /* bids: price; asks: -price (ascending = worse to better) */
+  double size;
+  uint32_t tx; /* its text slot */
+  uint32_t pad;
+} bot4_kr_level_t;
+
+typedef struct {
+  uint8_t plen, slen;
+  uint8_t p[BOT4_KR_DIGITS];
+  uint8_t s[BOT4_KR_DIGITS + 2];
+} bot4_kr_text_t;
+static_assert(sizeof(bot4_kr_text_t) == 64, "one line per level text");
+
+enum bot4_kr_flag { BOT4_KR_RESYNC = 1, BOT4_KR_SNAPPED = 2 };
+
+typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_kraken_book {
+  /* line 0 */
+  uint32_t state;      /* BOT4_BOOK_NEED_SNAPSHOT / BOT4_BOOK_SYNCED */
+  uint32_t problem;    /* the last problem (enum bot4_book_problem) */
+  uint32_t flags;      /* enum bot4_kr_flag: set here, cleared by the feed */
+  uint32_t configured; /* bot4_vfeed_kraken_pair was called */
+  uint32_t n[2];       /* levels per side (0 bids, 1 asks) */
+  uint32_t head[2];    /* index of each side's worst level */
+  uint32_t pprec, qprec;
+  uint32_t nfree;      /* text slots free */
+  uint32_t pad0;
+  uint64_t last_venue; /* the checksum of the last mismatch: the venue's, and the book's */
+  uint64_t last_book;
+  /* lines 1-2: counters */
+  uint64_t snapshots;  /* snapshots accepted */
+  uint64_t updates;    /* update elements received */
+  uint64_t applied;    /* updates accepted */
+  uint64_t levels;     /* levels applied */
+  uint64_t truncated;  /* levels dropped by the truncation to the depth */
+  uint64_t checked;    /* checksums compared */
+  uint64_t mismatches;
+  uint64_t missing;    /* elements without a checksum */
+  uint64_t skipped;    /* updates while the book waited for a snapshot: not applied, not pushed */
+  uint64_t crossed;
+  uint64_t malformed;  /* elements that could not be read */
+  uint64_t resyncs;    /* times the book was failed */
+  uint64_t pad1[4];
+  /* line 3: the arrays (in the area) */
+  bot4_kr_level_t *lv[2];
+  bot4_kr_text_t *tx;
+  uint32_t *freel;
+  uint64_t pad2[4];
+} bot4_kraken_book_t;
+
+typedef struct {
+  uint32_t first, end; /* its records */
+  uint32_t inst;       /* UINT32_MAX: not a configured pair */
+  uint32_t bad;        /* a level, the checksum or the timestamp did not read; no symbol */
+  int64_t checksum;    /* -1: absent */
+} bot4_kr_elem_t;
+
+typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_kraken {
+  uint32_t nbooks, depth, lim, cap; /* books; subscribed depth; levels a side may hold; slots a side */
+  uint64_t unknown;                 /* data elements naming a pair not configured */
+  uint32_t nelem, pad0;
+  uint64_t pad1[4];
+  bot4_kr_elem_t elem[BOT4_KR_ELEMS];
+  uint32_t spans[BOT4_KR_SPANS * 4]; /* the last frame's level texts: price off, len, qty off, len */
+  bot4_kraken_book_t book[];         /* by instrument; their arrays follow */
+} bot4_kraken_t;
+
 /* One feed's C path: its parser, its books (a BookSet table: bot4_book_t *[nbooks], NULL entries
  * allowed) and its ring. The per-frame results are read from TypeScript in place. */
 typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_vfeed {
@@ -128,7 +211,8 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_vfeed {
   int64_t okx_seq, okx_prev, okx_checksum; /* the last book push's seqId (-1 none), prevSeqId, checksum */
   uint32_t okx_checksum_ok;                /* it carried a 32-bit checksum */
   uint32_t pad3;
-  uint64_t pad4[3];
+  bot4_kraken_t *kraken; /* Kraken v2 (bot4_vfeed_kraken) */
+  uint64_t pad4[2];
 } bot4_vfeed_t;
 
 BOT4_API uint64_t bot4_vfeed_bytes(void);
@@ -167,6 +251,23 @@ BOT4_API uint64_t bot4_okx_bytes(uint32_t nbooks);
 BOT4_API int32_t bot4_vfeed_okx(bot4_vfeed_t *f, bot4_okx_t *mem, uint32_t nbooks);
 /* OKX's checksum of a book as it stands (0 when a level's text is missing). */
 BOT4_API int32_t bot4_vfeed_okx_checksum(bot4_vfeed_t *f, uint32_t instrument);
+/* Kraken v2: the book area for nbooks pairs at one subscribed depth (bot4_kraken_bytes; 64-byte
+ * aligned, the caller keeps it alive); each pair's precision is set with bot4_vfeed_kraken_pair.
+ * With it bot4_vfeed_frame keeps each pair's book by Kraken's procedure: a snapshot loads it; an
+ * update applies while the book is synced (else it is withheld and counted `skipped`); after each
+ * message the book is truncated to the depth, must not be crossed, and must match the element's
+ * checksum when it has one. A failed book (CHECKSUM, CROSSED, BAD_LEVEL) is cleared, waits for a
+ * snapshot, gets the RESYNC flag and a STATUS record in the ring in place of its records. */
+BOT4_API uint64_t bot4_kraken_bytes(uint32_t nbooks, uint32_t depth);
+BOT4_API int32_t bot4_vfeed_kraken(bot4_vfeed_t *f, bot4_kraken_t *mem, uint32_t nbooks, uint32_t depth);
+BOT4_API int32_t bot4_vfeed_kraken_pair(bot4_vfeed_t *f, uint32_t instrument, uint32_t price_precision, uint32_t qty_precision);
+/* A pair's levels best first as (price, size) pairs, at most n; returns how many. */
+BOT4_API uint32_t bot4_kraken_levels(bot4_vfeed_t *f, uint32_t instrument, uint32_t side, double *out, uint32_t n);
+/* Kraken's checksum of a pair's book as it stands. */
+BOT4_API uint32_t bot4_kraken_checksum(bot4_vfeed_t *f, uint32_t instrument);
+/* The checksum digits of a number's text at a precision (tests): returns their count, -1 when
+ * the text is not a plain decimal. */
+BOT4_API int32_t bot4_kraken_digits(const uint8_t *s, uint32_t n, uint32_t prec, uint8_t *out);
 /* CRC-32 (zlib's) of n bytes. */
 BOT4_API uint32_t bot4_crc32(const uint8_t *p, uint32_t n);
 BOT4_API int bot4_layout_vparse(char *buf, int cap);

@@ -7,12 +7,12 @@
 import { K } from "./lib.ts";
 import { alignedBuffer, type AlignedBuffer } from "./buffers.ts";
 import { PARSER_BYTES, ParserLayout as P } from "./sym/feed.ts";
-import { OkxBookLayout as OB, PARSE_DEFER, PARSE_STALE, VfeedLayout as L, VparseVenue, VparseWhat } from "./sym/vparse.ts";
+import { KrakenBookLayout as KB, KrakenFlag, OkxBookLayout as OB, PARSE_DEFER, PARSE_STALE, VfeedLayout as L, VparseVenue, VparseWhat } from "./sym/vparse.ts";
 import type { BookSet } from "./book.ts";
 import type { ParserCounters } from "./parse.ts";
 import type { SpscRing } from "./ring.ts";
 
-export { PARSE_DEFER, PARSE_STALE, VparseVenue, VparseWhat };
+export { KrakenFlag, PARSE_DEFER, PARSE_STALE, VparseVenue, VparseWhat };
 
 export interface VenueParserCounters extends ParserCounters {
   /** frames left to the cold path (Bybit tickers) */
@@ -30,6 +30,28 @@ export interface VenueFrameParserOptions {
   maxRecords?: number;
   /** OKX: keep the books by OKX's procedure (seqId/prevSeqId chain, CRC-32 checksum over each level's received text) */
   okxBooks?: boolean;
+  /**
+   * Kraken v2: keep `books` pairs' books (instruments 0..books-1) by Kraken's procedure at the
+   * subscribed depth (truncation, CRC32 over the top 10 levels' received digits); each pair's
+   * precision is set with krakenPair().
+   */
+  krakenBooks?: { books: number; depth: number };
+}
+
+/** One Kraken pair's book outcomes as the C step counted them. */
+export interface KrakenBookCounters {
+  snapshots: number;
+  updates: number;
+  applied: number;
+  levels: number;
+  truncated: number;
+  checksumsChecked: number;
+  checksumMismatches: number;
+  checksumMissing: number;
+  skipped: number;
+  crossed: number;
+  malformed: number;
+  resyncs: number;
 }
 
 /** One venue connection's C parser (enum VparseVenue), its symbols, books and ring. */
@@ -49,6 +71,11 @@ export class VenueFrameParser {
   private readonly recs?: AlignedBuffer;
   private readonly okxMem?: AlignedBuffer;
   private readonly okxU64?: BigUint64Array;
+  private readonly krMem?: AlignedBuffer;
+  private readonly krU32?: Uint32Array;
+  private readonly krU64?: BigUint64Array;
+  private readonly krOut = new Float64Array(0);
+  readonly krakenDepth: number = 0;
   private readonly symbols = new Map<string, number>();
 
   constructor(
@@ -74,6 +101,15 @@ export class VenueFrameParser {
       this.okxMem = alignedBuffer(Number(K.bot4_okx_bytes(nb)));
       if (K.bot4_vfeed_okx(this.ptr, this.okxMem.ptr, nb) !== 0) throw new RangeError("bot4_vfeed_okx refused (not an OKX parser)");
       this.okxU64 = new BigUint64Array(this.okxMem.buffer, this.okxMem.byteOffset, this.okxMem.bytes / 8);
+    }
+    if (o.krakenBooks) {
+      const { books: nb, depth } = o.krakenBooks;
+      this.krMem = alignedBuffer(Number(K.bot4_kraken_bytes(nb, depth)));
+      if (K.bot4_vfeed_kraken(this.ptr, this.krMem.ptr, nb, depth) !== 0) throw new RangeError(`bot4_vfeed_kraken refused (not a Kraken parser, or depth ${depth} < 10)`);
+      this.krU32 = new Uint32Array(this.krMem.buffer, this.krMem.byteOffset, (KB.areaBooks + nb * KB.bytes) / 4);
+      this.krU64 = new BigUint64Array(this.krMem.buffer, this.krMem.byteOffset, (KB.areaBooks + nb * KB.bytes) / 8);
+      this.krOut = new Float64Array(2 * (depth + 1024));
+      this.krakenDepth = depth;
     }
     this.pu64 = new BigUint64Array(this.pmem.buffer, this.pmem.byteOffset, P.table / 8);
     this.fi32 = new Int32Array(this.fmem.buffer, this.fmem.byteOffset, L.bytes / 4);
@@ -196,6 +232,69 @@ export class VenueFrameParser {
   /** OKX: the checksum of a book as it stands, as OKX computes it (0 when a level's text is missing). */
   okxChecksum(instrument: number): number {
     return K.bot4_vfeed_okx_checksum(this.ptr, instrument);
+  }
+
+  /** Kraken: a pair's price and qty precision (the checksum pads each number's digits to them). */
+  krakenPair(instrument: number, pricePrecision: number, qtyPrecision: number): void {
+    if (K.bot4_vfeed_kraken_pair(this.ptr, instrument, pricePrecision, qtyPrecision) !== 0) {
+      throw new RangeError(`bot4_vfeed_kraken_pair refused instrument ${instrument} (precision ${pricePrecision}/${qtyPrecision}: 0..18)`);
+    }
+  }
+
+  private krAt32(instrument: number, off: number): number {
+    return this.krU32![(KB.areaBooks + instrument * KB.bytes + off) / 4]!;
+  }
+  private krAt64(instrument: number, off: number): number {
+    return Number(this.krU64![(KB.areaBooks + instrument * KB.bytes + off) / 8]);
+  }
+
+  /** Kraken: a pair's book state (BookState: 0 waits for a snapshot, 2 synced), its last problem and flags. */
+  krakenState(instrument: number): { state: number; problem: number; flags: number; lastVenue: number; lastBook: number } {
+    if (!this.krU32) throw new Error("not a Kraken parser with books");
+    return { state: this.krAt32(instrument, KB.state), problem: this.krAt32(instrument, KB.problem), flags: this.krAt32(instrument, KB.flags), lastVenue: this.krAt64(instrument, KB.lastVenue), lastBook: this.krAt64(instrument, KB.lastBook) };
+  }
+
+  /** Kraken: the flags a pair's book gathered (KrakenFlag), cleared. */
+  krakenTakeFlags(instrument: number): number {
+    const u = this.krU32!;
+    const i = (KB.areaBooks + instrument * KB.bytes + KB.flags) / 4;
+    const f = u[i]!;
+    u[i] = 0;
+    return f;
+  }
+
+  /** Kraken: levels a side holds (0 bids, 1 asks). */
+  krakenDepthOf(instrument: number, side: number): number {
+    return this.krAt32(instrument, KB.n + 4 * (side & 1));
+  }
+
+  /** Kraken: a pair's levels best first as [price, size] pairs (cold: tests, reports). */
+  krakenLevels(instrument: number, side: number, n = Infinity): Array<[number, number]> {
+    const out = this.krOut;
+    const m = K.bot4_kraken_levels(this.ptr, instrument, side, out, Math.min(n, out.length / 2));
+    const r: Array<[number, number]> = [];
+    for (let i = 0; i < m; i++) r.push([out[2 * i]!, out[2 * i + 1]!]);
+    return r;
+  }
+
+  /** Kraken: the checksum of a pair's book as it stands. */
+  krakenChecksum(instrument: number): number {
+    return K.bot4_kraken_checksum(this.ptr, instrument) >>> 0;
+  }
+
+  /** Kraken: data elements naming pairs not configured, in all. */
+  get krakenUnknown(): number {
+    return Number(this.krU64![KB.areaUnknown / 8]);
+  }
+
+  krakenCounters(instrument: number): KrakenBookCounters {
+    if (!this.krU64) throw new Error("not a Kraken parser with books");
+    const at = (off: number) => this.krAt64(instrument, off);
+    return {
+      snapshots: at(KB.snapshots), updates: at(KB.updates), applied: at(KB.applied), levels: at(KB.levels), truncated: at(KB.truncated),
+      checksumsChecked: at(KB.checked), checksumMismatches: at(KB.mismatches), checksumMissing: at(KB.missing), skipped: at(KB.skipped),
+      crossed: at(KB.crossed), malformed: at(KB.malformed), resyncs: at(KB.resyncs),
+    };
   }
 
   /** A new connection (cold): the sequence starts afresh and every book waits for its snapshot. */

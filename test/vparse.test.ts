@@ -1,5 +1,5 @@
 /**
- * c/vparse.c (Bybit v5): the C parser gives, record for record, what the TypeScript normaliser
+ * c/vparse.c (Bybit v5, Coinbase, OKX, Kraken v2): the C parser gives, record for record, what the TypeScript normaliser
  * gives on the real capture; keys in any order and whitespace are read; replies, tickers and bad
  * messages are classified and counted; bot4_vfeed_frame applies book frames to the feed's C books.
  */
@@ -22,6 +22,11 @@ import { OkxBookSync } from "../src/feed/okx/book.ts";
 import { normalizeOkxFrame, okxUnified } from "../src/feed/okx/normalize.ts";
 import { generateOkxTape, OkxVenueBook } from "../src/sim/venues/okx.ts";
 import { CryptofeedV3Reader } from "../src/feed/cryptofeed-v3.ts";
+import { KrakenV2BookSync, type KrakenV2Level } from "../src/feed/kraken/book.ts";
+import { normalizeKrakenFrame } from "../src/feed/kraken/normalize.ts";
+import { KRAKEN_DEFAULT_CAPTURE, KRAKEN_SIM_DEPTHS, loadKrakenTape } from "../src/sim/venues/kraken.ts";
+import { T, TickFlag, TickKind } from "../src/domain/tick.ts";
+import { KrakenFlag } from "../ffi/vparse.ts";
 
 const FILE = new URL("../../shared/data/cryptofeed-v3/BYBIT.jsonl.gz", import.meta.url).pathname;
 const hasData = existsSync(FILE);
@@ -459,5 +464,263 @@ describe("OKX v5 C parser and book procedure (the simulator's tape, built from O
     const t = parseOne(p, `{"data":[{"instId":"${id}","tradeId":"77","px":"100.1","sz":"0.5","side":"sell","ts":"1700000000123"}],"arg":{"instId":"${id}","channel":"trades"}}`);
     expect(t.n).toBe(1);
     expect([t.recs[62], t.recs[63], new BigUint64Array(t.recs.buffer)[6], new BigUint64Array(t.recs.buffer)[0]]).toEqual([1, 1 | 8, 77n, 1700000000123000000n]);
+  });
+});
+
+// ---- Kraken spot v2 ---------------------------------------------------------------------------
+
+const hasKraken = existsSync(KRAKEN_DEFAULT_CAPTURE);
+
+/** A Kraken parser with books at `depth` for `symbols` (instruments 0..), optionally with a ring. */
+function krakenFeed(symbols: Array<{ symbol: string; pp: number; qp: number }>, depth: number, ring?: SpscRing): VenueFrameParser {
+  const p = new VenueFrameParser(VparseVenue.kraken, Venue.kraken, { ring, krakenBooks: { books: symbols.length, depth } });
+  symbols.forEach((s, i) => {
+    p.addSymbol(s.symbol, i);
+    p.krakenPair(i, s.pp, s.qp);
+  });
+  p.reset();
+  return p;
+}
+
+/** A snapshot message of a TypeScript reference book's top `depth`, with its checksum. */
+function krakenSnapshot(sync: KrakenV2BookSync, depth: number, ts = "2021-04-17T16:48:52.000000Z"): string {
+  const side = (s: number) => sync.book.levels(s, depth).map(([price, qty]) => ({ price, qty }));
+  return JSON.stringify({ channel: "book", type: "snapshot", data: [{ symbol: sync.book.symbol, bids: side(BID), asks: side(ASK), checksum: sync.checksum(), timestamp: ts }] });
+}
+
+const recAt = (recs: Uint8Array, i: number) => {
+  const dv = new DataView(recs.buffer, recs.byteOffset + i * TICK_BYTES, TICK_BYTES);
+  return { kind: dv.getUint8(T.KIND_U8), flags: dv.getUint8(T.FLAGS_U8), inst: dv.getUint32(T.INSTRUMENT_U32 * 4, true), price: dv.getFloat64(T.PRICE_F64 * 8, true), size: dv.getFloat64(T.SIZE_F64 * 8, true), seq: dv.getBigUint64(T.SEQ_U32 * 4, true), ts: dv.getBigUint64(T.TS_EXCHANGE_U32 * 4, true) };
+};
+
+describe.skipIf(!hasKraken)("Kraken v2 C parser and book procedure (the simulator's tape, derived from KRAKEN.ws.50.0.gz)", () => {
+  const tape = hasKraken ? loadKrakenTape() : undefined!;
+  const syms = hasKraken ? tape.instruments.map((x) => ({ symbol: x.symbol, pp: x.pricePrecision, qp: x.qtyPrecision })) : [];
+
+  for (const depth of [1000, 10]) {
+    test(`depth ${depth}: the ring holds the normaliser's records of every frame, byte for byte; every checksum checked and equal to KrakenV2BookSync's; final books equal`, () => {
+      const k = KRAKEN_SIM_DEPTHS.indexOf(depth as (typeof KRAKEN_SIM_DEPTHS)[number]);
+      const ring = SpscRing.create(1 << 17);
+      const pop = alignedBuffer((1 << 16) * TICK_BYTES);
+      try {
+        const p = krakenFeed(syms, depth, ring);
+        // the reference: TypeScript books at the same depth, fed the same messages
+        const ref = tape.instruments.map((x) => new KrakenV2BookSync(new L2Book("kraken", x.symbol), depth, x.pricePrecision, x.qtyPrecision));
+        const venue = tape.instruments.map((x) => new KrakenV2BookSync(new L2Book("kraken", x.symbol), 1000, x.pricePrecision, x.qtyPrecision));
+        tape.instruments.forEach((x, i) => venue[i]!.onData("snapshot", { symbol: x.symbol, ...tape.startBooks[i]! }));
+        const frames = [...venue.map((v) => krakenSnapshot(v, depth))];
+        for (let i = 0; i < tape.count; i++) {
+          const t = tape.bookText[i] ? tape.bookText[i]![k]! : tape.tradeText[i]!;
+          if (t) frames.push(t);
+        }
+        const table = new InstrumentTable();
+        syms.forEach((s) => table.id(Venue.kraken, s.symbol));
+        const tb = new TickBuffer(1 << 16);
+        let checks = 0, records = 0;
+        for (const f of frames) {
+          const m = JSON.parse(f);
+          tb.clear();
+          const want = normalizeKrakenFrame(m, 0n, table, tb);
+          expect(p.text(f, 0)).toBe(want);
+          expect([p.resyncs, p.pushed]).toEqual([0, want]);
+          const n = ring.pop(pop.ptr, 1 << 16);
+          expect(n).toBe(want);
+          expect(new Uint8Array(pop.buffer, pop.byteOffset, n * TICK_BYTES)).toEqual(tb.bytes());
+          records += n;
+          if (m.channel === "book") {
+            const i = syms.findIndex((s) => s.symbol === m.data[0].symbol);
+            expect(ref[i]!.onMessage(m)).toBe(m.type === "snapshot" ? "snapshot" : "applied");
+            expect(p.krakenChecksum(i)).toBe(ref[i]!.checksum());
+            checks++;
+          }
+        }
+        expect(records).toBeGreaterThan(depth === 1000 ? 10_000 : 2000);
+        let checked = 0;
+        syms.forEach((_, i) => {
+          const c = p.krakenCounters(i);
+          expect([c.checksumMismatches, c.crossed, c.malformed, c.skipped, c.resyncs]).toEqual([0, 0, 0, 0, 0]);
+          checked += c.checksumsChecked;
+          expect(p.krakenState(i).state).toBe(2);
+          expect(p.krakenLevels(i, BID)).toEqual(ref[i]!.book.levels(BID));
+          expect(p.krakenLevels(i, ASK)).toEqual(ref[i]!.book.levels(ASK));
+          expect(p.krakenDepthOf(i, BID)).toBeLessThanOrEqual(depth);
+        });
+        expect(checked).toBe(checks);
+        expect(checked).toBeGreaterThan(depth === 1000 ? 4000 : 900);
+      } finally {
+        ring.free();
+      }
+    });
+  }
+});
+
+describe("Kraken v2 C parser: forms, faults and the book procedure", () => {
+  const S = [
+    { symbol: "BTC/USD", pp: 2, qp: 8 },
+    { symbol: "ETH/USD", pp: 2, qp: 8 },
+  ];
+  const refBook = (i: number, depth = 10) => new KrakenV2BookSync(new L2Book("kraken", S[i]!.symbol), depth, S[i]!.pp, S[i]!.qp);
+  const lv = (xs: Array<[number, number]>): KrakenV2Level[] => xs.map(([price, qty]) => ({ price, qty }));
+  const bids0 = lv([[100, 1], [99.9, 2], [99.8, 0.5], [99.7, 3], [99.6, 1], [99.5, 1], [99.4, 1], [99.3, 1], [99.2, 1], [99.1, 1]]);
+  const asks0 = lv([[100.1, 1], [100.2, 2], [100.3, 0.5], [100.4, 3], [100.5, 1], [100.6, 1], [100.7, 1], [100.8, 1], [100.9, 1], [101, 1]]);
+  /** an update element's text with the checksum the reference book has after it */
+  const update = (ref: KrakenV2BookSync, bids: KrakenV2Level[], asks: KrakenV2Level[], bad = 0) => {
+    const d = { symbol: ref.book.symbol, bids, asks };
+    ref.onData("update", d);
+    return { ...d, checksum: ref.checksum() + bad, timestamp: "2024-01-02T03:04:05.123456Z" };
+  };
+  const msg = (type: string, data: unknown[]) => JSON.stringify({ channel: "book", type, data });
+
+  test("a number's checksum digits: its text, the fraction padded to the precision, '.' and leading zeros removed", () => {
+    const digits = (s: string, prec: number) => {
+      const b = enc.encode(s);
+      const o = new Uint8Array(64);
+      const n = K.bot4_kraken_digits(b, b.length, prec, o);
+      return n < 0 ? null : new TextDecoder().decode(o.subarray(0, n));
+    };
+    // book-checksum-v2 guide: 45285.2 -> 452852; 0.00100000 -> 100000
+    expect(digits("45285.2", 1)).toBe("452852");
+    expect(digits("0.00100000", 8)).toBe("100000");
+    expect(digits("0.001", 8)).toBe("100000"); // the same value sent without trailing zeros
+    expect(digits("354.8", 8)).toBe("35480000000");
+    expect(digits("7", 2)).toBe("700");
+    expect(digits("0", 8)).toBe("");
+    expect(digits("1e-5", 8)).toBeNull();
+    expect(digits("1.2.3", 8)).toBeNull();
+    // against the reference formatting of every level of a book
+    for (const [x, p] of [[0.000229, 9], [56218.3, 5], [1.5, 8], [12, 0]] as const) {
+      expect(digits(String(x), p)).toBe(x.toFixed(p).replace(".", "").replace(/^0+/, ""));
+    }
+  });
+
+  test("snapshot, updates, truncation to the depth: the C book follows KrakenV2BookSync level for level and checksum for checksum", () => {
+    const p = krakenFeed(S, 10);
+    const ref = refBook(0);
+    ref.onData("snapshot", { symbol: "BTC/USD", bids: bids0, asks: asks0 });
+    expect(p.text(krakenSnapshot(ref, 10), 1)).toBe(20);
+    expect(p.krakenState(0).state).toBe(2);
+    // a better bid pushes the 10th out (no deletion is sent for it); then the best is deleted: 9 levels, the dropped one stays out
+    expect(p.text(msg("update", [update(ref, lv([[100.05, 1]]), [])]), 2)).toBe(1);
+    expect(p.text(msg("update", [update(ref, lv([[100.05, 0]]), [])]), 3)).toBe(1);
+    expect(p.krakenDepthOf(0, BID)).toBe(9);
+    expect(p.krakenLevels(0, BID)).toEqual(ref.book.levels(BID));
+    expect(p.krakenChecksum(0)).toBe(ref.checksum());
+    // several levels of a side in one message, applied in order (the same price twice: the last wins)
+    expect(p.text(msg("update", [update(ref, lv([[99.95, 1], [99.95, 2.5], [99.1, 4]]), lv([[100.1, 0], [100.15, 0.25]]))]), 4)).toBe(5);
+    expect(p.krakenLevels(0, BID)).toEqual(ref.book.levels(BID));
+    expect(p.krakenLevels(0, ASK)).toEqual(ref.book.levels(ASK));
+    const c = p.krakenCounters(0);
+    expect([c.snapshots, c.applied, c.checksumsChecked, c.checksumMismatches, c.truncated]).toEqual([1, 3, 4, 0, ref.counters.truncated]);
+    expect(c.truncated).toBeGreaterThan(0);
+  });
+
+  test("keys in any order, whitespace, data before channel, asks before bids: the normaliser's records", () => {
+    const p = krakenFeed(S, 10);
+    const ref = refBook(0);
+    ref.onData("snapshot", { symbol: "BTC/USD", bids: bids0, asks: asks0 });
+    const cs = ref.checksum();
+    const text = `{ "data" : [ { "checksum" : ${cs}, "asks" : [ { "qty" : 1 , "price" : 100.1 } ${asks0.slice(1).map((l) => `,{"price":${l.price},"qty":${l.qty}}`).join("")} ], "timestamp":"2024-01-02T03:04:05Z", "bids":${JSON.stringify(bids0)}, "symbol" : "BTC/USD" } ], "type":"snapshot", "channel" : "book" }`;
+    const table = new InstrumentTable();
+    S.forEach((s) => table.id(Venue.kraken, s.symbol));
+    const tb = new TickBuffer(64);
+    expect(normalizeKrakenFrame(JSON.parse(text), 0n, table, tb)).toBe(20);
+    const got = parseOne(p, text);
+    expect(got.n).toBe(20);
+    expect(got.recs).toEqual(tb.bytes());
+    expect(p.text(text, 0)).toBe(20);
+    expect([p.krakenState(0).state, p.krakenCounters(0).checksumsChecked]).toEqual([2, 1]);
+    expect(recAt(got.recs, 0)).toMatchObject({ kind: TickKind.level, flags: TickFlag.snapshot, price: 100, size: 1, ts: 1704164645000000000n });
+    expect(recAt(got.recs, 19)).toMatchObject({ flags: TickFlag.snapshot | TickFlag.ask | TickFlag.last, price: 101 });
+  });
+
+  test("a checksum mismatch, a crossed book, an unreadable level: the book fails, a STATUS record replaces its records, updates are withheld until a snapshot", () => {
+    const ring = SpscRing.create(1 << 12);
+    const pop = alignedBuffer(1024 * TICK_BYTES);
+    const popAll = () => {
+      const n = ring.pop(pop.ptr, 1024);
+      return Array.from({ length: n }, (_, i) => recAt(new Uint8Array(pop.buffer, pop.byteOffset, n * TICK_BYTES), i));
+    };
+    try {
+      const p = krakenFeed(S, 10, ring);
+      const ref = refBook(0), ref1 = refBook(1);
+      ref.onData("snapshot", { symbol: "BTC/USD", bids: bids0, asks: asks0 });
+      ref1.onData("snapshot", { symbol: "ETH/USD", bids: bids0, asks: asks0 });
+      p.text(krakenSnapshot(ref, 10), 1);
+      p.text(krakenSnapshot(ref1, 10).replace("BTC/USD", "ETH/USD"), 1);
+      expect(p.krakenTakeFlags(0)).toBe(KrakenFlag.snapped);
+      expect(p.krakenTakeFlags(1)).toBe(KrakenFlag.snapped);
+      popAll();
+      // one frame, two pairs: BTC/USD's checksum is off by one, ETH/USD's is right
+      const bad = update(ref, lv([[99.95, 1]]), []);
+      const good = update(ref1, [], lv([[100.15, 2]]));
+      expect(p.text(msg("update", [{ ...bad, checksum: bad.checksum + 1 }, good]), 2)).toBe(2);
+      expect([p.resyncs, p.pushed]).toEqual([1, 2]);
+      const recs = popAll();
+      expect(recs.map((r) => [r.kind, r.inst, r.flags])).toEqual([[TickKind.status, 0, TickFlag.last], [TickKind.level, 1, TickFlag.ask | TickFlag.last]]);
+      expect(p.krakenState(0)).toMatchObject({ state: 0, problem: 8, lastVenue: bad.checksum + 1, lastBook: bad.checksum });
+      expect(p.krakenTakeFlags(0)).toBe(KrakenFlag.resync);
+      expect([p.krakenCounters(0).checksumMismatches, p.krakenDepthOf(0, BID), p.krakenState(1).state]).toEqual([1, 0, 2]);
+      // withheld until the snapshot
+      expect(p.text(msg("update", [update(ref, lv([[99.96, 1]]), [])]), 3)).toBe(1);
+      expect([p.pushed, p.krakenCounters(0).skipped]).toEqual([0, 1]);
+      expect(p.text(krakenSnapshot(ref, 10), 4)).toBe(20);
+      expect([p.krakenState(0).state, p.pushed, p.krakenTakeFlags(0)]).toEqual([2, 20, KrakenFlag.snapped]);
+      popAll();
+      // crossed: a bid at the best ask (the checksum the venue would send is irrelevant)
+      expect(p.text(msg("update", [{ symbol: "BTC/USD", bids: lv([[100.1, 1]]), asks: [], checksum: 1 }]), 5)).toBe(1);
+      expect([p.krakenState(0).problem, p.krakenCounters(0).crossed, p.pushed, popAll()[0]!.kind]).toEqual([2, 1, 1, TickKind.status]);
+      // an unreadable level (a quoted price; a negative qty) fails a synced book and is counted
+      p.text(krakenSnapshot(ref, 10), 6);
+      popAll();
+      for (const badLevel of ['{"price":"100.05","qty":1}', '{"price":100.05,"qty":-1}', '{"price":100.05}']) {
+        const t = `{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[${badLevel}],"asks":[],"checksum":1}]}`;
+        expect([badLevel, p.text(t, 7), p.krakenState(0).problem]).toEqual([badLevel, 1, 5]);
+        p.text(krakenSnapshot(ref, 10), 8);
+      }
+      expect(p.krakenCounters(0).malformed).toBe(3);
+      // an unknown pair's element is counted and dropped; the rest of the frame stands
+      const g2 = update(ref1, lv([[99.99, 1]]), []);
+      expect(p.text(msg("update", [{ symbol: "XRP/USD", bids: lv([[1, 1]]), asks: [], checksum: 5 }, g2]), 9)).toBe(2);
+      expect([p.krakenUnknown, p.pushed, p.krakenState(1).state]).toEqual([1, 1, 2]);
+      // a lost connection: every book waits for its snapshot
+      p.reset();
+      expect([p.krakenState(0).state, p.krakenState(1).state, p.krakenDepthOf(1, ASK)]).toEqual([0, 0, 0]);
+    } finally {
+      ring.free();
+    }
+  });
+
+  test("trades, heartbeats, status, replies, other channels and junk: classified", () => {
+    const p = krakenFeed(S, 10);
+    const trade = `{"channel":"trade","type":"update","data":[{"symbol":"ETH/USD","side":"sell","price":2500.5,"qty":0.25,"ord_type":"market","trade_id":123456,"timestamp":"2024-01-02T03:04:05.5Z"},{"symbol":"ETH/USD","side":"buy","price":2500.6,"qty":1e-5,"ord_type":"limit","trade_id":123457,"timestamp":"2024-01-02T03:04:05.6Z"}]}`;
+    const t = parseOne(p, trade);
+    expect(t.n).toBe(2);
+    expect(recAt(t.recs, 0)).toMatchObject({ kind: TickKind.trade, flags: TickFlag.sell, inst: 1, price: 2500.5, size: 0.25, seq: 123456n, ts: 1704164645500000000n });
+    expect(recAt(t.recs, 1)).toMatchObject({ flags: TickFlag.last, size: 1e-5, seq: 123457n });
+    const table = new InstrumentTable();
+    S.forEach((s) => table.id(Venue.kraken, s.symbol));
+    const tb = new TickBuffer(8);
+    normalizeKrakenFrame(JSON.parse(trade), 0n, table, tb);
+    expect(t.recs).toEqual(tb.bytes());
+    const cases: Array<[string, number, number]> = [
+      ['{"channel":"heartbeat"}', ParseStatus.control, VparseWhat.heartbeat],
+      ['{"channel":"status","type":"update","data":[{"api_version":"v2","system":"online"}]}', ParseStatus.control, VparseWhat.status],
+      ['{"method":"pong","time_in":"x","time_out":"y"}', ParseStatus.control, VparseWhat.reply],
+      ['{"method":"subscribe","result":{"channel":"book","symbol":"BTC/USD"},"success":true}', ParseStatus.control, VparseWhat.reply],
+      ['{"error":"Currency pair not supported X/Y","method":"subscribe","success":false,"symbol":"X/Y"}', ParseStatus.venueError, VparseWhat.reply],
+      ['{"channel":"ticker","type":"update","data":[{}]}', ParseStatus.unknownType, VparseWhat.none],
+      ['{"foo":1}', ParseStatus.unknownType, VparseWhat.none],
+      ['{"channel":"book","type":"update"}', ParseStatus.missing, VparseWhat.delta],
+      ['{"channel":"book","type":"other","data":[]}', ParseStatus.missing, VparseWhat.delta],
+      ['{"channel":"trade","type":"update","data":[{"symbol":"NOPE/USD","side":"buy","price":1,"qty":1,"trade_id":1,"timestamp":"2024-01-02T03:04:05Z"}]}', ParseStatus.unknownSymbol, VparseWhat.trades],
+      ['{"channel":"trade","type":"update","data":[{"symbol":"ETH/USD","side":"up","price":1,"qty":1,"trade_id":1,"timestamp":"2024-01-02T03:04:05Z"}]}', ParseStatus.missing, VparseWhat.trades],
+      ["{oops", ParseStatus.malformed, VparseWhat.none],
+      ["[1,2]", ParseStatus.malformed, VparseWhat.none],
+      ['{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":1,"qty":1}],"asks":[]}', ParseStatus.malformed, VparseWhat.none],
+    ];
+    for (const [text, status, what] of cases) {
+      expect([text, p.text(text, 1), p.what]).toEqual([text, status, what]);
+      expect(p.pushed).toBe(0);
+    }
   });
 });

@@ -14,6 +14,12 @@ export const vparseSymbols = {
   bot4_vparse: { args: ["ptr", "ptr", "u32", "u64", "ptr", "u32"], returns: "i32" },
   bot4_vfeed_frame: { args: ["ptr", "ptr", "u32", "u64"], returns: "i32" },
   bot4_vfeed_frames: { args: ["ptr", "ptr", "ptr", "u32", "ptr"], returns: "i32" },
+  bot4_kraken_bytes: { args: ["u32", "u32"], returns: "u64" },
+  bot4_vfeed_kraken: { args: ["ptr", "ptr", "u32", "u32"], returns: "i32" },
+  bot4_vfeed_kraken_pair: { args: ["ptr", "u32", "u32", "u32"], returns: "i32" },
+  bot4_kraken_levels: { args: ["ptr", "u32", "u32", "ptr", "u32"], returns: "u32" },
+  bot4_kraken_checksum: { args: ["ptr", "u32"], returns: "u32" },
+  bot4_kraken_digits: { args: ["ptr", "u32", "u32", "ptr"], returns: "i32" },
   bot4_layout_vparse: { args: ["ptr", "i32"], returns: "i32" },
 } as const;
 
@@ -35,12 +41,13 @@ export const VfeedLayout = {
   scratch: 104,
   scratchCap: 112,
   okx: 128,
+  kraken: 168,
   /** bot4_parser_t.deferred (c/parse.h) */
   parserDeferred: 128,
 } as const;
 
 /** enum bot4_vparse_venue */
-export const VparseVenue = { bybit: 1, coinbase: 2, okx: 3 } as const;
+export const VparseVenue = { bybit: 1, coinbase: 2, okx: 3, kraken: 4 } as const;
 
 /** bot4_okx_book_t (c/vparse.h): one OKX book's outcomes, then its level texts; bot4_okx_t.book. */
 export const OkxBookLayout = {
@@ -56,7 +63,36 @@ export const OkxBookLayout = {
   areaBooks: 4096 * 16,
 } as const;
 /** enum bot4_vparse_what */
-export const VparseWhat = { none: 0, trades: 1, delta: 2, snapshot: 3, heartbeat: 4, subscriptions: 5 } as const;
+export const VparseWhat = { none: 0, trades: 1, delta: 2, snapshot: 3, heartbeat: 4, subscriptions: 5, status: 6, reply: 7 } as const;
+
+/** bot4_kraken_book_t (c/vparse.h): one Kraken pair's book state and counters; bot4_kraken_t.book. */
+export const KrakenBookLayout = {
+  bytes: 256,
+  state: 0,
+  problem: 4,
+  flags: 8,
+  n: 16,
+  lastVenue: 48,
+  lastBook: 56,
+  snapshots: 64,
+  updates: 72,
+  applied: 80,
+  levels: 88,
+  truncated: 96,
+  checked: 104,
+  mismatches: 112,
+  missing: 120,
+  skipped: 128,
+  crossed: 136,
+  malformed: 144,
+  resyncs: 152,
+  /** bot4_kraken_t.unknown: data elements naming a pair not configured */
+  areaUnknown: 16,
+  /** bot4_kraken_t.book: the first book's offset in the area */
+  areaBooks: 64 + 64 * 24 + 4096 * 16,
+} as const;
+/** enum bot4_kr_flag */
+export const KrakenFlag = { resync: 1, snapped: 2 } as const;
 /** BOT4_PARSE_DEFER: a frame the C path leaves to the cold path */
 export const PARSE_DEFER = -8;
 /** BOT4_PARSE_STALE: Coinbase sequence_num at or below the last one (frame skipped) */
@@ -84,6 +120,28 @@ export const vparseLayouts: LayoutSpec[] = [
       "bot4_vfeed_t.scratch": V.scratch,
       "bot4_vfeed_t.scratch_cap": V.scratchCap,
       "bot4_vfeed_t.okx": V.okx,
+      "bot4_vfeed_t.kraken": V.kraken,
+      bot4_kraken_book_t: KrakenBookLayout.bytes,
+      "bot4_kraken_book_t.state": KrakenBookLayout.state,
+      "bot4_kraken_book_t.problem": KrakenBookLayout.problem,
+      "bot4_kraken_book_t.flags": KrakenBookLayout.flags,
+      "bot4_kraken_book_t.n": KrakenBookLayout.n,
+      "bot4_kraken_book_t.last_venue": KrakenBookLayout.lastVenue,
+      "bot4_kraken_book_t.last_book": KrakenBookLayout.lastBook,
+      "bot4_kraken_book_t.snapshots": KrakenBookLayout.snapshots,
+      "bot4_kraken_book_t.updates": KrakenBookLayout.updates,
+      "bot4_kraken_book_t.applied": KrakenBookLayout.applied,
+      "bot4_kraken_book_t.levels": KrakenBookLayout.levels,
+      "bot4_kraken_book_t.truncated": KrakenBookLayout.truncated,
+      "bot4_kraken_book_t.checked": KrakenBookLayout.checked,
+      "bot4_kraken_book_t.mismatches": KrakenBookLayout.mismatches,
+      "bot4_kraken_book_t.missing": KrakenBookLayout.missing,
+      "bot4_kraken_book_t.skipped": KrakenBookLayout.skipped,
+      "bot4_kraken_book_t.crossed": KrakenBookLayout.crossed,
+      "bot4_kraken_book_t.malformed": KrakenBookLayout.malformed,
+      "bot4_kraken_book_t.resyncs": KrakenBookLayout.resyncs,
+      "bot4_kraken_t.unknown": KrakenBookLayout.areaUnknown,
+      "bot4_kraken_t.book": KrakenBookLayout.areaBooks,
       bot4_okx_book_t: OkxBookLayout.bytes,
       "bot4_okx_book_t.checked": OkxBookLayout.checked,
       "bot4_okx_book_t.mismatches": OkxBookLayout.mismatches,

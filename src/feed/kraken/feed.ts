@@ -1,28 +1,30 @@
 /**
  * KrakenFeed — the native market-data handler for Kraken spot WebSocket v2 (`wss://ws.kraken.com/v2`):
- * one connection for many pairs (`book`, `trade`), every frame decoded once, each pair's book kept
- * by KrakenV2BookSync (src/feed/kraken/book.ts: CRC32 checksum on every snapshot and update, with
- * the pair's price/qty precision), the frame turned into 64-byte tick records by
- * normalizeKrakenFrame and pushed into the feed's SPSC ring with one push per frame
- * (TickRingWriter: 64-byte-aligned scratch, the bot4 receive time and venue stamped).
+ * one connection for many pairs (`book`, `trade`). Hot path: each frame's text is encoded into a
+ * preallocated buffer and one FFI call (c/vparse.h bot4_vfeed_frame) parses it in C into 64-byte
+ * tick records, keeps each pair's book in C by Kraken's procedure (every level of a message
+ * applied in order, the book truncated to the subscribed depth, the CRC32 checksum over the top
+ * 10 levels' received digits padded to the pair's precision, on every snapshot and update) and
+ * pushes the records the books accepted into the SPSC ring — no JSON.parse and no JS object per
+ * message. Subscribe answers, pongs, errors and unreadable frames take the cold path.
  *
  * Guarantees:
  *  - after every (re)connect the feed sends `{"method":"subscribe","params":{"channel":"book",
  *    "symbol":[…],"depth":N}}` and the same for `trade` (spot-websocket-v2/book, /trade); the
  *    venue answers each symbol on its own (`{"method":"subscribe","success":true|false,…}`):
  *    a `success: false` answer is counted with its `error` and reported through onNotice;
- *  - the ring only receives book data the sync accepted: a snapshot whose checksum matched, then
+ *  - the ring only receives book data the C book accepted: a snapshot whose checksum matched, then
  *    updates whose checksum matched (v2: "the checksum is calculated on the snapshot and each
  *    update"), never an update that arrives while the pair waits for a snapshot. A checksum
- *    mismatch, a crossed book or an unreadable level makes the pair's book unusable; the feed then
- *    pushes a STATUS record so the engine's book clears and waits for a snapshot,
- *    and resubscribes the pair's book (unsubscribe + subscribe: Kraken publishes a snapshot on
+ *    mismatch, a crossed book or an unreadable level makes the pair's book unusable; its records
+ *    are replaced by a STATUS record so the engine's book clears and waits for a snapshot, and the
+ *    feed resubscribes the pair's book (unsubscribe + subscribe: Kraken publishes a snapshot on
  *    subscription). Resubscribes are coalesced until the snapshot arrives and re-sent if none came
- *    within `resyncTimeoutMs`. A lost connection resets every pair's engine book the same way;
- *  - the engine's book for a Kraken pair keeps at most `depth` levels a side (CBook `levels`):
- *    Kraken "truncate[s] to the subscribed depth" and sends no deletion for a level that falls out
- *    of scope (book-checksum-v2 guide); the checksum itself is checked here, so the C book rule is
- *    NONE (v2 book messages carry no sequence number);
+ *    within `resyncTimeoutMs`. A lost connection resets every pair's book the same way;
+ *  - the feed's book keeps exactly `depth` levels a side: Kraken "truncate[s] to the subscribed
+ *    depth" and sends no deletion for a level that falls out of scope (book-checksum-v2 guide);
+ *    v2 book messages carry no sequence number, so the engine's C book (rule NONE) learns of a
+ *    problem only through the STATUS record;
  *  - liveness: Kraken sends `{"channel":"heartbeat"}` about once a second when no other update is
  *    due (spot-websocket-v2/heartbeat), so any frame feeds the stall watchdog (`stallMs`); after
  *    `pingMs` without a frame the feed sends the application ping `{"method":"ping"}`
@@ -31,16 +33,13 @@
  *  - nothing a venue sends crashes the feed: frames that are not JSON objects, unknown channels,
  *    data for pairs not configured and unreadable book messages are counted.
  *
- * The connection session, text transport, fixed instrument table and ring writer are the ones the
- * Bybit, OKX and Coinbase feeds use (src/feed/ws-session.ts): Binance's FeedTransport delivers
- * bytes to its C parser and cannot send, and every v2 subscription is a message.
+ * The connection session, text transport and ring writer (for the STATUS records of a lost
+ * connection) are the ones the Bybit, OKX and Coinbase feeds use (src/feed/ws-session.ts).
  */
-import { L2Book } from "../../book/l2book.ts";
+import { ParseStatus } from "../../../ffi/parse.ts";
+import { KrakenFlag, VenueFrameParser, VparseVenue, VparseWhat, type KrakenBookCounters } from "../../../ffi/vparse.ts";
 import { Venue } from "../../domain/instruments.ts";
-import { TickBuffer } from "../../domain/tick-buffer.ts";
-import { FixedInstruments, TextFeedSession, TickRingWriter, PendingResyncs, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
-import { KrakenV2BookSync, type KrakenBookResult, type KrakenV2BookData } from "./book.ts";
-import { krakenSpotUnified, normalizeKrakenFrame } from "./normalize.ts";
+import { TextFeedSession, TickRingWriter, PendingResyncs, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
 
 export const KRAKEN_WS_V2_URL = "wss://ws.kraken.com/v2";
 /** spot-websocket-v2/book: depth "One of: 10, 25, 100, 500, 1000" (default 10) */
@@ -82,12 +81,13 @@ export interface KrakenFeedCounters extends SessionCounters {
   statusMessages: number;
   /** channel messages we do not use (ticker, instrument, ...) */
   otherChannels: number;
-  /** book data outcomes (KrakenV2BookSync) */
+  /** book data outcomes (the C books) */
   snapshots: number;
   applied: number;
   skipped: number;
   checksumMismatches: number;
   crossed: number;
+  /** book messages that could not be read: whole frames, and data elements of configured pairs */
   bookMalformed: number;
   /** book unsubscribe+subscribe cycles sent, and re-sends of one that brought no snapshot */
   resubscribes: number;
@@ -98,31 +98,51 @@ export interface KrakenFeedCounters extends SessionCounters {
   unknownSymbols: number;
 }
 
+/** A pair's book as the feed keeps it (in C), read cold: tests, reports, the engine's checks. */
+export interface KrakenBookView {
+  readonly symbol: string;
+  readonly instrument: number;
+  readonly book: {
+    readonly synced: boolean;
+    depth(side: number): number;
+    price(side: number, level: number): number;
+    size(side: number, level: number): number;
+    /** best first, [price, qty] */
+    levels(side: number, n?: number): Array<[number, number]>;
+  };
+  readonly counters: KrakenBookCounters;
+  /** the last problem that failed the book ("" when none) */
+  readonly lastProblem: string;
+  /** Kraken's checksum of the book as it stands */
+  checksum(): number;
+}
+
 const MAX_KEPT = 20;
+/** enum bot4_book_problem codes (c/book.h) the Kraken step records */
+const CHECKSUM = 8;
+const PROBLEM_TEXT: Record<number, string> = {
+  2: "crossed book",
+  5: "book data that cannot be read (a level, the checksum or the timestamp)",
+  6: "records lost to a full ring",
+  [CHECKSUM]: "checksum mismatch",
+};
 
 export class KrakenFeed {
-  readonly counters: KrakenFeedCounters = {
-    connects: 0, reconnects: 0, stalls: 0, pingsSent: 0, pongs: 0, pongTimeouts: 0, sendFailures: 0,
-    frames: 0, records: 0, malformed: 0, ringDrops: 0, subscribeAcks: 0, unsubscribeAcks: 0, errors: 0,
-    heartbeats: 0, statusMessages: 0, otherChannels: 0, snapshots: 0, applied: 0, skipped: 0,
-    checksumMismatches: 0, crossed: 0, bookMalformed: 0, resubscribes: 0, resubscribeRetries: 0,
-    bookResets: 0, unknownSymbols: 0,
-  };
+  readonly counters: KrakenFeedCounters;
   /** `method symbol: error` of `success: false` answers, first few */
   readonly errorMessages: string[] = [];
   readonly session: TextFeedSession;
   readonly depth: number;
-  private syncsNow = new Map<string, KrakenV2BookSync>();
   private readonly bySymbol = new Map<string, KrakenSymbol>();
-  private readonly instruments: FixedInstruments;
-  private readonly tb = new TickBuffer(1024);
+  private readonly byInstrument = new Map<number, KrakenSymbol>();
+  private readonly views = new Map<string, KrakenBookView>();
   private readonly writer: TickRingWriter;
   private readonly book: boolean;
+  private readonly vp: VenueFrameParser;
   /** symbol → performance.now() of the resubscribe awaiting its snapshot */
   private readonly resyncing = new PendingResyncs();
-  /** symbols whose records the full ring refused: their updates wait for the next snapshot */
-  private readonly ringBroken = new Set<string>();
-  private readonly accepted: KrakenV2BookData[] = [];
+  private ringDropsSeen = 0;
+  private unknownSeen = 0;
   private malformedNoticed = false;
   private dropping = false;
 
@@ -131,11 +151,68 @@ export class KrakenFeed {
     if (o.channels.length === 0) throw new RangeError("KrakenFeed needs at least one channel");
     this.depth = o.depth ?? 10;
     if (!(KRAKEN_BOOK_DEPTHS as readonly number[]).includes(this.depth)) throw new RangeError(`Kraken v2 book depth ${this.depth}: one of ${KRAKEN_BOOK_DEPTHS.join(", ")}`);
-    for (const s of o.symbols) this.bySymbol.set(s.symbol, s);
-    this.instruments = new FixedInstruments(o.symbols.map((s) => [krakenSpotUnified(s.symbol), s.instrument] as const));
+    for (const s of o.symbols) {
+      for (const p of [s.pricePrecision, s.qtyPrecision]) {
+        if (!Number.isInteger(p) || p < 0 || p > 18) throw new RangeError(`Kraken v2 precision ${p} of ${s.symbol}: an integer number of decimals 0..18`);
+      }
+      if (!Number.isInteger(s.instrument) || s.instrument < 0 || s.instrument > 4095) throw new RangeError(`Kraken instrument id ${s.instrument} of ${s.symbol}: 0..4095`);
+      if (this.bySymbol.has(s.symbol) || this.byInstrument.has(s.instrument)) throw new RangeError(`Kraken symbol ${s.symbol} / instrument ${s.instrument} given twice`);
+      this.bySymbol.set(s.symbol, s);
+      this.byInstrument.set(s.instrument, s);
+    }
     this.book = o.channels.includes("book");
-    this.writer = new TickRingWriter(o.ring, o.venue ?? Venue.kraken);
-    this.syncsNow = this.newSyncs(); // checks every pair's precision now, not at the first connect
+    const venue = o.venue ?? Venue.kraken;
+    this.writer = new TickRingWriter(o.ring, venue);
+    const nb = Math.max(...o.symbols.map((s) => s.instrument)) + 1;
+    const vp = (this.vp = new VenueFrameParser(VparseVenue.kraken, venue, { ring: o.ring, krakenBooks: { books: nb, depth: this.depth } }));
+    for (const s of o.symbols) {
+      vp.addSymbol(s.symbol, s.instrument);
+      vp.krakenPair(s.instrument, s.pricePrecision, s.qtyPrecision);
+      const i = s.instrument;
+      const levels = (side: number, n = Infinity) => vp.krakenLevels(i, side, n);
+      this.views.set(s.symbol, {
+        symbol: s.symbol,
+        instrument: i,
+        book: {
+          get synced() {
+            return vp.krakenState(i).state === 2;
+          },
+          depth: (side) => vp.krakenDepthOf(i, side),
+          price: (side, level) => levels(side, level + 1)[level]?.[0] ?? NaN,
+          size: (side, level) => levels(side, level + 1)[level]?.[1] ?? NaN,
+          levels,
+        },
+        get counters() {
+          return vp.krakenCounters(i);
+        },
+        get lastProblem() {
+          const st = vp.krakenState(i);
+          if (!st.problem) return "";
+          const what = PROBLEM_TEXT[st.problem] ?? `problem ${st.problem}`;
+          return st.problem === CHECKSUM ? `${what}: venue ${st.lastVenue}, book ${st.lastBook}` : what;
+        },
+        checksum: () => vp.krakenChecksum(i),
+      });
+    }
+    vp.reset();
+    const views = [...this.views.values()];
+    const sum = (pick: (k: KrakenBookCounters) => number) => () => views.reduce((a, v) => a + pick(v.counters), 0);
+    this.counters = Object.defineProperties(
+      {
+        connects: 0, reconnects: 0, stalls: 0, pingsSent: 0, pongs: 0, pongTimeouts: 0, sendFailures: 0,
+        frames: 0, records: 0, malformed: 0, ringDrops: 0, subscribeAcks: 0, unsubscribeAcks: 0, errors: 0,
+        heartbeats: 0, statusMessages: 0, otherChannels: 0, resubscribes: 0, resubscribeRetries: 0, bookResets: 0,
+      },
+      {
+        snapshots: { get: sum((k) => k.snapshots), enumerable: true },
+        applied: { get: sum((k) => k.applied), enumerable: true },
+        skipped: { get: sum((k) => k.skipped), enumerable: true },
+        checksumMismatches: { get: sum((k) => k.checksumMismatches), enumerable: true },
+        crossed: { get: sum((k) => k.crossed), enumerable: true },
+        bookMalformed: { get: () => sum((k) => k.malformed)() + this.frameBookMalformed, enumerable: true },
+        unknownSymbols: { get: () => this.vp.krakenUnknown + this.tradeUnknown, enumerable: true },
+      },
+    ) as KrakenFeedCounters;
     const pingMs = o.pingMs ?? 5000;
     this.session = new TextFeedSession(
       {
@@ -152,6 +229,11 @@ export class KrakenFeed {
     );
   }
 
+  /** book frames that could not be read as a whole (no data array, no snapshot/update type) */
+  private frameBookMalformed = 0;
+  /** trade frames naming a pair not configured */
+  private tradeUnknown = 0;
+
   start(): void {
     this.session.start();
   }
@@ -160,20 +242,20 @@ export class KrakenFeed {
     this.session.stop();
   }
 
-  /** The current connection's book sync of a pair (a new set per connection). */
-  sync(symbol: string): KrakenV2BookSync | undefined {
-    return this.syncsNow.get(symbol);
+  /** The feed's book of a configured pair (kept across connections; reset by each). */
+  sync(symbol: string): KrakenBookView | undefined {
+    return this.views.get(symbol);
+  }
+
+  /** The C parser's counters (frames by outcome). */
+  parserCounters(): ReturnType<VenueFrameParser["counters"]> {
+    return this.vp.counters();
   }
 
   /** The engine's book asks for a fresh snapshot: resubscribe the pair's book. */
   requestResync(instrument: number): void {
-    for (const s of this.o.symbols) if (s.instrument === instrument) this.resubscribe(s.symbol, "requested by the engine's book");
-  }
-
-  private newSyncs(): Map<string, KrakenV2BookSync> {
-    const m = new Map<string, KrakenV2BookSync>();
-    for (const s of this.o.symbols) m.set(s.symbol, new KrakenV2BookSync(new L2Book("kraken", s.symbol), this.depth, s.pricePrecision, s.qtyPrecision));
-    return m;
+    const s = this.byInstrument.get(instrument);
+    if (s) this.resubscribe(s.symbol, "requested by the engine's book");
   }
 
   private request(method: "subscribe" | "unsubscribe", channel: KrakenChannel, symbols: string[]): void {
@@ -185,9 +267,9 @@ export class KrakenFeed {
   }
 
   private onOpen(): void {
-    this.syncsNow = this.newSyncs();
+    // a new connection starts from the snapshots its subscriptions bring
+    this.vp.reset();
     this.resyncing.clear();
-    this.ringBroken.clear();
     this.malformedNoticed = false;
     this.dropping = false;
     const all = this.o.symbols.map((s) => s.symbol);
@@ -196,6 +278,7 @@ export class KrakenFeed {
 
   private onLost(reason: string): void {
     this.resyncing.clear();
+    this.vp.reset();
     if (!this.book) return;
     for (const s of this.o.symbols) this.resetBook(s.instrument);
     this.o.onNotice?.("books reset until the next connection's snapshots", { reason });
@@ -229,10 +312,82 @@ export class KrakenFeed {
     else this.counters.ringDrops++;
   }
 
+  /** Hot path: one FFI call parses the frame, keeps its pairs' books by Kraken's rules and fills the ring. */
   private onText(text: string): void {
     const c = this.counters;
-    const now = this.o.clock();
     c.frames++;
+    const vp = this.vp;
+    const n = vp.text(text, this.o.clock());
+    c.records += vp.pushed;
+    const what = vp.what;
+    const book = what === VparseWhat.snapshot || what === VparseWhat.delta;
+    if (book && n >= 0) {
+      if (vp.resyncs > 0 || what === VparseWhat.snapshot) this.bookOutcomes();
+      if (vp.ringDrops !== this.ringDropsSeen) this.ringDropped(true);
+      else this.dropping = false;
+      return;
+    }
+    if (n > 0) {
+      if (vp.ringDrops !== this.ringDropsSeen) this.ringDropped(false);
+      else this.dropping = false;
+      return;
+    }
+    if (n === ParseStatus.control) {
+      if (what === VparseWhat.heartbeat) {
+        c.heartbeats++;
+        return;
+      }
+      if (what === VparseWhat.status) {
+        c.statusMessages++;
+        return;
+      }
+    }
+    this.coldFrame(text, n, what);
+  }
+
+  /** After a book frame that failed a book or loaded a snapshot: resubscribes, finished resyncs. */
+  private bookOutcomes(): void {
+    const vp = this.vp;
+    for (const s of this.o.symbols) {
+      const f = vp.krakenTakeFlags(s.instrument);
+      if (f === 0) continue;
+      if (f & KrakenFlag.resync) {
+        // the C step cleared the book and put a STATUS record in the ring in place of its records
+        this.counters.bookResets++;
+        this.resubscribe(s.symbol, this.views.get(s.symbol)!.lastProblem);
+      } else if (f & KrakenFlag.snapped) this.resyncing.done(s.symbol);
+    }
+  }
+
+  private ringDropped(book: boolean): void {
+    const vp = this.vp;
+    const dropped = vp.ringDrops - this.ringDropsSeen;
+    this.ringDropsSeen = vp.ringDrops;
+    this.counters.ringDrops += dropped;
+    const s = this.byInstrument.get(vp.instrument);
+    if (!this.dropping) {
+      this.dropping = true;
+      this.o.onNotice?.("ring full: records dropped", { symbol: s?.symbol, dropped });
+    }
+    // the engine's book lost part of this stream: the feed's book stops passing updates on (a
+    // STATUS record says so) until a fresh snapshot, which a resubscribe brings
+    if (!book || !s) return;
+    if (vp.failBook(s.instrument, this.o.clock())) {
+      this.counters.records += vp.pushed;
+      this.counters.bookResets++;
+      vp.krakenTakeFlags(s.instrument);
+      this.ringDropsSeen = vp.ringDrops;
+    }
+    this.resubscribe(s.symbol, "ring full");
+  }
+
+  /** Frames the C path made no records for: replies, other channels, unreadable frames (rare). */
+  private coldFrame(text: string, status: number, what: number): void {
+    const c = this.counters;
+    if (what === VparseWhat.trades && status === ParseStatus.unknownSymbol) {
+      this.tradeUnknown++;
+      return;
+    }
     const f = jsonObject(text);
     if (typeof f === "string") {
       this.malformedFrame(text, f);
@@ -244,122 +399,17 @@ export class KrakenFeed {
       else this.malformedFrame(text, "neither a channel message nor a method reply");
       return;
     }
-    let frame: Record<string, unknown> = f;
-    switch (channel) {
-      case "heartbeat":
-        c.heartbeats++;
-        return;
-      case "status":
-        c.statusMessages++;
-        return;
-      case "book": {
-        const kept = this.onBook(f, text);
-        if (kept === null) return;
-        frame = kept;
-        break;
-      }
-      case "trade":
-        break;
-      default:
-        c.otherChannels++;
-        return;
-    }
-    const tb = this.tb;
-    tb.clear();
-    const unknownBefore = this.instruments.unknown;
-    const n = normalizeKrakenFrame(frame, 0n, this.instruments, tb);
-    if (this.instruments.unknown !== unknownBefore) c.unknownSymbols++;
-    if (n === 0) {
-      if (channel === "book") {
-        // the sync applied data the normaliser refused (e.g. an unreadable timestamp): the
-        // engine's book would miss it, so it drops its levels and waits for a fresh snapshot
-        this.malformedFrame(text, "book data the normaliser refused");
-        this.breakRing(frame, "book data refused by the normaliser");
-      } else if (Array.isArray(f.data) && f.data.length > 0) this.malformedFrame(text, `${channel} data the normaliser refused`);
-      return;
-    }
-    const put = this.writer.push(tb, now);
-    c.records += put;
-    if (put === n) {
-      this.dropping = false;
-      return;
-    }
-    c.ringDrops += n - put;
-    if (!this.dropping) {
-      this.dropping = true;
-      this.o.onNotice?.("ring full: records dropped", { channel, dropped: n - put });
-    }
-    if (channel === "book") this.breakRing(frame, "ring full");
-  }
-
-  /**
-   * Hands each data element of a book message to its pair's sync; returns the message with only
-   * the elements the engine's book may apply (the message itself when all of them qualify), or
-   * null when none does.
-   */
-  private onBook(f: Record<string, unknown>, text: string): Record<string, unknown> | null {
-    const c = this.counters;
-    const type = f.type;
-    const data = f.data;
-    if ((type !== "snapshot" && type !== "update") || !Array.isArray(data)) {
-      c.bookMalformed++;
+    if (channel === "book") {
+      this.frameBookMalformed++;
       this.malformedFrame(text, "book message that is not a snapshot/update with a data array");
-      return null;
+      return;
     }
-    const kept = this.accepted;
-    kept.length = 0;
-    for (const d of data as KrakenV2BookData[]) {
-      const symbol = d !== null && typeof d === "object" ? d.symbol : undefined;
-      const sync = typeof symbol === "string" ? this.syncsNow.get(symbol) : undefined;
-      if (!sync) {
-        c.unknownSymbols++;
-        continue;
-      }
-      const r: KrakenBookResult = sync.onData(type, d);
-      switch (r) {
-        case "snapshot":
-          c.snapshots++;
-          this.resyncing.done(symbol!);
-          this.ringBroken.delete(symbol!);
-          kept.push(d);
-          break;
-        case "applied":
-          c.applied++;
-          if (!this.ringBroken.has(symbol!)) kept.push(d);
-          break;
-        case "skipped":
-          c.skipped++;
-          break;
-        case "mismatch":
-          c.checksumMismatches++;
-          break;
-        case "crossed":
-          c.crossed++;
-          break;
-        case "malformed":
-          c.bookMalformed++;
-          break;
-      }
-      if (sync.resyncRequested) {
-        // the sync cleared the pair's book (mismatch, crossed, unreadable level)
-        this.resetBook(this.bySymbol.get(symbol!)!.instrument);
-        this.resubscribe(symbol!, sync.lastProblem);
-        sync.resyncSent();
-      }
+    if (channel === "trade") {
+      if (Array.isArray(f.data) && f.data.length === 0) return;
+      this.malformedFrame(text, `trade data that cannot be read (${status})`);
+      return;
     }
-    if (kept.length === 0) return null;
-    if (kept.length === data.length) return f;
-    return { ...f, data: kept.slice() };
-  }
-
-  private breakRing(frame: Record<string, unknown>, reason: string): void {
-    for (const d of frame.data as KrakenV2BookData[]) {
-      const s = this.bySymbol.get(d.symbol);
-      if (!s || this.ringBroken.has(s.symbol)) continue;
-      this.ringBroken.add(s.symbol);
-      this.resetBook(s.instrument);
-      this.resubscribe(s.symbol, reason);
-    }
+    c.otherChannels++;
   }
 
   private onReply(f: Record<string, unknown>): void {
