@@ -52,6 +52,8 @@ export interface SimExchangeOptions {
   maxFillsKept?: number;
   /** what happens when an order would trade with a resting order of the same strategy (default "none": they trade) */
   selfTrade?: SelfTradePrevention;
+  /** trade ids are `<venue>-<tradeIdPrefix><n>`: a paper session passes its own, so ids stay unique across restarts */
+  tradeIdPrefix?: string;
 }
 
 /**
@@ -134,6 +136,7 @@ export class SimExchange {
   private readonly handlers: Array<(r: ExecReport) => void> = [];
   private seq = 0;
   private tradeSeq = 0;
+  private readonly tradeIdPrefix: string;
   private readonly maxFills: number;
   private readonly stp: SelfTradePrevention;
 
@@ -144,6 +147,7 @@ export class SimExchange {
     this.queue = opts.queue ?? new ConservativeQueue();
     this.seed = opts.seed ?? 0;
     this.maxFills = opts.maxFillsKept ?? 1_000_000;
+    this.tradeIdPrefix = opts.tradeIdPrefix ?? "";
     this.stp = opts.selfTrade ?? "none";
     if (!["none", "expire_taker", "expire_maker", "expire_both"].includes(this.stp)) throw new RangeError(`unknown self-trade prevention mode ${this.stp}`);
     if (!(this.maxFills >= 1)) throw new RangeError(`maxFillsKept must be >= 1, got ${this.maxFills}`);
@@ -595,7 +599,7 @@ export class SimExchange {
     if (o.amount - o.filled <= s.lotEps) o.filled = o.amount;
     o.status = o.filled === o.amount ? "filled" : "partially_filled";
     this.counters.fills++;
-    const r = this.report(o, "fill", q, price, fee, taker, `${this.venue}-${++this.tradeSeq}`, timeMs);
+    const r = this.report(o, "fill", q, price, fee, taker, `${this.venue}-${this.tradeIdPrefix}${++this.tradeSeq}`, timeMs);
     out.push(r);
     s.fills.push(r);
     if (s.fills.length >= 2 * this.maxFills) s.fills.splice(0, s.fills.length - this.maxFills); // amortised: one move per maxFills fills
