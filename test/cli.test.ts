@@ -27,7 +27,7 @@ function bot4(args: string[], opts: { cwd?: string; env?: Record<string, string>
   const cwd = opts.cwd ?? mkdtempSync(join(tmpdir(), "bot4-cli-"));
   const p = Bun.spawnSync([opts.bin ?? BIN, ...args], {
     cwd,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...opts.env },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", BOT4_JOURNAL: "off", ...opts.env },
     stdout: "pipe",
     stderr: "pipe",
   });

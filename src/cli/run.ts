@@ -11,6 +11,10 @@ const FLAGS: Record<string, FlagSpec> = {
   data: { value: true, about: "comma-separated recorded captures (overrides BOT4_DATA; default: the bundled slice)" },
   duration: { value: true, about: "stop after this many seconds (default: at the end of the data)" },
   json: { about: "print the final summary as one JSON object on stdout" },
+  strategy: { value: true, about: "strategy to paper-trade: built-in name or file (overrides BOT4_STRATEGY; `none` = market data only)" },
+  params: { value: true, about: "strategy parameters `name=value,...` (overrides BOT4_STRATEGY_PARAMS)" },
+  journal: { value: true, about: "order journal path, or `off` (overrides BOT4_JOURNAL)" },
+  "metrics-port": { value: true, about: "serve /metrics, /health, /ready on 127.0.0.1:PORT (overrides BOT4_METRICS_PORT; 0 = off)" },
   help: { about: "this help" },
 };
 
@@ -28,7 +32,7 @@ const fmtNs = (ns: number) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >=
 export async function main(args: string[]): Promise<number> {
   const f = parseFlags("run", args, FLAGS);
   if (f.help) {
-    process.stdout.write(`usage: bot4 run [flags]\n\nPaper mode (no venues configured) replays recorded market data through the engine:\nfeed workers -> lock-free rings -> per-instrument state, timing receive-to-consume latency.\n\n${flagHelp(FLAGS)}\n`);
+    process.stdout.write(`usage: bot4 run [flags]\n\nPaper mode (no venues configured): the built-in simulated venue replays recorded market data,\nthe native feed handler reads it into lock-free rings, and the engine thread runs books,\nindicators, the strategy, pre-trade risk and simulated order execution (with a journal).\nA status line refreshes every second; Ctrl-C cancels open orders, flushes the journal and\nprints the latency summary; \`kill -USR2 <pid>\` trips the kill switch.\n\n${flagHelp(FLAGS)}\n`);
     return 0;
   }
   const config = loadConfig();
@@ -46,151 +50,307 @@ export async function main(args: string[]): Promise<number> {
   // BOT4_DATA are replayed straight into the rings unless --market sim asks for the venue
   const market = typeof f.market === "string" ? f.market : dataArg ? "replay" : "sim";
   if (market !== "sim" && market !== "replay") throw new UsageError(`--market: expected \`sim\` or \`replay\`, got \`${market}\``);
-  if (market === "sim") return runOnSimulatedVenue(files, speed, duration, !!f.json, config, logger);
+  const strategy = typeof f.strategy === "string" ? f.strategy : config.BOT4_STRATEGY;
+  const { parseParams } = await import("../strategy/loader.ts");
+  let params: Record<string, number>;
+  try {
+    params = parseParams(typeof f.params === "string" ? f.params : config.BOT4_STRATEGY_PARAMS);
+  } catch (e) {
+    throw new UsageError(`${f.params ? "--params" : "BOT4_STRATEGY_PARAMS"}: ${(e as Error).message}`);
+  }
+  const journalArg = typeof f.journal === "string" ? f.journal : config.BOT4_JOURNAL;
+  const metricsPort = typeof f["metrics-port"] === "string" ? Number(f["metrics-port"]) : config.BOT4_METRICS_PORT;
+  if (!(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) throw new UsageError(`--metrics-port: expected a port from 0 to 65535, got \`${f["metrics-port"]}\``);
+  const risk = parseRisk(config.BOT4_RISK);
+  // the engine thread loads the strategy again for itself; loading it here first refuses a bad
+  // name or file before anything starts
+  if (strategy !== "none") await (await import("../strategy/loader.ts")).loadStrategy(strategy, params);
+  const [makerBps, takerBps] = config.BOT4_PAPER_FEES.split(",").map(Number) as [number, number];
+  const opts: RunOptions = {
+    speed, duration, json: !!f.json, config, logger,
+    trading: strategy === "none" ? null : { strategy, params, journal: journalArg === "off" ? "" : journalArg, risk, makerBps, takerBps },
+    metricsPort,
+  };
+  return market === "sim" ? runOnSimulatedVenue(files, opts) : runOnReplay(files, opts);
+}
 
+interface RunOptions {
+  speed: number;
+  duration: number;
+  json: boolean;
+  config: ReturnType<typeof loadConfig>;
+  logger: ReturnType<typeof createLogger>;
+  trading: { strategy: string; params: Record<string, number>; journal: string; risk: Record<string, unknown>; makerBps: number; takerBps: number } | null;
+  metricsPort: number;
+}
+
+/** BOT4_RISK: JSON validated by the risk schema; empty = paper defaults. */
+function parseRisk(text: string): Record<string, unknown> {
+  if (!text.trim()) return { collarBps: 500, staleMs: 5000 };
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`BOT4_RISK: not JSON (${(e as Error).message}); expected an object such as {"maxPosition":0.05,"dailyLossLimit":500}`);
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ConfigError(`BOT4_RISK: expected a JSON object of risk limits, got ${JSON.stringify(v)}`);
+  return v as Record<string, unknown>;
+}
+
+/**
+ * Replays tapes straight into the rings (--market replay, the default with --data): no venue
+ * protocol, the fastest way to drive the engine with recorded data.
+ */
+async function runOnReplay(files: string[], o: RunOptions): Promise<number> {
   const { loadBinanceCapture } = await import("../feed/recording.ts");
-  const { InstrumentTable } = await import("../domain/instruments.ts");
-  const { Pipeline } = await import("../engine/pipeline.ts");
-  const { choice } = await import("../../ffi/lib.ts");
-
+  const { InstrumentTable, Venue, venueName } = await import("../domain/instruments.ts");
+  const { BookRule } = await import("../../ffi/book.ts");
+  const { inferSteps } = await import("../backtest/run.ts");
   const instruments = new InstrumentTable();
   // one feed per source, instrument ids shared by all of them
   const tapes = files.map((file) => loadBinanceCapture([file], undefined, instruments));
   for (const t of tapes) {
-    if (t.stats.malformed > 0) logger.warn({ file: t.stats.files[0], malformed: t.stats.malformed, first: t.stats.malformedAt }, "skipped malformed lines in recorded data; the rest is replayed");
+    if (t.stats.malformed > 0) o.logger.warn({ file: t.stats.files[0], malformed: t.stats.malformed, first: t.stats.malformedAt }, "skipped malformed lines in recorded data; the rest is replayed");
   }
   const records = tapes.reduce((a, t) => a + t.count, 0);
-  // parsing the captures left megabytes of text behind: collect it before the engine starts
-  Bun.gc(true);
-  logger.info({ kernel: choice.variant, feeds: tapes.length, records, instruments: instruments.symbols, speed: speed || "max" }, "paper mode: replaying recorded data");
-  const tty = process.stderr.isTTY && !f.json;
-  if (!f.json) process.stderr.write(`bot4 run: paper mode, ${tapes.length} feeds, ${records.toLocaleString("en-US")} records, ${instruments.size} instruments, speed ${speed || "max"}, kernel ${choice.variant} — Ctrl-C to stop\n`);
-
   // every instrument whose recording carries depth keeps a book, with its venue's procedure
-  const { BookRule } = await import("../../ffi/book.ts");
-  const { Venue } = await import("../domain/instruments.ts");
   const withDepth = new Set<number>();
   for (const t of tapes) for (let i = 0; i < t.count; i++) if (t.u8[i * 64 + 62] === 3) withDepth.add(t.u32[i * 16 + 14]!);
   const books = [...withDepth].map((id) => ({ instrument: id, rule: instruments.venues[id] === Venue.binance ? BookRule.binanceSpot : BookRule.binanceFutures }));
-
-  const pipeline = new Pipeline({
-    books,
-    tapes,
-    instruments,
-    ringCapacity: config.BOT4_RING_CAPACITY,
-    speed,
-    engineCpus: config.BOT4_ENGINE_CPU,
-    feedCpus: config.BOT4_FEED_CPUS,
-    spinNs: 200_000,
-    pools: config,
-    durationS: duration,
-    onStatus: tty
-      ? (s) => process.stderr.write(`\r  ${s.elapsedS.toFixed(0)} s  ${s.consumed.toLocaleString("en-US")} / ${records.toLocaleString("en-US")} ticks  ${Math.round(s.ratePerS).toLocaleString("en-US")}/s  p99 ${fmtNs(s.p99WindowNs)}  ring waits ${s.waits}   `)
-      : undefined,
-  });
-  let signals = 0;
-  const onSignal = (sig: string) => {
-    if (++signals > 1) process.exit(130);
-    logger.info({ signal: sig }, "stopping: draining rings");
-    pipeline.stop("signal");
-  };
-  process.on("SIGINT", () => onSignal("SIGINT"));
-  process.on("SIGTERM", () => onSignal("SIGTERM"));
-  const r = await pipeline.run();
-  if (tty) process.stderr.write("\n");
-  logger.info({ stoppedBy: r.stoppedBy, consumed: r.consumed, latencyNs: r.latencyNs }, "engine stopped");
-  flushLogs();
-  const dropped = r.feeds.reduce((a, x) => a + x.dropped, 0);
-  if (f.json) {
-    process.stdout.write(`${JSON.stringify({ kernel: choice.variant, ...r })}\n`);
-  } else {
-    const L = r.latencyNs;
-    const out = [
-      `stopped by ${r.stoppedBy} after ${r.elapsedS.toFixed(2)} s`,
-      `ticks consumed ${r.consumed.toLocaleString("en-US")} of ${r.feeds.reduce((a, x) => a + x.produced, 0).toLocaleString("en-US")} published (${records.toLocaleString("en-US")} in the data); trades applied ${r.trades.toLocaleString("en-US")}; dropped ${dropped}; rejected ${r.counters.rejected}`,
-      `throughput ${Math.round(r.throughputPerS).toLocaleString("en-US")} ticks/s over ${r.batches.toLocaleString("en-US")} batches; engine parked ${r.parks} times`,
-      `receive -> consume latency (${L.count.toLocaleString("en-US")} ticks): p50 ${fmtNs(L.p50)}  p90 ${fmtNs(L.p90)}  p99 ${fmtNs(L.p99)}  p99.9 ${fmtNs(L.p999)}  max ${fmtNs(L.max)}`,
-      "instrument                     trades         last          vwap        volume",
-      ...r.instruments.map((i) => `${i.symbol.padEnd(28)} ${String(i.trades).padStart(8)} ${i.last.toFixed(2).padStart(12)} ${i.vwap.toFixed(2).padStart(13)} ${i.volume.toFixed(3).padStart(13)}`),
-    ];
-    if (r.books.length) {
-      out.push("book                         state          bid          ask   levels (bid/ask)   updates  gaps  resyncs");
-      for (const b of r.books) {
-        out.push(`${b.symbol.padEnd(28)} ${(b.synced ? "in sync" : `UNUSABLE${b.problem ? ` (${b.problem})` : ""}`).padEnd(10)} ${b.bid.toFixed(2).padStart(12)} ${b.ask.toFixed(2).padStart(12)} ${`${b.depth[0]}/${b.depth[1]}`.padStart(18)} ${String(b.applied).padStart(9)} ${String(b.gaps).padStart(5)} ${String(b.resyncs).padStart(8)}`);
+  // venue steps from the decimals of the recorded prices and sizes (the smallest any tape shows)
+  const steps = Array.from({ length: instruments.size }, () => ({ tickSize: Infinity, lotSize: Infinity }));
+  const names = Array.from({ length: instruments.size }, (_, id) => ({ venue: venueName(instruments.venues[id]!), symbol: instruments.symbols[id]! }));
+  for (const t of tapes) {
+    inferSteps({ u8: t.u8, u32: t.u32, f64: t.f64, ptr: 0, count: t.count, instruments: names }).forEach((s, id) => {
+      if (s.firstPrice > 0) {
+        steps[id]!.tickSize = Math.min(steps[id]!.tickSize, s.tickSize);
+        steps[id]!.lotSize = Math.min(steps[id]!.lotSize, s.lotSize);
       }
-    }
-    out.push(`engine memory: ${r.memory}`);
-    if (r.pinError) out.push(`engine not pinned: ${r.pinError}`);
-    process.stdout.write(`${out.join("\n")}\n`);
+    });
   }
-  return 0;
+  const infos = names.map((n, id) => ({ id, ...n, tickSize: Number.isFinite(steps[id]!.tickSize) ? steps[id]!.tickSize : 0, lotSize: Number.isFinite(steps[id]!.lotSize) ? steps[id]!.lotSize : 0 }));
+  // parsing the captures left megabytes of text behind: collect it before the engine starts
+  Bun.gc(true);
+  return drive(o, {
+    header: `${tapes.length} recorded feeds, ${records.toLocaleString("en-US")} records, ${instruments.size} instruments`,
+    feeds: tapes.map((t) => `replay:${t.stats.files[0]?.split("/").pop() ?? "?"}`),
+    records,
+    instruments,
+    infos,
+    pipeline: { tapes, books },
+  });
 }
 
 /**
  * The default paper market: the venue simulator (src/sim) replays the recorded captures over
  * Binance USD-M's real protocol on 127.0.0.1, looping, and the engine's native feed handler
  * connects to it exactly as to the venue — WebSocket streams parsed in C into the ring, REST
- * depth snapshots, resyncs — so a paper run exercises the live code path end to end.
+ * depth snapshots, resyncs — so a paper run exercises the live code path end to end. Tick and
+ * lot sizes come from the venue's exchangeInfo, as they would from the real one.
  */
-async function runOnSimulatedVenue(files: string[], speed: number, duration: number, json: boolean, config: ReturnType<typeof loadConfig>, logger: ReturnType<typeof createLogger>): Promise<number> {
+async function runOnSimulatedVenue(files: string[], o: RunOptions): Promise<number> {
   const { startDefaultMarket } = await import("../sim/venues/binance.ts");
   const { InstrumentTable, Venue, binanceUsdmUnified } = await import("../domain/instruments.ts");
-  const { Pipeline } = await import("../engine/pipeline.ts");
   const { BookRule } = await import("../../ffi/book.ts");
+  const sim = startDefaultMarket({ captures: files, speed: o.speed, loop: true, onNotice: (what, detail) => o.logger.debug({ sim: what, ...detail }, "venue simulator") });
+  try {
+    const instruments = new InstrumentTable();
+    const symbols = sim.symbols.map((sym) => ({ symbol: sym, instrument: instruments.id(Venue.binanceusdm, binanceUsdmUnified(sym)) }));
+    const books = symbols.map((x) => ({ instrument: x.instrument, rule: BookRule.binanceFutures }));
+    const info = (await (await fetch(`${sim.httpUrl}/fapi/v1/exchangeInfo`)).json()) as { symbols: Array<{ symbol: string; filters: Array<{ filterType: string; tickSize?: string; stepSize?: string }> }> };
+    const infos = symbols.map((x) => {
+      const s = info.symbols.find((y) => y.symbol === x.symbol.toUpperCase());
+      const tick = Number(s?.filters.find((f) => f.filterType === "PRICE_FILTER")?.tickSize ?? 0);
+      const lot = Number(s?.filters.find((f) => f.filterType === "LOT_SIZE")?.stepSize ?? 0);
+      return { id: x.instrument, venue: "binanceusdm", symbol: instruments.symbols[x.instrument]!, tickSize: tick, lotSize: lot };
+    });
+    return await drive(o, {
+      header: `simulated Binance USD-M at ${sim.wsUrl} (${sim.symbols.join(", ")})`,
+      feeds: ["binanceusdm"],
+      records: 0,
+      instruments,
+      infos,
+      pipeline: {
+        tapes: [],
+        live: [{ venue: Venue.binanceusdm, binance: { market: "usdm", wsUrl: sim.wsUrl, restUrl: sim.httpUrl, symbols, channels: ["trade", "bookTicker", "depth"], depthSpeed: "0ms" } }],
+        staleMs: 10_000,
+        books,
+      },
+      extra: { market: "sim", venue: sim.httpUrl },
+    });
+  } finally {
+    await sim.stop();
+  }
+}
+
+interface DriveSpec {
+  header: string;
+  /** venue label per feed */
+  feeds: string[];
+  /** records in the data (replay), 0 = endless (a venue) */
+  records: number;
+  instruments: import("../domain/instruments.ts").InstrumentTable;
+  infos: Array<{ id: number; venue: string; symbol: string; tickSize: number; lotSize: number }>;
+  pipeline: Pick<import("../engine/pipeline.ts").PipelineOptions, "tapes" | "live" | "staleMs" | "books">;
+  extra?: Record<string, unknown>;
+}
+
+/** Runs the pipeline: trading setup, status line, metrics endpoint, signals, the final report. */
+async function drive(o: RunOptions, d: DriveSpec): Promise<number> {
+  const { Pipeline } = await import("../engine/pipeline.ts");
   const { choice } = await import("../../ffi/lib.ts");
-  const sim = startDefaultMarket({ captures: files, speed, loop: true, onNotice: (what, detail) => logger.debug({ sim: what, ...detail }, "venue simulator") });
-  const instruments = new InstrumentTable();
-  const symbols = sim.symbols.map((sym) => ({ symbol: sym, instrument: instruments.id(Venue.binanceusdm, binanceUsdmUnified(sym)) }));
-  const books = symbols.map((x) => ({ instrument: x.instrument, rule: BookRule.binanceFutures }));
-  logger.info({ kernel: choice.variant, venue: sim.httpUrl, symbols: sim.symbols, speed: speed || "max" }, "paper mode: native feed on the simulated venue");
-  const tty = process.stderr.isTTY && !json;
-  if (!json) process.stderr.write(`bot4 run: paper mode, simulated Binance USD-M at ${sim.wsUrl} (${sim.symbols.join(", ")}), speed ${speed || "max"}, kernel ${choice.variant} — Ctrl-C to stop\n`);
+  const { TradingStatus, S } = await import("../engine/status.ts");
+  const { RiskLimits, KillSwitch } = await import("../risk/pretrade.ts");
+  const { config, logger } = o;
+  const n = Math.max(1, d.instruments.size);
+  const venues = [...new Set(d.infos.map((i) => i.venue))];
+  let limits: import("../risk/pretrade.ts").RiskLimits | null = null;
+  let status: InstanceType<typeof TradingStatus> | null = null;
+  let kill: InstanceType<typeof KillSwitch> | null = null;
+  let trading: import("../engine/paper.ts").TradingInit | undefined;
+  if (o.trading) {
+    try {
+      limits = RiskLimits.create(n, o.trading.risk as never, Math.max(1, venues.length));
+    } catch (e) {
+      const z = e as { issues?: Array<{ path: unknown[]; message: string }> };
+      throw new ConfigError(`BOT4_RISK: ${z.issues ? z.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ") : (e as Error).message}`);
+    }
+    status = TradingStatus.create(n);
+    kill = new KillSwitch(limits);
+    const risk = o.trading.risk as { dailyLossLimit?: number; maxDrawdown?: number };
+    trading = {
+      strategy: o.trading.strategy,
+      params: o.trading.params,
+      instruments: d.infos,
+      limits: { shared: limits.shared, venues: Math.max(1, venues.length) },
+      status: status.sab,
+      capital: config.BOT4_CAPITAL,
+      latencyUs: config.BOT4_PAPER_LATENCY_US,
+      makerBps: o.trading.makerBps,
+      takerBps: o.trading.takerBps,
+      journal: o.trading.journal,
+      killTriggers: { lossLimit: risk.dailyLossLimit ?? 0, maxDrawdown: risk.maxDrawdown ?? 0 },
+      cwd: process.cwd(),
+    };
+  }
+  logger.info({ kernel: choice.variant, source: d.header, speed: o.speed || "max", strategy: o.trading?.strategy ?? "none", journal: o.trading?.journal || null }, "paper mode");
+  const tty = process.stderr.isTTY && !o.json;
+  if (!o.json) process.stderr.write(`bot4 run: paper mode, ${d.header}, speed ${o.speed || "max"}, kernel ${choice.variant}, strategy ${o.trading ? o.trading.strategy : "none"}${o.trading?.journal ? `, journal ${o.trading.journal}` : ""} — Ctrl-C to stop${kill ? `, kill -USR2 ${process.pid} to halt trading` : ""}\n`);
+
+  const labels = Array.from({ length: d.instruments.size }, (_, i) => d.instruments.symbols[i]!.split(/[/:]/)[0]!);
+  const feedRate = new Float64Array(d.feeds.length);
+  const statusLine = (s: import("../engine/pipeline.ts").LiveStatus, ctl: Float64Array): string => {
+    const F_PRODUCED = 8;
+    const parts = [`${s.elapsedS.toFixed(0)}s`];
+    d.feeds.forEach((v, f) => {
+      const produced = ctl[F_PRODUCED + f]!;
+      parts.push(`${v} ${Math.round(produced - feedRate[f]!).toLocaleString("en-US")}/s`);
+      feedRate[f] = produced;
+    });
+    if (status) {
+      const books = labels.map((l, i) => `${l} ${status!.inst(i, "usable") === 1 ? "ok" : "UNSYNCED"}`).join(" ");
+      const pos = labels.map((l, i) => `${l} ${fmtQty(status!.inst(i, "position"))}`).join(" ");
+      const ttd = status.get(S.TTD_P99_WINDOW);
+      parts.push(`books ${books}`, `pos ${pos}`, `PnL ${status.get(S.PNL).toFixed(2)}`, `orders ${status.get(S.ORDERS)} fills ${status.get(S.FILLS)} open ${status.get(S.OPEN)}`, `tick->decision p99 ${ttd > 0 ? fmtNs(ttd) : "-"}`);
+      if (kill?.tripped) parts.push(`KILL SWITCH: ${kill.reasonName}`);
+      if (status.get(S.STRATEGY_ERROR) === 1) parts.push("STRATEGY STOPPED");
+    } else parts.push(`${Math.round(s.ratePerS).toLocaleString("en-US")} ticks/s`, `p99 ${fmtNs(s.p99WindowNs)}`);
+    return parts.join(" | ");
+  };
+
   const pipeline = new Pipeline({
-    tapes: [],
-    live: [{ venue: Venue.binanceusdm, binance: { market: "usdm", wsUrl: sim.wsUrl, restUrl: sim.httpUrl, symbols, channels: ["trade", "bookTicker", "depth"], depthSpeed: "0ms" } }],
-    staleMs: 10_000,
-    books,
-    instruments,
+    ...d.pipeline,
+    instruments: d.instruments,
     ringCapacity: config.BOT4_RING_CAPACITY,
-    speed,
+    speed: o.speed,
     engineCpus: config.BOT4_ENGINE_CPU,
     feedCpus: config.BOT4_FEED_CPUS,
     spinNs: 200_000,
     pools: config,
-    durationS: duration,
-    onNotice: (n) => logger.info({ feed: n.what, ...n.detail }, "feed"),
-    onStatus: tty ? (st) => process.stderr.write(`\r  ${st.elapsedS.toFixed(0)} s  ${st.consumed.toLocaleString("en-US")} ticks  ${Math.round(st.ratePerS).toLocaleString("en-US")}/s  p99 ${fmtNs(st.p99WindowNs)}   `) : undefined,
+    durationS: o.duration,
+    trading,
+    onNotice: (nt) => logger.info({ feed: nt.what, ...nt.detail }, "feed"),
+    onLog: (msg, fields) => logger.warn(fields ?? {}, msg),
+    onStatus: tty ? (st) => process.stderr.write(`\r\x1b[2K  ${statusLine(st, pipeline.control.f64)}`) : undefined,
   });
+  let server: import("../telemetry/metrics.ts").MetricsServer | null = null;
+  if (o.metricsPort > 0) {
+    const { engineMetrics } = await import("../telemetry/engine-metrics.ts");
+    const { serveMetrics } = await import("../telemetry/metrics.ts");
+    const m = engineMetrics({ control: pipeline.control, feeds: d.feeds, instruments: Array.from({ length: d.instruments.size }, (_, i) => d.instruments.label(i)), status, limits, kill, startedAtMs: Date.now() });
+    server = serveMetrics(m.registry, m.health, { host: config.BOT4_METRICS_HOST, port: o.metricsPort });
+    if (!o.json) process.stderr.write(`metrics: ${server.url}/metrics  health: ${server.url}/health  ready: ${server.url}/ready\n`);
+  }
+  const uninstallKill = kill ? kill.installSignalTrip("SIGUSR2") : () => {};
   let signals = 0;
   const onSignal = (sig: string) => {
     if (++signals > 1) process.exit(130);
-    logger.info({ signal: sig }, "stopping");
+    logger.info({ signal: sig }, "stopping: feeds first, then the engine drains, cancels open orders and flushes the journal");
     pipeline.stop("signal");
   };
-  process.on("SIGINT", () => onSignal("SIGINT"));
-  process.on("SIGTERM", () => onSignal("SIGTERM"));
-  const r = await pipeline.run();
-  await sim.stop();
-  if (tty) process.stderr.write("\n");
-  logger.info({ stoppedBy: r.stoppedBy, consumed: r.consumed, latencyNs: r.latencyNs }, "engine stopped");
-  flushLogs();
-  if (json) {
-    process.stdout.write(`${JSON.stringify({ kernel: choice.variant, market: "sim", venue: sim.httpUrl, ...r })}\n`);
-    return 0;
+  const sigint = () => onSignal("SIGINT"), sigterm = () => onSignal("SIGTERM");
+  process.on("SIGINT", sigint);
+  process.on("SIGTERM", sigterm);
+  let r: import("../engine/pipeline.ts").PipelineResult;
+  try {
+    r = await pipeline.run();
+  } finally {
+    process.off("SIGINT", sigint);
+    process.off("SIGTERM", sigterm);
+    uninstallKill();
+    await server?.stop();
   }
+  if (tty) process.stderr.write("\n");
+  logger.info({ stoppedBy: r.stoppedBy, consumed: r.consumed, latencyNs: r.latencyNs, pnl: r.trading?.pnl }, "engine stopped");
+  flushLogs();
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify({ kernel: choice.variant, ...d.extra, ...r })}\n`);
+    return r.trading?.strategyError ? 1 : 0;
+  }
+  process.stdout.write(`${report(r, d).join("\n")}\n`);
+  return r.trading?.strategyError ? 1 : 0;
+}
+
+const fmtQty = (q: number) => (q === 0 ? "0" : Math.abs(q) >= 100 ? q.toFixed(0) : Number(q.toPrecision(4)).toString());
+
+function report(r: import("../engine/pipeline.ts").PipelineResult, d: DriveSpec): string[] {
   const L = r.latencyNs;
+  const dropped = r.feeds.reduce((a, x) => a + x.dropped, 0);
   const live = r.live[0];
-  const out = [
-    `stopped by ${r.stoppedBy} after ${r.elapsedS.toFixed(2)} s`,
-    `feed: ${live?.counters.frames ?? 0} frames -> ${r.consumed.toLocaleString("en-US")} ticks; ${live?.counters.connects ?? 0} connections, ${live?.counters.snapshotsFetched ?? 0} REST snapshots, ${live?.counters.refused ?? 0} frames refused; trades applied ${r.trades.toLocaleString("en-US")}; ring drops ${r.feeds.reduce((a, x) => a + x.dropped, 0)}`,
+  const out = [`stopped by ${r.stoppedBy} after ${r.elapsedS.toFixed(2)} s`];
+  if (live) {
+    out.push(`feed: ${live.counters.frames ?? 0} frames -> ${r.consumed.toLocaleString("en-US")} ticks; ${live.counters.connects ?? 0} connections, ${live.counters.snapshotsFetched ?? 0} REST snapshots, ${live.counters.refused ?? 0} frames refused; trades applied ${r.trades.toLocaleString("en-US")}; ring drops ${dropped}`);
+  } else {
+    out.push(`ticks consumed ${r.consumed.toLocaleString("en-US")} of ${r.feeds.reduce((a, x) => a + x.produced, 0).toLocaleString("en-US")} published (${d.records.toLocaleString("en-US")} in the data); trades applied ${r.trades.toLocaleString("en-US")}; dropped ${dropped}; rejected ${r.counters.rejected}`);
+  }
+  out.push(
+    `throughput ${Math.round(r.throughputPerS).toLocaleString("en-US")} ticks/s over ${r.batches.toLocaleString("en-US")} batches; engine parked ${r.parks} times`,
     `receive -> consume latency (${L.count.toLocaleString("en-US")} ticks): p50 ${fmtNs(L.p50)}  p90 ${fmtNs(L.p90)}  p99 ${fmtNs(L.p99)}  p99.9 ${fmtNs(L.p999)}  max ${fmtNs(L.max)}`,
     "instrument                     trades         last          vwap        volume",
     ...r.instruments.map((i) => `${i.symbol.padEnd(28)} ${String(i.trades).padStart(8)} ${i.last.toFixed(2).padStart(12)} ${i.vwap.toFixed(2).padStart(13)} ${i.volume.toFixed(3).padStart(13)}`),
-    "book                         state          bid          ask   levels (bid/ask)   updates  gaps  resyncs",
-    ...r.books.map((b) => `${b.symbol.padEnd(28)} ${(b.synced ? "in sync" : `UNUSABLE${b.problem ? ` (${b.problem})` : ""}`).padEnd(10)} ${b.bid.toFixed(2).padStart(12)} ${b.ask.toFixed(2).padStart(12)} ${`${b.depth[0]}/${b.depth[1]}`.padStart(18)} ${String(b.applied).padStart(9)} ${String(b.gaps).padStart(5)} ${String(b.resyncs).padStart(8)}`),
-    `engine memory: ${r.memory}`,
-  ];
+  );
+  if (r.books.length) {
+    out.push("book                         state          bid          ask   levels (bid/ask)   updates  gaps  resyncs");
+    for (const b of r.books) {
+      out.push(`${b.symbol.padEnd(28)} ${(b.synced ? "in sync" : `UNUSABLE${b.problem ? ` (${b.problem})` : ""}`).padEnd(10)} ${b.bid.toFixed(2).padStart(12)} ${b.ask.toFixed(2).padStart(12)} ${`${b.depth[0]}/${b.depth[1]}`.padStart(18)} ${String(b.applied).padStart(9)} ${String(b.gaps).padStart(5)} ${String(b.resyncs).padStart(8)}`);
+    }
+  }
+  const t = r.trading;
+  if (t) {
+    out.push(
+      `trading: ${t.orders} orders, ${t.fills} fills, ${t.openOrders} open at the end; PnL ${t.pnl.toFixed(2)} after fees; kill switch ${t.killSwitch ? `TRIPPED (${t.killSwitch.reason}: ${t.killSwitch.detail})` : "not tripped"}${t.strategyError ? `; STRATEGY STOPPED: ${t.strategyError}` : ""}`,
+      "position                       amount      avg price       realised     unrealised       fees  fills",
+      ...t.perInstrument.map((p: any) => `${`${p.venue}:${p.symbol}`.padEnd(28)} ${fmtQty(p.position).padStart(9)} ${(p.position === 0 ? "-" : p.avgPrice.toFixed(2)).padStart(14)} ${p.realised.toFixed(2).padStart(14)} ${p.unrealised.toFixed(2).padStart(14)} ${p.fees.toFixed(2).padStart(10)} ${String(p.fills).padStart(6)}`),
+    );
+    const rej = Object.entries(t.riskRejects as Record<string, number>).filter(([, v]) => v > 0);
+    out.push(`risk rejections: ${rej.length ? rej.map(([k, v]) => `${k} ${v}`).join(", ") : "none"}`);
+    out.push("stage latency (wall clock)      count        p50        p90        p99      p99.9        max");
+    for (const [k, s] of Object.entries(t.latency as Record<string, { count: number; p50: number; p90: number; p99: number; p999: number; max: number }>)) {
+      out.push(`${k.padEnd(28)} ${String(s.count).padStart(8)} ${fmtNs(s.p50).padStart(10)} ${fmtNs(s.p90).padStart(10)} ${fmtNs(s.p99).padStart(10)} ${fmtNs(s.p999).padStart(10)} ${fmtNs(s.max).padStart(10)}`);
+    }
+    out.push(`shutdown: ${t.shutdown.cancelsSent} cancels sent by the journal, ${t.shutdown.stillLive} orders still live${t.journal ? `; journal ${t.journal.path}: ${t.journal.submits} submits, ${t.journal.reports} reports, ${t.journal.refused} refused, flushed and closed` : "; no journal"}`);
+  }
+  out.push(`engine memory: ${r.memory}`);
   if (r.pinError) out.push(`engine not pinned: ${r.pinError}`);
-  process.stdout.write(`${out.join("\n")}\n`);
-  return 0;
+  return out;
 }

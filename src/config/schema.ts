@@ -55,6 +55,21 @@ export const settings = {
   BOT4_MLOCK: { schema: z.enum(["off", "try", "require"], { error: "off, try or require" }).default("off"), about: "lock engine memory in RAM: try = warn on failure, require = refuse to start" },
   BOT4_ENGINE_CPU: { schema: cpuList.default([]), about: "CPU(s) the engine thread is pinned to (empty: not pinned)" },
   BOT4_FEED_CPUS: { schema: cpuList.default([]), about: "CPU(s) feed workers are pinned to (empty: not pinned)" },
+  BOT4_STRATEGY: { schema: z.string().trim().default("market-maker"), about: "strategy run by `bot4 run`: a built-in name (market-maker, arbitrage, bollinger) or a .ts/.js file; `none` = market data only" },
+  BOT4_STRATEGY_PARAMS: {
+    schema: z.string().trim().regex(/^$|^[A-Za-z_][A-Za-z0-9_]*=-?[0-9.eE+-]+(,[A-Za-z_][A-Za-z0-9_]*=-?[0-9.eE+-]+)*$/, "name=value pairs such as `gamma=0.1,quoteAmount=0.01`").default(""),
+    about: "the strategy's numeric parameters, `name=value,...`",
+  },
+  BOT4_RISK: { schema: z.string().default(""), about: "pre-trade risk limits as JSON (fields of src/risk/limits.ts RiskConfig, e.g. {\"maxPosition\":0.05,\"dailyLossLimit\":500}); empty: collar 500 bps, stale book 5 s" },
+  BOT4_CAPITAL: { schema: z.coerce.number({ error: "a positive amount" }).positive("a positive amount").default(100_000), about: "paper trading: quote currency per simulated venue, and base currency worth as much per instrument" },
+  BOT4_PAPER_LATENCY_US: { schema: z.coerce.number({ error: "microseconds >= 0" }).nonnegative("microseconds >= 0").default(500), about: "paper trading: one-way order and report latency of the simulated venues (µs)" },
+  BOT4_PAPER_FEES: {
+    schema: z.string().trim().regex(/^-?\d+(\.\d+)?,-?\d+(\.\d+)?$/, "maker,taker fees in basis points such as `1,4`").default("1,4"),
+    about: "paper trading: maker,taker fees of the simulated venues (bps)",
+  },
+  BOT4_JOURNAL: { schema: z.string().default("bot4-journal.sqlite"), about: "order journal (sqlite, WAL) of `bot4 run`; `off` = no journal" },
+  BOT4_METRICS_PORT: { schema: z.coerce.number({ error: "a port from 0 to 65535" }).int("a port from 0 to 65535").min(0, "a port from 0 to 65535").max(65535, "a port from 0 to 65535").default(0), about: "Prometheus /metrics, /health and /ready on this port (0 = off)" },
+  BOT4_METRICS_HOST: { schema: z.string().trim().default("127.0.0.1"), about: "address the metrics endpoint binds (metrics show positions and PnL: keep it local)" },
   BOT4_LOG_LEVEL: { schema: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"], { error: "trace, debug, info, warn, error, fatal or silent" }).default("info"), about: "log level" },
   BOT4_LOG_FILE: { schema: z.string().default(""), about: "JSON log file (empty: standard error)" },
 } as const;

@@ -15,6 +15,8 @@ import { BookSet } from "../../ffi/book.ts";
 import { pinThisThread } from "../../ffi/sys.ts";
 import { T, TICK_U32 } from "../domain/tick.ts";
 import { attachControl, F, I } from "./control.ts";
+import type { PaperTrading, TradingInit } from "./paper.ts";
+import { TradingStatus } from "./status.ts";
 
 export interface EngineInit {
   control: SharedArrayBuffer;
@@ -28,11 +30,13 @@ export interface EngineInit {
   books: Array<{ instrument: number; rule: number }>;
   /** a synced book with no update for this long is stale (0 = never: replays) */
   staleNs: number;
+  /** paper trading: strategy, risk, simulated venues, journal (absent: market data only) */
+  trading?: TradingInit;
 }
 
 const MAX_BATCH = 1024;
 
-function main(init: EngineInit): void {
+async function main(init: EngineInit): Promise<void> {
   const ctl = attachControl(init.control);
   const pin = init.cpus.length ? pinThisThread(init.cpus) : { ok: true as const, message: "not pinned" };
   const rings = init.rings.map((h) => SpscRing.attach(h));
@@ -58,11 +62,43 @@ function main(init: EngineInit): void {
   const { i32, f64 } = ctl;
   const feeds = rings.length;
   let consumed = 0, trades = 0, batches = 0, parks = 0, resyncs = 0;
-  // cold path, four times a second at most: books whose stream went quiet are taken out of use
+  // paper trading: the strategy trades through risk and the simulated venues in this thread
+  const logs: Array<{ msg: string; fields?: Record<string, unknown> }> = [];
+  const log = (msg: string, fields?: Record<string, unknown>) => {
+    // cold path only (the core logs refusals, trips and strategy errors): handed to the main thread
+    postMessage({ type: "log", msg, fields });
+    if (logs.length < 50) logs.push({ msg, fields });
+  };
+  let paper: PaperTrading | null = null;
+  let status: TradingStatus | null = null;
+  if (init.trading) {
+    const { startPaperTrading } = await import("./paper.ts");
+    try {
+      paper = await startPaperTrading(init.trading, { books, state, nowNs: now(), log });
+    } catch (e) {
+      postMessage({ type: "fatal", message: (e as Error).message, name: (e as Error).name });
+      pools.free();
+      return;
+    }
+    status = new TradingStatus(init.trading.status, Math.max(1, init.instruments));
+  }
+  const core = paper?.core ?? null;
+  // a strategy sees a batch's books as of its end: trading keeps batches short
+  const maxBatch = core ? 256 : MAX_BATCH;
+  // cold path, four times a second at most: books whose stream went quiet are taken out of use;
+  // the trading core acts on kill-switch trips and publishes its status
   let lastCheck = now();
   const maintenance = (t: number) => {
     lastCheck = t;
     if (hasBooks && init.staleNs > 0 && books.checkStale(t, init.staleNs) > 0) askForSnapshots();
+    if (core) {
+      core.maintenance(t);
+      core.publish(status!, t);
+      let tr = 0;
+      for (let i = 0; i < init.instruments; i++) tr += state.trades(i);
+      trades = tr;
+      f64[F.TRADES] = trades;
+    }
   };
   postMessage({ type: "ready" });
   let lastSpin = now();
@@ -72,7 +108,7 @@ function main(init: EngineInit): void {
     let got = 0;
     for (let r = 0; r < feeds; r++) {
       const ring = rings[r]!;
-      const n = ring.available(MAX_BATCH);
+      const n = ring.available(maxBatch);
       if (n === 0) continue;
       const start = ring.tailSlot;
       const mask = ring.mask;
@@ -84,10 +120,20 @@ function main(init: EngineInit): void {
         total.record(lat);
         window.record(lat);
       }
-      trades += state.apply(ring.recordsPtr, mask, start, n);
+      if (core) {
+        // books, state and indicators (C, one call each), the simulated venues, the strategy
+        const asked = core.onRecords(ring.u8, u32, ring.f64, ring.recordsPtr, mask, start, n, paper!.advance);
+        paper!.afterBatch();
+        if (asked > 0) {
+          resyncs += asked;
+          askForSnapshots();
+        }
+      } else {
+        trades += state.apply(ring.recordsPtr, mask, start, n);
+      }
       // LEVEL and STATUS records into the books, same batch, one call; a book that asks for a
       // resync is counted here (a replay has no venue to ask; a live feed gets the request)
-      if (hasBooks) {
+      if (hasBooks && !core) {
         const asked = books.apply(ring.recordsPtr, mask, start, n);
         if (asked > 0) {
           resyncs += asked;
@@ -123,6 +169,8 @@ function main(init: EngineInit): void {
       continue;
     }
     const t = now();
+    // no data waiting: simulated venues' acks and fills due by now happen now
+    if (paper && paper.clock.nextAt <= t) paper.clock.advanceTo(t);
     if (t - lastCheck > 250e6) maintenance(t);
     if (lastSpin < 0) lastSpin = t;
     if (t - lastSpin < init.spinNs) continue;
@@ -132,7 +180,9 @@ function main(init: EngineInit): void {
     let pending = 0;
     for (let r = 0; r < feeds; r++) pending += rings[r]!.available(1);
     if (pending === 0) {
-      Atomics.wait(i32, I.WAKE, seq, 100);
+      // a simulated venue's next event bounds the sleep (a fill due in 2 ms is not 100 ms late)
+      const due = paper ? (paper.clock.nextAt - now()) / 1e6 : Infinity;
+      Atomics.wait(i32, I.WAKE, seq, due < 100 ? (due > 0 ? due : 0) : 100);
       parks++;
       f64[F.PARKS] = parks;
     }
@@ -140,6 +190,23 @@ function main(init: EngineInit): void {
     lastSpin = now();
   }
 
+  let trading: Record<string, unknown> | null = null;
+  if (paper && core) {
+    const end = now();
+    const shut = await paper.shutdown(end);
+    core.maintenance(end);
+    core.publish(status!, end);
+    const sum = core.summary();
+    trading = {
+      ...sum,
+      orders: sum.perVenue.reduce((a, v) => a + v.orders, 0),
+      fills: sum.perVenue.reduce((a, v) => a + v.fills, 0),
+      shutdown: shut,
+      recovery: paper.recovery,
+      journal: paper.journal ? { path: paper.journal.path, ...paper.journal.counters } : null,
+      logs,
+    };
+  }
   const perInstrument = [];
   for (let i = 0; i < init.instruments; i++) {
     perInstrument.push({ id: i, last: state.last(i), trades: state.trades(i), volume: state.volume(i), vwap: state.vwap(i), high: state.high(i), low: state.low(i) });
@@ -164,8 +231,9 @@ function main(init: EngineInit): void {
     resyncs,
     ringDrops: rings.map((r) => r.drops),
     memory: pools.describe(),
+    trading,
   });
   pools.free();
 }
 
-main(workerData as EngineInit);
+main(workerData as EngineInit).catch((e) => postMessage({ type: "fatal", message: (e as Error).message, name: (e as Error).name }));

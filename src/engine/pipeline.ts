@@ -8,6 +8,7 @@ import type { PoolConfig } from "../../ffi/mem.ts";
 import { SpscRing } from "../../ffi/ring.ts";
 import type { InstrumentTable } from "../domain/instruments.ts";
 import type { LiveFeedInit } from "../feed/live-worker.ts";
+import type { TradingInit } from "./paper.ts";
 import type { Tape } from "../feed/recording.ts";
 import { workerEntry } from "../sys/workers.ts";
 import { attachControl, type Control, createControl, F, I } from "./control.ts";
@@ -38,6 +39,10 @@ export interface PipelineOptions {
   books?: Array<{ instrument: number; rule: number }>;
   /** live feeds' cold-path notices (reconnects, snapshot failures) */
   onNotice?: (n: { what: string; detail: Record<string, unknown> }) => void;
+  /** paper trading in the engine thread (absent: market data only) */
+  trading?: TradingInit;
+  /** the engine's cold-path log lines (trading: kill-switch trips, refusals, strategy errors) */
+  onLog?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
 export interface LiveFeedReport {
@@ -101,6 +106,8 @@ export interface PipelineResult {
   enginePinned: number[] | null;
   pinError: string | null;
   memory: string;
+  /** paper trading's summary (TradingCore.summary() plus shutdown and journal figures) */
+  trading: Record<string, any> | null;
 }
 
 interface EngineDone {
@@ -118,6 +125,15 @@ interface EngineDone {
   resyncs: number;
   ringDrops: number[];
   memory: string;
+  trading: Record<string, any> | null;
+}
+
+/** The engine thread could not start (e.g. a strategy file that does not load). */
+export class EngineStartError extends Error {
+  override name = "EngineStartError";
+  constructor(message: string, readonly exitCode = 2) {
+    super(message);
+  }
 }
 
 export class Pipeline {
@@ -189,14 +205,20 @@ export class Pipeline {
       pools: o.pools,
       books: o.books ?? [],
       staleNs: (o.staleMs ?? 0) * 1e6,
+      trading: o.trading,
     });
     let engineReady!: () => void;
     const ready = new Promise<void>((resolve) => (engineReady = resolve));
     const liveWorkers: Worker[] = [];
     const engineDone = new Promise<EngineDone>((resolve) =>
       engine.addEventListener("message", (e) => {
-        const d = (e as MessageEvent).data as EngineDone | { type: "ready" } | { type: "resync"; instrument: number };
+        const d = (e as MessageEvent).data as EngineDone | { type: "ready" } | { type: "resync"; instrument: number } | { type: "log"; msg: string; fields?: Record<string, unknown> } | { type: "fatal"; message: string; name: string };
         if (d.type === "ready") engineReady();
+        else if (d.type === "log") o.onLog?.(d.msg, d.fields);
+        else if (d.type === "fatal") {
+          this.stop("signal");
+          fail(d.name === "StrategyError" || d.name === "ConfigError" ? Object.assign(new Error(d.message), { name: d.name }) : new EngineStartError(`engine thread: ${d.message}`, 1));
+        }
         else if (d.type === "resync") {
           // the book's venue feed fetches the snapshot (replays have nobody to ask)
           live.forEach((l, k) => {
@@ -233,7 +255,17 @@ export class Pipeline {
     const feedsDone = feeds.map((w) => new Promise<void>((resolve) => w.addEventListener("message", () => resolve())));
 
     // the feeds start only when the engine polls: records never wait for a thread still loading
-    await Promise.race([ready, failed]);
+    // on failure the rings are left mapped: a terminating worker may still touch them
+    const cleanup = (free = true) => {
+      for (const w of [...feeds, ...liveWorkers, engine]) w.terminate();
+      if (free) for (const r of rings) r.free();
+    };
+    try {
+      await Promise.race([ready, failed]);
+    } catch (e) {
+      cleanup(false);
+      throw e;
+    }
     const t0 = performance.now();
     Atomics.store(ctl.i32, I.START, 1);
     Atomics.notify(ctl.i32, I.START);
@@ -252,13 +284,18 @@ export class Pipeline {
       lastConsumed = consumed;
       lastT = t;
     }, 1000);
-    const done = await Promise.race([engineDone, failed]).finally(() => clearInterval(timer));
+    let done: EngineDone;
+    try {
+      done = await Promise.race([engineDone, failed]).finally(() => clearInterval(timer));
+    } catch (e) {
+      cleanup(false);
+      throw e;
+    }
     const elapsedS = (performance.now() - t0) / 1000;
     this.stopNow();
     await Promise.race([Promise.all(feedsDone), Bun.sleep(2000)]);
     const liveReports = await Promise.race([Promise.all(liveDone), Bun.sleep(3000).then(() => [] as LiveFeedReport[])]);
-    for (const w of [...feeds, ...liveWorkers, engine]) w.terminate();
-    for (const r of rings) r.free();
+    cleanup();
     return {
       stoppedBy: this.stopReason,
       elapsedS,
@@ -282,6 +319,7 @@ export class Pipeline {
       enginePinned: done.pinned,
       pinError: done.pinError,
       memory: done.memory,
+      trading: done.trading,
     };
   }
 }

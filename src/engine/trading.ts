@@ -25,10 +25,11 @@ import { T, TICK_BYTES, TICK_F64, TICK_U32, TickFlag, TickKind } from "../domain
 import type { SimExchange } from "../exec/sim/exchange.ts";
 import type { Clock } from "../exec/sim/gateway.ts";
 import { PositionBook } from "../exec/positions.ts";
-import { KillSwitch, marketView, PreTradeRisk, REJECT_NAMES, REJECT_TEXT, RiskLimits, type RiskConfigInput } from "../risk/pretrade.ts";
+import { KillMonitor, KillSwitch, marketView, PreTradeRisk, REJECT_NAMES, REJECT_TEXT, RiskLimits, type KillTriggers, type RiskConfigInput } from "../risk/pretrade.ts";
 import type { IndicatorSet } from "../signal/indicators.ts";
 import { StrategyDispatcher } from "../strategy/dispatch.ts";
 import type { IndicatorView, InstrumentInfo, OrderEvent, SideCode, Strategy, StrategyContext } from "../strategy/api.ts";
+import { S, STAGES, type TradingStatus } from "./status.ts";
 
 const TWO32 = 4294967296;
 const done0 = (r: ExecReport) => r.kind === "rejected" || r.kind === "cancelled" || r.kind === "expired" || (r.kind === "fill" && r.remaining <= 1e-12);
@@ -60,6 +61,8 @@ export interface CoreOptions {
   log?: (msg: string, fields?: Record<string, unknown>) => void;
   /** ids: `<prefix><counter>`; prefix unique per run (a backtest passes a seeded one) */
   idPrefix?: string;
+  /** automatic kill-switch triggers evaluated by maintenance() (live and paper; a backtest leaves them off) */
+  killTriggers?: Partial<KillTriggers>;
 }
 
 interface LiveOrder {
@@ -91,14 +94,29 @@ export class TradingCore implements StrategyContext {
   readonly risk: PreTradeRisk;
   readonly market = marketView(0);
   readonly indicators: IndicatorView;
-  /** stage latencies (wall clock ns) */
+  /**
+   * Stage latencies (wall clock ns): batch = books, state, indicators and the market view of one
+   * batch (the engine's own work before the strategy); strategy = its handlers for the batch;
+   * risk = one pre-trade check; submit = order built and handed to the gateway (journal included);
+   * tickToDecision = batch start to an order handed to the gateway, less venueSim.
+   */
   readonly hist = {
     batch: LatencyHistogram.create(),
     strategy: LatencyHistogram.create(),
     risk: LatencyHistogram.create(),
     submit: LatencyHistogram.create(),
     tickToDecision: LatencyHistogram.create(),
+    /** the simulated venues' share of each batch (paper and backtest only) */
+    venueSim: LatencyHistogram.create(),
   };
+  /** wall time the simulated venues took in the current batch */
+  private simWall = 0;
+  /** tick-to-decision of the current status window (reset by publish) */
+  private readonly ttdWindow = LatencyHistogram.create();
+  private readonly monitor: KillMonitor | null;
+  private readonly stageOut = new Float64Array(12);
+  /** venue rejects already shown to the kill switch's error-rate trigger */
+  private errorsSeen = 0;
   lastReject = 0;
   /** engine time of the record being processed (ns) */
   private t = 0;
@@ -161,6 +179,7 @@ export class TradingCore implements StrategyContext {
     this.logFn = o.log ?? (() => {});
     this.dispatcher = new StrategyDispatcher(this.guarded(o.strategy), n);
     for (const g of this.gw) g.onReport((r) => this.onReport(r));
+    this.monitor = o.killTriggers ? new KillMonitor(this.kill, o.killTriggers, Math.max(1, n)) : null;
     this.kill.onTrip((reason, detail) => {
       this.log("kill switch tripped: cancelling every open order", { reason, detail });
       this.cancelAll();
@@ -197,15 +216,21 @@ export class TradingCore implements StrategyContext {
     this.s.onStart?.(this);
   }
 
-  /** One batch of records (slots start..start+n-1 masked) seen through views whose element 0 is slot 0's first byte; `ptr` is that address for C. */
-  onRecords(u8: Uint8Array, u32: Uint32Array, f64: Float64Array, ptr: number, mask: number, start: number, n: number, virtual?: { advanceTo(t: number): void }): void {
+  /**
+   * One batch of records (slots start..start+n-1 masked) seen through views whose element 0 is
+   * slot 0's first byte; `ptr` is that address for C. Returns how many books asked for a resync
+   * in this batch (the caller's feed fetches the snapshots).
+   */
+  onRecords(u8: Uint8Array, u32: Uint32Array, f64: Float64Array, ptr: number, mask: number, start: number, n: number, virtual?: { advanceTo(t: number): void }): number {
     const w0 = wallNow();
     this.batchStartWall = w0;
-    if (this.o.books) this.o.books.apply(ptr, mask, start, n);
+    const asked = this.o.books ? this.o.books.apply(ptr, mask, start, n) : 0;
     if (this.o.state) this.o.state.apply(ptr, mask, start, n);
     if (this.o.indicators) this.o.indicators.apply(ptr, mask, start, n);
     this.refreshMarket(u8, u32, mask, start, n);
-    // simulated venues see each record at its time; due order events run before it
+    // simulated venues see each record at its time; due order events run before it. Their work
+    // is the venue's, not the engine's: it is timed apart and left out of tick-to-decision.
+    const ws = wallNow();
     for (let k = 0; k < n; k++) {
       const slot = (start + k) & mask;
       const w = slot * TICK_U32 + T.TS_RECV_U32;
@@ -229,7 +254,9 @@ export class TradingCore implements StrategyContext {
       }
     }
     const w1 = wallNow();
-    this.hist.batch.record(w1 - w0);
+    this.simWall = w1 - ws;
+    this.hist.venueSim.record(this.simWall);
+    this.hist.batch.record(w1 - w0 - this.simWall);
     if (!this.strategyError && !this.stopped) {
       this.dispatcher.dispatch(u8, u32, f64, mask, start, n);
       if (this.t >= this.nextTimer) this.fireTimer();
@@ -238,6 +265,73 @@ export class TradingCore implements StrategyContext {
     if (this.t >= this.nextSample) this.sample();
     this.counters.records += n;
     this.counters.batches++;
+    return asked;
+  }
+
+  /**
+   * Cold path, a few times a second (the engine's maintenance): acts on a kill-switch trip from
+   * another thread (signal, CLI), evaluates the automatic triggers (stale data, book desync,
+   * venue error rate, loss and drawdown), and logs the pre-trade rejections since the last call.
+   * `nowNs` is the engine clock, the domain of the records' receive stamps.
+   */
+  maintenance(nowNs: number): void {
+    this.kill.poll();
+    const m = this.monitor;
+    if (m && !this.kill.tripped) {
+      m.market(this.market, this.openPerInst, nowNs);
+      const errs = this.counters.venueRejects;
+      for (; this.errorsSeen < errs; this.errorsSeen++) if (m.error(nowNs)) break;
+      this.errorsSeen = errs;
+      m.pnl(nowNs);
+    }
+    this.risk.drainRejects((msg, fields) => this.logFn(msg, fields as unknown as Record<string, unknown>));
+  }
+
+  /** Publishes positions, PnL, order counts and stage latencies into the shared status block (cold path). */
+  publish(st: TradingStatus, nowNs: number): void {
+    const f = st.f64;
+    let orders = 0, fills = 0, riskRejects = 0, venueRejects = 0, fees = 0, turnover = 0;
+    for (const v of this.stats) {
+      orders += v.orders;
+      fills += v.fills;
+      riskRejects += v.rejectedByRisk;
+      venueRejects += v.rejectedByVenue;
+      fees += v.fees;
+      turnover += v.turnover;
+    }
+    let open = 0;
+    for (let i = 0; i < this.instruments.length; i++) open += this.openPerInst[i]!;
+    const marks = this.market.refPrice;
+    f[S.PNL] = this.positions.totalPnl(marks);
+    f[S.ORDERS] = orders;
+    f[S.FILLS] = fills;
+    f[S.OPEN] = open;
+    f[S.RISK_REJECTS] = riskRejects;
+    f[S.VENUE_REJECTS] = venueRejects;
+    f[S.FEES] = fees;
+    f[S.TURNOVER] = turnover;
+    f[S.KILL] = this.kill.tripped ? 1 : 0;
+    f[S.STRATEGY_ERROR] = this.strategyError ? 1 : 0;
+    f[S.TTD_P99_WINDOW] = this.ttdWindow.count > 0 ? this.ttdWindow.percentile(0.99) : 0;
+    f[S.DECISIONS] = this.hist.tickToDecision.count;
+    this.ttdWindow.reset();
+    const out = this.stageOut;
+    for (let k = 0; k < STAGES.length; k++) {
+      const h = this.hist[STAGES[k]!];
+      h.summaryInto(out); // count, min, max, mean, p50, p90, p95, p99, p999, ...
+      st.setStage(k, out[0]!, out[4]!, out[5]!, out[7]!, out[8]!, out[0]! * out[3]!);
+    }
+    for (let i = 0; i < this.instruments.length; i++) {
+      st.setInst(i, 0, this.positions.amount[i]!);
+      st.setInst(i, 1, this.positions.avgPrice[i]!);
+      st.setInst(i, 2, this.positions.realised[i]!);
+      st.setInst(i, 3, this.positions.unrealised(i, marks[i]!));
+      st.setInst(i, 4, marks[i]!);
+      st.setInst(i, 5, this.market.usable[i]!);
+      st.setInst(i, 6, this.openPerInst[i]!);
+      st.setInst(i, 7, this.positions.fills[i]!);
+    }
+    f[S.PUBLISHED] = nowNs;
   }
 
   /** a new snapshot replaces the simulated venue's book (cold path) */
@@ -408,7 +502,8 @@ export class TradingCore implements StrategyContext {
     this.gw[v]!.submit(req);
     const w2 = wallNow();
     this.hist.submit.record(w2 - w1);
-    this.hist.tickToDecision.record(w2 - this.batchStartWall);
+    this.hist.tickToDecision.record(w2 - this.batchStartWall - this.simWall);
+    this.ttdWindow.record(w2 - this.batchStartWall - this.simWall);
     this.lastReject = 0;
     return id;
   }

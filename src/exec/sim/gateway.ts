@@ -70,6 +70,10 @@ export class VirtualClock implements Clock {
   get pending(): number {
     return this.heap.length;
   }
+  /** time of the next scheduled event (Infinity when none) */
+  get nextAt(): number {
+    return this.heap.length ? this.heap[0]!.ts : Infinity;
+  }
   private static before(a: { ts: number; seq: number }, b: { ts: number; seq: number }): boolean {
     return a.ts < b.ts || (a.ts === b.ts && a.seq < b.seq);
   }

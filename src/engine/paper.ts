@@ -1,0 +1,169 @@
+/**
+ * Paper trading inside the engine thread: TradingCore (the step backtests use) with each venue
+ * replaced by a SimExchange behind a SimGateway, the order journal in front of every gateway, and
+ * the risk limits / kill switch in a shared block the orchestrator also holds (so SIGUSR2 on the
+ * main thread halts the engine's orders).
+ *
+ * Time: the engine's clock (ffi/clock.ts now(), the domain of every record's receive stamp)
+ * drives a VirtualClock. Records advance it to their own stamps as the core steps through them,
+ * so a simulated venue sees market data and our orders in the order they happened; when the rings
+ * are empty the engine advances it to now(), so acks and fills due while no data arrives happen
+ * on time. The engine thread never yields to an event loop while trading: nothing here uses timers.
+ *
+ * Funding: the simulated venues are cash accounts (spot). Each quote currency gets `capital`; each
+ * instrument's base currency gets `capital` worth at the first reference price the engine sees
+ * (so a market maker can sell from the start), once.
+ */
+import { BookSet } from "../../ffi/book.ts";
+import type { InstrumentState } from "../../ffi/state.ts";
+import type { Gateway } from "../domain/order.ts";
+import { SimExchange } from "../exec/sim/exchange.ts";
+import { SimGateway, VirtualClock } from "../exec/sim/gateway.ts";
+import { BpsFeeModel, ConservativeQueue, ConstantLatency } from "../exec/sim/models.ts";
+import { OrderJournal } from "../journal/journal.ts";
+import { JournaledGateway } from "../journal/journaled-gateway.ts";
+import type { RecoveryReport } from "../journal/recovery.ts";
+import { RiskLimits, type KillTriggers } from "../risk/pretrade.ts";
+import { IndicatorSet } from "../signal/indicators.ts";
+import type { InstrumentInfo } from "../strategy/api.ts";
+import { loadStrategy } from "../strategy/loader.ts";
+import { TradingCore } from "./trading.ts";
+
+export interface TradingInit {
+  /** built-in name or a file path (src/strategy/loader.ts) */
+  strategy: string;
+  params: Record<string, number>;
+  /** every instrument id the feeds use, with its venue's steps */
+  instruments: InstrumentInfo[];
+  /** the shared risk block (RiskLimits.create on the orchestrator) */
+  limits: { shared: SharedArrayBuffer; venues: number };
+  /** TradingStatus block the engine publishes into */
+  status: SharedArrayBuffer;
+  /** quote per venue and quote currency, and base worth as much per instrument */
+  capital: number;
+  /** one-way order entry and report latency of the simulated venues (µs) */
+  latencyUs: number;
+  makerBps: number;
+  takerBps: number;
+  /** sqlite journal path ("" = no journal) */
+  journal: string;
+  killTriggers: Partial<KillTriggers>;
+  /** the strategy is run from this directory (relative strategy paths) */
+  cwd: string;
+}
+
+function baseQuote(symbol: string): { base: string; quote: string } {
+  const [pair] = symbol.split(":");
+  const [base, quote] = (pair ?? symbol).split("/");
+  if (!base || !quote) throw new RangeError(`cannot tell base and quote of \`${symbol}\` (expected a ccxt unified symbol such as BTC/USDT)`);
+  return { base, quote };
+}
+
+export interface PaperTrading {
+  core: TradingCore;
+  clock: VirtualClock;
+  /** what TradingCore.onRecords advances: never backwards (records may be older than an idle advance) */
+  advance: { advanceTo(t: number): void };
+  /** after each batch: funds base currencies at the first reference prices (cold after the first) */
+  afterBatch(): void;
+  journal: OrderJournal | null;
+  recovery: RecoveryReport[];
+  /** stop the strategy, cancel (if configured), let the venues answer, flush and close the journal */
+  shutdown(nowNs: number): Promise<{ cancelsSent: number; stillLive: number }>;
+}
+
+export async function startPaperTrading(t: TradingInit, deps: { books: BookSet; state: InstrumentState; nowNs: number; log: (msg: string, fields?: Record<string, unknown>) => void }): Promise<PaperTrading> {
+  const n = Math.max(1, t.instruments.length);
+  const strategy = await loadStrategy(t.strategy, t.params, t.cwd);
+  const clock = new VirtualClock(deps.nowNs);
+  const latency = new ConstantLatency(t.latencyUs * 1e3, t.latencyUs * 1e3);
+  const sims = new Map<string, SimExchange>();
+  const inner = new Map<string, SimGateway>();
+  // the journal first: its session prefix also keeps the simulated venues' trade ids unique
+  const journal = t.journal ? await OrderJournal.open({ path: t.journal, clientIdPrefix: "p" }) : null;
+  const tradeIdPrefix = journal ? journal.session.prefix : `${Date.now().toString(36)}-`;
+  const toFund: Array<{ inst: number; ex: SimExchange; base: string }> = [];
+  const fundedQuote = new Set<string>(), fundedBase = new Set<string>();
+  for (const i of t.instruments) {
+    let ex = sims.get(i.venue);
+    if (!ex) {
+      ex = new SimExchange({ venue: i.venue, fees: new BpsFeeModel(t.makerBps, t.takerBps), queue: new ConservativeQueue(), seed: 1, tradeIdPrefix });
+      sims.set(i.venue, ex);
+      inner.set(i.venue, new SimGateway(ex, clock, latency));
+    }
+    const { base, quote } = baseQuote(i.symbol);
+    ex.listSymbol({ symbol: i.symbol, tickSize: i.tickSize, lotSize: i.lotSize, minNotional: 0, base, quote });
+    if (!fundedQuote.has(`${i.venue}:${quote}`)) ex.deposit(quote, t.capital);
+    fundedQuote.add(`${i.venue}:${quote}`);
+    if (!fundedBase.has(`${i.venue}:${base}`)) toFund.push({ inst: i.id, ex, base });
+    fundedBase.add(`${i.venue}:${base}`);
+  }
+  const gateways = new Map<string, Gateway>();
+  const journaled: JournaledGateway[] = [];
+  const recovery: RecoveryReport[] = [];
+  if (journal) {
+    for (const [venue, g] of inner) {
+      const jg = new JournaledGateway(g, journal);
+      // a fresh simulated venue holds none of an earlier run's orders: nothing can be in flight
+      recovery.push(await jg.recover({ inFlightGraceMs: 0 }));
+      journaled.push(jg);
+      gateways.set(venue, jg);
+    }
+  } else for (const [venue, g] of inner) gateways.set(venue, g);
+
+  const limits = RiskLimits.attach(t.limits.shared, n, t.limits.venues);
+  const core = new TradingCore({
+    instruments: t.instruments,
+    strategy,
+    params: t.params,
+    clock,
+    gateways,
+    sims,
+    books: deps.books,
+    state: deps.state,
+    indicators: new IndicatorSet(n),
+    limits,
+    capital: 0,
+    idPrefix: journal ? journal.session.prefix : undefined,
+    log: deps.log,
+    sampleNs: 1e9,
+    killTriggers: t.killTriggers,
+  });
+  core.start();
+  const refPrice = core.market.refPrice;
+  let unfunded = toFund.length;
+  const afterBatch = () => {
+    if (unfunded === 0) return;
+    for (const f of toFund) {
+      if (f.inst < 0) continue;
+      const px = refPrice[f.inst]!;
+      if (px > 0) {
+        f.ex.deposit(f.base, Number((t.capital / px).toFixed(8)));
+        f.inst = -1;
+        unfunded--;
+      }
+    }
+  };
+  return {
+    core,
+    clock,
+    advance: { advanceTo: (ts: number) => (ts > clock.now() ? clock.advanceTo(ts) : undefined) },
+    afterBatch,
+    journal,
+    recovery,
+    async shutdown(nowNs: number) {
+      // the strategy stops and every open order is cancelled: a simulated venue ends with the process
+      core.stop();
+      // the simulated venues answer the cancels at their latency: run the clock past them
+      clock.advanceTo(Math.max(nowNs, clock.now()));
+      clock.drain();
+      let cancelsSent = 0, stillLive = 0;
+      for (const jg of journaled) {
+        const r = await jg.shutdown({ cancelOpen: true, timeoutMs: 1000 });
+        cancelsSent += r.cancelsSent;
+        stillLive += r.stillLive;
+      }
+      return { cancelsSent, stillLive };
+    },
+  };
+}
