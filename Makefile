@@ -48,7 +48,7 @@ $(LIBDIR)/native.cpu: $(LIBDIR)/libbot4-native.so
 
 # Worker entry points are compiled in beside the CLI (src/sys/workers.ts finds them under
 # /$$bunfs/root/, the common root of the entry points).
-WORKERS := src/feed/replay-worker.ts src/feed/live-worker.ts src/engine/engine-worker.ts src/journal/writer-worker.ts
+WORKERS := src/feed/replay-worker.ts src/feed/live-worker.ts src/engine/engine-worker.ts src/journal/writer-worker.ts src/profile/pipeline-worker.ts
 $(BUILD)/bot4: deps libs $(TSSRC) package.json
 	$(BUN) build --compile --bytecode --minify-syntax --minify-whitespace src/cli/main.ts $(WORKERS) --outfile $@
 bot4: $(BUILD)/bot4

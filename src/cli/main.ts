@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { about: string; load: () => Promise<{ main: (arg
   record: { about: "record a venue's live market data (native handler) into a tick file", load: () => import("./record.ts") },
   import: { about: "convert recorded captures (Binance, Tardis CSV, cryptofeed logs, JSON lines) into a tick file", load: () => import("./import.ts") },
   model: { about: "predict with an XGBoost JSON or LightGBM text model: bot4 model predict --model M --input I [--raw]", load: () => import("./model.ts") },
+  profile: { about: "Performance Profile Report: targets vs measured, latency per stage, throughput, memory (--json, --markdown FILE)", load: () => import("./profile.ts") },
   info: { about: "version, CPU features, kernel variant, huge pages, pools, configuration", load: () => import("./info.ts") },
 };
 
@@ -56,7 +57,7 @@ export function reportError(e: unknown): number {
   if (debug && err?.stack) process.stderr.write(`${err.stack}\n`);
   if (typeof err?.exitCode === "number") return err.exitCode;
   // configuration, usage and start-up checks are the user's to fix: exit code 2
-  return ["ConfigError", "UsageError", "KernelLoadError", "LayoutMismatchError", "DataFileError", "RingError", "UnknownCaptureError", "TickFileError", "ModelError", "StrategyError", "MetricsError"].includes(err?.name) ? 2 : 1;
+  return ["ConfigError", "UsageError", "KernelLoadError", "LayoutMismatchError", "DataFileError", "RingError", "UnknownCaptureError", "TickFileError", "ModelError", "StrategyError", "MetricsError", "ProfileError"].includes(err?.name) ? 2 : 1;
 }
 
 if (Bun.isMainThread) {
