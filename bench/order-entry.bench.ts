@@ -33,16 +33,24 @@ const edS = new Ed25519Signer(edPem);
 const order: OrderRequest = { clientOrderId: "bot4-000001", venue: "binance", symbol: "BTC/USDT", side: "buy", type: "limit", amount: 0.00123, price: 49_000.5, timeInForce: "GTC" };
 
 section("signing one order payload");
-await micro("hmac_sha256_sign", () => hmac.sign(QUERY));
+const hmacStr = await micro("hmac_sha256_sign", () => hmac.sign(QUERY));
+const qBytes = new TextEncoder().encode(QUERY);
+hmac.payload.set(qBytes, 0);
+const sigOut = new Uint8Array(64);
+const hmacInto = await micro("hmac_sha256_sign_into", () => hmac.signHexInto(qBytes.length, sigOut, 0));
 await micro("ed25519_sign", () => edS.sign(QUERY));
+figure("hmac_string_over_bytes", hmacStr / hmacInto, "x", "keyed-hasher copy + hex string / two SHA256.hash into preallocated buffers, same run");
 
 section("encode + sign (order.place text)");
 const gwH = new BinanceWsGateway({ url: "ws://127.0.0.1:9/ws-api/v3", apiKey: KEY, secret: SECRET, reconnect: false, log: quiet });
 const gwE = new BinanceWsGateway({ url: "ws://127.0.0.1:9/ws-api/v3", apiKey: KEY, privateKey: edPem, reconnect: false, log: quiet });
 const gwE2 = new BinanceWsGateway({ url: "ws://127.0.0.1:9/ws-api/v3", apiKey: KEY, privateKey: edPem, signEveryRequest: true, reconnect: false, log: quiet });
 let n = 0;
-await micro("encode_sign_hmac", () => gwH.encodePlace(++n, order, 1_700_000_000_000 + n));
+const encStr = await micro("encode_sign_hmac", () => gwH.encodePlace(++n, order, 1_700_000_000_000 + n));
+const encBytes = await micro("encode_sign_hmac_bytes", () => gwH.encodePlaceInto(++n, order, 1_700_000_000_000 + n));
 await micro("encode_ed25519_session", () => gwE.encodePlace(++n, order, 1_700_000_000_000 + n));
+await micro("encode_ed25519_session_bytes", () => gwE.encodePlaceInto(++n, order, 1_700_000_000_000 + n));
+figure("encode_sign_string_over_bytes", encStr / encBytes, "x", "encodePlace (strings) / encodePlaceInto (bytes; what submit uses), HMAC, same run");
 await micro("encode_sign_ed25519_each", () => gwE2.encodePlace(++n, order, 1_700_000_000_000 + n));
 await Promise.all([gwH.close(), gwE.close(), gwE2.close()]);
 
@@ -60,8 +68,10 @@ async function loopback(name: string, creds: { secret?: string; privateKey?: str
   const N = 20_000, WARM = 2000;
   const t = new Float64Array(N);
   const req = { ...order };
+  // client ids made before the loop (an engine's ids come from a counter, not a template string)
+  const cids = Array.from({ length: N + WARM }, (_, i) => `bot4-${name}-${i}`);
   for (let i = 0; i < N + WARM; i++) {
-    req.clientOrderId = `bot4-${name}-${i}`;
+    req.clientOrderId = cids[i]!;
     const a = Bun.nanoseconds();
     gw.submit(req);
     const b = Bun.nanoseconds();
@@ -72,6 +82,27 @@ async function loopback(name: string, creds: { secret?: string; privateKey?: str
   figure(`${name}_submit_p50_us`, t[N >> 1]! / 1000, "µs");
   figure(`${name}_submit_p99_us`, t[Math.floor(N * 0.99)]! / 1000, "µs");
   figure(`${name}_submit_max_us`, t[N - 1]! / 1000, "µs");
+  // the stages of one submit, each timed alone on the same connection: encode+sign into bytes,
+  // frame+mask+write (WsClient.sendText), and the bookkeeping (tracker entry, pending entry, limiter)
+  const te = new Float64Array(N), tw = new Float64Array(N);
+  const frame = (gw as unknown as { frame: Uint8Array }).frame;
+  for (let i = 0; i < N + WARM; i++) {
+    req.clientOrderId = cids[i]!;
+    const a = Bun.nanoseconds();
+    const len = gw.encodePlaceInto(1e6 + i, req, 1_700_000_000_000 + i);
+    const b = Bun.nanoseconds();
+    gw.client.sendText(frame, 0, len);
+    const c = Bun.nanoseconds();
+    if (i >= WARM) {
+      te[i - WARM] = b - a;
+      tw[i - WARM] = c - b;
+    }
+    if ((i & 255) === 255) await Bun.sleep(0);
+  }
+  te.sort();
+  tw.sort();
+  figure(`${name}_stage_encode_sign_p50_us`, te[N >> 1]! / 1000, "µs", `p99 ${(te[Math.floor(N * 0.99)]! / 1000).toFixed(2)}`);
+  figure(`${name}_stage_frame_write_p50_us`, tw[N >> 1]! / 1000, "µs", `p99 ${(tw[Math.floor(N * 0.99)]! / 1000).toFixed(2)} (mask + one socket write)`);
   await gw.close();
 }
 await loopback("hmac", { secret: SECRET });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { generateKeyPairSync } from "node:crypto";
 import type { ExecReport, OrderRequest } from "../src/domain/order.ts";
-import { BinanceWsGateway, type BinanceWsGatewayOptions } from "../src/exec/gateway/binance-ws.ts";
+import { BinanceWsGateway, decimalText, putDecimal, type BinanceWsGatewayOptions } from "../src/exec/gateway/binance-ws.ts";
 import { HmacSha256Signer, wsApiPayload } from "../src/exec/gateway/sign.ts";
 import { SimExchange } from "../src/exec/sim/exchange.ts";
 import { startBinanceOrderVenue, type BinanceOrderVenue, type BinanceOrderVenueOptions } from "../src/sim/binance-orders.ts";
@@ -83,6 +83,54 @@ describe("BinanceWsGateway against the local venue's WebSocket API", () => {
     expect(rest.quantity).toBe("0.00123");
     expect(signature).toBe(new HmacSha256Signer(HSECRET).sign(wsApiPayload(rest)));
     void g.close();
+  });
+
+  test("encodePlaceInto writes encodePlace's text byte for byte (HMAC signed, Ed25519 session; random orders, fixed and shortest decimals)", () => {
+    const syms = { "BTC/USDT": { id: "BTCUSDT", priceDecimals: 2, amountDecimals: 5 }, "ETH/USDT": { id: "ETHUSDT" }, "XRP/USDT": { id: "XRPUSDT", priceDecimals: 4, amountDecimals: 0 } };
+    const gws = [
+      new BinanceWsGateway({ url: "ws://127.0.0.1:9/ws-api/v3", apiKey: HKEY, secret: HSECRET, reconnect: false, symbols: syms, recvWindow: 3000 }),
+      new BinanceWsGateway({ url: "ws://127.0.0.1:9/ws-api/v3", apiKey: EKEY, privateKey: ED_PRIV, reconnect: false, symbols: syms }),
+    ];
+    let seed = 99;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+    const dec = new TextDecoder();
+    const kinds = ["BTC/USDT", "ETH/USDT", "XRP/USDT", "SOL/USDT"];
+    let checked = 0;
+    for (let k = 0; k < 3000; k++) {
+      const scale = 10 ** Math.floor(rnd() * 12 - 6);
+      const price = k % 7 === 0 ? Math.round(rnd() * 1e6) / 100 : rnd() * 1e5 * scale + 1e-9;
+      const amount = k % 5 === 0 ? Math.round(rnd() * 1e5) / 1e5 + 0.00001 : rnd() * 100 * scale + 1e-12;
+      const type = k % 3 === 0 ? "market" : "limit";
+      const tif = (["GTC", "IOC", "FOK", "PO", undefined] as const)[k % 5];
+      const req = order(`c-${k}_x`, { symbol: kinds[k % 4]!, side: k & 1 ? "sell" : "buy", type, price: type === "market" ? undefined : price, amount, timeInForce: tif });
+      for (const g of gws) {
+        const n = g.encodePlaceInto(k, req, 1_700_000_000_000 + k);
+        expect(n).toBeGreaterThan(0);
+        expect(dec.decode((g as unknown as { frame: Uint8Array }).frame.subarray(0, n))).toBe(g.encodePlace(k, req, 1_700_000_000_000 + k));
+        checked++;
+      }
+    }
+    expect(checked).toBe(6000);
+    // a client id JSON could not carry as is: the byte path declines, submit falls back to the string path
+    expect(gws[0]!.encodePlaceInto(1, order('bad"id'), 1)).toBe(-1);
+    for (const g of gws) void g.close();
+  });
+
+  test("putDecimal writes decimalText's text or declines (-1), never a different text", () => {
+    const buf = new Uint8Array(64), dec = new TextDecoder();
+    let seed = 7, wrote = 0;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+    const xs = [0.1, 0.2, 0.3, 1.005, 2.675, 49000.5, 0.00123, 1e-7, 123456789.123, 0.5, 1.5, 2.5, 1e15, 1e-20, 0, -1, NaN, Infinity];
+    for (let k = 0; k < 20000; k++) xs.push(rnd() * 10 ** Math.floor(rnd() * 20 - 10));
+    for (const x of xs) {
+      for (const d of [undefined, 0, 1, 2, 3, 5, 8]) {
+        const e = putDecimal(buf, 0, x, d);
+        if (e < 0) continue;
+        expect(dec.decode(buf.subarray(0, e))).toBe(decimalText(x, d));
+        wrote++;
+      }
+    }
+    expect(wrote).toBeGreaterThan(100_000);
   });
 
   test("bad signature and unknown key are refused by the venue and reported as rejects", async () => {

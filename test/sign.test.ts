@@ -25,6 +25,23 @@ describe("HMAC-SHA256", () => {
     for (const p of ["", "a", "timestamp=1", "x".repeat(1000), "a"]) expect(s.sign(p)).toBe(createHmac("sha256", "k3y").update(p).digest("hex"));
   });
 
+  test("signHexInto (byte path, no allocation) agrees with createHmac, keys shorter and longer than a block", () => {
+    const enc = new TextEncoder(), dec = new TextDecoder();
+    for (const key of ["k3y", SECRET, "x".repeat(64), "y".repeat(65), "z".repeat(200)]) {
+      const s = new HmacSha256Signer(key);
+      for (const p of ["", "a", "timestamp=1", "q".repeat(55), "q".repeat(56), "w".repeat(1000), "a"]) {
+        const b = enc.encode(p);
+        s.payload.set(b, 0);
+        const out = new Uint8Array(70).fill(33);
+        s.signHexInto(b.length, out, 3);
+        expect(dec.decode(out.subarray(3, 67))).toBe(createHmac("sha256", key).update(p).digest("hex"));
+        expect(out[2]).toBe(33);
+        expect(out[67]).toBe(33);
+      }
+    }
+    expect(() => new HmacSha256Signer("k", 16).signHexInto(17, new Uint8Array(64), 0)).toThrow(/at most 16/);
+  });
+
   test("empty secret is refused; hex comparison is case-insensitive and length-checked", () => {
     expect(() => new HmacSha256Signer("")).toThrow(/empty/);
     expect(hexEqual("abCD", "ABcd")).toBe(true);

@@ -30,7 +30,7 @@ import type { ExecReport, Gateway, OrderRequest, ReportKind, VenueOrder } from "
 import { WsClient } from "../../net/ws-client.ts";
 import { log as rootLog } from "../../telemetry/log.ts";
 import { ErrorStorm, RateLimiter, type WindowLimit } from "./rate-limit.ts";
-import { Ed25519Signer, signerFromConfig, wsApiPayload, type Signer } from "./sign.ts";
+import { Ed25519Signer, HmacSha256Signer, signerFromConfig, wsApiPayload, type Signer } from "./sign.ts";
 import { OrderTracker } from "./tracker.ts";
 
 export interface BinanceWsGatewayOptions {
@@ -89,6 +89,13 @@ const enum Kind {
   control,
 }
 
+interface SymEntry {
+  id: string;
+  idBytes: Uint8Array;
+  pd?: number;
+  ad?: number;
+}
+
 interface Pending {
   kind: Kind;
   cid: string;
@@ -107,6 +114,128 @@ export function decimalText(x: number, decimals?: number): string {
   const s = String(x);
   if (s.indexOf("e") < 0) return s;
   return x.toFixed(20).replace(/\.?0+$/, "");
+}
+
+const POW10 = Float64Array.from({ length: 19 }, (_, i) => 10 ** i);
+const ASCII = (t: string): Uint8Array => {
+  const b = new Uint8Array(t.length);
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c > 126 || c < 32) throw new RangeError(`not printable ASCII: ${JSON.stringify(t)}`);
+    b[i] = c;
+  }
+  return b;
+};
+
+/** Writes a whole number 0 <= m < 2^53 in decimal at `at`; returns the position after it. */
+function putUint(buf: Uint8Array, at: number, m: number): number {
+  if (m < 1e9) return putSmall(buf, at, m | 0);
+  // above 10^9: the high part, then the low 9 digits zero-padded, each in int32 arithmetic
+  const hi = Math.floor(m / 1e9);
+  at = putUint(buf, at, hi);
+  return putPadded(buf, at, (m - hi * 1e9) | 0, 9);
+}
+
+/** 0 <= v < 10^9, no leading zeros */
+function putSmall(buf: Uint8Array, at: number, v: number): number {
+  let n = 1;
+  while (n < 9 && v >= POW10[n]!) n++;
+  return putPadded(buf, at, v, n);
+}
+
+/** 0 <= v < 10^n as exactly n digits (leading zeros) */
+function putPadded(buf: Uint8Array, at: number, v: number, n: number): number {
+  for (let i = n - 1; i >= 0; i--) {
+    const q = (v / 10) | 0;
+    buf[at + i] = 48 + v - q * 10;
+    v = q;
+  }
+  return at + n;
+}
+
+/** m / 10^d written with exactly d decimals (d >= 0), no exponent; returns the position after it. */
+function putScaled(buf: Uint8Array, at: number, m: number, d: number): number {
+  if (d === 0) return putUint(buf, at, m);
+  const p = POW10[d]!;
+  const ip = Math.floor(m / p);
+  at = putUint(buf, at, ip);
+  buf[at++] = 46; // "."
+  // the fraction, 0 <= f < 10^d <= 10^15: in int32 pieces of up to 9 digits
+  const f = m - ip * p;
+  if (d <= 9) return putPadded(buf, at, f | 0, d);
+  const lowP = POW10[d - 9]!;
+  const fh = Math.floor(f / lowP);
+  at = putPadded(buf, at, fh | 0, 9);
+  return putPadded(buf, at, (f - fh * lowP) | 0, d - 9);
+}
+
+/**
+ * decimalText(x, decimals) written as ASCII bytes at `at` without making a string; returns the
+ * position after it, or -1 when x is outside what the byte path does exactly (not a positive
+ * finite number below 2^53 / 10^d, or a toFixed tie too close to call) — the caller then
+ * writes decimalText's string. Same text as decimalText (test/binance-ws-gateway.test.ts).
+ */
+export function putDecimal(buf: Uint8Array, at: number, x: number, decimals?: number): number {
+  if (!(x > 0 && x < 1e15)) return -1;
+  if (decimals !== undefined) {
+    if (!(decimals >= 0 && decimals <= 15 && (decimals | 0) === decimals)) return -1;
+    const y = x * POW10[decimals]!;
+    if (!(y < 9e15)) return -1;
+    const fl = Math.floor(y);
+    // toFixed rounds the exact binary value; the product is off by at most an ulp, so a
+    // fraction this close to one half could go either way: leave it to toFixed
+    if (Math.abs(y - fl - 0.5) < 1e-6) return -1;
+    return putScaled(buf, at, y - fl > 0.5 ? fl + 1 : fl, decimals);
+  }
+  // shortest: the fewest decimals whose text reads back as x (what String(x) gives without an exponent)
+  for (let d = 0; d <= 15; d++) {
+    const p = POW10[d]!;
+    const m = Math.round(x * p);
+    if (m > 9e15) return -1;
+    if (m / p === x) return putScaled(buf, at, m, d);
+  }
+  return -1;
+}
+
+/** copies all of `src` into `dst` at `at` (a JIT-compiled loop: TypedArray.set costs a native call) */
+function put(dst: Uint8Array, at: number, src: Uint8Array): number {
+  for (let i = 0; i < src.length; i++) dst[at + i] = src[i]!;
+  return at + src.length;
+}
+
+function copyWithin(dst: Uint8Array, at: number, src: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) dst[at++] = src[i]!;
+  return at;
+}
+
+const enc = new TextEncoder();
+// order.place text and signature payload, in the pieces between the variable fields
+const P_ID = enc.encode(`{"id":`);
+const P_RESP = enc.encode(`","newOrderRespType":"RESULT",`);
+const P_PRICE = enc.encode(`"price":"`);
+const P_QTY = enc.encode(`"quantity":"`);
+const P_SYMBOL = enc.encode(`","symbol":"`);
+const P_TIF = enc.encode(`"timeInForce":"`);
+const P_TS = enc.encode(`"timestamp":`);
+const P_TYPE = enc.encode(`,"type":"`);
+const P_SIG = enc.encode(`,"signature":"`);
+const B_BUY = enc.encode("BUY");
+const B_SELL = enc.encode("SELL");
+const T_MARKET = enc.encode("MARKET");
+const T_LIMIT = enc.encode("LIMIT");
+const T_LIMIT_MAKER = enc.encode("LIMIT_MAKER");
+const Q_RESP = enc.encode("&newOrderRespType=RESULT");
+const Q_PRICE = enc.encode("&price=");
+const Q_QTY = enc.encode("&quantity=");
+const Q_BUY = enc.encode("BUY&symbol=");
+const Q_SELL = enc.encode("SELL&symbol=");
+const Q_TIF = enc.encode("&timeInForce=");
+const Q_TS = enc.encode("&timestamp=");
+const Q_TYPE = enc.encode("&type=");
+
+function putText(buf: Uint8Array, at: number, t: string): number {
+  for (let i = 0; i < t.length; i++) buf[at + i] = t.charCodeAt(i);
+  return at + t.length;
 }
 
 export class BinanceWsGateway implements Gateway {
@@ -128,7 +257,16 @@ export class BinanceWsGateway implements Gateway {
   private readonly sweeper: ReturnType<typeof setInterval>;
   private readonly keyPart: string;
   private readonly rwPart: string;
-  private readonly symIds = new Map<string, { id: string; pd?: number; ad?: number }>();
+  /** byte path (encodePlaceInto): the frame text buffer and the fixed pieces that depend on options */
+  private readonly frame = new Uint8Array(1024);
+  private readonly hmac: HmacSha256Signer | null;
+  private readonly headBytes: Uint8Array;
+  private readonly rwBytes: Uint8Array;
+  private readonly keyPartBytes: Uint8Array;
+  private readonly rwQBytes: Uint8Array;
+  /** submit writes order.place from bytes (false: an Ed25519 key signing every order) */
+  private readonly bytePath: boolean;
+  private readonly symIds = new Map<string, SymEntry>();
   private seq = 0;
   private offsetMs = 0;
   private ready = false;
@@ -146,7 +284,13 @@ export class BinanceWsGateway implements Gateway {
     this.timeoutMs = o.timeoutMs ?? 5000;
     this.keyPart = this.signOrders ? `apiKey=${o.apiKey}&` : "";
     this.rwPart = `&recvWindow=${o.recvWindow ?? 5000}`;
-    for (const [u, s] of Object.entries(o.symbols ?? {})) this.symIds.set(u, { id: s.id, pd: s.priceDecimals, ad: s.amountDecimals });
+    this.hmac = this.signOrders && this.signer instanceof HmacSha256Signer ? this.signer : null;
+    this.bytePath = !this.signOrders || this.hmac !== null;
+    this.headBytes = ASCII(`,"method":"order.place","params":{${this.signOrders ? `"apiKey":"${o.apiKey}",` : ""}"newClientOrderId":"`);
+    this.rwBytes = ASCII(`","recvWindow":${o.recvWindow ?? 5000},"side":"`);
+    this.keyPartBytes = ASCII(`${this.keyPart}newClientOrderId=`);
+    this.rwQBytes = ASCII(`${this.rwPart}&side=`);
+    for (const [u, s] of Object.entries(o.symbols ?? {})) this.symIds.set(u, { id: s.id, idBytes: ASCII(s.id), pd: s.priceDecimals, ad: s.amountDecimals });
     this.tracker = new OrderTracker(this.venue);
     this.limiter = new RateLimiter(this.venue, o.limits);
     this.storm = new ErrorStorm(this.venue, { threshold: o.errorStorm?.threshold ?? 20, windowMs: o.errorStorm?.windowMs ?? 10_000, onErrorStorm: (i) => {
@@ -196,10 +340,11 @@ export class BinanceWsGateway implements Gateway {
     for (let i = 0; i < this.handlers.length; i++) this.handlers[i]!(r);
   }
 
-  private sym(unified: string): { id: string; pd?: number; ad?: number } {
+  private sym(unified: string): SymEntry {
     let s = this.symIds.get(unified);
     if (!s) {
-      s = { id: unified.split(":")[0]!.replace("/", "") };
+      const id = unified.split(":")[0]!.replace("/", "");
+      s = { id, idBytes: ASCII(id) };
       this.symIds.set(unified, s);
     }
     return s;
@@ -237,6 +382,105 @@ export class BinanceWsGateway implements Gateway {
     return j + "}}";
   }
 
+  /**
+   * encodePlace written as ASCII bytes into `this.frame` (returned length), the signature
+   * payload built beside it in the HMAC signer's own buffer and signed there: no strings, no
+   * allocation per order (toFixed-style decimals and the shortest decimals are written by
+   * putDecimal). The same text as encodePlace, byte for byte (test/binance-ws-gateway.test.ts).
+   * -1: the client order id is not plain ASCII without quote or backslash (JSON would break).
+   */
+  encodePlaceInto(id: number, req: OrderRequest, tsMs: number): number {
+    const s = this.sym(req.symbol);
+    const b = this.frame;
+    const cid = req.clientOrderId;
+    if (cid.length > 64) return -1;
+    for (let i = 0; i < cid.length; i++) {
+      const c = cid.charCodeAt(i);
+      if (c < 32 || c > 126 || c === 34 || c === 92) return -1;
+    }
+    const buy = req.side === "buy";
+    const limit = req.type === "limit";
+    const type = !limit ? T_MARKET : req.timeInForce === "PO" ? T_LIMIT_MAKER : T_LIMIT;
+    const tif = type === T_LIMIT ? req.timeInForce ?? "" : "";
+    if (s.idBytes.length > 40 || tif.length > 8) return -1;
+    let j = put(b, 0, P_ID);
+    j = putUint(b, j, id);
+    j = put(b, j, this.headBytes);
+    j = putText(b, j, cid);
+    j = put(b, j, P_RESP);
+    let priceAt = 0, priceEnd = 0;
+    if (limit) {
+      j = put(b, j, P_PRICE);
+      priceAt = j;
+      j = this.putNumber(b, j, req.price!, s.pd);
+      priceEnd = j;
+      b[j++] = 34; // "
+      b[j++] = 44; // ,
+    }
+    j = put(b, j, P_QTY);
+    const qtyAt = j;
+    j = this.putNumber(b, j, req.amount, s.ad);
+    const qtyEnd = j;
+    j = put(b, j, this.rwBytes);
+    const sideB = buy ? B_BUY : B_SELL;
+    j = put(b, j, sideB);
+    j = put(b, j, P_SYMBOL);
+    j = put(b, j, s.idBytes);
+    b[j++] = 34;
+    b[j++] = 44;
+    if (tif) {
+      j = put(b, j, P_TIF);
+      j = putText(b, j, tif);
+      b[j++] = 34;
+      b[j++] = 44;
+    }
+    j = put(b, j, P_TS);
+    const tsAt = j;
+    j = putUint(b, j, tsMs);
+    const tsEnd = j;
+    j = put(b, j, P_TYPE);
+    j = put(b, j, type);
+    b[j++] = 34;
+    if (this.hmac !== null) {
+      // payload: the same params in the same (sorted) order, k=v joined by &
+      const h = this.hmac, q = h.payload;
+      let k = 0;
+      k = put(q, k, this.keyPartBytes);
+      k = putText(q, k, cid);
+      k = put(q, k, Q_RESP);
+      if (limit) {
+        k = put(q, k, Q_PRICE);
+        k = copyWithin(q, k, b, priceAt, priceEnd);
+      }
+      k = put(q, k, Q_QTY);
+      k = copyWithin(q, k, b, qtyAt, qtyEnd);
+      k = put(q, k, this.rwQBytes);
+      const sq = buy ? Q_BUY : Q_SELL;
+      k = put(q, k, sq);
+      k = put(q, k, s.idBytes);
+      if (tif) {
+        k = put(q, k, Q_TIF);
+        k = putText(q, k, tif);
+      }
+      k = put(q, k, Q_TS);
+      k = copyWithin(q, k, b, tsAt, tsEnd);
+      k = put(q, k, Q_TYPE);
+      k = put(q, k, type);
+      j = put(b, j, P_SIG);
+      h.signHexInto(k, b, j);
+      j += 64;
+      b[j++] = 34;
+    }
+    b[j++] = 125;
+    b[j++] = 125;
+    return j;
+  }
+
+  private putNumber(b: Uint8Array, at: number, x: number, decimals: number | undefined): number {
+    const e = putDecimal(b, at, x, decimals);
+    return e >= 0 ? e : putText(b, at, decimalText(x, decimals));
+  }
+
   private encodeSigned(id: number, method: string, params: Record<string, string | number>): string {
     const p: Record<string, string | number> = { ...params, timestamp: this.now(), recvWindow: this.o.recvWindow ?? 5000 };
     if (this.signOrders) {
@@ -268,7 +512,10 @@ export class BinanceWsGateway implements Gateway {
     }
     const id = ++this.seq;
     this.pending.set(id, { kind: Kind.place, cid, symbol: req.symbol, sentAt: performance.now(), tries: 0 });
-    this.client.send(this.encodePlace(id, req, this.now()));
+    const ts = this.now();
+    const n = this.bytePath ? this.encodePlaceInto(id, req, ts) : -1;
+    if (n >= 0) this.client.sendText(this.frame, 0, n);
+    else this.client.send(this.encodePlace(id, req, ts));
   }
 
   private refuse(cid: string, reason: string): void {

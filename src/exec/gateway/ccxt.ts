@@ -316,7 +316,7 @@ export class CcxtGateway implements Gateway {
     if (trades.length > 0) {
       let cum = t.filled;
       for (const tr of trades) {
-        if (tr.id !== undefined && t.tradeIds.has(tr.id)) continue;
+        if (tr.id !== undefined && t.tradeIds?.has(tr.id) === true) continue;
         cum += tr.amount ?? 0;
         this.emit(this.tracker.event(cid, "fill", { venueOrderId, filled: cum, lastPrice: tr.price ?? 0, lastAmount: tr.amount, fee: tr.fee?.cost ?? 0, taker: tr.takerOrMaker !== "maker", tradeId: tr.id, timeMs: tr.timestamp ?? now }));
       }

@@ -25,7 +25,8 @@ export interface TrackedOrder {
   /** set when a terminal report was applied */
   doneAtMs?: number;
   cancelRequested: boolean;
-  tradeIds: Set<string>;
+  /** venue trade ids seen (made at the first fill: nothing allocated for it at submit) */
+  tradeIds: Set<string> | undefined;
 }
 
 export interface TrackerCounters {
@@ -47,7 +48,7 @@ export class OrderTracker {
   constructor(readonly venue: string) {}
 
   track(req: OrderRequest): TrackedOrder {
-    const t: TrackedOrder = { req, status: "pending_new", filled: 0, cancelRequested: false, tradeIds: new Set() };
+    const t: TrackedOrder = { req, status: "pending_new", filled: 0, cancelRequested: false, tradeIds: undefined };
     this.orders.set(req.clientOrderId, t);
     return t;
   }
@@ -91,7 +92,7 @@ export class OrderTracker {
     this.setVenueId(t, e.venueOrderId);
     const terminal = TERMINAL.has(t.status);
     if (kind === "fill") {
-      if (e.tradeId !== undefined && t.tradeIds.has(e.tradeId)) {
+      if (e.tradeId !== undefined && t.tradeIds?.has(e.tradeId) === true) {
         this.counters.duplicates++;
         return undefined;
       }
@@ -106,7 +107,7 @@ export class OrderTracker {
       if (t.status === "cancelled" || t.status === "expired" || t.cancelRequested) {
         if (t.status === "cancelled" || t.status === "expired") this.counters.fillsAfterCancel++;
       }
-      if (e.tradeId !== undefined) t.tradeIds.add(e.tradeId);
+      if (e.tradeId !== undefined) (t.tradeIds ??= new Set()).add(e.tradeId);
       last = Math.min(last, t.req.amount - t.filled);
       t.filled = e.filled;
       const remaining = Math.max(0, t.req.amount - t.filled);
