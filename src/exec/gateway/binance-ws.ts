@@ -8,10 +8,12 @@
  * `signEveryRequest`; an HMAC key signs every request (params sorted by name, HMAC-SHA256 hex)
  * and subscribes to user data with `userDataStream.subscribe.signature`.
  *
- * Hot path (`submit`): the request text is built by concatenation from parts fixed at start-up
- * (`"apiKey=<key>&newClientOrderId="`, the symbol's id, `recvWindow`), signed once, and written
- * with one frame/one socket write; per order it makes the payload and frame strings, a pending
- * entry and the tracker's entry, nothing else. No queue: an order the rate limiter or a closed
+ * Hot path (`submit`): the request is written as bytes into a preallocated buffer from pieces
+ * encoded at start-up (`"apiKey=<key>&newClientOrderId="`, the symbol's id, `recvWindow`) and the
+ * order's numbers (encodePlaceInto), the signature payload beside it in the signer's buffer,
+ * signed there (HMAC-SHA256, hex into the frame), and sent as one frame with one socket write;
+ * per order it makes a pending entry and the tracker's entry, nothing else. encodePlace() is the
+ * same text as a string (cold path, tests, Ed25519 keys that sign every order). No queue: an order the rate limiter or a closed
  * connection cannot take now is rejected at once (risk decides what to do), never held.
  *
  * What comes back:
