@@ -3,19 +3,17 @@
  * run. The market-data issue asks each native handler to be "a C parser over the received bytes,
  * or an equally fast method — measure it", and >= 10x ccxt. Bybit runs on the C path (c/vparse.c:
  * the frame's bytes parsed into tick records and applied to the feed's C book in one FFI call),
- * and so do Coinbase (the same call also checks the connection's sequence_num) and OKX (the
- * seqId chain and the CRC-32 checksum over each level's received text, in C); Kraken is still
- * handled in TypeScript (JSON.parse + a book sync + a
- * normaliser). This is that measurement.
+ * and so do Coinbase (the same call also checks the connection's sequence_num), OKX (the seqId
+ * chain and the CRC-32 checksum over each level's received text, in C) and Kraken v2 (truncation to
+ * the depth and the CRC32 checksum over the top 10 levels' received digits, in C). This is that
+ * measurement.
  *
  * Per venue:
  *  - ours: the frame text handed to the feed exactly as its websocket would hand it (the feed
- *    class itself, on an in-process transport: JSON.parse, the connection's book sync with its
- *    sequence / checksum rules, the normaliser into the feed's TickBuffer, the copy into the SPSC
- *    ring with the bot4 clock's receive stamp); the ring is drained every 64 frames, as a consumer
- *    would. Kraken's capture is WebSocket v1, which no feed class speaks (KrakenFeed is v2): its
- *    v1 path is composed of the same parts (KrakenBooks with the checksum, normalizeKrakenFrame,
- *    TickRingWriter);
+ *    class itself, on an in-process transport: the text encoded into the feed's buffer, one FFI
+ *    call that parses it, keeps the feed's C book by the venue's sequence / checksum rules and
+ *    pushes the records into the SPSC ring with the bot4 clock's receive stamp); the ring is
+ *    drained every 64 frames, as a consumer would;
  *  - ccxt: `ccxt.pro.<venue>` receiving the same text through its own WsClient.onMessage
  *    (its JSON.parse, then handleMessage → handleOrderBook / handleTrades), markets set by hand,
  *    no socket; every request ccxt might make throws. At the end its order book's top levels must
@@ -23,15 +21,16 @@
  *  - JSON.parse alone per frame, for reference, and ns per book level where frames carry levels.
  *
  * Frames: Bybit v5 linear orderbook.200 + publicTrade and Coinbase Advanced Trade l2_data +
- * market_trades from the cryptofeed v3 captures, Kraken v1 book-1000 from a cryptofeed raw log,
+ * market_trades from the cryptofeed v3 captures, Kraken v1 book-1000 and trades from cryptofeed raw logs,
  * OKX books + trades from the simulator's generated tape (no OKX capture exists). Notes:
  *  - Coinbase numbers every message of a connection with one sequence_num; keeping only the l2
  *    and trade frames renumbers them consecutively (as if the connection carried only those
  *    channels), otherwise our sync would see gaps and resync;
- *  - ccxt 4.5's Kraken handler speaks only WebSocket v2, so ccxt gets the v1 capture rendered as
- *    the equivalent v2 book messages (same pairs, levels, order and checksums), and our v2 feed
- *    (KrakenFeed) is measured on those same v2 frames too.
- * A venue whose data file is absent is skipped with a message.
+ *  - ccxt 4.5's Kraken handler speaks only WebSocket v2, and so does KrakenFeed: both get the v1
+ *    captures rendered as the equivalent v2 messages (same pairs, levels, order and checksums; the
+ *    numbers with every digit the v1 text carries; trades from the same session's trade log,
+ *    merged in receive order).
+ * A venue whose data file is absent is skipped with a message; VENUES=kraken,okx runs only those.
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -41,7 +40,6 @@ import { now } from "../ffi/clock.ts";
 import { VenueFrameParser, VparseVenue } from "../ffi/vparse.ts";
 import { SpscRing } from "../ffi/ring.ts";
 import { ASK, BID, type L2Book } from "../src/book/l2book.ts";
-import { TickBuffer } from "../src/domain/tick-buffer.ts";
 import { Venue } from "../src/domain/instruments.ts";
 import { BybitFeed } from "../src/feed/bybit/feed.ts";
 import { bybitUnified } from "../src/feed/bybit/normalize.ts";
@@ -51,10 +49,10 @@ import { CryptofeedLogReader } from "../src/feed/cryptofeed-log.ts";
 import { CryptofeedV3Reader } from "../src/feed/cryptofeed-v3.ts";
 import { KrakenBooks } from "../src/feed/kraken/book.ts";
 import { KrakenFeed } from "../src/feed/kraken/feed.ts";
-import { krakenSpotUnified, normalizeKrakenFrame } from "../src/feed/kraken/normalize.ts";
+import { krakenSpotUnified } from "../src/feed/kraken/normalize.ts";
 import { OkxFeed } from "../src/feed/okx/feed.ts";
 import { okxUnified } from "../src/feed/okx/normalize.ts";
-import { FixedInstruments, TickRingWriter, type TextTransportFactory, type TextTransportHandlers } from "../src/feed/ws-session.ts";
+import { type TextTransportFactory, type TextTransportHandlers } from "../src/feed/ws-session.ts";
 import { generateOkxTape, OkxVenueBook } from "../src/sim/venues/okx.ts";
 import { done, figure, percentiles, section } from "./harness.ts";
 
@@ -62,6 +60,7 @@ const DATA = resolve(import.meta.dir, "../../shared/data");
 const BYBIT_FILE = `${DATA}/cryptofeed-v3/BYBIT.jsonl.gz`;
 const COINBASE_FILE = `${DATA}/cryptofeed-v3/COINBASE.jsonl.gz`;
 const KRAKEN_FILE = `${DATA}/cryptofeed/KRAKEN.ws.50.0.gz`;
+const KRAKEN_TRADES_FILE = `${DATA}/cryptofeed/KRAKEN.ws.48.0.gz`;
 const REPS = 7;
 /** levels compared between our book and ccxt's at the end of a replay */
 const TOP = 10;
@@ -172,6 +171,41 @@ function cOnly(frames: string[], symbols: string[], kind: number, venue: number,
     const k = p.counters();
     const mismatches = okxBooks ? symbols.reduce((a, _, i) => a + p.okxCounters(i).checksumMismatches, 0) : 0;
     if (k.malformed + k.missing + k.unknownSymbol + k.tooMany + p.seqGaps + mismatches + books.all().reduce((g, b) => g + b.counters().gaps + b.counters().crossed, 0) > 0) throw new Error(`C-only replay not clean: ${JSON.stringify(k)}`);
+  }
+  return percentiles(runs).p50;
+}
+
+/** cOnly for Kraken: the feed's C books are Kraken's own (krakenBooks), not BookSet's. */
+function cOnlyKraken(frames: string[], symbols: Array<{ symbol: string; pricePrecision: number; qtyPrecision: number }>, depth: number): number {
+  const enc = new TextEncoder();
+  const bytes = frames.map((f) => enc.encode(f));
+  const total = bytes.reduce((a, b) => a + b.length, 0);
+  const mem = alignedBuffer(total), offs = alignedBuffer((frames.length + 1) * 4), recv = alignedBuffer(frames.length * 8);
+  const u8 = new Uint8Array(mem.buffer, mem.byteOffset, total), o32 = new Uint32Array(offs.buffer, offs.byteOffset, frames.length + 1);
+  let at = 0;
+  bytes.forEach((b, k) => {
+    o32[k] = at;
+    u8.set(b, at);
+    at += b.length;
+  });
+  o32[frames.length] = at;
+  const runs = new Float64Array(REPS);
+  for (let r = 0; r < REPS; r++) {
+    const p = new VenueFrameParser(VparseVenue.kraken, Venue.kraken, { krakenBooks: { books: symbols.length, depth } });
+    symbols.forEach((s, i) => {
+      p.addSymbol(s.symbol, i);
+      p.krakenPair(i, s.pricePrecision, s.qtyPrecision);
+    });
+    p.reset();
+    const t0 = performance.now();
+    p.frames(mem.ptr, offs.ptr, frames.length, recv.ptr);
+    runs[r] = ((performance.now() - t0) * 1e6) / frames.length;
+    const k = p.counters();
+    const bad = symbols.reduce((a, _, i) => {
+      const c = p.krakenCounters(i);
+      return a + c.checksumMismatches + c.crossed + c.malformed + c.skipped;
+    }, 0);
+    if (k.malformed + k.missing + k.unknownSymbol + k.tooMany + bad > 0) throw new Error(`Kraken C-only replay not clean: ${JSON.stringify(k)}`);
   }
   return percentiles(runs).p50;
 }
@@ -298,7 +332,10 @@ function report(venue: string, t: Tape, json: Float64Array, ours: Float64Array, 
   figure(`${venue}_all_ours_vs_ccxt_x`, theirs[3]! / ours[3]!, "x", "goal >= 10");
 }
 
+/** VENUES=kraken,okx runs only those venues (all by default) */
+const ONLY = process.env.VENUES ? new Set(process.env.VENUES.toLowerCase().split(",")) : null;
 const skip = (venue: string, file: string) => {
+  if (ONLY && !ONLY.has(venue.toLowerCase())) return true;
   if (existsSync(file)) return false;
   console.error(`skipping ${venue}: ${file} is absent`);
   return true;
@@ -383,22 +420,20 @@ if (!skip("Coinbase", COINBASE_FILE)) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Kraken spot, WebSocket v1 book-1000 (with checksums); ccxt and our v2 feed on the v2 rendering
+// Kraken spot v2: the v1 captures (book-1000 with checksums, trades) rendered as the v2 messages
 
 if (!skip("Kraken", KRAKEN_FILE)) {
-  const frames: string[] = [];
-  for (const e of CryptofeedLogReader.open(KRAKEN_FILE).entries()) {
-    if (e.kind === "recv" && e.text.startsWith("[") && e.text.includes('"book-')) frames.push(e.text);
-  }
   type V1Level = [string, string, string, string?];
-  /** decimals of a v1 number string: the pair's precision, which the v2 checksum formats with */
+  /** decimals of a v1 number string: the pair's precision, which the v2 checksum pads to */
   const decimals = (x: string) => (x.includes(".") ? x.length - x.indexOf(".") - 1 : 0);
   const precision = new Map<string, { price: number; qty: number }>();
-  const v2: string[] = [];
   /** v2 puts a checksum on snapshots too (v1 does not): the rendering takes it from a v1 book */
   const renderBooks = new KrakenBooks();
-  const t = tape(frames, (f) => {
-    const m = JSON.parse(f) as unknown[];
+  const rows: Array<{ ns: bigint; text: string; cls: number; levels: number }> = [];
+  const iso = (sec: string) => new Date(Number(sec) * 1000).toISOString().replace("Z", `${sec.split(".")[1]?.padEnd(6, "0").slice(3, 6) ?? "000"}Z`);
+  for (const e of CryptofeedLogReader.open(KRAKEN_FILE).entries()) {
+    if (e.kind !== "recv" || !e.text.startsWith("[") || !e.text.includes('"book-')) continue;
+    const m = JSON.parse(e.text) as unknown[];
     const rendered = renderBooks.onFrame(m);
     const pair = m[m.length - 1] as string;
     const bodies = m.slice(1, m.length - 2) as Array<Record<string, V1Level[] | string>>;
@@ -412,77 +447,65 @@ if (!skip("Kraken", KRAKEN_FILE)) {
       }
     }
     const p = precision.get(pair) ?? { price: 0, qty: 0 };
-    let tsMax = 0;
+    let tsMax = "0";
     for (const l of [...asks, ...bids]) {
       p.price = Math.max(p.price, decimals(l[0]));
       p.qty = Math.max(p.qty, decimals(l[1]));
-      tsMax = Math.max(tsMax, Number(l[2]));
+      if (Number(l[2]) > Number(tsMax)) tsMax = l[2];
     }
     precision.set(pair, p);
-    // the same book event as v2 sends it: prices and quantities as JSON numbers (the v1 digits, unquoted)
+    // the same book event as v2 sends it: prices and quantities as JSON numbers with every digit (the v1 text, unquoted)
     const lv = (ls: V1Level[]) => `[${ls.map((l) => `{"price":${l[0]},"qty":${l[1]}}`).join(",")}]`;
     const cs = checksum === undefined ? "" : `,"checksum":${checksum}`;
-    v2.push(`{"channel":"book","type":"${snap ? "snapshot" : "update"}","data":[{"symbol":"${krakenSpotUnified(pair)}","bids":${lv(bids)},"asks":${lv(asks)}${cs},"timestamp":"${new Date(tsMax * 1000).toISOString()}"}]}`);
-    return { cls: snap ? SNAPSHOT : UPDATE, levels: asks.length + bids.length };
-  });
-  const t2: Tape = { frames: v2, cls: t.cls, levels: t.levels };
-  const pairs = [...precision.keys()];
-  section(`Kraken spot v1 book-1000 (cryptofeed raw log): ${frames.length} frames, ${pairs.length} pairs`);
-
-  // ours on v1 as captured: the parts KrakenFeed assembles for v2, with the v1 book sync
-  const instruments = new FixedInstruments(pairs.map((p, i) => [krakenSpotUnified(p), i] as const));
-  const writer = new TickRingWriter(ring, Venue.kraken);
-  const tb = new TickBuffer(1024);
-  let books = new KrakenBooks();
-  const onV1 = (text: string): void => {
-    const recv = now();
-    const m = JSON.parse(text) as unknown;
-    if (!KrakenBooks.isBookFrame(m)) return;
-    const r = books.onFrame(m);
-    if (r === null || (r.result !== "snapshot" && r.result !== "applied")) return;
-    tb.clear();
-    if (normalizeKrakenFrame(m, 0n, instruments, tb) > 0) writer.push(tb, recv);
-  };
-  const json = timeByClass(t, jsonParse);
-  const ours = timeByClass(t, () => {
-    books = new KrakenBooks();
-    return onV1;
-  });
-  let checked = 0, problems = 0;
-  for (const x of books.byPair.values()) {
-    checked += x.counters.checksumsChecked;
-    problems += x.counters.checksumMismatches + x.counters.crossed + x.counters.malformed + x.counters.skipped;
+    const text = `{"channel":"book","type":"${snap ? "snapshot" : "update"}","data":[{"symbol":"${krakenSpotUnified(pair)}","bids":${lv(bids)},"asks":${lv(asks)}${cs},"timestamp":"${iso(tsMax)}"}]}`;
+    rows.push({ ns: e.recvNs, text, cls: snap ? SNAPSHOT : UPDATE, levels: asks.length + bids.length });
   }
-  if (problems || checked === 0 || ring.drops) throw new Error(`Kraken v1 replay: ${problems} checksum mismatches / crossed / malformed / skipped, ${checked} checksums checked, ${ring.drops} ring drops`);
+  const pairs = [...precision.keys()];
+  // trades (KRAKEN.ws.48.0, the same session's trade channel) as v2 `trade` messages, in receive order with the books
+  let tradeId = 1, trades = 0;
+  if (existsSync(KRAKEN_TRADES_FILE)) {
+    for (const e of CryptofeedLogReader.open(KRAKEN_TRADES_FILE).entries()) {
+      if (e.kind !== "recv" || !e.text.startsWith("[") || !e.text.includes('"trade",')) continue;
+      const m = JSON.parse(e.text) as [number, string[][], string, string];
+      if (!precision.has(m[3])) continue;
+      const data = m[1].map((t) => `{"symbol":"${krakenSpotUnified(m[3])}","side":"${t[3] === "s" ? "sell" : "buy"}","price":${t[0]},"qty":${t[1]},"ord_type":"${t[4] === "l" ? "limit" : "market"}","trade_id":${tradeId++},"timestamp":"${iso(t[2]!)}"}`);
+      trades += data.length;
+      rows.push({ ns: e.recvNs, text: `{"channel":"trade","type":"update","data":[${data.join(",")}]}`, cls: TRADE, levels: 0 });
+    }
+  }
+  rows.sort((x, y) => (x.ns < y.ns ? -1 : x.ns > y.ns ? 1 : 0));
+  const t: Tape = { frames: rows.map((r) => r.text), cls: Uint8Array.from(rows, (r) => r.cls), levels: new Float64Array(3) };
+  for (const r of rows) t.levels[r.cls]! += r.levels;
+  section(`Kraken spot v2 (the v1 book-1000 capture with its checksums and the trade capture, rendered as v2 messages): ${t.frames.length} frames (${trades} trades), ${pairs.length} pairs`);
 
-  // ours on v2: KrakenFeed on the v2 rendering ccxt gets
+  // ours: KrakenFeed on the very frames ccxt gets
   const lb = loopback();
-  const feed = new KrakenFeed({
-    ...quiet, transport: lb.factory, depth: 1000, channels: ["book"],
-    symbols: pairs.map((p, instrument) => ({ symbol: krakenSpotUnified(p), instrument, pricePrecision: precision.get(p)!.price, qtyPrecision: precision.get(p)!.qty })),
-  });
+  const symbols = pairs.map((p, instrument) => ({ symbol: krakenSpotUnified(p), instrument, pricePrecision: precision.get(p)!.price, qtyPrecision: precision.get(p)!.qty }));
+  const feed = new KrakenFeed({ ...quiet, transport: lb.factory, depth: 1000, channels: ["book", "trade"], symbols });
   feed.start();
-  const json2 = timeByClass(t2, jsonParse);
-  const ours2 = timeByClass(t2, feedFrames(lb));
+  const json = timeByClass(t, jsonParse);
+  const ours = timeByClass(t, feedFrames(lb));
   const fc = feed.counters;
-  if (fc.checksumMismatches || fc.crossed || fc.bookMalformed || fc.malformed || fc.ringDrops || fc.unknownSymbols || fc.skipped) throw new Error(`Kraken v2 feed did not replay clean: ${JSON.stringify(fc)}`);
-  feed.stop();
+  const checked = symbols.reduce((a, s) => a + feed.sync(s.symbol)!.counters.checksumsChecked, 0);
+  if (fc.checksumMismatches || fc.crossed || fc.bookMalformed || fc.malformed || fc.ringDrops || fc.unknownSymbols || fc.skipped || checked < fc.applied + fc.snapshots) {
+    throw new Error(`Kraken v2 feed did not replay clean: ${JSON.stringify(fc)}, ${checked} checksums checked`);
+  }
 
   const url = "wss://ws.kraken.com/v2";
   const specs = pairs.map((p) => ({ id: krakenSpotUnified(p), symbol: krakenSpotUnified(p), type: "spot" as const }));
-  const { ns: theirs, last } = timeCcxt(t2, () => offlineCcxt("kraken", url, specs));
-  for (const p of pairs) sameTop("Kraken", books.byPair.get(p)!.book, last.ex.orderbooks[krakenSpotUnified(p)]);
-  report("kraken", t, json, ours, theirs, "v1 as captured: JSON.parse + KrakenBooks (checksum) + normalizeKrakenFrame + ring", "ccxt.pro.kraken on the v2 rendering: onMessage -> handleOrderBook, checksum off (its default)");
-  figure("kraken_v2_update_json_parse_ns", json2[UPDATE]!, "ns/frame", "the v2 rendering");
-  figure("kraken_v2_update_ours_ns", ours2[UPDATE]!, "ns/frame", "KrakenFeed (v2, checksum on) on the very frames ccxt gets");
-  figure("kraken_v2_update_ours_vs_ccxt_x", theirs[UPDATE]! / ours2[UPDATE]!, "x", "same bytes for both; goal >= 10");
-  figure("kraken_v2_all_ours_ns", ours2[3]!, "ns/frame");
-  figure("kraken_v2_all_ours_vs_ccxt_x", theirs[3]! / ours2[3]!, "x");
+  const { ns: theirs, last } = timeCcxt(t, () => offlineCcxt("kraken", url, specs));
+  for (const s of symbols) sameTop("Kraken", feed.sync(s.symbol)!.book, last.ex.orderbooks[s.symbol], s.symbol);
+  if (trades > 0 && !Object.values(last.ex.trades as Record<string, unknown[]>).some((x) => x.length > 0)) throw new Error("Kraken: ccxt kept no trades");
+  feed.stop();
+  report("kraken", t, json, ours, theirs, "KrakenFeed: text -> encodeInto -> one FFI call: C parse + the pairs' C books (truncation, CRC32 checksum on every message) + ring", "ccxt.pro.kraken: WsClient.onMessage -> handleOrderBook (checksum off, its default) / handleTrades");
+  const c2 = cOnlyKraken(t.frames, symbols, 1000);
+  figure("kraken_all_c_only_ns", c2, "ns/frame", "bot4_vfeed_frames on pre-encoded bytes: C parse + C books with the checksum, no text, no per-frame FFI call");
+  figure("kraken_all_c_only_vs_ccxt_x", theirs[3]! / c2, "x");
   // ccxt with options.watchOrderBook.checksum on: does that path run at all on these frames?
   const probe = offlineCcxt("kraken", url, specs, { watchOrderBook: { checksum: true } });
-  for (const f of v2.slice(0, 200)) probe.client.onMessage({ data: f });
+  for (const f of t.frames.slice(0, 200)) probe.client.onMessage({ data: f });
   if (probe.rejects.length === 0) {
-    const { ns } = timeCcxt(t2, () => offlineCcxt("kraken", url, specs, { watchOrderBook: { checksum: true } }), 3);
+    const { ns } = timeCcxt(t, () => offlineCcxt("kraken", url, specs, { watchOrderBook: { checksum: true } }), 3);
     figure("kraken_ccxt_checksum_update_ns", ns[UPDATE]!, "ns/frame", "ccxt with options.watchOrderBook.checksum = true");
     figure("kraken_update_ours_vs_ccxt_checksum_x", ns[UPDATE]! / ours[UPDATE]!, "x");
   } else {
@@ -493,7 +516,7 @@ if (!skip("Kraken", KRAKEN_FILE)) {
 // ---------------------------------------------------------------------------------------------
 // OKX v5 public: books + trades, the simulator's generated tape
 
-{
+if (!ONLY || ONLY.has("okx")) {
   const gen = generateOkxTape({ pushes: 6000 });
   const snapshots = gen.instruments.map((x, i) => {
     const vb = new OkxVenueBook(x.instId);

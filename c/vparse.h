@@ -103,8 +103,9 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_okx {
  * and the top 10 bids (high to low), each level's price and qty digits with "." and leading zeros
  * removed. The digits are taken from the received text of each number (the fraction padded with
  * zeros to the pair's precision, as the guide formats them), kept beside the level. A side is a
- * sorted array, worst level first and best last (updates cluster at the top: an insert there
- * moves few entries), with a moving head so truncating the worst levels moves nothing. */
+ * sorted array, worst level first and best last, that starts in the middle of its room: an insert
+ * or a delete moves the smaller part (the worse levels and the head, or the better levels), and
+ * truncating the worst levels moves nothing. */
 #define BOT4_KR_SLACK 512      /* levels a side may hold beyond the depth while a message is applied */
 #define BOT4_KR_SPANS 4096     /* levels one Kraken frame may carry */
 #define BOT4_KR_ELEMS 64       /* data elements (pairs) one book frame may carry */
@@ -137,7 +138,7 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_kraken_book {
   uint32_t head[2];    /* index of each side's worst level */
   uint32_t pprec, qprec;
   uint32_t nfree;      /* text slots free */
-  uint32_t pad0;
+  uint32_t dirty;      /* a top-10 level changed since `crc` was computed */
   uint64_t last_venue; /* the checksum of the last mismatch: the venue's, and the book's */
   uint64_t last_book;
   /* lines 1-2: counters */
@@ -153,7 +154,8 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_kraken_book {
   uint64_t crossed;
   uint64_t malformed;  /* elements that could not be read */
   uint64_t resyncs;    /* times the book was failed */
-  uint64_t pad1[4];
+  uint64_t crc;        /* the book's checksum when it was last computed */
+  uint64_t pad1[3];
   /* line 3: the arrays (in the area) */
   bot4_kr_level_t *lv[2];
   bot4_kr_text_t *tx;
@@ -172,7 +174,9 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_kraken {
   uint32_t nbooks, depth, lim, cap; /* books; subscribed depth; levels a side may hold; slots a side */
   uint64_t unknown;                 /* data elements naming a pair not configured */
   uint32_t nelem, pad0;
-  uint64_t pad1[4];
+  uint8_t ts_key[16]; /* the last timestamp's date and hour ("2024-01-02T03"), and that hour in ns */
+  uint64_t ts_base;
+  uint64_t pad1;
   bot4_kr_elem_t elem[BOT4_KR_ELEMS];
   uint32_t spans[BOT4_KR_SPANS * 4]; /* the last frame's level texts: price off, len, qty off, len */
   bot4_kraken_book_t book[];         /* by instrument; their arrays follow */
