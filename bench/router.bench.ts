@@ -101,6 +101,13 @@ function perCall(name: string, sizes: number[], note: string): void {
 }
 perCall("route_5v_typical", [0.002, 0.01, 0.05, 0.1, 0.3, 0.5, 1], "0.002..1 BTC");
 perCall("route_5v_deep", [2.5, 4, 7, 20, 60], "2.5..60 BTC sweeps");
+// the venues' filters on (lot, tick, min notional as the venues list BTC): children rounded to
+// lots, below-minimum children dropped and their amount moved (RouteResult.lotRemainder)
+const LOT = [0.00001, 0.001, 0.000001, 0.00001, 0.001];
+snaps.forEach((_, v) => book.setVenue(v, { lotSize: LOT[v], tickSize: 0.01, minNotional: 5 }));
+perCall("route_5v_typical_filters", [0.002, 0.01, 0.05, 0.1, 0.3, 0.5, 1], "0.002..1 BTC, lot/tick/min-notional filters on");
+perCall("route_5v_deep_filters", [2.5, 4, 7, 20, 60], "2.5..60 BTC sweeps, filters on");
+snaps.forEach((_, v) => book.setVenue(v, { lotSize: 0, tickSize: 0, minNotional: 0 }));
 const timer = new Float64Array(100_000);
 for (let r = 0; r < timer.length; r++) {
   const t0 = ns();

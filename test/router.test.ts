@@ -238,3 +238,121 @@ describe.skipIf(missing.length > 0)("real snapshots (../shared/data)", () => {
     for (let k = 0; k < r.count; k++) expect(r.venue[k]).not.toBe(1);
   });
 });
+
+describe("venue filters: lot size, tick size, min notional", () => {
+  const filt = (b: ConsolidatedBook, v: number, lotSize: number, minNotional = 0, tickSize = 0) => b.setVenue(v, { lotSize, minNotional, tickSize });
+
+  test("children rounded down to each venue's lot; the cut goes to the venue whose next level is cheapest", () => {
+    const b = build([
+      { name: "A", bids: [[99, 1]], asks: [[100, 0.555], [100.5, 10]] },
+      { name: "B", bids: [[99, 1]], asks: [[100.1, 3.7], [100.2, 5]] },
+    ]);
+    filt(b, 0, 0.01);
+    filt(b, 1, 1);
+    const r = new RouteResult(2), sor = new SmartOrderRouter(b);
+    sor.route("buy", 5, r);
+    // merge: A 0.555, B 3.7 + 0.745; lots: A 0.55, B 4 (0.45 cut); A's next level (100) is the cheaper: A 1.00
+    expect(children(r)).toEqual([[0, 1, 100.5], [1, 4, 100.2]]);
+    expect(r.filled).toBeCloseTo(5, 12);
+    expect(r.lotRemainder).toBe(0);
+    expect(r.notional).toBeCloseTo(0.555 * 100 + 0.445 * 100.5 + 3.7 * 100.1 + 0.3 * 100.2, 9);
+  });
+
+  test("a child below its venue's min notional is dropped and its amount moved; what no venue can take is reported", () => {
+    const b = build([
+      { name: "A", bids: [[99, 1]], asks: [[100, 5]] },
+      { name: "C", bids: [[99, 1]], asks: [[99.9, 0.2]] },
+    ]);
+    filt(b, 0, 0.01);
+    filt(b, 1, 0.1, 50);
+    const r = new RouteResult(2), sor = new SmartOrderRouter(b);
+    sor.route("buy", 1, r);
+    expect(children(r)).toEqual([[0, 1, 100]]);
+    expect(r.dropped).toBe(1);
+    expect(r.lotRemainder).toBe(0);
+    // only a 1-lot venue: 2.5 routes 2, 0.5 left over
+    const one = build([{ name: "B", bids: [[99, 10]], asks: [[100, 10]] }]);
+    filt(one, 0, 1);
+    const r1 = new RouteResult(1);
+    new SmartOrderRouter(one).route("sell", 2.5, r1);
+    expect(children(r1)).toEqual([[0, 2, 99]]);
+    expect(r1.filled).toBe(2);
+    expect(r1.lotRemainder).toBeCloseTo(0.5, 12);
+    // below one lot everywhere: nothing routed, all reported
+    new SmartOrderRouter(one).route("buy", 0.4, r1);
+    expect(r1.count).toBe(0);
+    expect(r1.dropped).toBe(1);
+    expect(r1.lotRemainder).toBeCloseTo(0.4, 12);
+  });
+
+  test("limit price on the venue's tick, away from the market, still covering the last level taken", () => {
+    const b = build([{ name: "A", bids: [[99.123, 1], [98.987, 1]], asks: [[100.123, 1], [100.987, 1]] }]);
+    filt(b, 0, 0, 0, 0.05);
+    const r = new RouteResult(1), sor = new SmartOrderRouter(b);
+    sor.route("buy", 1.5, r);
+    expect(r.limitPrice[0]).toBeCloseTo(101, 9);
+    sor.route("sell", 1.5, r);
+    expect(r.limitPrice[0]).toBeCloseTo(98.95, 9);
+    expect(() => b.setVenue(0, { lotSize: -1 })).toThrow(/lotSize/);
+    expect(() => b.setVenue(0, { minNotional: NaN })).toThrow(/minNotional/);
+  });
+
+  test("random books and filters: whole lots, min notional met, depth and limit respected, nothing lost", () => {
+    let seed = 4242;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+    const LOTS = [0, 0.001, 0.01, 0.1, 1];
+    for (let trial = 0; trial < 400; trial++) {
+      const n = 1 + Math.floor(rnd() * 5);
+      const vs: V[] = [];
+      for (let v = 0; v < n; v++) {
+        const lad = (sgn: number): Ladder => {
+          const out: Ladder = [];
+          let p = 100 + sgn * (0.01 + rnd() * 0.2);
+          for (let i = 0; i < 1 + Math.floor(rnd() * 6); i++) {
+            out.push([Number(p.toFixed(2)), Number((0.001 + rnd() * 3).toFixed(4))]);
+            p += sgn * (0.01 + Math.floor(rnd() * 10) * 0.01);
+          }
+          return out;
+        };
+        vs.push({ name: `V${v}`, bids: lad(-1), asks: lad(1), fee: rnd() * 10 });
+      }
+      const b = build(vs);
+      const plain = build(vs);
+      const lots: number[] = [], mins: number[] = [];
+      for (let v = 0; v < n; v++) {
+        lots.push(LOTS[Math.floor(rnd() * LOTS.length)]!);
+        mins.push(rnd() < 0.5 ? 0 : Math.floor(rnd() * 200));
+        filt(b, v, lots[v]!, mins[v]!);
+      }
+      const side: Side = rnd() < 0.5 ? "buy" : "sell";
+      const amount = 0.01 + rnd() * 8;
+      const r = new RouteResult(n), r0 = new RouteResult(n);
+      new SmartOrderRouter(b).route(side, amount, r);
+      new SmartOrderRouter(plain).route(side, amount, r0);
+      let sum = 0;
+      for (let k = 0; k < r.count; k++) {
+        const v = r.venue[k]!, a = r.amount[k]!, lot = lots[v]!;
+        expect(a).toBeGreaterThan(0);
+        if (lot > 0) expect(Math.abs(a / lot - Math.round(a / lot))).toBeLessThan(1e-6);
+        const lad = side === "buy" ? vs[v]!.asks : vs[v]!.bids;
+        const depth = lad.reduce((s, l) => s + l[1], 0);
+        expect(a).toBeLessThanOrEqual(depth * (1 + 1e-9));
+        // notional from the ladder's top, and the limit covers the last level touched
+        let left = a, nt = 0, last = 0;
+        for (const [p, q] of lad) {
+          if (left <= a * 1e-9) break;
+          const t = Math.min(q, left);
+          nt += t * p;
+          left -= t;
+          last = p;
+        }
+        expect(nt).toBeGreaterThanOrEqual(mins[v]! * (1 - 1e-9));
+        expect(r.limitPrice[k]).toBeCloseTo(last, 9);
+        sum += a;
+      }
+      expect(r.filled).toBeCloseTo(sum, 9);
+      // everything the unfiltered route placed is either placed here or reported
+      expect(r.filled + r.lotRemainder).toBeCloseTo(r0.filled, 9);
+    }
+  });
+});

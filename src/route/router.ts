@@ -49,6 +49,10 @@ export class ConsolidatedBook {
   readonly latencyNs: Float64Array;
   /** clock time of the last refresh per venue, ns (staleness check) */
   readonly updatedNs: Float64Array;
+  /** the venue's order filters for this instrument: amount step, price step, least notional (0: none) */
+  readonly lotSize: Float64Array;
+  readonly tickSize: Float64Array;
+  readonly minNotional: Float64Array;
   private readonly bidViews: Float64Array[];
   private readonly askViews: Float64Array[];
 
@@ -68,6 +72,9 @@ export class ConsolidatedBook {
     this.inSync = new Uint8Array(n);
     this.latencyNs = new Float64Array(n);
     this.updatedNs = new Float64Array(n);
+    this.lotSize = new Float64Array(n);
+    this.tickSize = new Float64Array(n);
+    this.minNotional = new Float64Array(n);
     const w = opts.depth * 2;
     this.bidViews = this.venues.map((_, v) => this.bids.subarray(v * w, (v + 1) * w));
     this.askViews = this.venues.map((_, v) => this.asks.subarray(v * w, (v + 1) * w));
@@ -108,7 +115,13 @@ export class ConsolidatedBook {
     this.updatedNs[v] = nowNs;
   }
 
-  setVenue(v: number, state: { takerFeeBps?: number; up?: boolean; inSync?: boolean; latencyNs?: number }): void {
+  setVenue(v: number, state: { takerFeeBps?: number; up?: boolean; inSync?: boolean; latencyNs?: number; lotSize?: number; tickSize?: number; minNotional?: number }): void {
+    for (const k of ["lotSize", "tickSize", "minNotional"] as const) {
+      const x = state[k];
+      if (x === undefined) continue;
+      if (!(x >= 0 && x < Infinity)) throw new RangeError(`${this.venues[v]}: ${k} ${x} must be a finite number >= 0 (0: no filter)`);
+      this[k][v] = x;
+    }
     if (state.takerFeeBps !== undefined) {
       if (!Number.isFinite(state.takerFeeBps) || state.takerFeeBps < -100 || state.takerFeeBps > 1000) throw new RangeError(`taker fee ${state.takerFeeBps} bps is not plausible`);
       this.takerFeeBps[v] = state.takerFeeBps;
@@ -150,6 +163,13 @@ export class RouteResult {
   fees = 0;
   /** the objective minimised: adjusted price x amount summed (fees and latency penalty included) */
   score = 0;
+  /**
+   * amount the venues' lot sizes and minimum notionals left unrouted although depth was there
+   * (after moving what it could to other chosen venues): the caller's to send again or drop
+   */
+  lotRemainder = 0;
+  /** children dropped because, rounded down to the lot, they were empty or below min notional */
+  dropped = 0;
   constructor(maxVenues: number) {
     this.venue = new Int32Array(maxVenues);
     this.amount = new Float64Array(maxVenues);
@@ -230,6 +250,8 @@ export class SmartOrderRouter {
     out.notional = 0;
     out.fees = 0;
     out.score = 0;
+    out.lotRemainder = 0;
+    out.dropped = 0;
     if (!(amount > 0) || out.venue.length < n) {
       if (!(amount > 0)) return 0;
       throw new RangeError(`RouteResult holds ${out.venue.length} children, the book has ${n} venues`);
@@ -319,6 +341,138 @@ export class SmartOrderRouter {
     out.fees = fees;
     out.score = sgn * score;
     out.filled = amount - (left > 0 ? left : 0);
+    let filters = false;
+    for (let k = 0; k < out.count; k++) {
+      const v = out.venue[k]!;
+      if (b.lotSize[v]! > 0 || b.tickSize[v]! > 0 || b.minNotional[v]! > 0) filters = true;
+    }
+    if (filters) this.applyFilters(out, sgn, limitPrice);
     return out.count;
+  }
+
+  /**
+   * The venues' filters on the children the merge chose (only when a chosen venue has one):
+   *  1. each child's amount rounded down to its venue's lot (a hair under a whole lot, from
+   *     summing level amounts, counts as the whole lot);
+   *  2. a child below its venue's min notional, or empty, is dropped;
+   *  3. what 1-2 cut is offered to the surviving children in order of their next level's all-in
+   *     price, each taking whole lots of depth it has left within the limit;
+   *  4. each child's notional, fees, score and limit price are recomputed from the levels it now
+   *     takes (a prefix of its venue's ladder, as in the merge), the limit rounded to the venue's
+   *     tick away from the market (buy up, sell down) so it still covers the last level;
+   *  5. what is still cut is out.lotRemainder; out.filled is what the children carry.
+   * Cold-ish path (venues with filters only); no allocation.
+   */
+  private applyFilters(out: RouteResult, sgn: number, limitPrice: number): void {
+    const b = this.book, D2 = b.depth * 2, isBuy = sgn > 0;
+    const lv = isBuy ? b.asks : b.bids, cnt = isBuy ? b.askCount : b.bidCount;
+    let cut = 0;
+    for (let k = 0; k < out.count; k++) {
+      const v = out.venue[k]!, lot = b.lotSize[v]!;
+      const a = out.amount[k]!;
+      // a hair under a whole number of lots (level amounts summed in floating point) is that many
+      const keep = lot > 0 ? Math.floor(a / lot + 1e-9) * lot : a;
+      if (keep < a) cut += a - keep;
+      out.amount[k] = keep;
+    }
+    // drop empty and below-minimum children (compacting the arrays), then hand the cut around
+    let w = 0;
+    for (let k = 0; k < out.count; k++) {
+      const v = out.venue[k]!, a = out.amount[k]!;
+      if (!(a > 0) || this.notionalOf(lv, v * D2, cnt[v]!, a) < b.minNotional[v]! * (1 - 1e-12)) {
+        cut += a;
+        out.dropped++;
+        continue;
+      }
+      out.venue[w] = v;
+      out.amount[w] = a;
+      w++;
+    }
+    out.count = w;
+    // reassignment: best next all-in price first (children are few: a scan per pass)
+    const done = this.cur; // reused as a per-child "offered" flag
+    for (let k = 0; k < w; k++) done[k] = 0;
+    for (let pass = 0; pass < w && cut > 0; pass++) {
+      let best = -1, bestKey = Infinity;
+      for (let k = 0; k < w; k++) {
+        if (done[k]) continue;
+        const v = out.venue[k]!;
+        const key = this.nextKey(lv, v * D2, cnt[v]!, out.amount[k]!, sgn, v);
+        if (key < bestKey) {
+          bestKey = key;
+          best = k;
+        }
+      }
+      if (best < 0) break;
+      done[best] = 1;
+      const v = out.venue[best]!, lot = b.lotSize[v]!, have = out.amount[best]!;
+      // depth left within the limit, counted only as far as the cut needs
+      const cap = this.depthWithin(lv, v * D2, cnt[v]!, sgn, limitPrice, have + cut) - have;
+      let add = cut < cap ? cut : cap;
+      if (lot > 0) add = Math.floor(add / lot + 1e-9) * lot;
+      if (add > cap) add -= lot; // the slack must not take depth that is not there
+      if (!(add > 0)) continue;
+      out.amount[best]! += add;
+      cut -= add;
+    }
+    // notional, fees, score and limit price from the levels each child takes
+    let notional = 0, fees = 0, score = 0, filled = 0;
+    for (let k = 0; k < w; k++) {
+      const v = out.venue[k]!, o = v * D2, end = cnt[v]!, f = this.fac[v]!;
+      let left = out.amount[k]!, p = 0, nk = 0;
+      const eps = left * 1e-9; // the lot slack above: not a reason to touch the next level
+      filled += left;
+      for (let i = 0; i < end && left > eps; i++) {
+        p = lv[o + 2 * i]!;
+        const a = lv[o + 2 * i + 1]!;
+        const take = a < left ? a : left;
+        nk += take * p;
+        score += take * sgn * p * f;
+        left -= take;
+      }
+      notional += nk;
+      fees += nk * this.feeFrac[v]!;
+      const tick = b.tickSize[v]!;
+      out.limitPrice[k] = tick > 0 ? (isBuy ? Math.ceil(p / tick - 1e-9) : Math.floor(p / tick + 1e-9)) * tick : p;
+    }
+    out.notional = notional;
+    out.fees = fees;
+    out.score = sgn * score;
+    out.filled = filled;
+    out.lotRemainder = cut > 1e-12 ? cut : 0;
+  }
+
+  /** amount on a ladder at prices within the limit, up to its first invalid level (stops once past `enough`) */
+  private depthWithin(lv: Float64Array, o: number, count: number, sgn: number, limit: number, enough: number): number {
+    let sum = 0;
+    for (let i = 0; i < count && sum < enough; i++) {
+      const p = lv[o + 2 * i]!, a = lv[o + 2 * i + 1]!;
+      if (!(p > 0 && p < Infinity) || !(a > 0 && a < Infinity) || (i > 0 && sgn * (p - lv[o + 2 * i - 2]!) <= 0) || sgn * (p - limit) > 0) break;
+      sum += a;
+    }
+    return sum;
+  }
+
+  /** quote notional of taking `amount` from the top of a ladder */
+  private notionalOf(lv: Float64Array, o: number, count: number, amount: number): number {
+    let left = amount, n = 0;
+    for (let i = 0; i < count && left > 1e-15; i++) {
+      const a = lv[o + 2 * i + 1]!;
+      const take = a < left ? a : left;
+      n += take * lv[o + 2 * i]!;
+      left -= take;
+    }
+    return n;
+  }
+
+  /** all-in key of the level where a child of `taken` continues (Infinity: ladder used up) */
+  private nextKey(lv: Float64Array, o: number, count: number, taken: number, sgn: number, v: number): number {
+    let left = taken;
+    for (let i = 0; i < count; i++) {
+      const a = lv[o + 2 * i + 1]!;
+      if (left < a - 1e-15) return sgn * lv[o + 2 * i]! * this.fac[v]!;
+      left -= a;
+    }
+    return Infinity;
   }
 }
