@@ -526,8 +526,18 @@ async function orderEntry(n: number, mid: number, book: ConsolidatedBook) {
 
 // ------------------------------------------------------------------ the report
 
+/** 1-minute load average of the machine (other processes compete for the same CPUs); NaN where unreadable */
+function loadAvg(): number {
+  try {
+    return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
+
 export async function runProfile(o: ProfileOptions) {
   const started = now();
+  const loadStart = loadAvg();
   const { gatherInfo } = await import("../engine/machine.ts");
   const config = loadConfig();
   const machine = await gatherInfo(config);
@@ -643,6 +653,7 @@ export async function runProfile(o: ProfileOptions) {
       clock: machine.clock,
       cpusAllowed: machine.threads.cpusAllowed,
       bun: Bun.version,
+      loadAverage1m: { start: loadStart, end: loadAvg() },
     },
     goals,
     stages,

@@ -52,6 +52,7 @@ export function renderReport(r: ProfileReport, md: boolean): string {
         ["kernel ISA / doubles per vector", `${m.kernel.isa} / ${m.kernel.doublesPerVector}`],
         ["clock", `${m.clock.source} (${m.clock.tscGHz} GHz; calibration ±${m.clock.calibrationErrorPpm} ppm)`],
         ["Bun", m.bun],
+        ["load average (1 min), start / end of the run", `${m.loadAverage1m.start} / ${m.loadAverage1m.end} (other processes share these CPUs)`],
       ],
       md,
     ),
