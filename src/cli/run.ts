@@ -10,6 +10,8 @@ const FLAGS: Record<string, FlagSpec> = {
   market: { value: true, about: "sim: the simulated Binance USD-M venue on 127.0.0.1 replaying the data, the native feed connected to it (default without --data); replay: recorded ticks straight into the rings (default with --data)" },
   data: { value: true, about: "comma-separated recorded captures (overrides BOT4_DATA; default: the bundled slice)" },
   duration: { value: true, about: "stop after this many seconds (default: at the end of the data)" },
+  loop: { value: true, about: "--market replay: passes over the data (default 1; 0 = until stopped) — soak runs" },
+  rate: { value: true, about: "--market replay: publish at this many records/s in all, ignoring recorded times; a full ring drops (counted) — peak-load runs" },
   json: { about: "print the final summary as one JSON object on stdout" },
   strategy: { value: true, about: "strategy to paper-trade: built-in name or file (overrides BOT4_STRATEGY; `none` = market data only)" },
   params: { value: true, about: "strategy parameters `name=value,...` (overrides BOT4_STRATEGY_PARAMS)" },
@@ -61,6 +63,11 @@ export async function main(args: string[]): Promise<number> {
   const journalArg = typeof f.journal === "string" ? f.journal : config.BOT4_JOURNAL;
   const metricsPort = typeof f["metrics-port"] === "string" ? Number(f["metrics-port"]) : config.BOT4_METRICS_PORT;
   if (!(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) throw new UsageError(`--metrics-port: expected a port from 0 to 65535, got \`${f["metrics-port"]}\``);
+  const loops = typeof f.loop === "string" ? Number(f.loop) : 1;
+  if (!(Number.isInteger(loops) && loops >= 0)) throw new UsageError(`--loop: expected a whole number of passes >= 0 (0 = until stopped), got \`${f.loop}\``);
+  const rate = typeof f.rate === "string" ? Number(f.rate) : 0;
+  if (!(rate >= 0 && Number.isFinite(rate))) throw new UsageError(`--rate: expected records per second (a number > 0), got \`${f.rate}\``);
+  if ((loops !== 1 || rate > 0) && market !== "replay") throw new UsageError("--loop and --rate drive recorded data straight into the rings: use them with --market replay (or --data)");
   const risk = parseRisk(config.BOT4_RISK);
   // the engine thread loads the strategy again for itself; loading it here first refuses a bad
   // name or file before anything starts
@@ -70,6 +77,8 @@ export async function main(args: string[]): Promise<number> {
     speed, duration, json: !!f.json, config, logger,
     trading: strategy === "none" ? null : { strategy, params, journal: journalArg === "off" ? "" : journalArg, risk, makerBps, takerBps },
     metricsPort,
+    loops,
+    rate,
   };
   return market === "sim" ? runOnSimulatedVenue(files, opts) : runOnReplay(files, opts);
 }
@@ -82,6 +91,8 @@ interface RunOptions {
   logger: ReturnType<typeof createLogger>;
   trading: { strategy: string; params: Record<string, number>; journal: string; risk: Record<string, unknown>; makerBps: number; takerBps: number } | null;
   metricsPort: number;
+  loops: number;
+  rate: number;
 }
 
 /** BOT4_RISK: JSON validated by the risk schema; empty = paper defaults. */
@@ -137,7 +148,7 @@ async function runOnReplay(files: string[], o: RunOptions): Promise<number> {
     records,
     instruments,
     infos,
-    pipeline: { tapes, books },
+    pipeline: { tapes, books, loops: o.loops, rate: o.rate > 0 ? o.rate / tapes.length : 0 },
   });
 }
 
@@ -191,7 +202,7 @@ interface DriveSpec {
   records: number;
   instruments: import("../domain/instruments.ts").InstrumentTable;
   infos: Array<{ id: number; venue: string; symbol: string; tickSize: number; lotSize: number }>;
-  pipeline: Pick<import("../engine/pipeline.ts").PipelineOptions, "tapes" | "live" | "staleMs" | "books">;
+  pipeline: Pick<import("../engine/pipeline.ts").PipelineOptions, "tapes" | "live" | "staleMs" | "books" | "loops" | "rate">;
   extra?: Record<string, unknown>;
 }
 
@@ -282,6 +293,9 @@ async function drive(o: RunOptions, d: DriveSpec): Promise<number> {
     if (!o.json) process.stderr.write(`metrics: ${server.url}/metrics  health: ${server.url}/health  ready: ${server.url}/ready\n`);
   }
   const uninstallKill = kill ? kill.installSignalTrip("SIGUSR2") : () => {};
+  // resident memory once a second (cold; the soak bench reads it from the JSON result)
+  const rss: number[] = [Math.round(process.memoryUsage.rss() / 1024)];
+  const rssTimer = setInterval(() => rss.push(Math.round(process.memoryUsage.rss() / 1024)), 1000);
   let signals = 0;
   const onSignal = (sig: string) => {
     if (++signals > 1) process.exit(130);
@@ -298,16 +312,19 @@ async function drive(o: RunOptions, d: DriveSpec): Promise<number> {
     process.off("SIGINT", sigint);
     process.off("SIGTERM", sigterm);
     uninstallKill();
+    clearInterval(rssTimer);
     await server?.stop();
   }
+  rss.push(Math.round(process.memoryUsage.rss() / 1024));
+  const rssKb = { start: rss[0]!, peak: Math.max(...rss), end: rss[rss.length - 1]!, samples: rss };
   if (tty) process.stderr.write("\n");
   logger.info({ stoppedBy: r.stoppedBy, consumed: r.consumed, latencyNs: r.latencyNs, pnl: r.trading?.pnl }, "engine stopped");
   flushLogs();
   if (o.json) {
-    process.stdout.write(`${JSON.stringify({ kernel: choice.variant, ...d.extra, ...r })}\n`);
+    process.stdout.write(`${JSON.stringify({ kernel: choice.variant, ...d.extra, ...r, rssKb })}\n`);
     return r.trading?.strategyError ? 1 : 0;
   }
-  process.stdout.write(`${report(r, d).join("\n")}\n`);
+  process.stdout.write(`${report(r, d).join("\n")}\nprocess memory (RSS): start ${(rssKb.start / 1024).toFixed(1)} MB, peak ${(rssKb.peak / 1024).toFixed(1)} MB, end ${(rssKb.end / 1024).toFixed(1)} MB\n`);
   return r.trading?.strategyError ? 1 : 0;
 }
 

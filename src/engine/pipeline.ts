@@ -27,6 +27,10 @@ export interface PipelineOptions {
   ringCapacity: number;
   /** 0 = as fast as possible */
   speed: number;
+  /** replay feeds: passes over each tape (default 1; 0 = until stopped) */
+  loops?: number;
+  /** replay feeds: fixed records per second per feed, dropping what a full ring cannot take (0 = off) */
+  rate?: number;
   engineCpus: number[];
   feedCpus: number[];
   spinNs: number;
@@ -235,6 +239,8 @@ export class Pipeline {
         tape: { buffer: tape.mem.buffer, byteOffset: tape.mem.byteOffset, count: tape.count },
         recordedRecvNs: tape.recordedRecvNs,
         speed: o.speed,
+        loops: o.loops ?? 1,
+        rate: o.rate ?? 0,
         cpus: o.feedCpus,
       }),
     );
@@ -300,7 +306,7 @@ export class Pipeline {
       stoppedBy: this.stopReason,
       elapsedS,
       feeds: [
-        ...o.tapes.map((t, f) => ({ feed: f, records: t.count, produced: ctl.f64[F.FEED_PRODUCED + f]!, waits: ctl.f64[F.FEED_WAITS + f]!, dropped: done.ringDrops[f] ?? 0 })),
+        ...o.tapes.map((t, f) => ({ feed: f, records: t.count, produced: ctl.f64[F.FEED_PRODUCED + f]!, waits: ctl.f64[F.FEED_WAITS + f]!, dropped: Math.max(done.ringDrops[f] ?? 0, ctl.f64[F.FEED_DROPPED + f]!) })),
         ...live.map((_, k) => {
           const f = o.tapes.length + k;
           return { feed: f, records: ctl.f64[F.FEED_PRODUCED + f]!, produced: ctl.f64[F.FEED_PRODUCED + f]!, waits: 0, dropped: done.ringDrops[f] ?? 0 };
