@@ -527,3 +527,85 @@ describe("invariants under random order flow and market data", () => {
     }
   });
 });
+
+describe("margin account (account: \"margin\")", () => {
+  function mex(usdt: number, leverage = 2): SimExchange {
+    const e = new SimExchange({ venue: "sim", fees: new BpsFeeModel(0, 10), account: "margin", leverage, balances: { USDT: usdt } });
+    e.listSymbol(SPEC);
+    seed(e);
+    return e;
+  }
+  const ro = (r: OrderRequest): OrderRequest => ({ ...r, reduceOnly: true });
+
+  test("default stays a cash account: a sell needs the base asset", () => {
+    const e = ex({ btc: 0 });
+    seed(e);
+    const rs = e.place(req("sell", 1), 0);
+    expect(rs[0]!.kind).toBe("rejected");
+    expect(rs[0]!.reason).toContain("-2010");
+    expect(e.account).toBe("cash");
+    expect(() => e.position(SYM)).toThrow(/cash account/);
+    expect(() => new SimExchange({ venue: "x", leverage: 3 })).toThrow(/margin accounts only/);
+    expect(() => new SimExchange({ venue: "x", account: "margin", leverage: 0.5 })).toThrow(/leverage/);
+  });
+
+  test("goes short without base; fees and realised PnL settle in quote; entry price averages", () => {
+    const e = mex(10_000);
+    const s = e.place(req("sell", 2), 0);
+    expect(fillsOf(s).map((f) => [f.lastPrice, f.lastAmount])).toEqual([[99.9, 1], [99.8, 1]]);
+    let p = e.position(SYM);
+    expect(p.amount).toBeCloseTo(-2, 12);
+    expect(p.entryPrice).toBeCloseTo(99.85, 9);
+    const fee1 = (99.9 + 99.8) * 0.001;
+    expect(e.balances().USDT!.free).toBeCloseTo(10_000 - fee1, 9);
+    expect(e.balances().BTC?.free ?? 0).toBe(0);
+    // buy 1 back at 100.0: realises (100 - 99.85) x 1 on a short = -0.15
+    e.place(req("buy", 1), 0);
+    p = e.position(SYM);
+    expect(p.amount).toBeCloseTo(-1, 12);
+    expect(p.entryPrice).toBeCloseTo(99.85, 9);
+    expect(p.realised).toBeCloseTo(-0.15, 9);
+    expect(e.balances().USDT!.free).toBeCloseTo(10_000 - fee1 - 0.15 - 100 * 0.001, 9);
+    expect(e.balances().USDT!.used).toBe(0);
+  });
+
+  test("initial margin (notional / leverage + worst fee) held per open order, released on cancel; too little is refused", () => {
+    const e = mex(1000, 2);
+    const r = req("buy", 10, 90);
+    e.place(r, 0);
+    expect(e.balances().USDT!.used).toBeCloseTo(10 * 90 * (0.5 + 0.001), 9);
+    e.cancel(SYM, r.clientOrderId, 0);
+    expect(e.balances().USDT!.used).toBe(0);
+    const big = e.place(req("sell", 30, 120), 0);
+    expect(big[0]!.kind).toBe("rejected");
+    expect(big[0]!.reason).toContain("insufficient balance");
+  });
+
+  test("reduceOnly: refused when it would not reduce (-2022); a resting one expires when the position closes without it", () => {
+    const e = mex(10_000);
+    e.place(req("sell", 1), 0);
+    expect(e.position(SYM).amount).toBeCloseTo(-1, 12);
+    const same = e.place(ro(req("sell", 0.5, 101)), 0);
+    expect(same[0]!.reason).toContain("-2022");
+    const tooBig = e.place(ro(req("buy", 1.5, 99)), 0);
+    expect(tooBig[0]!.reason).toContain("-2022");
+    const rest = ro(req("buy", 1, 99));
+    expect(e.place(rest, 0)[0]!.kind).toBe("ack");
+    // its fee only is held: reducing frees margin instead of using it
+    expect(e.balances().USDT!.used).toBeCloseTo(99 * 0.001, 9);
+    // a second reduce-only buy would pass flat together with the first: refused
+    expect(e.place(ro(req("buy", 0.5, 98)), 0)[0]!.reason).toContain("-2022");
+    const rs = e.place(req("buy", 1), 0);
+    expect(e.position(SYM).amount).toBe(0);
+    expect(Number.isNaN(e.position(SYM).entryPrice)).toBe(true);
+    const expired = rs.find((r) => r.clientOrderId === rest.clientOrderId);
+    expect(expired?.kind).toBe("expired");
+    expect(expired?.reason).toContain("reduce-only");
+    expect(e.balances().USDT!.used).toBe(0);
+    // and a reduce-only close fills down to flat, not past it
+    e.place(req("buy", 1), 0);
+    const close = e.place(ro(req("sell", 1)), 0);
+    expect(fillsOf(close).reduce((a, f) => a + f.lastAmount, 0)).toBeCloseTo(1, 12);
+    expect(e.position(SYM).amount).toBe(0);
+  });
+});

@@ -18,8 +18,14 @@
  *   (buys reserve notional plus the highest fee rate, sells reserve base), fees in quote,
  *   newClientOrderId unique for the life of the account, reject and cancel-reject codes as the
  *   venue's (-1013, -2010, -2011, -1121), optional self-trade prevention per strategy.
- * - A cash account (spot): perpetual symbols are accepted but positions, margin and reduceOnly
- *   are not modelled; the base asset's balance stands in for the position.
+ * - A cash account (spot) by default: perpetual symbols are accepted but positions, margin and
+ *   reduceOnly are not modelled; the base asset's balance stands in for the position. With
+ *   `account: "margin"` (per SimExchange, i.e. per venue): a position per symbol that can go
+ *   short without base, fees and realised PnL settled in the quote asset, initial margin
+ *   (notional / leverage + worst fee) held on the quote balance per open order and released as it
+ *   fills, reduceOnly orders refused when they would not reduce (-2022) and capped at flat when
+ *   they fill. Not modelled: margin held against open positions, unrealised PnL in the free
+ *   balance, funding, liquidation.
  *
  * Contract of the synchronous core: place() and cancel() return every report the request causes
  * at once, in order (ack or reject, then fills of the taker, each followed by the maker fill when
@@ -54,6 +60,25 @@ export interface SimExchangeOptions {
   selfTrade?: SelfTradePrevention;
   /** trade ids are `<venue>-<tradeIdPrefix><n>`: a paper session passes its own, so ids stay unique across restarts */
   tradeIdPrefix?: string;
+  /**
+   * "cash" (default): spot, the base asset's balance is the position. "margin": a derivatives /
+   * margin account — positions per symbol that may go short without holding base, settled in
+   * the quote asset (fees and realised PnL), initial margin (notional / leverage, plus the
+   * worst fee) held on the quote balance per open order, reduceOnly honoured.
+   */
+  account?: "cash" | "margin";
+  /** margin accounts: notional / leverage is held per open order (default 1) */
+  leverage?: number;
+}
+
+/** A margin account's position in one symbol. */
+export interface SimPosition {
+  /** signed base amount: > 0 long, < 0 short */
+  amount: number;
+  /** average entry price of the open amount (NaN when flat) */
+  entryPrice: number;
+  /** realised PnL in quote, before fees */
+  realised: number;
 }
 
 /**
@@ -110,6 +135,8 @@ interface SymState {
   buys: SimOrder[];
   sells: SimOrder[];
   fills: ExecReport[];
+  /** margin accounts: the position */
+  pos: SimPosition;
 }
 
 interface Balance {
@@ -139,6 +166,10 @@ export class SimExchange {
   private readonly tradeIdPrefix: string;
   private readonly maxFills: number;
   private readonly stp: SelfTradePrevention;
+  /** "margin": positions settled in quote, shorts without base, reduceOnly honoured */
+  readonly account: "cash" | "margin";
+  readonly leverage: number;
+  private readonly margin: boolean;
 
   constructor(opts: SimExchangeOptions) {
     if (!opts.venue) throw new RangeError("SimExchange needs a venue name");
@@ -151,6 +182,12 @@ export class SimExchange {
     this.stp = opts.selfTrade ?? "none";
     if (!["none", "expire_taker", "expire_maker", "expire_both"].includes(this.stp)) throw new RangeError(`unknown self-trade prevention mode ${this.stp}`);
     if (!(this.maxFills >= 1)) throw new RangeError(`maxFillsKept must be >= 1, got ${this.maxFills}`);
+    this.account = opts.account ?? "cash";
+    if (this.account !== "cash" && this.account !== "margin") throw new RangeError(`account must be "cash" or "margin", got ${String(this.account)}`);
+    this.margin = this.account === "margin";
+    this.leverage = opts.leverage ?? 1;
+    if (!(this.leverage >= 1 && this.leverage <= 125)) throw new RangeError(`leverage must be 1..125, got ${this.leverage}`);
+    if (opts.leverage !== undefined && !this.margin) throw new RangeError("leverage applies to margin accounts only (account: \"margin\")");
     for (const [a, v] of Object.entries(opts.balances ?? {})) this.deposit(a, v);
   }
 
@@ -170,6 +207,7 @@ export class SimExchange {
       lotEps: spec.lotSize * 1e-6,
       bids: new Ladder(true), asks: new Ladder(false),
       buys: [], sells: [], fills: [],
+      pos: { amount: 0, entryPrice: NaN, realised: 0 },
     });
   }
 
@@ -188,6 +226,14 @@ export class SimExchange {
     const out: Record<string, { free: number; used: number }> = {};
     for (const [a, b] of this.bal) out[a] = { free: b.total - b.used, used: b.used };
     return out;
+  }
+
+  /** A margin account's position in `symbol` (a copy); cash accounts have none: throws. */
+  position(symbol: string): SimPosition {
+    if (!this.margin) throw new Error(`${this.venue} is a cash account: its positions are its balances`);
+    const s = this.syms.get(symbol);
+    if (!s) throw new RangeError(`${symbol} is not listed on ${this.venue}`);
+    return { ...s.pos };
   }
 
   onReport(handler: (r: ExecReport) => void): void {
@@ -225,7 +271,7 @@ export class SimExchange {
       }
       if (out.length) {
         lad.set(ticks, left > s.lotEps ? left : 0);
-        this.prune(s);
+        this.settle(s, tsNs, out);
         this.emit(out);
       }
     }
@@ -264,7 +310,7 @@ export class SimExchange {
       }
     }
     if (out.length) {
-      this.prune(s);
+      this.settle(s, tsNs, out);
       this.emit(out);
     }
   }
@@ -285,10 +331,32 @@ export class SimExchange {
     if (req.timeInForce === "PO" && this.wouldTake(sym, isBuy, ticks)) {
       return [this.reject(req, "-2010 Order would immediately match and take.", timeMs)];
     }
-    // balance: buys hold notional plus the worst fee, sells hold base
+    // balance: buys hold notional plus the worst fee, sells hold base (margin: both hold margin in quote)
     const rate = this.fees.maxRate(req.symbol);
     let reserved: number, perUnit: number;
-    if (isBuy) {
+    if (this.margin) {
+      if (req.reduceOnly === true) {
+        // reduces the position only: the other side of it, no more than is open (other
+        // reduce-only orders on this side counted as if they filled)
+        const pos = sym.pos.amount;
+        let pending = 0;
+        for (const r of isBuy ? sym.buys : sym.sells) if (r.req.reduceOnly === true) pending += r.amount - r.filled;
+        if (!(isBuy ? pos < 0 : pos > 0) || req.amount > Math.abs(pos) - pending + sym.lotEps) return [this.reject(req, "-2022 ReduceOnly Order is rejected.", timeMs)];
+      }
+      const lev = this.leverage;
+      if (market) {
+        reserved = this.costToTake(sym, isBuy, ticks, req.amount) * (1 / lev + rate);
+        perUnit = 0;
+      } else {
+        perUnit = price * (1 / lev + rate);
+        reserved = req.amount * perUnit;
+      }
+      // a reduce-only order frees margin rather than using it: only its fee is held
+      if (req.reduceOnly === true) {
+        reserved = market ? this.costToTake(sym, isBuy, ticks, req.amount) * rate : req.amount * price * rate;
+        perUnit = market ? 0 : price * rate;
+      }
+    } else if (isBuy) {
       if (market) {
         reserved = this.costToTake(sym, true, ticks, req.amount) * (1 + rate);
         perUnit = 0;
@@ -300,7 +368,7 @@ export class SimExchange {
       reserved = req.amount;
       perUnit = 1;
     }
-    const asset = isBuy ? sym.spec.quote : sym.spec.base;
+    const asset = isBuy || this.margin ? sym.spec.quote : sym.spec.base;
     const b = this.balance(asset);
     if (b.total - b.used < reserved - 1e-9 * Math.max(1, reserved)) {
       return [this.reject(req, "-2010 Account has insufficient balance for requested action.", timeMs)];
@@ -556,6 +624,27 @@ export class SimExchange {
       while (oi < mine.length && mine[oi]!.ticks === t) oi++;
       if (stopped) break;
     }
+    this.settle(s, tsNs, out);
+  }
+
+  /**
+   * After matching: a margin account's resting reduce-only orders that no longer fit the
+   * position (it shrank, closed or flipped through other fills) are expired, then finished orders
+   * leave the resting lists.
+   */
+  private settle(s: SymState, tsNs: number, out: ExecReport[]): void {
+    if (this.margin) {
+      const timeMs = Math.floor(tsNs / 1e6);
+      for (const isBuy of [true, false]) {
+        let room = isBuy ? -s.pos.amount : s.pos.amount;
+        for (const o of isBuy ? s.buys : s.sells) {
+          if (o.req.reduceOnly !== true || (o.status !== "open" && o.status !== "partially_filled")) continue;
+          const rem = o.amount - o.filled;
+          if (rem > room + s.lotEps) this.finish(s, o, "expired", timeMs, out, "reduce-only order expired: the position is smaller than its amount");
+          else room -= rem;
+        }
+      }
+    }
     this.prune(s);
   }
 
@@ -582,7 +671,19 @@ export class SimExchange {
     const isBuy = o.req.side === "buy";
     const fee = this.fees.fee(o.req.symbol, o.req.side, price, q, taker);
     const base = s.baseBal, quote = s.quoteBal;
-    if (isBuy) {
+    if (this.margin) {
+      // reduce-only: never past flat (the position may have shrunk since it was placed)
+      if (o.req.reduceOnly === true) {
+        const room = isBuy ? -s.pos.amount : s.pos.amount;
+        if (!(room > s.lotEps)) return;
+        if (q > room) q = this.lot(s, room);
+      }
+      const lev = this.leverage, reduceOnly = o.req.reduceOnly === true;
+      const release = Math.min(o.reserved, o.reservePerUnit > 0 ? q * o.reservePerUnit : price * q * (reduceOnly ? 0 : 1 / lev) + fee);
+      o.reserved -= release;
+      quote.used -= release;
+      quote.total += this.applyPosition(s.pos, isBuy ? q : -q, price) - fee;
+    } else if (isBuy) {
       const release = Math.min(o.reserved, o.reservePerUnit > 0 ? q * o.reservePerUnit : price * q + fee);
       o.reserved -= release;
       quote.used -= release;
@@ -606,9 +707,31 @@ export class SimExchange {
     if (o.status === "filled") this.release(s, o);
   }
 
+  /** A fill of signed amount `d` at `price` on a margin position; returns the PnL it realises (quote). */
+  private applyPosition(p: SimPosition, d: number, price: number): number {
+    const a = p.amount;
+    let pnl = 0;
+    if (a === 0 || Math.sign(a) === Math.sign(d)) {
+      // opens or adds: the entry price averages
+      p.entryPrice = a === 0 ? price : (p.entryPrice * Math.abs(a) + price * Math.abs(d)) / (Math.abs(a) + Math.abs(d));
+      p.amount = a + d;
+    } else {
+      // reduces, closes or flips: the closed part realises against the entry price
+      const closed = Math.min(Math.abs(a), Math.abs(d));
+      pnl = (price - p.entryPrice) * closed * Math.sign(a);
+      p.realised += pnl;
+      p.amount = a + d;
+      if (Math.abs(p.amount) < 1e-12) {
+        p.amount = 0;
+        p.entryPrice = NaN;
+      } else if (Math.sign(p.amount) !== Math.sign(a)) p.entryPrice = price; // flipped: the rest opened here
+    }
+    return pnl;
+  }
+
   private release(s: SymState, o: SimOrder): void {
     if (o.reserved > 0) {
-      const b = this.balance(o.req.side === "buy" ? s.spec.quote : s.spec.base);
+      const b = this.balance(o.req.side === "buy" || this.margin ? s.spec.quote : s.spec.base);
       b.used -= o.reserved;
       if (Math.abs(b.used) < 1e-9) b.used = 0;
       o.reserved = 0;
