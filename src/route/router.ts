@@ -371,15 +371,17 @@ export class SmartOrderRouter {
       const v = out.venue[k]!, lot = b.lotSize[v]!;
       const a = out.amount[k]!;
       // a hair under a whole number of lots (level amounts summed in floating point) is that many
-      const keep = lot > 0 ? Math.floor(a / lot + 1e-9) * lot : a;
-      if (keep < a) cut += a - keep;
+      let keep = lot > 0 ? Math.floor(a / lot + 1e-9) * lot : a;
+      if (Math.abs(keep - a) <= lot * 1e-9) keep = a; // already whole lots (up to rounding): unchanged
+      else if (keep < a) cut += a - keep;
       out.amount[k] = keep;
     }
     // drop empty and below-minimum children (compacting the arrays), then hand the cut around
     let w = 0;
     for (let k = 0; k < out.count; k++) {
       const v = out.venue[k]!, a = out.amount[k]!;
-      if (!(a > 0) || this.notionalOf(lv, v * D2, cnt[v]!, a) < b.minNotional[v]! * (1 - 1e-12)) {
+      const minN = b.minNotional[v]!;
+      if (!(a > 0) || (minN > 0 && this.notionalOf(lv, v * D2, cnt[v]!, a) < minN * (1 - 1e-12))) {
         cut += a;
         out.dropped++;
         continue;
@@ -389,6 +391,14 @@ export class SmartOrderRouter {
       w++;
     }
     out.count = w;
+    if (cut === 0 && out.dropped === 0) {
+      // the common case: every child already whole lots and above the minimum; only the tick
+      for (let k = 0; k < w; k++) {
+        const tick = b.tickSize[out.venue[k]!]!, p = out.limitPrice[k]!;
+        if (tick > 0) out.limitPrice[k] = (isBuy ? Math.ceil(p / tick - 1e-9) : Math.floor(p / tick + 1e-9)) * tick;
+      }
+      return;
+    }
     // reassignment: best next all-in price first (children are few: a scan per pass)
     const done = this.cur; // reused as a per-child "offered" flag
     for (let k = 0; k < w; k++) done[k] = 0;
