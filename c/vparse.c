@@ -1012,6 +1012,7 @@ static void okx_del(bot4_okx_book_t *o, uint32_t side, double price) {
 }
 
 static void okx_clear(bot4_okx_book_t *o) {
+  o->valid = 0;
   for (uint32_t s = 0; s < 2; s++) {
     if (o->count[s]) memset(o->slot[s], 0, sizeof o->slot[s]);
     o->count[s] = 0;
@@ -1022,9 +1023,13 @@ static void okx_clear(bot4_okx_book_t *o) {
  * price:size joined by ':', the shorter side's missing levels left out; CRC-32 as signed.
  * 0 and *ok = 0 when a level's text is missing. */
 static int32_t okx_checksum(bot4_book_t *b, bot4_okx_book_t *o, int *ok) {
+  if (o->valid) {
+    *ok = 1;
+    return o->crc;
+  }
   double lv[2][2 * BOT4_OKX_CHECK_LEVELS];
   uint32_t n[2];
-  uint8_t text[2 * BOT4_OKX_CHECK_LEVELS * (sizeof o->slot[0][0].p + sizeof o->slot[0][0].s + 2)];
+  uint8_t text[2 * BOT4_OKX_CHECK_LEVELS * (sizeof o->slot[0][0].p + sizeof o->slot[0][0].s + 2) + 64];
   uint32_t w = 0;
   for (uint32_t s = 0; s < 2; s++) n[s] = bot4_book_levels(b, s, lv[s], BOT4_OKX_CHECK_LEVELS);
   const uint32_t m = n[0] > n[1] ? n[0] : n[1];
@@ -1037,15 +1042,19 @@ static int32_t okx_checksum(bot4_book_t *b, bot4_okx_book_t *o, int *ok) {
         *ok = 0;
         return 0;
       }
+      /* whole fields (fixed sizes: vector moves, no call); the lengths keep what counts */
       if (w) text[w++] = ':';
-      memcpy(text + w, t->p, t->plen);
+      memcpy(text + w, t->p, sizeof t->p);
       w += t->plen;
       text[w++] = ':';
-      memcpy(text + w, t->s, t->slen);
+      memcpy(text + w, t->s, sizeof t->s);
       w += t->slen;
     }
   if (!okx_crc_ready) okx_crc_init();
-  return (int32_t)okx_crc32(text, w);
+  o->crc = (int32_t)okx_crc32(text, w);
+  for (uint32_t s = 0; s < 2; s++) o->edge[s] = n[s] == BOT4_OKX_CHECK_LEVELS ? lv[s][2 * (BOT4_OKX_CHECK_LEVELS - 1)] : NAN;
+  o->valid = 1;
+  return o->crc;
 }
 
 enum { OK_NONE = 0, OK_BOOK = 1, OK_BOOKS5 = 2, OK_TRADES = 3, OK_OTHER = 4 };
@@ -1098,6 +1107,21 @@ static inline int read_ms(cur_t *c, uint64_t *v) {
 }
 
 /* [["p","s",...],...] into LEVEL records, the texts' offsets into spans */
+/* ["p","s" at p: both plain decimals read, their texts' spans; the cursor after the size's closing
+ * quote, or NULL (nothing decided) on any other form. */
+static inline const uint8_t *okx_quick_level(const uint8_t *p, const uint8_t *e, double *px, double *sz, const uint8_t **ps, uint32_t *pn, const uint8_t **ss, uint32_t *sn) {
+  if (e - p < 8 || p[0] != '[' || p[1] != '"') return NULL;
+  const uint8_t *a = p + 2, *q = quick_decimal(a, e, px);
+  if (!q || e - q < 3 || q[0] != ',' || q[1] != '"') return NULL;
+  const uint8_t *b = q + 2, *r = quick_decimal(b, e, sz);
+  if (!r) return NULL;
+  *ps = a;
+  *pn = (uint32_t)(q - 1 - a);
+  *ss = b;
+  *sn = (uint32_t)(r - 1 - b);
+  return r;
+}
+
 static void okx_levels(cur_t *c, okx_t *o, const uint8_t *base, bot4_tick_t *out, uint32_t cap, uint32_t *spans, uint8_t flags) {
   if (!expect(c, '[')) return;
   if (peek(c) == ']') {
@@ -1112,10 +1136,24 @@ static void okx_levels(cur_t *c, okx_t *o, const uint8_t *base, bot4_tick_t *out
     double px = NAN, sz = NAN;
     const uint8_t *ps = NULL, *ss = NULL;
     uint32_t pn = 0, sn = 0;
-    if (peek(c) != '[') {
+    const uint8_t *q = okx_quick_level(c->p, c->e, &px, &sz, &ps, &pn, &ss, &sn);
+    if (BOT4_LIKELY(q != NULL)) {
+      /* the form OKX sends, ["p","s",...]: both numbers read in one pass, the rest skipped */
+      c->p = q;
+      while (peek(c) == ',') {
+        c->p++;
+        skip_value(c);
+      }
+      if (!expect(c, ']')) return;
+    } else if (peek(c) != '[') {
+      px = sz = NAN;
+      ps = ss = NULL;
       skip_value(c);
       o->bad = 1;
     } else {
+      px = sz = NAN;
+      ps = ss = NULL;
+      pn = sn = 0;
       c->p++;
       if (peek(c) == '"' && string(c, &ps, &pn) && pn > 0) px = decimal(ps, pn);
       else if (!c->bad) skip_value(c), o->bad = 1;
@@ -1596,6 +1634,9 @@ static uint32_t okx_book_step(bot4_vfeed_t *f, const uint8_t *buf, bot4_tick_t *
   /* the levels' received text, for the checksum */
   for (uint32_t i = 0; i < n; i++) {
     const uint32_t side = rec[i].flags & BOT4_FLAG_ASK ? 1 : 0;
+    /* a level at or better than the 25th (or any, on a side that had fewer) changes the checksum */
+    const double edge = o->edge[side];
+    if (!(side ? rec[i].price > edge : rec[i].price < edge)) o->valid = 0;
     if (rec[i].size > 0) {
       if (!okx_put(o, side, rec[i].price, buf + sp[4 * i], sp[4 * i + 1], buf + sp[4 * i + 2], sp[4 * i + 3])) {
         problem = BOT4_BOOK_BAD_LEVEL; /* a text longer than a slot, or a side past its room */

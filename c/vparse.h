@@ -88,7 +88,10 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_okx_book {
   uint64_t crossed;
   uint64_t pad0;
   uint32_t count[2];
-  uint32_t pad1[14];
+  uint32_t valid;      /* `crc` is the book's checksum: no level at or better than `edge` changed since */
+  int32_t crc;
+  double edge[2];      /* per side the 25th level's price when it was computed, NaN when it had fewer */
+  uint32_t pad1[8];
   okx_text_t slot[2][BOT4_OKX_SLOTS];
 } bot4_okx_book_t;
 
