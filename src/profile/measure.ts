@@ -344,6 +344,8 @@ const ROUTE_DEPTH = 50;
 
 export interface FiveVenueResult {
   venues: string[];
+  /** pools and rings the process held beside the engine */
+  held: { pools: string; rings: string };
   instruments: number;
   records: number;
   rate: number;
@@ -368,6 +370,18 @@ export async function fiveVenueChild(file: string, strategy: string, seed: numbe
   const count = quick ? Math.min(tf.count, 150_000) : tf.count;
   const spec = specFor({ instruments, tape: { u8: tf.bytes, u32: tf.u32, f64: tf.f64, count } }, strategy, seed);
   const rss: number[] = [];
+  // what an engine process holds besides the engine step: its pools, and a feed ring per venue
+  // (every page written once, as a ring's pages are once data has gone round it)
+  const config = loadConfig();
+  const pools = enginePools(config);
+  const rings = venues.map(() => SpscRing.create(config.BOT4_RING_CAPACITY));
+  for (const r of rings) {
+    for (let done = 0; done < r.capacity; ) {
+      const n = r.push(tf.recordsPtr, Math.min(MAX_BATCH, r.capacity - done, tf.count));
+      r.release(r.available(n));
+      done += n;
+    }
+  }
   const e = buildEngine(spec);
   const t0 = now();
   let k = 0;
@@ -388,8 +402,10 @@ export async function fiveVenueChild(file: string, strategy: string, seed: numbe
     const na = K.bot4_book_levels(b.ptr, 1, lv, ROUTE_DEPTH);
     btcBooks.push({ venue: v, symbol: instruments[i]!.symbol, bids, asks: Array.from(lv.subarray(0, na * 2)) });
   }
+  const held = { pools: pools.describe(), rings: `${rings.length} x ${config.BOT4_RING_CAPACITY} records (${((rings.length * config.BOT4_RING_CAPACITY * TICK_BYTES) / 1048576).toFixed(1)} MiB)` };
   return {
     venues,
+    held,
     instruments: instruments.length,
     records: count,
     rate: count / (wall / 1e9),
@@ -679,7 +695,7 @@ export async function runProfile(o: ProfileOptions) {
       vmHwmMb: five.proc.VmHWM ?? five.rssPeakMb,
       profileProcessVmHwmMb: pm.VmHWM ?? pm.VmRSS!,
       rssBreakdownMb: { anon: five.proc.RssAnon ?? NaN, file: five.proc.RssFile ?? NaN, shmem: five.proc.RssShmem ?? NaN },
-      fiveVenues: { venues: five.venues, instruments: five.instruments, records: five.records, tickFileMb: five.tickFileMb },
+      fiveVenues: { venues: five.venues, instruments: five.instruments, records: five.records, tickFileMb: five.tickFileMb, held: five.held },
       heapAllocBytesPerS: eng.allocBytesPerS,
       heapAllocBytesPerTick: eng.allocBytesPerTick,
       pools: poolInfo,

@@ -103,8 +103,8 @@ export function renderReport(r: ProfileReport, md: boolean): string {
       [
         ["RSS at start-up (bot4 profile entered, before kernels and engine)", `${mem.rssStartMb.toFixed(1)} MB`],
         ["RSS after set-up (kernels, data, frames)", `${mem.rssAfterSetupMb.toFixed(1)} MB`],
-        [`RSS steady state, ${mem.fiveVenues.venues.length} venues (${mem.fiveVenues.venues.join(", ")}): a process of its own replaying them`, `${mem.rssSteadyMb.toFixed(1)} MB`],
-        ["RSS at that point: anonymous / file-backed / shared", `${mem.rssBreakdownMb.anon.toFixed(1)} / ${mem.rssBreakdownMb.file.toFixed(1)} / ${mem.rssBreakdownMb.shmem.toFixed(1)} MB (tick file of ${mem.fiveVenues.records} records: ${mem.fiveVenues.tickFileMb.toFixed(1)} MB mapped)`],
+        [`RSS steady state, ${mem.fiveVenues.venues.length} venues (${mem.fiveVenues.venues.join(", ")}): a process of its own replaying them, holding the engine pools and ${mem.fiveVenues.held.rings} of feed rings`, `${mem.rssSteadyMb.toFixed(1)} MB`],
+        ["RSS at that point: anonymous / file-backed / shared", `${mem.rssBreakdownMb.anon.toFixed(1)} / ${mem.rssBreakdownMb.file.toFixed(1)} / ${mem.rssBreakdownMb.shmem.toFixed(1)} MB (the tick file mapped: ${mem.fiveVenues.tickFileMb.toFixed(1)} MB; ${mem.fiveVenues.records} records replayed)`],
         ["RSS peak (sampled) / high-water mark (VmHWM) of that process", `${mem.rssPeakMb.toFixed(1)} / ${mem.vmHwmMb.toFixed(1)} MB`],
         ["high-water mark of this profile process (all of the above work)", `${mem.profileProcessVmHwmMb.toFixed(1)} MB`],
         ["allocation in the engine step (growth of allocator bytes between batches, summed; coarse estimate)", `${num(mem.heapAllocBytesPerS)}B/s (${mem.heapAllocBytesPerTick.toFixed(1)} B per tick)`],
