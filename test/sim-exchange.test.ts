@@ -602,6 +602,19 @@ describe("margin account (account: \"margin\")", () => {
     expect(expired?.kind).toBe("expired");
     expect(expired?.reason).toContain("reduce-only");
     expect(e.balances().USDT!.used).toBe(0);
+    // two resting sells against a long of 1: the plain one (earlier) fills first on a print, the
+    // reduce-only one then has no position to reduce: no fill, expired
+    e.place(req("buy", 1), 0);
+    const plain = req("sell", 1, 101), rOnly = ro(req("sell", 1, 101));
+    e.place(plain, 0);
+    expect(e.place(rOnly, 0)[0]!.kind).toBe("ack");
+    const seen: ExecReport[] = [];
+    e.onReport((r) => seen.push(r));
+    e.onTrade(SYM, 101, 5, "buy", 0);
+    expect(fillsOf(seen, plain.clientOrderId).length).toBe(1);
+    expect(fillsOf(seen, rOnly.clientOrderId).length).toBe(0);
+    expect(seen.find((r) => r.clientOrderId === rOnly.clientOrderId)?.kind).toBe("expired");
+    expect(e.position(SYM).amount).toBe(0);
     // and a reduce-only close fills down to flat, not past it
     e.place(req("buy", 1), 0);
     const close = e.place(ro(req("sell", 1)), 0);

@@ -265,7 +265,8 @@ export class SimExchange {
       for (const o of opp) {
         if (left <= s.lotEps) break;
         if (isBid ? o.ticks > ticks : o.ticks < ticks) break;
-        const q = Math.min(left, o.amount - o.filled);
+        const q = Math.min(left, o.amount - o.filled, this.room(s, o));
+        if (!(q > s.lotEps)) continue;
         this.fill(s, o, q, o.ticks, false, tsNs, out);
         left -= q;
       }
@@ -296,14 +297,14 @@ export class SimExchange {
       if (through) {
         // the market traded through our price: everything at our price, us included, is gone
         o.front = 0;
-        this.fill(s, o, o.amount - o.filled, o.ticks, false, tsNs, out);
+        this.fill(s, o, Math.min(o.amount - o.filled, this.room(s, o)), o.ticks, false, tsNs, out);
         continue;
       }
       if (o.ticks !== ticks) break;
       // at the print's price: venue queue ahead is consumed first, then us, in time order
       const ahead = Math.min(o.front, avail);
       o.front -= ahead;
-      const q = Math.min(o.amount - o.filled, avail - ahead);
+      const q = Math.min(o.amount - o.filled, avail - ahead, this.room(s, o));
       if (q > s.lotEps) {
         this.fill(s, o, q, o.ticks, false, tsNs, out);
         avail -= q;
@@ -590,11 +591,13 @@ export class SimExchange {
         const r = mine[j]!;
         const chunk = Math.min(r.front, V) - c;
         if (chunk > s.lotEps) {
-          const q = Math.min(chunk, o.amount - o.filled);
-          this.fill(s, o, q, t, true, tsNs, out);
-          c += q;
+          const q = Math.min(chunk, o.amount - o.filled, this.room(s, o));
+          if (q > s.lotEps) {
+            this.fill(s, o, q, t, true, tsNs, out);
+            c += q;
+          }
         }
-        const left = o.amount - o.filled;
+        const left = Math.min(o.amount - o.filled, this.room(s, o));
         if (left <= s.lotEps) break;
         if (this.stp !== "none" && r.req.strategy === o.req.strategy) {
           const timeMs = Math.floor(tsNs / 1e6);
@@ -606,11 +609,13 @@ export class SimExchange {
           }
           continue;
         }
-        const q = Math.min(left, r.amount - r.filled);
+        // both ours: a reduce-only side trades no more than its position allows (net change 0)
+        const q = Math.min(left, r.amount - r.filled, this.room(s, r));
+        if (!(q > s.lotEps)) continue;
         this.fill(s, o, q, t, true, tsNs, out);
         this.fill(s, r, q, t, false, tsNs, out);
       }
-      const left = o.amount - o.filled;
+      const left = Math.min(o.amount - o.filled, this.room(s, o));
       if (!stopped && left > s.lotEps && V - c > s.lotEps) {
         const q = Math.min(left, V - c);
         this.fill(s, o, q, t, true, tsNs, out);
@@ -622,7 +627,7 @@ export class SimExchange {
       }
       if (V > 0) lad.set(t, V - c > s.lotEps ? V - c : 0);
       while (oi < mine.length && mine[oi]!.ticks === t) oi++;
-      if (stopped) break;
+      if (stopped || !(this.room(s, o) > s.lotEps)) break;
     }
     this.settle(s, tsNs, out);
   }
@@ -672,12 +677,6 @@ export class SimExchange {
     const fee = this.fees.fee(o.req.symbol, o.req.side, price, q, taker);
     const base = s.baseBal, quote = s.quoteBal;
     if (this.margin) {
-      // reduce-only: never past flat (the position may have shrunk since it was placed)
-      if (o.req.reduceOnly === true) {
-        const room = isBuy ? -s.pos.amount : s.pos.amount;
-        if (!(room > s.lotEps)) return;
-        if (q > room) q = this.lot(s, room);
-      }
       const lev = this.leverage, reduceOnly = o.req.reduceOnly === true;
       const release = Math.min(o.reserved, o.reservePerUnit > 0 ? q * o.reservePerUnit : price * q * (reduceOnly ? 0 : 1 / lev) + fee);
       o.reserved -= release;
@@ -705,6 +704,17 @@ export class SimExchange {
     s.fills.push(r);
     if (s.fills.length >= 2 * this.maxFills) s.fills.splice(0, s.fills.length - this.maxFills); // amortised: one move per maxFills fills
     if (o.status === "filled") this.release(s, o);
+  }
+
+  /**
+   * How much order `o` may still trade: Infinity, except a margin account's reduce-only order,
+   * which may trade down to a flat position and not past it (the matching loops cap each fill
+   * by this before filling, so both sides of a fill between our own orders stay equal).
+   */
+  private room(s: SymState, o: SimOrder): number {
+    if (!this.margin || o.req.reduceOnly !== true) return Infinity;
+    const r = o.req.side === "buy" ? -s.pos.amount : s.pos.amount;
+    return r > 0 ? r : 0;
   }
 
   /** A fill of signed amount `d` at `price` on a margin position; returns the PnL it realises (quote). */
