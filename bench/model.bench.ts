@@ -1,13 +1,15 @@
 /**
  * Tree-ensemble inference (c/model.c through ffi/model.ts): a 100-tree, depth-6 XGBoost model
  * (generated here from a seeded RNG as a valid save_model JSON, 20 features, ~5 % missing
- * values), single-row latency including the FFI call (median, p99) and batched rows/s. Reference
- * in the same run: a plain-TypeScript walker over the same flattened arrays (src/ml/flat.ts).
+ * values), single-row latency including the FFI call (median, p99) and batched rows/s, on the key
+ * layout (c/model.h). References in the same run: a plain-TypeScript walker over the same
+ * flattened arrays (src/ml/flat.ts), and C's node walk over them (the model built without the
+ * key layout).
  * XGBoost's own predictor cannot run here (no Python/XGBoost on the machine), so it is not timed.
  * Goals: <= 2 us per single-row prediction, >= 2 M rows/s batched.
  */
 import { Model, modelFromText, parseModel, predictReference } from "../src/ml/index.ts";
-import { do_not_optimize, done, figure, micro, perItem, section } from "./harness.ts";
+import { do_not_optimize, done, figure, micro, percentiles, perItem, section } from "./harness.ts";
 
 const TREES = 100;
 const DEPTH = 6;
@@ -76,6 +78,7 @@ const ROWS_1 = 1024;
 const rowViews = Array.from({ length: ROWS_1 }, (_, r) => rows.subarray(r * FEATURES, (r + 1) * FEATURES));
 const one = new Float64Array(1);
 let k = 0;
+if (!model.keyLayout) throw new Error("the bench model should run on the key layout");
 const cRow = await micro("predict_row", () => {
   model.predictRow(rowViews[k++ & (ROWS_1 - 1)]!, one);
   return one[0];
@@ -93,7 +96,25 @@ const tsRow = await micro("ts_reference_row", () => {
 });
 figure("row_speedup_vs_ts", tsRow / cRow, "x", "goal <= 2000 ns per row");
 
-const perRow = perItem(() => model.predictBatch(rows, N, out), N, 31);
+// the key layout and C's node walk over the same trees (the model built without the key layout),
+// timed alternately so both see the same machine: medians of 31 runs each
+const walk = new Model(arrays, undefined, { keyLayout: false });
+const tKeys: number[] = [];
+const tWalk: number[] = [];
+for (let r = 0; r < 32; r++) {
+  const t0 = performance.now();
+  model.predictBatch(rows, N, out);
+  const t1 = performance.now();
+  walk.predictBatch(rows, N, ref);
+  const t2 = performance.now();
+  if (r > 0) {
+    tKeys.push(((t1 - t0) * 1e6) / N);
+    tWalk.push(((t2 - t1) * 1e6) / N);
+  }
+}
+for (let r = 0; r < N; r++) if (out[r] !== ref[r]) throw new Error(`row ${r}: key layout ${out[r]} vs node walk ${ref[r]}`);
+const perRow = percentiles(tKeys).p50;
+const walkPerRow = percentiles(tWalk).p50;
 const tsPerRow = perItem(() => {
   for (let r = 0; r < N; r++) predictReference(arrays, rows, r * FEATURES, ref, r, false, acc);
 }, N, 7);
@@ -102,4 +123,6 @@ figure("batch_ns_per_row", perRow, "ns");
 figure("batch_rows_per_s", 1e9 / perRow, "rows/s", "goal >= 2e6");
 figure("ts_reference_batch_rows_per_s", 1e9 / tsPerRow, "rows/s");
 figure("batch_speedup_vs_ts", tsPerRow / perRow, "x");
+figure("node_walk_batch_rows_per_s", 1e9 / walkPerRow, "rows/s", "C without the key layout, same run");
+figure("batch_speedup_vs_node_walk", walkPerRow / perRow, "x");
 done();

@@ -24,6 +24,245 @@ static int region_ok(const bot4_model_t *m, uint32_t off, uint64_t size, uint64_
   return 1;
 }
 
+
+/* ---- key layout (model.h): built by init, used by every prediction when BOT4_MF_KEYS is set ---- */
+
+/* unsigned order of the key = float order; -0 folded into +0 (f + 0.0f is +0 for both zeros) */
+static inline uint32_t fkey(float f) {
+  f += 0.0f;
+  uint32_t b;
+  memcpy(&b, &f, 4);
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
+
+/* The double threshold the loader folds float32 t into (src/ml/flat.ts foldXgbThreshold): the
+ * smallest double that rounds to >= t. A node qualifies for the key layout only when its stored
+ * threshold is exactly this for t = (float)thr, so both layouts send every x the same way. */
+static double fold_f32(float t) {
+  if (t == -INFINITY) return -INFINITY;
+  float p = t == 0.0f ? -0x1p-149f : nextafterf(t, -INFINITY);
+  double mid = ((double)p + (double)t) / 2;
+  return (float)mid >= t ? mid : nextafter(mid, INFINITY);
+}
+
+static inline uint64_t keys_start(const bot4_model_t *m) {
+  uint64_t end = (uint64_t)m->off_scratch + (uint64_t)m->scratch_rows * m->n_features * 8;
+  return (end + 63) & ~(uint64_t)63;
+}
+
+static void keys_fill(const bot4_model_t *m, bot4_knode_t *kn, float *leaf, uint32_t src, uint32_t pos, uint32_t d,
+                      uint32_t D, int pass) {
+  const bot4_mnode_t *nodes = CREGION(m, off_nodes, bot4_mnode_t);
+  const double *value = CREGION(m, off_value, double);
+  const uint32_t F = m->n_features;
+  if (d == D) {
+    leaf[pos - ((1u << D) - 1)] = (float)value[src];
+    return;
+  }
+  const bot4_mnode_t *n = &nodes[src];
+  if (pass || (n->meta & BOT4_MN_LEAF)) { /* a leaf above depth D: always left, value at every leaf below */
+    kn[pos].thr = 1;
+    kn[pos].slot = 2 * F * 8;
+    keys_fill(m, kn, leaf, src, 2 * pos + 1, d + 1, D, 1);
+    keys_fill(m, kn, leaf, src, 2 * pos + 2, d + 1, D, 1);
+    return;
+  }
+  const uint32_t f = n->meta & BOT4_MN_FEAT, dl = (n->meta >> BOT4_MN_DL_SHIFT) & 1;
+  kn[pos].thr = fkey((float)n->thr);
+  kn[pos].slot = (dl ? F + f : f) * 8;
+  keys_fill(m, kn, leaf, (uint32_t)n->left, 2 * pos + 1, d + 1, D, 0);
+  keys_fill(m, kn, leaf, (uint32_t)n->left + 1, 2 * pos + 2, d + 1, D, 0);
+}
+
+/* Builds the key layout when the model qualifies and the buffer holds it; 1 when built. */
+static int keys_build(bot4_model_t *m) {
+  if ((m->flags & (BOT4_MF_FP32 | BOT4_MF_SLOW)) != BOT4_MF_FP32 || m->n_features > BOT4_MODEL_KEYS_MAX_FEATURES ||
+      m->n_groups > BOT4_MODEL_KEYS_MAX_GROUPS || m->max_depth > BOT4_MODEL_KEYS_MAX_DEPTH)
+    return 0;
+  const bot4_mnode_t *nodes = CREGION(m, off_nodes, bot4_mnode_t);
+  for (uint32_t i = 0; i < m->n_nodes; i++) {
+    if (nodes[i].meta & BOT4_MN_LEAF) continue;
+    const float t = (float)nodes[i].thr;
+    if (!(t < INFINITY) || fold_f32(t) != nodes[i].thr) return 0;
+  }
+  const uint32_t T = m->n_trees;
+  const uint32_t *root = CREGION(m, off_root, uint32_t);
+  const uint32_t *group = CREGION(m, off_group, uint32_t);
+  const uint32_t *depth = CREGION(m, off_depth, uint32_t);
+  uint64_t inner = 0, leaves = 0;
+  for (uint32_t t = 0; t < T; t++) {
+    inner += (1u << depth[t]) - 1;
+    leaves += 1u << depth[t];
+  }
+  const uint64_t start = keys_start(m), need = (uint64_t)T * sizeof(bot4_ktree_t) + inner * sizeof(bot4_knode_t) + leaves * 4;
+  if (start + need > m->bytes || leaves > 0x7FFFFFFFu) return 0;
+  bot4_ktree_t *tr = (bot4_ktree_t *)((char *)m + start);
+  bot4_knode_t *kn = (bot4_knode_t *)(tr + T);
+  float *leaf = (float *)(kn + inner);
+  uint64_t ko = 0, lo = 0;
+  for (uint32_t t = 0; t < T; t++) {
+    const uint32_t D = depth[t];
+    tr[t].node = (uint32_t)ko;
+    tr[t].depth = D;
+    tr[t].lbias = (int32_t)((int64_t)lo - (int64_t)((1u << D) - 1));
+    tr[t].group = group[t];
+    keys_fill(m, kn + ko, leaf + lo, root[t], 0, 0, D, 0);
+    ko += (1u << D) - 1;
+    lo += 1u << D;
+  }
+  return 1;
+}
+
+/* A row's 2F + 1 keys (see model.h), 8 apart: rows are expanded in groups of 8, slot s of row i
+ * of a group at s * 8 + i, so a slot of the whole group is one 32-byte row (vector code reads it
+ * as such) and a node names its slot pre-multiplied by 8. */
+M_INLINE void keys_row(const double *x, const uint32_t *gather, uint32_t F, uint32_t *k) {
+  for (uint32_t f = 0; f < F; f++) {
+    const double v = x[gather ? gather[f] : f];
+    const uint32_t key = fkey((float)v);
+    const int nan = v != v;
+    k[f * 8] = nan ? 0xFFFFFFFFu : key;
+    k[(F + f) * 8] = nan ? 0u : key;
+  }
+  k[2 * F * 8] = 0;
+}
+
+/* level-order step: left child 2j+1 when key < thr, else right 2j+2 */
+M_INLINE uint64_t kstep(const bot4_knode_t *nd, uint64_t j, const uint32_t *xr) {
+  return 2 * j + 2 - (uint64_t)(xr[nd[j].slot] < nd[j].thr);
+}
+
+/* The first two levels of a tree of depth >= 2: both level-1 nodes are tested, so the three loads
+ * do not wait on each other. Returns the level-order index at depth 2. */
+M_INLINE uint64_t kpeel2(const bot4_knode_t *nd, const uint32_t *xr) {
+  const uint64_t l = 4 - (uint64_t)(xr[nd[1].slot] < nd[1].thr), r = 6 - (uint64_t)(xr[nd[2].slot] < nd[2].thr);
+  return xr[nd[0].slot] < nd[0].thr ? l : r;
+}
+
+M_INLINE uint64_t kwalk1(const bot4_knode_t *nd, uint32_t D, const uint32_t *xr) {
+  uint64_t j = 0;
+  for (uint32_t d = 0; d < D; d++) j = kstep(nd, j, xr);
+  return j;
+}
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+/* 8 rows at node n: -1 where the row goes right (key >= thr, unsigned), 0 where it goes left */
+M_INLINE __m256i kge(const bot4_knode_t *nd, int n, const uint32_t *xg) {
+  const __m256i x = _mm256_load_si256((const __m256i *)(xg + nd[n].slot));
+  return _mm256_cmpeq_epi32(_mm256_max_epu32(x, _mm256_set1_epi32((int)nd[n].thr)), x);
+}
+#define KSEL(a, b, m) _mm256_blendv_epi8((a), (b), (m)) /* m ? b : a, per lane */
+
+/* The first four levels for a group of 8 rows at once: all 15 tests of levels 0-3 as vector
+ * compares, each row's path picked by blends. Writes the level-order index at depth 4. */
+M_INLINE void kvec4(const bot4_knode_t *nd, const uint32_t *xg, uint64_t *j) {
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i g0 = kge(nd, 0, xg);
+  const __m256i a = KSEL(kge(nd, 1, xg), kge(nd, 2, xg), g0);
+  const __m256i b = KSEL(KSEL(kge(nd, 3, xg), kge(nd, 4, xg), a), KSEL(kge(nd, 5, xg), kge(nd, 6, xg), a), g0);
+  const __m256i cl = KSEL(KSEL(kge(nd, 7, xg), kge(nd, 8, xg), b), KSEL(kge(nd, 9, xg), kge(nd, 10, xg), b), a);
+  const __m256i cr = KSEL(KSEL(kge(nd, 11, xg), kge(nd, 12, xg), b), KSEL(kge(nd, 13, xg), kge(nd, 14, xg), b), a);
+  const __m256i c = KSEL(cl, cr, g0);
+  /* index = 2 * index + 1 + went_right, level by level from the root (0); masks are 0 / -1 */
+  __m256i n = _mm256_sub_epi32(one, g0);
+  n = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(n, n), one), a);
+  n = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(n, n), one), b);
+  n = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(n, n), one), c);
+  uint32_t o[8] __attribute__((aligned(32)));
+  _mm256_store_si256((__m256i *)o, n);
+  for (int i = 0; i < 8; i++) j[i] = o[i];
+}
+#undef KSEL
+#endif
+
+/* R rows (a multiple of 8) of keys in groups of 8 (S slots each) through every tree: 8 rows walk
+ * one tree together (8 independent descents in flight; with AVX2 the first four levels as vector
+ * compares), rows x trees interchanged so a tree's nodes stay in L1. acc[r * G + g] holds
+ * float32 sums, added in tree order. */
+static void keys_rows(const bot4_model_t *m, const uint32_t *xk, uint32_t S, uint32_t R, float *acc) {
+  const uint64_t start = keys_start(m);
+  const bot4_ktree_t *tr = (const bot4_ktree_t *)((const char *)m + start);
+  const uint32_t T = m->n_trees, G = m->n_groups;
+  const bot4_knode_t *kn = (const bot4_knode_t *)(tr + T);
+  const float *leaf = (const float *)(kn + tr[T - 1].node + ((1u << tr[T - 1].depth) - 1));
+  for (uint32_t t = 0; t < T; t++) {
+    const bot4_knode_t *nd = kn + tr[t].node;
+    const uint32_t D = tr[t].depth, g = tr[t].group;
+    const float *lv = leaf + tr[t].lbias;
+    for (uint32_t r = 0; r < R; r += 8) {
+      const uint32_t *xg = xk + (uint64_t)r * S;
+      uint64_t j[8];
+#if defined(__AVX2__)
+      if (D >= 4) {
+        kvec4(nd, xg, j);
+        for (uint32_t d = D - 4; d > 0; d--)
+          for (int i = 0; i < 8; i++) j[i] = kstep(nd, j[i], xg + i);
+      } else
+#endif
+      if (D >= 2) {
+        for (int i = 0; i < 8; i++) j[i] = kpeel2(nd, xg + i);
+        for (uint32_t d = D - 2; d > 0; d--)
+          for (int i = 0; i < 8; i++) j[i] = kstep(nd, j[i], xg + i);
+      } else {
+        for (int i = 0; i < 8; i++) j[i] = kwalk1(nd, D, xg + i);
+      }
+      for (int i = 0; i < 8; i++) acc[(r + (uint32_t)i) * G + g] += lv[j[i]];
+    }
+  }
+}
+
+/* One row, 8 trees at a time (independent descents in flight) when they have the same depth,
+ * otherwise one by one. Node indices are absolute (kn + j), so the 8 descents share one base;
+ * from the root r a step is j -> 2j + 2 - r - (went left). Sums in tree order; with one output
+ * group the running sum stays in a register (the float adds form one chain in any case). */
+M_INLINE void keys_one_g(const bot4_model_t *m, const uint32_t *xr, float *acc, const int one) {
+  const uint64_t start = keys_start(m);
+  const bot4_ktree_t *tr = (const bot4_ktree_t *)((const char *)m + start);
+  const uint32_t T = m->n_trees;
+  const bot4_knode_t *kn = (const bot4_knode_t *)(tr + T);
+  const float *leaf = (const float *)(kn + tr[T - 1].node + ((1u << tr[T - 1].depth) - 1));
+  float a0 = acc[0];
+  uint32_t t = 0;
+  for (; t + 8 <= T; t += 8) {
+    const uint32_t D = tr[t].depth;
+    int same = D >= 2;
+    for (int k = 1; k < 8; k++) same &= tr[t + k].depth == D;
+    float v[8];
+    if (same) {
+      uint64_t j[8], c[8];
+      for (int k = 0; k < 8; k++) {
+        const uint64_t r = tr[t + k].node;
+        c[k] = 2 - r;
+        j[k] = r + kpeel2(kn + r, xr);
+      }
+      for (uint32_t d = D - 2; d > 0; d--)
+        for (int k = 0; k < 8; k++) j[k] = 2 * j[k] + c[k] - (uint64_t)(xr[kn[j[k]].slot] < kn[j[k]].thr);
+      for (int k = 0; k < 8; k++) v[k] = leaf[(int64_t)tr[t + k].lbias + (int64_t)(j[k] - tr[t + k].node)];
+    } else {
+      for (int k = 0; k < 8; k++) {
+        const bot4_ktree_t *q = &tr[t + k];
+        v[k] = leaf[q->lbias + (int64_t)kwalk1(kn + q->node, q->depth, xr)];
+      }
+    }
+    if (one)
+      for (int k = 0; k < 8; k++) a0 += v[k];
+    else
+      for (int k = 0; k < 8; k++) acc[tr[t + k].group] += v[k];
+  }
+  for (; t < T; t++) {
+    const float v = leaf[tr[t].lbias + (int64_t)kwalk1(kn + tr[t].node, tr[t].depth, xr)];
+    if (one) a0 += v;
+    else acc[tr[t].group] += v;
+  }
+  if (one) acc[0] = a0;
+}
+
+static void keys_one(const bot4_model_t *m, const uint32_t *xr, float *acc) {
+  if (m->n_groups == 1) keys_one_g(m, xr, acc, 1);
+  else keys_one_g(m, xr, acc, 0);
+}
+
 BOT4_API int bot4_model_init(bot4_model_t *m, uint64_t bytes, int64_t *where) {
   if (where) *where = -1;
   if (bytes < sizeof(bot4_model_t) || m->magic != BOT4_MODEL_MAGIC) return BOT4_ME_MAGIC;
@@ -105,6 +344,7 @@ BOT4_API int bot4_model_init(bot4_model_t *m, uint64_t bytes, int64_t *where) {
   if (where) *where = -1;
   m->max_depth = max_depth;
   m->flags = flags;
+  if (keys_build(m)) m->flags |= BOT4_MF_KEYS;
   m->magic = BOT4_MODEL_READY;
   return 0;
 }
@@ -245,6 +485,46 @@ static void finish(const bot4_model_t *m, const double *acc, double *out, uint32
   }
 }
 
+
+/* ---- predictions on the key layout ---- */
+
+#define KEYS_BUF 8192 /* row keys per block, on the stack (32 KiB) */
+#define KEYS_ACC 4096 /* float32 sums per block */
+
+static void keys_predict(const bot4_model_t *m, const double *x, uint64_t n, uint64_t stride, const uint32_t *gather,
+                         double *out, uint32_t raw) {
+  const uint32_t F = m->n_features, G = m->n_groups, O = bot4_model_outputs(m, raw), S = 2 * F + 1;
+  const double *base = CREGION(m, off_base, double);
+  uint32_t xk[KEYS_BUF] __attribute__((aligned(64)));
+  float acc[KEYS_ACC];
+  double sum[BOT4_MODEL_KEYS_MAX_GROUPS];
+  if (n == 1) {
+    keys_row(x, gather, F, xk);
+    for (uint32_t g = 0; g < G; g++) acc[g] = (float)base[g];
+    keys_one(m, xk, acc);
+    for (uint32_t g = 0; g < G; g++) sum[g] = acc[g];
+    finish(m, sum, out, raw);
+    return;
+  }
+  uint32_t RB = KEYS_BUF / S;
+  if (RB > 64) RB = 64;
+  if (RB * G > KEYS_ACC) RB = KEYS_ACC / G;
+  RB &= ~7u; /* >= 8: S <= 511 and G <= 512 */
+  for (uint64_t r = 0; r < n; r += RB) {
+    const uint32_t nb = n - r < RB ? (uint32_t)(n - r) : RB, R8 = (nb + 7) & ~7u;
+    /* a short last block repeats its last row up to a multiple of 8; those sums are dropped */
+    for (uint32_t i = 0; i < R8; i++)
+      keys_row(x + (r + (i < nb ? i : nb - 1)) * stride, gather, F, xk + (uint64_t)(i / 8) * S * 8 + i % 8);
+    for (uint32_t i = 0; i < R8; i++)
+      for (uint32_t g = 0; g < G; g++) acc[i * G + g] = (float)base[g];
+    keys_rows(m, xk, S, R8, acc);
+    for (uint32_t i = 0; i < nb; i++) {
+      for (uint32_t g = 0; g < G; g++) sum[g] = acc[i * G + g];
+      finish(m, sum, out + (r + i) * O, raw);
+    }
+  }
+}
+
 M_INLINE void start_acc(const bot4_model_t *m, double *acc, int B) {
   const double *base = CREGION(m, off_base, double);
   const uint32_t G = m->n_groups;
@@ -276,6 +556,10 @@ M_INLINE void rows(const bot4_model_t *m, const double *x, uint64_t stride, doub
 
 BOT4_API int bot4_model_predict_row(const bot4_model_t *m, const double *x, double *out, uint32_t raw) {
   if (BOT4_UNLIKELY(m->magic != BOT4_MODEL_READY)) return BOT4_ME_NOT_READY;
+  if (m->flags & BOT4_MF_KEYS) {
+    keys_predict(m, x, 1, 0, NULL, out, raw);
+    return 0;
+  }
   rows(m, x, 0, out, raw, 1);
   return 0;
 }
@@ -285,6 +569,10 @@ BOT4_API int bot4_model_predict(bot4_model_t *m, const double *x, uint64_t n, ui
   if (BOT4_UNLIKELY(m->magic != BOT4_MODEL_READY)) return BOT4_ME_NOT_READY;
   const uint32_t F = m->n_features, O = bot4_model_outputs(m, raw);
   if (!gather && stride < F && n > 1) return BOT4_ME_ARGS;
+  if (m->flags & BOT4_MF_KEYS) { /* reads the rows (and gather) itself: no scratch, no copy */
+    keys_predict(m, x, n, stride, gather, out, raw);
+    return 0;
+  }
   double *scratch = REGION(m, off_scratch, double);
   const uint64_t cap = m->scratch_rows < BOT4_MODEL_BLOCK ? 1 : BOT4_MODEL_BLOCK;
   uint64_t r = 0;

@@ -21,8 +21,9 @@
  *    per-row exit test.
  *  - Accumulation: XGBoost sums in float32 from the base margin in tree order, as XGBoost does
  *    (results agree bit for bit with its own predictions); LightGBM sums in double.
- *  - Threads: predictions only read the model, except gathered/strided input, which is copied
- *    into the model's scratch region: one thread per model handle for those calls.
+ *  - Threads: predictions only read the model, except gathered/strided input on the node walk,
+ *    which is copied into the model's scratch region: one thread per model handle for those calls.
+ *    The key layout (below) expands rows on the stack instead.
  */
 #ifndef BOT4_MODEL_H
 #define BOT4_MODEL_H
@@ -62,6 +63,41 @@ enum {
 
 #define BOT4_MF_FP32 1u /* accumulate in float32 (XGBoost) */
 #define BOT4_MF_SLOW 2u /* has categorical / zero-missing nodes (set by init) */
+#define BOT4_MF_KEYS 4u /* set by init: the key layout below was built and predictions use it */
+
+/*
+ * Key layout (XGBoost models: BOT4_MF_FP32, no slow kinds, n_features <= BOT4_MODEL_KEYS_MAX_FEATURES,
+ * n_groups <= BOT4_MODEL_KEYS_MAX_GROUPS, every tree at most BOT4_MODEL_KEYS_MAX_DEPTH deep, every
+ * threshold the fold of a finite or -inf float32). Built by init from the validated nodes into the
+ * region that starts at the first 64-byte boundary after the scratch region, when the buffer
+ * reaches that far (the loader sizes it; a buffer too short just keeps the node walk):
+ *   bot4_ktree_t tree[n_trees]                      16 bytes each
+ *   bot4_knode_t node[sum over trees of 2^D - 1]    each tree padded to a complete tree of its
+ *                                                   depth D, level order (children of i: 2i+1, 2i+2)
+ *   float        leaf[sum over trees of 2^D]        leaf values as float32 (XGBoost adds in float)
+ * A leaf above depth D becomes pass-through nodes that always go left, its value at every leaf
+ * below. Comparisons are on 32-bit keys: key(x) = the bits of (float)x + 0.0f mapped so that
+ * unsigned order is float order (-0 folded into +0), so `(float)x < t` is `key(x) < key(t)`, one
+ * integer compare. Each row is expanded once into 2F + 1 keys: slot f for nodes whose missing
+ * value goes right (NaN -> 0xFFFFFFFF, above every threshold key), slot F + f for nodes whose
+ * missing value goes left (NaN -> 0, below every key), slot 2F = 0 for the pass-through nodes
+ * (threshold key 1). Same decisions, same float32 sums in tree order: bit-identical results.
+ */
+#define BOT4_MODEL_KEYS_MAX_DEPTH 10
+#define BOT4_MODEL_KEYS_MAX_FEATURES 255
+#define BOT4_MODEL_KEYS_MAX_GROUPS 512
+
+typedef struct {
+  uint32_t thr;  /* key of the float32 threshold: go left iff key(x) < thr */
+  uint32_t slot; /* 8 x the index into the row's 2F + 1 keys (rows are expanded 8 side by side) */
+} bot4_knode_t;
+
+typedef struct {
+  uint32_t node;  /* index of the tree's root in node[] */
+  uint32_t depth; /* D: steps from the root to a leaf */
+  int32_t lbias;  /* leaf[lbias + i] is the value at level-order index i (2^D - 1 <= i < 2^(D+1) - 1) */
+  uint32_t group; /* output group */
+} bot4_ktree_t;
 
 /* Errors of init and predict. */
 enum {
@@ -114,6 +150,8 @@ typedef struct BOT4_ALIGNED(64) {
 } bot4_model_t;
 
 static_assert(sizeof(bot4_mnode_t) == 16, "node is 16 bytes");
+static_assert(sizeof(bot4_knode_t) == 8, "key node is 8 bytes");
+static_assert(sizeof(bot4_ktree_t) == 16, "key tree record is 16 bytes");
 static_assert(sizeof(bot4_model_t) == 128, "header is two cache lines");
 
 /* Validates the buffer written by the loader and fills max_depth, depth[], flags; rewrites leaves

@@ -4,7 +4,7 @@
  * C validates (bot4_model_init) before any prediction; afterwards every prediction is one FFI
  * call with no allocation:
  *   predictRow(x, out)              one contiguous row
- *   predictBatch(rows, n, out)      n row-major rows (8 rows walked together in C)
+ *   predictBatch(rows, n, out)      n row-major rows (walked 8 at a time through each tree in C)
  *   predictStrided(view, ...)       rows read in place from any Float64Array (indicator state):
  *                                   a row stride, and optionally a gather index naming the slot
  *                                   of each feature; C reads the slots itself, nothing is copied
@@ -64,6 +64,44 @@ export interface ModelArrays {
 
 const r8 = (n: number) => Math.ceil(n / 8) * 8;
 
+/** c/model.h BOT4_MF_KEYS: init built the key layout and predictions use it. */
+export const MODEL_FLAG_KEYS = 4;
+/** c/model.h BOT4_MODEL_KEYS_MAX_*: the models the key layout takes. */
+const KEYS_MAX_DEPTH = 10;
+const KEYS_MAX_FEATURES = 255;
+const KEYS_MAX_GROUPS = 512;
+
+/**
+ * Bytes of the key layout region (c/model.h) for these arrays, 0 when the model cannot use it:
+ * per tree a 16-byte record, 2^D - 1 8-byte nodes and 2^D float leaves, D the tree's depth. C
+ * rebuilds the same sizes from the validated nodes and only uses the layout when it fits.
+ */
+export function keyLayoutBytes(a: ModelArrays): number {
+  if (!a.fp32 || a.nFeatures > KEYS_MAX_FEATURES || a.nGroups > KEYS_MAX_GROUPS) return 0;
+  const T = a.treeStart.length - 1;
+  const depth = new Uint16Array(a.thr.length);
+  let inner = 0;
+  let leaves = 0;
+  for (let t = 0; t < T; t++) {
+    let d = 0;
+    for (let i = a.treeStart[t]!; i < a.treeStart[t + 1]!; i++) {
+      const m = a.meta[i]!;
+      if (m & ModelConst.LEAF) {
+        if (depth[i]! > d) d = depth[i]!;
+        continue;
+      }
+      if ((m >>> ModelConst.KIND_SHIFT) & 7) return 0; // categorical / zero-missing: node walk
+      const l = a.left[i]!;
+      if (l <= i || l + 1 >= a.thr.length) return 0; // C refuses the model anyway
+      depth[l] = depth[l + 1] = depth[i]! + 1;
+    }
+    if (d > KEYS_MAX_DEPTH) return 0;
+    inner += 2 ** d - 1;
+    leaves += 2 ** d;
+  }
+  return T * 16 + inner * 8 + leaves * 4;
+}
+
 export class Model {
   readonly ptr: number;
   readonly nFeatures: number;
@@ -71,6 +109,8 @@ export class Model {
   readonly nTrees: number;
   readonly nNodes: number;
   readonly maxDepth: number;
+  /** predictions run on the key layout (c/model.h: XGBoost trees up to depth 10) */
+  readonly keyLayout: boolean;
   readonly transform: Transform;
   readonly format: ModelArrays["format"];
   readonly objective: string;
@@ -81,8 +121,12 @@ export class Model {
   private readonly predictRowFn = K.bot4_model_predict_row;
   private readonly predictFn = K.bot4_model_predict;
 
-  /** Writes the arrays into C-visible memory and has C validate them. `source` names the file in errors. */
-  constructor(a: ModelArrays, source?: string) {
+  /**
+   * Writes the arrays into C-visible memory and has C validate them. `source` names the file in
+   * errors. `opts.keyLayout: false` leaves out the key layout (c/model.h), so every prediction
+   * takes the node walk: for comparing the two, never needed otherwise.
+   */
+  constructor(a: ModelArrays, source?: string, opts: { keyLayout?: boolean } = {}) {
     const T = a.treeStart.length - 1;
     const N = a.thr.length;
     const G = a.nGroups;
@@ -108,6 +152,8 @@ export class Model {
     off = r8(off + N * 2);
     const offScratch = off;
     off += scratchRows * F * 8;
+    const keys = opts.keyLayout === false ? 0 : keyLayoutBytes(a); // after the scratch region, from the next 64-byte boundary
+    if (keys > 0) off = Math.ceil(off / 64) * 64 + r8(keys);
     if (off > 0xffffffff) throw new ModelError(source, `model too large for one buffer (${off} bytes)`);
     const mem = alignedBuffer(off);
     const b = mem.buffer as ArrayBuffer;
@@ -169,6 +215,7 @@ export class Model {
     this.nTrees = T;
     this.nNodes = N;
     this.maxDepth = dv.getUint32(H.maxDepth, true);
+    this.keyLayout = (dv.getUint32(H.flags, true) & MODEL_FLAG_KEYS) !== 0;
     this.transform = a.transform;
     this.format = a.format;
     this.objective = a.objective;

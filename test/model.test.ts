@@ -227,6 +227,146 @@ describe.skipIf(!hasLgb)("LightGBM multiclass", () => {
   });
 });
 
+/**
+ * An XGBoost save_model JSON with random trees: depth up to maxDepth, leaves anywhere (so trees are
+ * incomplete and of mixed depths, single-leaf trees included), random default directions, and
+ * thresholds drawn from `thr`. num_class > 1 gives a multi:softprob model with trees round-robin.
+ */
+function randomXgboost(seed: number, trees: number, F: number, maxDepth: number, thr: () => number, numClass = 1): string {
+  const next = rng(seed);
+  const out = [];
+  for (let t = 0; t < trees; t++) {
+    const tr = { left_children: [] as number[], right_children: [] as number[], split_indices: [] as number[], split_conditions: [] as number[], default_left: [] as number[], split_type: [] as number[] };
+    const grow = (d: number): number => {
+      const id = tr.left_children.length;
+      tr.left_children.push(-1); tr.right_children.push(-1); tr.split_indices.push(0); tr.split_conditions.push(0); tr.default_left.push(0); tr.split_type.push(0);
+      if (d >= maxDepth || (d > 0 && next() < 0.15) || (d === 0 && t % 17 === 5)) {
+        tr.split_conditions[id] = Math.fround((next() - 0.5) * 0.4);
+        return id;
+      }
+      tr.split_indices[id] = Math.floor(next() * F);
+      tr.split_conditions[id] = Math.fround(thr());
+      tr.default_left[id] = next() < 0.5 ? 1 : 0;
+      const l = grow(d + 1);
+      const r = grow(d + 1);
+      tr.left_children[id] = l;
+      tr.right_children[id] = r;
+      return id;
+    };
+    grow(0);
+    const n = tr.left_children.length;
+    out.push({ ...tr, id: t, tree_param: { num_nodes: String(n), num_feature: String(F), num_deleted: "0", size_leaf_vector: "1" }, categories: [], categories_nodes: [], categories_segments: [], categories_sizes: [] });
+  }
+  const multi = numClass > 1;
+  return JSON.stringify({
+    version: [3, 1, 1],
+    learner: {
+      attributes: {}, feature_names: [], feature_types: [],
+      learner_model_param: { base_score: multi ? `[${new Array(numClass).fill("5E-1").join(",")}]` : "[5E-1]", boost_from_average: "1", num_class: String(multi ? numClass : 0), num_feature: String(F), num_target: "1" },
+      objective: multi ? { name: "multi:softprob", softmax_multiclass_param: { num_class: String(numClass) } } : { name: "binary:logistic", reg_loss_param: { scale_pos_weight: "1" } },
+      gradient_booster: { name: "gbtree", model: { gbtree_model_param: { num_parallel_tree: "1", num_trees: String(trees) }, tree_info: Array.from({ length: trees }, (_, i) => (multi ? i % numClass : 0)), iteration_indptr: Array.from({ length: trees + 1 }, (_, i) => i), trees: out, cats: { enc: [], feature_segments: [], sorted_idx: [] } } },
+    },
+  });
+}
+
+describe("key layout (c/model.h: complete trees, integer keys)", () => {
+  /** rows whose values sit on and around the model's thresholds, plus the special values */
+  function edgeRows(a: ModelArrays, n: number, seed: number): Float64Array {
+    const next = rng(seed);
+    const thr: number[] = [];
+    for (let i = 0; i < a.thr.length; i++) if (!(a.meta[i]! & 0x80000000)) thr.push(a.thr[i]!);
+    const special = [NaN, 0, -0, Infinity, -Infinity, 1e39, -1e39, 3.4028235677973366e38, 1e-45, -1e-45, 5e-324];
+    return Float64Array.from({ length: n * a.nFeatures }, () => {
+      const u = next();
+      if (u < 0.15) return special[Math.floor(next() * special.length)]!;
+      if (u < 0.75 && thr.length) {
+        const tp = thr[Math.floor(next() * thr.length)]!; // folded: x < tp <=> (float)x < t
+        const t = Math.fround(tp);
+        const c = [tp, -nextUp(-tp), nextUp(tp), t, -nextUp(-t), nextUp(t)];
+        return c[Math.floor(next() * c.length)]!;
+      }
+      return (next() - 0.5) * 8;
+    });
+  }
+
+  /** C on `m` = the TypeScript walker = C's node walk (the same arrays without the key layout), bit for bit */
+  function agree(m: Model, a: ModelArrays, rows: Float64Array, n: number): void {
+    const F = m.nFeatures;
+    const walk = new Model(a, undefined, { keyLayout: false });
+    expect(walk.keyLayout).toBe(false);
+    for (const raw of [false, true]) {
+      const O = m.outputsFor(raw);
+      const out = new Float64Array(n * O);
+      const ref = new Float64Array(n * O);
+      const viaWalk = new Float64Array(n * O);
+      const acc = new Float64Array(m.nGroups);
+      m.predictBatch(rows, n, out, raw);
+      walk.predictBatch(rows, n, viaWalk, raw);
+      for (let r = 0; r < n; r++) predictReference(a, rows, r * F, ref, r * O, raw, acc);
+      expect(Array.from(out)).toEqual(Array.from(ref));
+      expect(Array.from(viaWalk)).toEqual(Array.from(ref));
+      const one = new Float64Array(O);
+      for (let r = 0; r < n; r += 7) {
+        m.predictRow(rows.subarray(r * F, (r + 1) * F), one, raw);
+        expect(Array.from(one)).toEqual(Array.from(ref.subarray(r * O, (r + 1) * O)));
+      }
+      const stride = F + 2;
+      const gather = Uint32Array.from({ length: F }, (_, f) => F + 1 - f);
+      const view = new Float64Array(3 + n * stride).fill(12345);
+      for (let r = 0; r < n; r++) for (let f = 0; f < F; f++) view[3 + r * stride + gather[f]!] = rows[r * F + f]!;
+      const g = new Float64Array(n * O);
+      m.predictStrided(view, 3, n, stride, g, raw, gather);
+      expect(Array.from(g)).toEqual(Array.from(ref));
+    }
+  }
+
+  test.skipIf(!hasXgb)("numeric XGBoost fixtures use it; categorical ones keep the node walk", async () => {
+    const used: string[] = [];
+    for (const c of CASES) {
+      const m = await loadModel(`${XGB}gbtree_${c}.model.json`);
+      if (m.keyLayout) used.push(c);
+      expect(m.keyLayout).toBe(!c.startsWith("categorical") && m.maxDepth <= 10);
+    }
+    console.log(`model.test: key layout used by ${used.join(", ")}`);
+    expect(used.length).toBeGreaterThanOrEqual(6);
+  });
+
+  test.skipIf(!hasXgb)("fixtures: same bits as the node walk for values on, just below and above every threshold", async () => {
+    for (const c of CASES) {
+      const text = await Bun.file(`${XGB}gbtree_${c}.model.json`).text();
+      const a = parseModel(text);
+      const m = new Model(a);
+      agree(m, a, edgeRows(a, 157, 5), 157);
+    }
+  });
+
+  test("random incomplete trees of mixed depth (0 to 10), binary and 3-class, every block size", () => {
+    let seed = 100;
+    for (const [trees, F, depth, classes] of [[37, 5, 6, 1], [100, 20, 6, 1], [24, 9, 10, 3], [9, 3, 2, 1], [1, 1, 1, 1]] as const) {
+      const next = rng(seed++);
+      const text = randomXgboost(seed++, trees, F, depth, () => (next() - 0.5) * 4, classes);
+      const a = parseModel(text);
+      const m = new Model(a);
+      expect(m.keyLayout).toBe(true);
+      for (const n of [1, 7, 8, 9, 64, 65, 203]) agree(m, a, edgeRows(a, n, seed++), n);
+    }
+  });
+
+  test("deeper than 10, or over 255 features: the node walk, same answers", () => {
+    const next = rng(9);
+    const deep = randomXgboost(3, 12, 4, 13, () => (next() - 0.5) * 4);
+    const a = parseModel(deep);
+    const m = new Model(a);
+    expect(m.maxDepth).toBeGreaterThan(10);
+    expect(m.keyLayout).toBe(false);
+    agree(m, a, edgeRows(a, 50, 1), 50);
+    const wide = parseModel(randomXgboost(4, 6, 300, 5, () => (next() - 0.5) * 4));
+    const w = new Model(wide);
+    expect(w.keyLayout).toBe(false);
+    agree(w, wide, edgeRows(wide, 20, 2), 20);
+  });
+});
+
 describe("threshold folding", () => {
   test("(float)x < t  <=>  x < foldXgb(t), and x <= t  <=>  x < foldLgb(t)", () => {
     const next = rng(3);
