@@ -946,102 +946,96 @@ BOT4_API uint32_t bot4_crc32(const uint8_t *p, uint32_t n) {
   return okx_crc32(p, n);
 }
 
-/* received text of a level, keyed by its price (open addressing, linear probing) */
-static inline uint32_t okx_hash(double price) {
-  uint64_t b;
-  memcpy(&b, &price, 8);
-  b ^= b >> 29;
-  b *= 0xbf58476d1ce4e5b9ull;
-  b ^= b >> 32;
-  return (uint32_t)b & (BOT4_OKX_SLOTS - 1);
-}
-
-static okx_text_t *okx_find(bot4_okx_book_t *o, uint32_t side, double price) {
-  okx_text_t *t = o->slot[side];
-  for (uint32_t i = okx_hash(price), k = 0; k < BOT4_OKX_SLOTS; k++, i = (i + 1) & (BOT4_OKX_SLOTS - 1)) {
-    if (t[i].price == price) return &t[i];
-    if (t[i].price == 0) return NULL;
-  }
-  return NULL;
-}
-
-static int okx_put(bot4_okx_book_t *o, uint32_t side, double price, const uint8_t *ps, uint32_t pn, const uint8_t *ss, uint32_t sn) {
-  if (pn > sizeof o->slot[0][0].p || sn > sizeof o->slot[0][0].s) return 0;
-  okx_text_t *t = o->slot[side];
-  uint32_t i = okx_hash(price);
-  for (uint32_t k = 0; k < BOT4_OKX_SLOTS; k++, i = (i + 1) & (BOT4_OKX_SLOTS - 1)) {
-    if (t[i].price == price) break;
-    if (t[i].price == 0) {
-      if (o->count[side] >= BOT4_OKX_SLOTS * 3 / 4) return 0;
-      o->count[side]++;
-      break;
-    }
-  }
-  t[i].price = price;
-  t[i].plen = (uint8_t)pn;
-  t[i].slen = (uint8_t)sn;
-  memcpy(t[i].p, ps, pn);
-  memcpy(t[i].s, ss, sn);
-  return 1;
-}
-
-static void okx_del(bot4_okx_book_t *o, uint32_t side, double price) {
-  okx_text_t *t = o->slot[side];
-  const uint32_t m = BOT4_OKX_SLOTS - 1;
-  uint32_t i = okx_hash(price), k = 0;
-  for (; k < BOT4_OKX_SLOTS; k++, i = (i + 1) & m) {
-    if (t[i].price == price) break;
-    if (t[i].price == 0) return;
-  }
-  if (k == BOT4_OKX_SLOTS) return;
-  o->count[side]--;
-  /* backward-shift deletion keeps every probe chain whole */
-  uint32_t j = i;
-  for (;;) {
-    t[i].price = 0;
-    for (;;) {
-      j = (j + 1) & m;
-      if (t[j].price == 0) return;
-      const uint32_t h = okx_hash(t[j].price);
-      /* t[j] may move to i when its home h is not in (i, j] cyclically */
-      if (i <= j ? (h <= i || h > j) : (h <= i && h > j)) break;
-    }
-    t[i] = t[j];
-    i = j;
-  }
-}
-
 static void okx_clear(bot4_okx_book_t *o) {
-  o->valid = 0;
-  for (uint32_t s = 0; s < 2; s++) {
-    if (o->count[s]) memset(o->slot[s], 0, sizeof o->slot[s]);
-    o->count[s] = 0;
+  o->n[0] = o->n[1] = 0;
+  o->head[0] = o->head[1] = BOT4_OKX_SLOTS; /* the middle of each side's room */
+  o->nfree = o->nused = 0;
+  o->dirty = 1;
+}
+
+/* first index whose key is >= key (levels ascending by key); updates cluster at the top */
+static inline uint32_t okx_lower(const okx_level_t *l, uint32_t n, double key) {
+  if (n && key >= l[n - 1].key) return key > l[n - 1].key ? n : n - 1;
+  uint32_t lo = 0, hi = n;
+  while (lo < hi) {
+    const uint32_t mid = (lo + hi) >> 1;
+    if (l[mid].key < key) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
+}
+
+static inline void okx_text_set(okx_text_t *t, const uint8_t *ps, uint32_t pn, const uint8_t *ss, uint32_t sn) {
+  t->plen = (uint8_t)pn;
+  t->slen = (uint8_t)sn;
+  memcpy(t->p, ps, pn);
+  memcpy(t->s, ss, sn);
+}
+
+/* One level of a push (size 0 removes) with its received texts. 0 when a text is longer than a
+ * slot holds or the side is past its room. */
+static int okx_set(bot4_okx_book_t *o, uint32_t s, double price, double size, const uint8_t *ps, uint32_t pn, const uint8_t *ss, uint32_t sn) {
+  if (pn > sizeof o->slot[0].p || sn > sizeof o->slot[0].s) return 0;
+  const double key = s ? -price : price;
+  okx_level_t *l = o->lv[s] + o->head[s];
+  const uint32_t n = o->n[s];
+  const uint32_t i = okx_lower(l, n, key);
+  if (i < n && l[i].key == key) {
+    if (n - 1 - i < BOT4_OKX_CHECK_LEVELS) o->dirty = 1;
+    if (size > 0) {
+      okx_text_set(&o->slot[l[i].tx], ps, pn, ss, sn);
+      return 1;
+    }
+    o->freel[o->nfree++] = l[i].tx;
+    if (i < n - 1 - i) { /* the worse part moves up one, the head with it */
+      memmove(l + 1, l, (size_t)i * sizeof *l);
+      o->head[s]++;
+    } else {
+      memmove(&l[i], &l[i + 1], (size_t)(n - 1 - i) * sizeof *l);
+    }
+    o->n[s] = n - 1;
+    return 1;
+  }
+  if (!(size > 0)) return 1; /* a level the book does not hold */
+  if (n >= BOT4_OKX_SLOTS) return 0;
+  const int down = i < n - i;
+  if (BOT4_UNLIKELY(down ? o->head[s] == 0 : o->head[s] + n >= BOT4_OKX_ROOM)) {
+    const uint32_t h = (BOT4_OKX_ROOM - n) / 2;
+    memmove(o->lv[s] + h, l, (size_t)n * sizeof *l);
+    o->head[s] = h;
+    l = o->lv[s] + h;
+  }
+  const uint32_t tx = o->nfree ? o->freel[--o->nfree] : o->nused++;
+  okx_text_set(&o->slot[tx], ps, pn, ss, sn);
+  if (down) {
+    memmove(l - 1, l, (size_t)i * sizeof *l);
+    o->head[s]--;
+    l--;
+  } else if (i < n) {
+    memmove(&l[i + 1], &l[i], (size_t)(n - i) * sizeof *l);
+  }
+  l[i].key = key;
+  l[i].tx = tx;
+  o->n[s] = n + 1;
+  if (n - i < BOT4_OKX_CHECK_LEVELS) o->dirty = 1;
+  return 1;
 }
 
 /* OKX's checksum of a book: the first 25 bids and asks interleaved bid, ask, ... as
  * price:size joined by ':', the shorter side's missing levels left out; CRC-32 as signed.
- * 0 and *ok = 0 when a level's text is missing. */
-static int32_t okx_checksum(bot4_book_t *b, bot4_okx_book_t *o, int *ok) {
-  if (o->valid) {
-    *ok = 1;
-    return o->crc;
-  }
-  double lv[2][2 * BOT4_OKX_CHECK_LEVELS];
-  uint32_t n[2];
-  uint8_t text[2 * BOT4_OKX_CHECK_LEVELS * (sizeof o->slot[0][0].p + sizeof o->slot[0][0].s + 2) + 64];
+ * Computed again only when one of those levels changed. */
+static int32_t okx_checksum(bot4_okx_book_t *o) {
+  if (!o->dirty) return o->crc;
+  uint8_t text[2 * BOT4_OKX_CHECK_LEVELS * (sizeof o->slot[0].p + sizeof o->slot[0].s + 2) + 64];
   uint32_t w = 0;
-  for (uint32_t s = 0; s < 2; s++) n[s] = bot4_book_levels(b, s, lv[s], BOT4_OKX_CHECK_LEVELS);
+  const okx_level_t *l[2] = {o->lv[0] + o->head[0], o->lv[1] + o->head[1]};
+  uint32_t n[2];
+  for (uint32_t s = 0; s < 2; s++) n[s] = o->n[s] < BOT4_OKX_CHECK_LEVELS ? o->n[s] : BOT4_OKX_CHECK_LEVELS;
   const uint32_t m = n[0] > n[1] ? n[0] : n[1];
-  *ok = 1;
   for (uint32_t i = 0; i < m; i++)
     for (uint32_t s = 0; s < 2; s++) {
       if (i >= n[s]) continue;
-      const okx_text_t *t = okx_find(o, s, lv[s][2 * i]);
-      if (!t) {
-        *ok = 0;
-        return 0;
-      }
+      const okx_text_t *t = &o->slot[l[s][o->n[s] - 1 - i].tx];
       /* whole fields (fixed sizes: vector moves, no call); the lengths keep what counts */
       if (w) text[w++] = ':';
       memcpy(text + w, t->p, sizeof t->p);
@@ -1052,8 +1046,7 @@ static int32_t okx_checksum(bot4_book_t *b, bot4_okx_book_t *o, int *ok) {
     }
   if (!okx_crc_ready) okx_crc_init();
   o->crc = (int32_t)okx_crc32(text, w);
-  for (uint32_t s = 0; s < 2; s++) o->edge[s] = n[s] == BOT4_OKX_CHECK_LEVELS ? lv[s][2 * (BOT4_OKX_CHECK_LEVELS - 1)] : NAN;
-  o->valid = 1;
+  o->dirty = 0;
   return o->crc;
 }
 
@@ -1337,12 +1330,108 @@ static void reverse_range(bot4_tick_t *r, uint32_t *sp, uint32_t a, uint32_t b) 
   }
 }
 
+/* A signed integer of up to 16 digits at p, bare; its end, or NULL. */
+static inline const uint8_t *okx_quick_int(const uint8_t *p, const uint8_t *e, int64_t *v) {
+  const int neg = p < e && *p == '-';
+  const uint8_t *b = p + neg;
+  uint64_t u = 0;
+  p = b;
+  while (p < e && (unsigned)(*p - '0') < 10 && p - b < 17) u = u * 10 + (unsigned)(*p++ - '0');
+  if (p == b || p - b > 16 || u > (1ull << 53)) return NULL;
+  *v = neg ? -(int64_t)u : (int64_t)u;
+  return p;
+}
+
+/* One side of the usual push: [["p","s","0","n"],...] from p (at '['); the end, or NULL. */
+static inline const uint8_t *okx_quick_side(const uint8_t *p, const uint8_t *e, okx_t *o, const uint8_t *base, bot4_tick_t *out, uint32_t cap, uint32_t *spans, uint8_t flags) {
+  if (p >= e || *p != '[') return NULL;
+  p++;
+  if (p < e && *p == ']') return p + 1;
+  for (;;) {
+    if (o->lv >= cap) return NULL;
+    double px, sz;
+    const uint8_t *ps, *ss;
+    uint32_t pn, sn;
+    const uint8_t *q = okx_quick_level(p, e, &px, &sz, &ps, &pn, &ss, &sn);
+    if (!q) return NULL;
+    while (q < e && *q == ',') { /* the level's other fields: short strings */
+      if (++q >= e || *q != '"') return NULL;
+      q++;
+      while (q < e && *q != '"' && *q != '\\') q++;
+      if (q >= e || *q != '"') return NULL;
+      q++;
+    }
+    if (q >= e || *q != ']') return NULL;
+    if (!(px > 0) || !(sz >= 0) || px == INFINITY || sz == INFINITY) o->bad = 1;
+    const uint32_t i = o->lv++;
+    bot4_tick_t *t = &out[i];
+    t->price = px;
+    t->size = sz;
+    t->kind = BOT4_TICK_LEVEL;
+    t->flags = flags;
+    if (spans) {
+      spans[4 * i] = (uint32_t)(ps - base);
+      spans[4 * i + 1] = pn;
+      spans[4 * i + 2] = (uint32_t)(ss - base);
+      spans[4 * i + 3] = sn;
+    }
+    p = q + 1;
+    if (p < e && *p == ',') {
+      p++;
+      continue;
+    }
+    if (p < e && *p == ']') return p + 1;
+    return NULL;
+  }
+}
+
+/* The push OKX sends for a books channel, compact and in its key order, read in one pass:
+ * {"arg":{"channel":"books","instId":".."},"action":"snapshot"|"update","data":[{"asks":[..],
+ * "bids":[..],"ts":"..","checksum":n,"prevSeqId":n,"seqId":n}]}. 0 (nothing decided) on any
+ * other form: the general reader then reads the frame from its start. */
+static int okx_fast_book(okx_t *o, const uint8_t *buf, uint32_t len, bot4_tick_t *out, uint32_t cap, uint32_t *spans) {
+  const uint8_t *e = buf + len, *q = CB_LIT(buf, e, "{\"arg\":{\"channel\":\"books\",\"instId\":\"");
+  if (!q) return 0;
+  const uint8_t *inst = q;
+  while (q < e && *q != '"' && *q != '\\') q++;
+  if (q >= e || *q != '"') return 0;
+  o->inst = inst;
+  o->inst_n = (uint32_t)(q - inst);
+  if (!(q = CB_LIT(q + 1, e, "},\"action\":\""))) return 0;
+  if (CB_LIT(q, e, "update\"")) o->action = 2, q += 7;
+  else if (CB_LIT(q, e, "snapshot\"")) o->action = 1, q += 9;
+  else return 0;
+  if (!(q = CB_LIT(q, e, ",\"data\":[{\"asks\":"))) return 0;
+  o->asks_at = 0;
+  o->asks_first = 1;
+  if (!(q = okx_quick_side(q, e, o, buf, out, cap, spans, BOT4_FLAG_ASK))) return 0;
+  if (!(q = CB_LIT(q, e, ",\"bids\":"))) return 0;
+  o->bids_at = o->lv;
+  if (!(q = okx_quick_side(q, e, o, buf, out, cap, spans, 0))) return 0;
+  if (!(q = CB_LIT(q, e, ",\"ts\":\""))) return 0;
+  const uint8_t *tb = q;
+  uint64_t ts = 0;
+  while (q < e && (unsigned)(*q - '0') < 10 && q - tb < 17) ts = ts * 10 + (unsigned)(*q++ - '0');
+  if (q == tb || q - tb > 16 || !(q = CB_LIT(q, e, "\",\"checksum\":"))) return 0;
+  if (!(q = okx_quick_int(q, e, &o->checksum)) || !(q = CB_LIT(q, e, ",\"prevSeqId\":"))) return 0;
+  if (!(q = okx_quick_int(q, e, &o->prev)) || !(q = CB_LIT(q, e, ",\"seqId\":"))) return 0;
+  if (!(q = okx_quick_int(q, e, &o->seq)) || !(q = CB_LIT(q, e, "}]}")) || q != e) return 0;
+  o->ts = ts;
+  o->chan = OK_BOOK;
+  o->has_arg = o->has_data = 1;
+  o->ndata = 1;
+  o->has_bids = o->has_asks = o->has_ts = o->has_seq = o->has_prev = o->has_checksum = 1;
+  return 1;
+}
+
 static int32_t okx_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns, bot4_tick_t *out, uint32_t cap) {
   bot4_parser_t *p = f->parser;
   okx_t o;
   memset(&o, 0, sizeof o);
   uint32_t *spans = f->okx ? f->okx->spans : NULL;
   if (spans && cap > BOT4_OKX_SPANS) cap = BOT4_OKX_SPANS;
+  if (BOT4_LIKELY(okx_fast_book(&o, buf, len, out, cap, spans))) goto decided;
+  memset(&o, 0, sizeof o);
   cur_t c = {buf, buf + len, 0};
   if (!expect(&c, '{')) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
   if (peek(&c) == '}') c.p++;
@@ -1371,6 +1460,7 @@ static int32_t okx_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint
       if (BOT4_UNLIKELY(c.bad) || !obj_next(&c)) break;
     }
   if (BOT4_UNLIKELY(c.bad || peek(&c) >= 0)) return bot4_parse_fail(p, BOT4_PARSE_MALFORMED);
+decided:
   if (o.has_event) return bot4_parse_fail(p, o.is_error ? BOT4_PARSE_VENUE_ERROR : BOT4_PARSE_CONTROL);
   if (BOT4_UNLIKELY(o.data && o.chan)) {
     cur_t d = {o.data, buf + len, 0};
@@ -1634,23 +1724,15 @@ static uint32_t okx_book_step(bot4_vfeed_t *f, const uint8_t *buf, bot4_tick_t *
   /* the levels' received text, for the checksum */
   for (uint32_t i = 0; i < n; i++) {
     const uint32_t side = rec[i].flags & BOT4_FLAG_ASK ? 1 : 0;
-    /* a level at or better than the 25th (or any, on a side that had fewer) changes the checksum */
-    const double edge = o->edge[side];
-    if (!(side ? rec[i].price > edge : rec[i].price < edge)) o->valid = 0;
-    if (rec[i].size > 0) {
-      if (!okx_put(o, side, rec[i].price, buf + sp[4 * i], sp[4 * i + 1], buf + sp[4 * i + 2], sp[4 * i + 3])) {
-        problem = BOT4_BOOK_BAD_LEVEL; /* a text longer than a slot, or a side past its room */
-        goto fail;
-      }
-    } else {
-      okx_del(o, side, rec[i].price);
+    if (!okx_set(o, side, rec[i].price, rec[i].size, buf + sp[4 * i], sp[4 * i + 1], buf + sp[4 * i + 2], sp[4 * i + 3])) {
+      problem = BOT4_BOOK_BAD_LEVEL; /* a text longer than a slot, or a side past its room */
+      goto fail;
     }
   }
   if (f->okx_checksum_ok && f->okx_checksum != 0) {
-    int ok;
     o->checked++;
-    const int32_t got = okx_checksum(b, o, &ok);
-    if (!ok || got != (int32_t)f->okx_checksum) {
+    const int32_t got = okx_checksum(o);
+    if (got != (int32_t)f->okx_checksum) {
       o->mismatches++;
       problem = BOT4_BOOK_CHECKSUM;
       goto fail;
@@ -2665,15 +2747,14 @@ BOT4_API int32_t bot4_vfeed_okx(bot4_vfeed_t *f, bot4_okx_t *mem, uint32_t nbook
   if (f->venue_kind != BOT4_VP_OKX || !mem || ((uintptr_t)mem & (BOT4_CACHELINE - 1)) || nbooks < f->nbooks) return -1;
   memset(mem, 0, bot4_okx_bytes(nbooks));
   if (!okx_crc_ready) okx_crc_init();
+  for (uint32_t i = 0; i < nbooks; i++) okx_clear(&mem->book[i]);
   f->okx = mem;
   return 0;
 }
 
 BOT4_API int32_t bot4_vfeed_okx_checksum(bot4_vfeed_t *f, uint32_t instrument) {
   if (!f->okx || instrument >= f->nbooks || !f->books[instrument]) return 0;
-  int ok;
-  const int32_t v = okx_checksum(f->books[instrument], &f->okx->book[instrument], &ok);
-  return ok ? v : 0;
+  return okx_checksum(&f->okx->book[instrument]);
 }
 
 BOT4_API int32_t bot4_vfeed_frames(bot4_vfeed_t *f, const uint8_t *buf, const uint32_t *offs, uint32_t n,

@@ -66,17 +66,27 @@ enum bot4_vparse_what {
 };
 
 /* OKX: each level's received text, kept beside the C book for the checksum (the price and size
- * strings as sent, keyed by the price), and the book outcomes the C step counts. */
-#define BOT4_OKX_SLOTS 1024       /* per side: a books channel holds 400 levels a side */
+ * strings as sent) in price order: per side a sorted array (worst first, best last, started in the
+ * middle of its room so an insert or delete moves the smaller part) of (key, text slot), so the
+ * checksum reads the first 25 levels a side straight from it; and the book outcomes the C step
+ * counts. */
+#define BOT4_OKX_SLOTS 1024       /* levels a side may hold: a books channel holds 400 levels a side */
+#define BOT4_OKX_ROOM (2 * BOT4_OKX_SLOTS)
 #define BOT4_OKX_SPANS 4096       /* levels one OKX push may carry */
 #define BOT4_OKX_CHECK_LEVELS 25  /* the checksum covers the first 25 levels a side */
 typedef struct {
-  double price; /* 0: empty slot */
+  double price; /* unused */
   uint8_t plen, slen;
   char p[22];
   char s[32];
 } okx_text_t;
 static_assert(sizeof(okx_text_t) == 64, "one line per level text");
+
+typedef struct {
+  double key;  /* bids: price; asks: -price (ascending = worse to better) */
+  uint32_t tx; /* its text slot */
+  uint32_t pad;
+} okx_level_t;
 
 typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_okx_book {
   uint64_t checked;    /* checksums compared */
@@ -87,12 +97,16 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_okx_book {
   uint64_t withheld;   /* updates while the book waited for a snapshot: not applied, not pushed */
   uint64_t crossed;
   uint64_t pad0;
-  uint32_t count[2];
-  uint32_t valid;      /* `crc` is the book's checksum: no level at or better than `edge` changed since */
+  uint32_t n[2];       /* levels per side (0 bids, 1 asks) */
+  uint32_t head[2];    /* index of each side's worst level in lv[side] */
+  uint32_t nfree;      /* text slots on the free list */
+  uint32_t nused;      /* text slots handed out from the pool's start */
+  uint32_t dirty;      /* one of the first 25 levels changed since `crc` was computed */
   int32_t crc;
-  double edge[2];      /* per side the 25th level's price when it was computed, NaN when it had fewer */
   uint32_t pad1[8];
-  okx_text_t slot[2][BOT4_OKX_SLOTS];
+  okx_level_t lv[2][BOT4_OKX_ROOM];
+  okx_text_t slot[2 * BOT4_OKX_SLOTS];
+  uint32_t freel[2 * BOT4_OKX_SLOTS];
 } bot4_okx_book_t;
 
 typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_okx {

@@ -391,6 +391,23 @@ describe("OKX v5 C parser and book procedure (the simulator's tape, built from O
       const m = JSON.parse(f);
       if (m.arg.channel === "books") ref[ids.indexOf(m.arg.instId)]!.onMessage(m);
     }
+    // the same pushes spread out (whitespace, bids before asks) take the general reader, not the one-pass
+    // form: the same outcomes, books and checksums
+    const { p: g, books: gb } = okxFeed();
+    for (const f of frames) {
+      const m = JSON.parse(f);
+      if (m.arg.channel === "books") m.data = m.data.map((d: Record<string, unknown>) => ({ bids: d.bids, ts: d.ts, asks: d.asks, seqId: d.seqId, checksum: d.checksum, prevSeqId: d.prevSeqId }));
+      tb.clear();
+      const want = normalizeOkxFrame(JSON.parse(f), 0n, table, tb);
+      expect(g.text(JSON.stringify(m, null, 1), 1)).toBe(want);
+      expect(g.resyncs).toBe(0);
+    }
+    ids.forEach((_, i) => {
+      expect(g.okxCounters(i)).toEqual(p.okxCounters(i));
+      expect(gb.get(i)!.levels(BID)).toEqual(books.get(i)!.levels(BID));
+      expect(gb.get(i)!.levels(ASK)).toEqual(books.get(i)!.levels(ASK));
+      expect(g.okxChecksum(i)).toBe(p.okxChecksum(i));
+    });
     ids.forEach((_, i) => {
       const k = p.okxCounters(i), r = ref[i]!.counters;
       expect([k.checksumsChecked, k.checksumMismatches, k.heartbeats, k.resets]).toEqual([r.checksumsChecked, 0, r.heartbeats, r.resets]);

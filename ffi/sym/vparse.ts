@@ -51,7 +51,8 @@ export const VparseVenue = { bybit: 1, coinbase: 2, okx: 3, kraken: 4 } as const
 
 /** bot4_okx_book_t (c/vparse.h): one OKX book's outcomes, then its level texts; bot4_okx_t.book. */
 export const OkxBookLayout = {
-  bytes: 128 + 2 * 1024 * 64,
+  /** counters, the sides' state, lv[2][2048] (16 bytes each), slot[2048] (64), freel[2048] (4) */
+  bytes: 128 + 2 * 2048 * 16 + 2048 * 64 + 2048 * 4,
   checked: 0,
   mismatches: 8,
   unchecked: 16,
