@@ -125,10 +125,19 @@ describe("bot4 executable", () => {
     expect(live.counters.refused).toBe(0);
     expect(live.counters.snapshotsFetched).toBe(2);
     expect(live.parser.malformed + live.parser.unknownSymbol + live.parser.missing).toBe(0);
-    expect(res.consumed).toBe(live.counters.records);
-    expect(res.books.length).toBe(2);
-    for (const b of res.books) expect(b).toMatchObject({ synced: true, gaps: 0, crossed: 0, resyncs: 0, snapshots: 1 });
-    expect(res.instruments.every((i: { trades: number }) => i.trades > 0)).toBe(true);
+    // the second simulated venue, Kraken v2 (bundled recording), checksummed books
+    const kraken = res.live[1];
+    expect(res.venues).toEqual(["binanceusdm", "kraken"]);
+    expect(kraken.counters.frames).toBeGreaterThan(100);
+    expect(kraken.counters.checksumMismatches).toBe(0);
+    expect(res.consumed).toBe(live.counters.records + kraken.counters.records);
+    const binanceBooks = res.books.filter((b: { symbol: string }) => b.symbol.startsWith("binanceusdm:"));
+    expect(binanceBooks.length).toBe(2);
+    for (const b of binanceBooks) expect(b).toMatchObject({ synced: true, gaps: 0, crossed: 0, resyncs: 0, snapshots: 1 });
+    const krakenBooks = res.books.filter((b: { symbol: string }) => b.symbol.startsWith("kraken:"));
+    expect(krakenBooks.length).toBe(10);
+    for (const b of krakenBooks) expect(b).toMatchObject({ synced: true, gaps: 0, crossed: 0 });
+    expect(res.instruments.filter((i: { symbol: string }) => i.symbol.startsWith("binanceusdm:")).every((i: { trades: number }) => i.trades > 0)).toBe(true);
   }, 60_000);
 
   test("paper run at max speed consumes every bundled record, none dropped; the books stay in sync", () => {

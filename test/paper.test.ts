@@ -73,8 +73,9 @@ describe("bot4 run: paper trading", () => {
     const r2 = run(["run", "--duration", "3", "--speed", "4", "--json"], { BOT4_JOURNAL: journal });
     expect(r2.code).toBe(0);
     const t2 = JSON.parse(r2.out).trading;
-    expect(t2.recovery.length).toBe(1);
-    expect(t2.recovery[0]).toMatchObject({ liveBefore: 0, adopted: 0, refused: 0 });
+    // one recovery per venue (Binance USD-M and Kraken), nothing left live by the clean stop
+    expect(t2.recovery.length).toBe(2);
+    for (const rec of t2.recovery) expect(rec).toMatchObject({ liveBefore: 0, adopted: 0, refused: 0 });
     const rows2 = journalRows(journal);
     expect(rows2.orders.length).toBe(t.orders + t2.orders);
     expect(new Set(rows2.orders.map((o) => o.client_id)).size).toBe(rows2.orders.length);
@@ -149,9 +150,9 @@ describe("bot4 run: paper trading", () => {
       `export default class Thrower {
   name = "thrower";
   n = 0;
-  onStart(ctx) { this.ctx = ctx; }
+  onStart(ctx) { this.ctx = ctx; this.btc = ctx.instrument("binanceusdm", "BTC/USDT:USDT"); }
   onBook(i) {
-    if (!this.ctx.bookUsable(i)) return;
+    if (i !== this.btc || !this.ctx.bookUsable(i)) return;
     if (this.n === 0) { this.n++; this.ctx.submit(i, 0, 0.001, this.ctx.bid(i) - 50); return; }
     if (++this.n > 200) throw new Error("boom from the strategy");
   }

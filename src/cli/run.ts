@@ -1,13 +1,14 @@
 /** `bot4 run`: the engine. No venues configured: paper mode on replayed recorded data. */
 import btcSlice from "../../data/binance-usdm/btcusdt_20240808_235415-235515.gz" with { type: "file" };
 import ethSlice from "../../data/binance-usdm/ethusdt_20240808_235415-235515.gz" with { type: "file" };
+import krakenCapture from "../../data/kraken/KRAKEN.ws.50.0.gz" with { type: "file" };
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { createLogger, flushLogs, setLogger } from "../telemetry/log.ts";
 import { flagHelp, parseFlags, type FlagSpec, UsageError } from "./args.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
   speed: { value: true, about: "replay speed: 1 = real time, 10, ... or max (overrides BOT4_REPLAY_SPEED)" },
-  market: { value: true, about: "sim: the simulated Binance USD-M venue on 127.0.0.1 replaying the data, the native feed connected to it (default without --data); replay: recorded ticks straight into the rings (default with --data)" },
+  market: { value: true, about: "sim: simulated venues on 127.0.0.1 (Binance USD-M replaying the data, and Kraken replaying the bundled Kraken recording unless --data is given), the native feeds connected to them (default without --data); replay: recorded ticks straight into the rings (default with --data)" },
   data: { value: true, about: "comma-separated recorded captures (overrides BOT4_DATA; default: the bundled slice)" },
   duration: { value: true, about: "stop after this many seconds (default: at the end of the data)" },
   loop: { value: true, about: "--market replay: passes over the data (default 1; 0 = until stopped) — soak runs" },
@@ -80,7 +81,8 @@ export async function main(args: string[]): Promise<number> {
     loops,
     rate,
   };
-  return market === "sim" ? runOnSimulatedVenue(files, opts) : runOnReplay(files, opts);
+  // the bundled Kraken recording is a second simulated venue of the default market
+  return market === "sim" ? runOnSimulatedVenue(files, dataArg ? null : krakenCapture, opts) : runOnReplay(files, opts);
 }
 
 interface RunOptions {
@@ -153,17 +155,20 @@ async function runOnReplay(files: string[], o: RunOptions): Promise<number> {
 }
 
 /**
- * The default paper market: the venue simulator (src/sim) replays the recorded captures over
- * Binance USD-M's real protocol on 127.0.0.1, looping, and the engine's native feed handler
- * connects to it exactly as to the venue — WebSocket streams parsed in C into the ring, REST
- * depth snapshots, resyncs — so a paper run exercises the live code path end to end. Tick and
- * lot sizes come from the venue's exchangeInfo, as they would from the real one.
+ * The default paper market: venue simulators (src/sim) on 127.0.0.1 replay recorded captures over
+ * each venue's real protocol, looping — Binance USD-M (the bundled or given Binance captures) and
+ * Kraken spot v2 (the bundled Kraken recording) — and the engine's native feed handlers connect
+ * to them exactly as to the venues: WebSocket streams parsed in C into the rings, REST depth
+ * snapshots or checksummed WS snapshots, resyncs. A paper run exercises the live code path end to
+ * end. Tick and lot sizes come from each venue's own instrument data (Binance exchangeInfo,
+ * Kraken's price and quantity precision).
  */
-async function runOnSimulatedVenue(files: string[], o: RunOptions): Promise<number> {
+async function runOnSimulatedVenue(files: string[], kraken: string | null, o: RunOptions): Promise<number> {
   const { startDefaultMarket } = await import("../sim/venues/binance.ts");
   const { InstrumentTable, Venue, binanceUsdmUnified } = await import("../domain/instruments.ts");
   const { BookRule } = await import("../../ffi/book.ts");
   const sim = startDefaultMarket({ captures: files, speed: o.speed, loop: true, onNotice: (what, detail) => o.logger.debug({ sim: what, ...detail }, "venue simulator") });
+  let ksim: import("../sim/venues/kraken.ts").KrakenSim | null = null;
   try {
     const instruments = new InstrumentTable();
     const symbols = sim.symbols.map((sym) => ({ symbol: sym, instrument: instruments.id(Venue.binanceusdm, binanceUsdmUnified(sym)) }));
@@ -175,22 +180,38 @@ async function runOnSimulatedVenue(files: string[], o: RunOptions): Promise<numb
       const lot = Number(s?.filters.find((f) => f.filterType === "LOT_SIZE")?.stepSize ?? 0);
       return { id: x.instrument, venue: "binanceusdm", symbol: instruments.symbols[x.instrument]!, tickSize: tick, lotSize: lot };
     });
+    const live: NonNullable<import("../engine/pipeline.ts").PipelineOptions["live"]> = [
+      { venue: Venue.binanceusdm, binance: { market: "usdm", wsUrl: sim.wsUrl, restUrl: sim.httpUrl, symbols, channels: ["trade", "bookTicker", "depth"], depthSpeed: "0ms" } },
+    ];
+    const feeds = ["binanceusdm"];
+    const venues = [`Binance USD-M at ${sim.wsUrl} (${sim.symbols.join(", ")})`];
+    if (kraken) {
+      const { loadKrakenTape, startKrakenSim } = await import("../sim/venues/kraken.ts");
+      const tape = loadKrakenTape({ file: kraken });
+      ksim = startKrakenSim({ tape, speed: o.speed, loop: true });
+      // the feed checks Kraken's checksums itself and sends only what its book accepted: the
+      // engine's books take its records as they come (a failed book arrives as a STATUS record)
+      const ksyms = tape.instruments.map((x) => ({ symbol: x.symbol, pricePrecision: x.pricePrecision, qtyPrecision: x.qtyPrecision, instrument: instruments.id(Venue.kraken, x.symbol) }));
+      for (const k of ksyms) {
+        books.push({ instrument: k.instrument, rule: BookRule.none });
+        infos.push({ id: k.instrument, venue: "kraken", symbol: instruments.symbols[k.instrument]!, tickSize: Number((10 ** -k.pricePrecision).toFixed(k.pricePrecision)), lotSize: Number((10 ** -k.qtyPrecision).toFixed(k.qtyPrecision)) });
+      }
+      live.push({ venue: Venue.kraken, kraken: { wsUrl: `${ksim.wsUrl}/v2`, symbols: ksyms, depth: 100 } });
+      feeds.push("kraken");
+      venues.push(`Kraken at ${ksim.wsUrl}/v2 (${ksyms.length} pairs)`);
+    }
     return await drive(o, {
-      header: `simulated Binance USD-M at ${sim.wsUrl} (${sim.symbols.join(", ")})`,
-      feeds: ["binanceusdm"],
+      header: `simulated ${venues.join(" and ")}`,
+      feeds,
       records: 0,
       instruments,
       infos,
-      pipeline: {
-        tapes: [],
-        live: [{ venue: Venue.binanceusdm, binance: { market: "usdm", wsUrl: sim.wsUrl, restUrl: sim.httpUrl, symbols, channels: ["trade", "bookTicker", "depth"], depthSpeed: "0ms" } }],
-        staleMs: 10_000,
-        books,
-      },
-      extra: { market: "sim", venue: sim.httpUrl },
+      pipeline: { tapes: [], live, staleMs: 10_000, books },
+      extra: { market: "sim", venue: sim.httpUrl, venues: feeds },
     });
   } finally {
     await sim.stop();
+    await ksim?.stop();
   }
 }
 
@@ -248,21 +269,28 @@ async function drive(o: RunOptions, d: DriveSpec): Promise<number> {
   const tty = process.stderr.isTTY && !o.json;
   if (!o.json) process.stderr.write(`bot4 run: paper mode, ${d.header}, speed ${o.speed || "max"}, kernel ${choice.variant}, strategy ${o.trading ? o.trading.strategy : "none"}${o.trading?.journal ? `, journal ${o.trading.journal}` : ""} — Ctrl-C to stop${kill ? `, kill -USR2 ${process.pid} to halt trading` : ""}\n`);
 
-  const labels = Array.from({ length: d.instruments.size }, (_, i) => d.instruments.symbols[i]!.split(/[/:]/)[0]!);
+  // the status line: per venue messages/s and books in sync; positions held; PnL; orders; P99
+  const venueOf = d.infos.map((i) => i.venue);
+  const short = Array.from({ length: d.instruments.size }, (_, i) => d.instruments.symbols[i]!.split(":")[0]!);
   const feedRate = new Float64Array(d.feeds.length);
   const statusLine = (s: import("../engine/pipeline.ts").LiveStatus, ctl: Float64Array): string => {
     const F_PRODUCED = 8;
     const parts = [`${s.elapsedS.toFixed(0)}s`];
     d.feeds.forEach((v, f) => {
       const produced = ctl[F_PRODUCED + f]!;
-      parts.push(`${v} ${Math.round(produced - feedRate[f]!).toLocaleString("en-US")}/s`);
+      let ok = 0, n = 0;
+      if (status) venueOf.forEach((x, i) => {
+        if (x !== v) return;
+        n++;
+        if (status!.inst(i, "usable") === 1) ok++;
+      });
+      parts.push(`${v} ${Math.round(produced - feedRate[f]!).toLocaleString("en-US")} ticks/s${n ? ` books ${ok}/${n}` : ""}`);
       feedRate[f] = produced;
     });
     if (status) {
-      const books = labels.map((l, i) => `${l} ${status!.inst(i, "usable") === 1 ? "ok" : "UNSYNCED"}`).join(" ");
-      const pos = labels.map((l, i) => `${l} ${fmtQty(status!.inst(i, "position"))}`).join(" ");
+      const held = short.map((l, i) => [l, status!.inst(i, "position")] as const).filter(([, q]) => q !== 0);
       const ttd = status.get(S.TTD_P99_WINDOW);
-      parts.push(`books ${books}`, `pos ${pos}`, `PnL ${status.get(S.PNL).toFixed(2)}`, `orders ${status.get(S.ORDERS)} fills ${status.get(S.FILLS)} open ${status.get(S.OPEN)}`, `tick->decision p99 ${ttd > 0 ? fmtNs(ttd) : "-"}`);
+      parts.push(`pos ${held.length ? held.map(([l, q]) => `${l} ${fmtQty(q)}`).join(" ") : "flat"}`, `PnL ${status.get(S.PNL).toFixed(2)}`, `orders ${status.get(S.ORDERS)} fills ${status.get(S.FILLS)} open ${status.get(S.OPEN)}`, `tick->decision p99 ${ttd > 0 ? fmtNs(ttd) : "-"}`);
       if (kill?.tripped) parts.push(`KILL SWITCH: ${kill.reasonName}`);
       if (status.get(S.STRATEGY_ERROR) === 1) parts.push("STRATEGY STOPPED");
     } else parts.push(`${Math.round(s.ratePerS).toLocaleString("en-US")} ticks/s`, `p99 ${fmtNs(s.p99WindowNs)}`);
@@ -328,6 +356,7 @@ async function drive(o: RunOptions, d: DriveSpec): Promise<number> {
   return r.trading?.strategyError ? 1 : 0;
 }
 
+const fmtPx = (p: number) => (!Number.isFinite(p) ? "-" : Math.abs(p) >= 1000 ? p.toFixed(2) : Number(p.toPrecision(6)).toString());
 const fmtQty = (q: number) => (q === 0 ? "0" : Math.abs(q) >= 100 ? q.toFixed(0) : Number(q.toPrecision(4)).toString());
 
 function report(r: import("../engine/pipeline.ts").PipelineResult, d: DriveSpec): string[] {
@@ -344,12 +373,12 @@ function report(r: import("../engine/pipeline.ts").PipelineResult, d: DriveSpec)
     `throughput ${Math.round(r.throughputPerS).toLocaleString("en-US")} ticks/s over ${r.batches.toLocaleString("en-US")} batches; engine parked ${r.parks} times`,
     `receive -> consume latency (${L.count.toLocaleString("en-US")} ticks): p50 ${fmtNs(L.p50)}  p90 ${fmtNs(L.p90)}  p99 ${fmtNs(L.p99)}  p99.9 ${fmtNs(L.p999)}  max ${fmtNs(L.max)}`,
     "instrument                     trades         last          vwap        volume",
-    ...r.instruments.map((i) => `${i.symbol.padEnd(28)} ${String(i.trades).padStart(8)} ${i.last.toFixed(2).padStart(12)} ${i.vwap.toFixed(2).padStart(13)} ${i.volume.toFixed(3).padStart(13)}`),
+    ...r.instruments.map((i) => `${i.symbol.padEnd(28)} ${String(i.trades).padStart(8)} ${fmtPx(i.last).padStart(12)} ${fmtPx(i.vwap).padStart(13)} ${i.volume.toFixed(3).padStart(13)}`),
   );
   if (r.books.length) {
     out.push("book                         state          bid          ask   levels (bid/ask)   updates  gaps  resyncs");
     for (const b of r.books) {
-      out.push(`${b.symbol.padEnd(28)} ${(b.synced ? "in sync" : `UNUSABLE${b.problem ? ` (${b.problem})` : ""}`).padEnd(10)} ${b.bid.toFixed(2).padStart(12)} ${b.ask.toFixed(2).padStart(12)} ${`${b.depth[0]}/${b.depth[1]}`.padStart(18)} ${String(b.applied).padStart(9)} ${String(b.gaps).padStart(5)} ${String(b.resyncs).padStart(8)}`);
+      out.push(`${b.symbol.padEnd(28)} ${(b.synced ? "in sync" : `UNUSABLE${b.problem ? ` (${b.problem})` : ""}`).padEnd(10)} ${fmtPx(b.bid).padStart(12)} ${fmtPx(b.ask).padStart(12)} ${`${b.depth[0]}/${b.depth[1]}`.padStart(18)} ${String(b.applied).padStart(9)} ${String(b.gaps).padStart(5)} ${String(b.resyncs).padStart(8)}`);
     }
   }
   const t = r.trading;
@@ -357,7 +386,7 @@ function report(r: import("../engine/pipeline.ts").PipelineResult, d: DriveSpec)
     out.push(
       `trading: ${t.orders} orders, ${t.fills} fills, ${t.openOrders} open at the end; PnL ${t.pnl.toFixed(2)} after fees; kill switch ${t.killSwitch ? `TRIPPED (${t.killSwitch.reason}: ${t.killSwitch.detail})` : "not tripped"}${t.strategyError ? `; STRATEGY STOPPED: ${t.strategyError}` : ""}`,
       "position                       amount      avg price       realised     unrealised       fees  fills",
-      ...t.perInstrument.map((p: any) => `${`${p.venue}:${p.symbol}`.padEnd(28)} ${fmtQty(p.position).padStart(9)} ${(p.position === 0 ? "-" : p.avgPrice.toFixed(2)).padStart(14)} ${p.realised.toFixed(2).padStart(14)} ${p.unrealised.toFixed(2).padStart(14)} ${p.fees.toFixed(2).padStart(10)} ${String(p.fills).padStart(6)}`),
+      ...t.perInstrument.map((p: any) => `${`${p.venue}:${p.symbol}`.padEnd(28)} ${fmtQty(p.position).padStart(9)} ${(p.position === 0 ? "-" : fmtPx(p.avgPrice)).padStart(14)} ${p.realised.toFixed(2).padStart(14)} ${p.unrealised.toFixed(2).padStart(14)} ${p.fees.toFixed(2).padStart(10)} ${String(p.fills).padStart(6)}`),
     );
     const rej = Object.entries(t.riskRejects as Record<string, number>).filter(([, v]) => v > 0);
     out.push(`risk rejections: ${rej.length ? rej.map(([k, v]) => `${k} ${v}`).join(", ") : "none"}`);

@@ -16,7 +16,7 @@
  */
 import { BookSet } from "../../ffi/book.ts";
 import type { InstrumentState } from "../../ffi/state.ts";
-import type { Gateway } from "../domain/order.ts";
+import { TERMINAL, type Gateway } from "../domain/order.ts";
 import { SimExchange } from "../exec/sim/exchange.ts";
 import { SimGateway, VirtualClock } from "../exec/sim/gateway.ts";
 import { BpsFeeModel, ConservativeQueue, ConstantLatency } from "../exec/sim/models.ts";
@@ -158,10 +158,23 @@ export async function startPaperTrading(t: TradingInit, deps: { books: BookSet; 
       clock.advanceTo(Math.max(nowNs, clock.now()));
       clock.drain();
       let cancelsSent = 0, stillLive = 0;
-      for (const jg of journaled) {
-        const r = await jg.shutdown({ cancelOpen: true, timeoutMs: 1000 });
-        cancelsSent += r.cancelsSent;
-        stillLive += r.stillLive;
+      if (journal) {
+        // what the journal still holds live (none, unless a venue failed to answer) is cancelled
+        // through its own gateway and the venues are run again; then one flush and close for all
+        const live = async () => {
+          await journal.flush();
+          return journal.store.liveOrders().filter((x) => !TERMINAL.has(x.status));
+        };
+        for (const x of await live()) {
+          const jg = journaled.find((g) => g.venue === x.venue);
+          if (!jg) continue;
+          jg.cancel(x.symbol, x.client_id);
+          cancelsSent++;
+        }
+        if (cancelsSent > 0) clock.drain();
+        stillLive = (await live()).length;
+        journal.store.event("shutdown", null, { cancelsSent, stillLive });
+        await journal.close(true);
       }
       return { cancelsSent, stillLive };
     },

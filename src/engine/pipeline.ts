@@ -226,7 +226,7 @@ export class Pipeline {
         else if (d.type === "resync") {
           // the book's venue feed fetches the snapshot (replays have nobody to ask)
           live.forEach((l, k) => {
-            if (l.binance.symbols.some((x) => x.instrument === d.instrument)) liveWorkers[k]?.postMessage(d);
+            if ((l.binance?.symbols ?? l.kraken?.symbols ?? []).some((x) => x.instrument === d.instrument)) liveWorkers[k]?.postMessage(d);
           });
         } else resolve(d);
       }),

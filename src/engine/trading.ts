@@ -128,6 +128,9 @@ export class TradingCore implements StrategyContext {
   private readonly venueIdx: Int32Array;
   private readonly venueNames: string[];
   private readonly orders = new Map<string, LiveOrder>();
+  /** the orders not yet terminal, per instrument (what own-best, cancel-all and limits scan) */
+  private readonly liveByInst: Array<Set<LiveOrder>> = [];
+  private readonly idOf = new Map<LiveOrder, string>();
   private readonly openPerInst: Int32Array;
   private readonly params: Record<string, number>;
   private readonly stats: VenueStats[];
@@ -171,6 +174,7 @@ export class TradingCore implements StrategyContext {
     });
     this.sim = o.instruments.map((i) => o.sims?.get(i.venue));
     this.openPerInst = new Int32Array(Math.max(1, n));
+    for (let i = 0; i < Math.max(1, n); i++) this.liveByInst.push(new Set());
     this.snapshotSeen = new Uint8Array(Math.max(1, n));
     this.stats = this.venueNames.map((venue) => ({ venue, orders: 0, rejectedByRisk: 0, rejectedByVenue: 0, fills: 0, filledAmount: 0, orderedAmount: 0, fees: 0, turnover: 0 }));
     this.sampleNs = o.sampleNs ?? 1e9;
@@ -493,7 +497,10 @@ export class TradingCore implements StrategyContext {
       timeInForce: price === price ? tif : "IOC",
       strategy: this.s.name,
     };
-    this.orders.set(id, { inst, side, amount, price, filled: 0, terminal: false });
+    const lo: LiveOrder = { inst, side, amount, price, filled: 0, terminal: false };
+    this.orders.set(id, lo);
+    this.liveByInst[inst]!.add(lo);
+    this.idOf.set(lo, id);
     this.openPerInst[inst]!++;
     this.updateOwnBest(inst);
     const st = this.stats[v]!;
@@ -517,24 +524,31 @@ export class TradingCore implements StrategyContext {
 
   cancelAll(inst?: number): number {
     let n = 0;
-    for (const [id, o] of this.orders) {
-      if (o.terminal || (inst !== undefined && o.inst !== inst)) continue;
-      this.gw[this.venueIdx[o.inst]!]!.cancel(this.instruments[o.inst]!.symbol, id);
-      n++;
+    for (let i = 0; i < this.liveByInst.length; i++) {
+      if (inst !== undefined && i !== inst) continue;
+      // a copy: a synchronous gateway may answer (and end the order) inside cancel
+      for (const o of [...this.liveByInst[i]!]) {
+        if (o.terminal) continue;
+        this.gw[this.venueIdx[o.inst]!]!.cancel(this.instruments[o.inst]!.symbol, this.idOf.get(o)!);
+        n++;
+      }
     }
     return n;
   }
 
   private pruneFinished(): void {
-    for (const [id, o] of this.orders) if (o.terminal) this.orders.delete(id);
+    for (const [id, o] of this.orders) {
+      if (!o.terminal) continue;
+      this.orders.delete(id);
+      this.idOf.delete(o);
+    }
     this.finished = 0;
   }
 
   /** our best resting bid/ask and open amounts per instrument, for self-trade prevention and position limits (cold: on order changes) */
   private updateOwnBest(inst: number): void {
     let bb = NaN, ba = NaN, ob = 0, os = 0;
-    for (const o of this.orders.values()) {
-      if (o.inst !== inst || o.terminal) continue;
+    for (const o of this.liveByInst[inst]!) {
       if (o.side === 0) ob += o.amount - o.filled;
       else os += o.amount - o.filled;
       if (o.price !== o.price) continue;
@@ -579,6 +593,7 @@ export class TradingCore implements StrategyContext {
     const done = r.kind === "rejected" || r.kind === "cancelled" || r.kind === "expired" || (r.kind === "fill" && r.remaining <= 1e-12);
     if (done && !o.terminal) {
       o.terminal = true;
+      this.liveByInst[o.inst]!.delete(o);
       this.openPerInst[o.inst]!--;
       this.updateOwnBest(o.inst);
       // finished orders stay known a while: a cancel answer or late report for them is not "unknown"
@@ -626,7 +641,7 @@ export class TradingCore implements StrategyContext {
       pnl: this.positions.totalPnl(marks),
       perInstrument,
       perVenue: this.stats,
-      openOrders: [...this.orders.values()].filter((o) => !o.terminal).length,
+      openOrders: this.liveByInst.reduce((a, x) => a + x.size, 0),
       riskRejects: this.limits.rejectCounts(),
       killSwitch: this.kill.tripped ? { reason: this.kill.reasonName, detail: this.kill.detail } : null,
       strategyError: this.strategyError?.message ?? null,
