@@ -172,7 +172,7 @@ async function runOnSimulatedVenue(files: string[], kraken: string | null, o: Ru
   try {
     const instruments = new InstrumentTable();
     const symbols = sim.symbols.map((sym) => ({ symbol: sym, instrument: instruments.id(Venue.binanceusdm, binanceUsdmUnified(sym)) }));
-    const books = symbols.map((x) => ({ instrument: x.instrument, rule: BookRule.binanceFutures }));
+    const books: Array<{ instrument: number; rule: number }> = symbols.map((x) => ({ instrument: x.instrument, rule: BookRule.binanceFutures }));
     const info = (await (await fetch(`${sim.httpUrl}/fapi/v1/exchangeInfo`)).json()) as { symbols: Array<{ symbol: string; filters: Array<{ filterType: string; tickSize?: string; stepSize?: string }> }> };
     const infos = symbols.map((x) => {
       const s = info.symbols.find((y) => y.symbol === x.symbol.toUpperCase());
