@@ -168,6 +168,40 @@ describe("bot4 run: paper trading", () => {
     expect(t.journal).toBeNull();
   }, 60_000);
 
+  test("BOT4_VENUES: paper trading on a venue's live market data (here the Binance USD-M simulator on 127.0.0.1 through the endpoint overrides)", async () => {
+    const { startDefaultMarket } = await import("../src/sim/venues/binance.ts");
+    const sim = startDefaultMarket({ speed: 4, loop: true });
+    try {
+      const venueEnv = { BOT4_VENUES: "binanceusdm", BOT4_SYMBOLS: "binanceusdm:BTCUSDT", BOT4_BINANCEUSDM_WS_URL: sim.wsUrl, BOT4_BINANCEUSDM_REST_URL: sim.httpUrl, BOT4_JOURNAL: "off" };
+      const p = Bun.spawn([BIN, "run", "--duration", "5", "--json"], { cwd: dir, env: env(venueEnv), stdout: "pipe", stderr: "pipe" });
+      const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+      expect(err).not.toMatch(/bot4: /);
+      expect(code).toBe(0);
+      const res = JSON.parse(out);
+      expect(res.market).toBe("venues");
+      expect(res.books.map((b: { symbol: string }) => b.symbol)).toEqual(["binanceusdm:BTC/USDT:USDT"]);
+      expect(res.books[0]).toMatchObject({ synced: true, gaps: 0 });
+      expect(res.live[0].counters.connects).toBe(1);
+      expect(res.trading.orders).toBeGreaterThan(0);
+      expect(res.trading.openOrders).toBe(0);
+      // refusals: a symbol the venue does not list, a venue with no live connection, a symbol of a venue not configured
+      for (const [extra, pattern] of [
+        [{ BOT4_SYMBOLS: "binanceusdm:NOPEUSDT" }, /does not list NOPEUSDT/],
+        [{ BOT4_VENUES: "okx", BOT4_SYMBOLS: "okx:BTC-USDT" }, /okx has no live market-data connection/],
+        [{ BOT4_SYMBOLS: "binance:BTCUSDT" }, /binance is not in BOT4_VENUES/],
+        [{ BOT4_BINANCEUSDM_WS_URL: "http://x" }, /BOT4_BINANCEUSDM_WS_URL.*ws:\/\/ or wss:\/\//],
+      ] as Array<[Record<string, string>, RegExp]>) {
+        const r = Bun.spawn([BIN, "run", "--duration", "2"], { cwd: dir, env: env({ ...venueEnv, ...extra }), stdout: "pipe", stderr: "pipe" });
+        const [c2, e2] = await Promise.all([r.exited, new Response(r.stderr).text()]);
+        expect(c2).toBe(2);
+        expect(e2).toMatch(pattern);
+        expect(e2).not.toMatch(/\n\s+at /);
+      }
+    } finally {
+      await sim.stop();
+    }
+  }, 90_000);
+
   test("bad strategy or risk configuration: one clear line, exit 2", () => {
     for (const [args, extra, pattern] of [
       [["--strategy", join(dir, "missing.ts")], {}, /strategy/i],

@@ -41,8 +41,9 @@ export async function main(args: string[]): Promise<number> {
   const config = loadConfig();
   const logger = createLogger({ level: config.BOT4_LOG_LEVEL, file: config.BOT4_LOG_FILE || undefined });
   setLogger(logger);
-  if (config.BOT4_MODE === "live" || config.BOT4_VENUES) {
-    throw new ConfigError(`BOT4_MODE=${config.BOT4_MODE} BOT4_VENUES="${config.BOT4_VENUES}": this build has no live venue connections yet; unset BOT4_VENUES and use BOT4_MODE=paper to replay recorded data`);
+  if (config.BOT4_MODE === "live") {
+    // configuration checked (confirmation, venues, keys): what is missing is ours, said plainly
+    throw new ConfigError(`BOT4_MODE=live: this build connects bot4 run to real venues for market data only; its order entry (BinanceWsGateway, ccxt) is not wired into the engine thread yet. Use BOT4_MODE=paper with BOT4_VENUES to trade the venues' live data on simulated execution`);
   }
   const speed = parseSpeed(typeof f.speed === "string" ? f.speed : config.BOT4_REPLAY_SPEED, f.speed ? "--speed" : "BOT4_REPLAY_SPEED");
   const duration = typeof f.duration === "string" ? Number(f.duration) : 0;
@@ -81,6 +82,10 @@ export async function main(args: string[]): Promise<number> {
     loops,
     rate,
   };
+  if (config.BOT4_VENUES) {
+    if (f.data || f.market) throw new UsageError("--data and --market replay recorded data; with BOT4_VENUES set, bot4 run connects to those venues (unset BOT4_VENUES to replay)");
+    return runOnVenues(opts);
+  }
   // the bundled Kraken recording is a second simulated venue of the default market
   return market === "sim" ? runOnSimulatedVenue(files, dataArg ? null : krakenCapture, opts) : runOnReplay(files, opts);
 }
@@ -213,6 +218,69 @@ async function runOnSimulatedVenue(files: string[], kraken: string | null, o: Ru
     await sim.stop();
     await ksim?.stop();
   }
+}
+
+const BINANCE_ENDPOINTS: Record<string, { ws: string; rest: string; info: string; market: "spot" | "usdm" | "coinm" }> = {
+  binance: { ws: "wss://stream.binance.com:9443", rest: "https://api.binance.com", info: "/api/v3/exchangeInfo", market: "spot" },
+  binanceusdm: { ws: "wss://fstream.binance.com", rest: "https://fapi.binance.com", info: "/fapi/v1/exchangeInfo", market: "usdm" },
+  binancecoinm: { ws: "wss://dstream.binance.com", rest: "https://dapi.binance.com", info: "/dapi/v1/exchangeInfo", market: "coinm" },
+};
+
+/**
+ * Paper trading on venues' live market data (BOT4_VENUES, BOT4_SYMBOLS): the native feed of each
+ * venue connects to it (BOT4_<VENUE>_WS_URL / _REST_URL point elsewhere: a testnet, a local
+ * simulator), tick and lot sizes come from the venue's exchangeInfo, and orders go to simulated
+ * venues fed by that live data.
+ */
+async function runOnVenues(o: RunOptions): Promise<number> {
+  const { InstrumentTable, Venue, binanceUsdmUnified } = await import("../domain/instruments.ts");
+  const { BookRule } = await import("../../ffi/book.ts");
+  const c = o.config;
+  const venues = c.BOT4_VENUES.split(",").filter(Boolean);
+  const wanted = c.BOT4_SYMBOLS.split(",").filter(Boolean).map((x) => {
+    const k = x.indexOf(":");
+    return { venue: x.slice(0, k), symbol: x.slice(k + 1) };
+  });
+  for (const w of wanted) if (!venues.includes(w.venue)) throw new ConfigError(`BOT4_SYMBOLS names ${w.venue}:${w.symbol}, but ${w.venue} is not in BOT4_VENUES="${c.BOT4_VENUES}"`);
+  const instruments = new InstrumentTable();
+  const infos: DriveSpec["infos"] = [];
+  const books: Array<{ instrument: number; rule: number }> = [];
+  const live: NonNullable<import("../engine/pipeline.ts").PipelineOptions["live"]> = [];
+  for (const v of venues) {
+    const ep = BINANCE_ENDPOINTS[v];
+    if (!ep) throw new ConfigError(`BOT4_VENUES: ${v} has no live market-data connection in bot4 run yet (supported: ${Object.keys(BINANCE_ENDPOINTS).join(", ")}); the other native feeds run against the simulated venues of the default paper run`);
+    const syms = wanted.filter((w) => w.venue === v).map((w) => w.symbol.toUpperCase());
+    if (syms.length === 0) throw new ConfigError(`BOT4_SYMBOLS: no instrument for ${v}; add ${v}:SYMBOL (e.g. ${v}:BTCUSDT)`);
+    const ws = c.endpoints[v]?.WS_URL ?? ep.ws, rest = c.endpoints[v]?.REST_URL ?? ep.rest;
+    let info: { symbols: Array<{ symbol: string; baseAsset: string; quoteAsset: string; marginAsset?: string; filters: Array<{ filterType: string; tickSize?: string; stepSize?: string }> }> };
+    try {
+      const res = await fetch(`${rest}${ep.info}`, { signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      info = (await res.json()) as typeof info;
+    } catch (e) {
+      throw new ConfigError(`${v}: cannot read ${rest}${ep.info} (${(e as Error).message}); check the network or BOT4_${v.toUpperCase()}_REST_URL`);
+    }
+    const symbols: Array<{ symbol: string; instrument: number }> = [];
+    for (const sym of syms) {
+      const s = info.symbols.find((y) => y.symbol === sym);
+      if (!s) throw new ConfigError(`BOT4_SYMBOLS: ${v} does not list ${sym} (exchangeInfo of ${rest})`);
+      const unified = v === "binanceusdm" ? binanceUsdmUnified(sym.toLowerCase()) : v === "binancecoinm" ? `${s.baseAsset}/${s.quoteAsset}:${s.marginAsset ?? s.baseAsset}` : `${s.baseAsset}/${s.quoteAsset}`;
+      const id = instruments.id(Venue[v as keyof typeof Venue], unified);
+      symbols.push({ symbol: sym.toLowerCase(), instrument: id });
+      books.push({ instrument: id, rule: ep.market === "spot" ? BookRule.binanceSpot : BookRule.binanceFutures });
+      infos.push({ id, venue: v, symbol: unified, tickSize: Number(s.filters.find((f) => f.filterType === "PRICE_FILTER")?.tickSize ?? 0), lotSize: Number(s.filters.find((f) => f.filterType === "LOT_SIZE")?.stepSize ?? 0) });
+    }
+    live.push({ venue: Venue[v as keyof typeof Venue], binance: { market: ep.market, wsUrl: ws, restUrl: rest, symbols, channels: ["trade", "bookTicker", "depth"], depthSpeed: ep.market === "spot" ? "100ms" : "0ms" } });
+  }
+  return drive(o, {
+    header: `live market data from ${venues.join(", ")} (${wanted.map((w) => `${w.venue}:${w.symbol}`).join(", ")}), simulated execution`,
+    feeds: venues,
+    records: 0,
+    instruments,
+    infos,
+    pipeline: { tapes: [], live, staleMs: 10_000, books },
+    extra: { market: "venues", venues },
+  });
 }
 
 interface DriveSpec {

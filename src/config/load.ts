@@ -39,12 +39,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // Unknown BOT4_ variables are mistakes (a typo silently falls back to a default otherwise).
   const known = new Set(Object.keys(settings));
   const credentials: Config["credentials"] = {};
+  const endpoints: Config["endpoints"] = {};
   for (const key of Object.keys(env)) {
     if (!key.startsWith("BOT4_") || known.has(key)) continue;
     const cred = /^BOT4_([A-Z0-9]+)_(API_KEY|API_SECRET|PASSPHRASE)$/.exec(key);
     if (cred) {
       const venue = cred[1]!.toLowerCase();
       (credentials[venue] ??= {})[cred[2] as (typeof CREDENTIAL_SUFFIXES)[number]] = env[key];
+      continue;
+    }
+    const ep = /^BOT4_([A-Z0-9]+)_(WS_URL|REST_URL)$/.exec(key);
+    if (ep) {
+      const v = env[key] ?? "";
+      const want = ep[2] === "WS_URL" ? /^wss?:\/\/[^\s/]+/ : /^https?:\/\/[^\s/]+/;
+      if (!want.test(v)) problems.push(`${key}=${JSON.stringify(v)}: expected a ${ep[2] === "WS_URL" ? "ws:// or wss://" : "http:// or https://"} URL`);
+      else (endpoints[ep[1]!.toLowerCase()] ??= {})[ep[2] as "WS_URL" | "REST_URL"] = v;
       continue;
     }
     problems.push(`${key}=${displayValue(key, env[key])}: unknown setting; known settings are listed by \`bot4 --help\``);
@@ -65,9 +74,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (problems.length) {
     throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}\nFix these in your .env (or the environment) and start again.`);
   }
-  return { ...(parsed.data as z_Out), credentials };
+  return { ...(parsed.data as z_Out), credentials, endpoints };
 }
-type z_Out = Omit<Config, "credentials">;
+type z_Out = Omit<Config, "credentials" | "endpoints">;
 
 /** The effective configuration as name → display string, secrets masked (for `bot4 info`). */
 export function describeConfig(c: Config): Record<string, string> {
@@ -75,6 +84,9 @@ export function describeConfig(c: Config): Record<string, string> {
   for (const key of Object.keys(settings) as (keyof typeof settings)[]) out[key] = displayValue(key, c[key]);
   for (const [venue, cr] of Object.entries(c.credentials)) {
     for (const [k, v] of Object.entries(cr)) out[`BOT4_${venue.toUpperCase()}_${k}`] = mask(v ?? "");
+  }
+  for (const [venue, e] of Object.entries(c.endpoints ?? {})) {
+    for (const [k, v] of Object.entries(e)) out[`BOT4_${venue.toUpperCase()}_${k}`] = JSON.stringify(v);
   }
   return out;
 }

@@ -37,6 +37,10 @@ export const settings = {
     schema: z.string().trim().regex(/^$|^[a-z0-9]+(,[a-z0-9]+)*$/, "a comma-separated list of venue ids such as `binance,okx` (empty: simulated venues)").default(""),
     about: "venues to connect to; empty means the built-in simulated venues",
   },
+  BOT4_SYMBOLS: {
+    schema: z.string().trim().regex(/^$|^[a-z0-9]+:[A-Za-z0-9/_:-]+(,[a-z0-9]+:[A-Za-z0-9/_:-]+)*$/, "a comma-separated list of venue:SYMBOL such as `binanceusdm:BTCUSDT,binance:ETHUSDT`").default(""),
+    about: "instruments traded on the venues of BOT4_VENUES, as venue:venue-symbol (e.g. binanceusdm:BTCUSDT)",
+  },
   BOT4_DATA: { schema: z.string().default(""), about: "recorded data replayed by paper mode (empty: the bundled slice)" },
   BOT4_REPLAY_SPEED: {
     schema: z.string().trim().regex(/^(max|\d+(\.\d+)?)$/, "`max` or a positive speed factor such as `1` or `10`").default("1"),
@@ -80,6 +84,9 @@ export const SECRET_PATTERN = /(SECRET|KEY|PASSWORD|PASSPHRASE|TOKEN|PRIVATE)/i;
 /** Per-venue credentials: BOT4_<VENUE>_API_KEY, BOT4_<VENUE>_API_SECRET, BOT4_<VENUE>_PASSPHRASE. */
 export const CREDENTIAL_SUFFIXES = ["API_KEY", "API_SECRET", "PASSPHRASE"] as const;
 
+/** Per-venue endpoints: BOT4_<VENUE>_WS_URL (market data stream base), BOT4_<VENUE>_REST_URL. */
+export const ENDPOINT_SUFFIXES = ["WS_URL", "REST_URL"] as const;
+
 export const configSchema = z.object(
   Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, v.schema])) as {
     [K in keyof typeof settings]: (typeof settings)[K]["schema"];
@@ -88,4 +95,6 @@ export const configSchema = z.object(
 
 export type Config = z.output<typeof configSchema> & {
   credentials: Record<string, Partial<Record<(typeof CREDENTIAL_SUFFIXES)[number], string>>>;
+  /** per-venue endpoint overrides: BOT4_<VENUE>_WS_URL, BOT4_<VENUE>_REST_URL (a local simulator, a testnet) */
+  endpoints: Record<string, Partial<Record<(typeof ENDPOINT_SUFFIXES)[number], string>>>;
 };
