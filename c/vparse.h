@@ -1,5 +1,6 @@
 /*
- * vparse.h — C parsers for the JSON venues (Bybit v5 public streams so far) over the received
+ * vparse.h — C parsers for the JSON venues (Bybit v5, Coinbase Advanced Trade, OKX v5, Kraken spot
+ * v2 public streams) over the received
  * bytes: one frame in, 64-byte tick records out, no allocation and no intermediate objects, the
  * same contract and counters as the Binance parser (parse.h, whose scanning primitives it shares),
  * plus the feed step that follows a parse without another FFI call: apply the records to the
@@ -41,6 +42,20 @@
  *   book of an unreadable l2 event (problem BAD_LEVEL), and pushes into the ring only the l2
  *   records of books that are SYNCED after the frame (a book that desynced on it gets a STATUS
  *   record instead): the ring never carries updates of a book that waits for its snapshot.
+ * Kraken spot v2 (`wss://ws.kraken.com/v2`):
+ *   book  -> LEVEL per {price, qty} of each data element's bids then asks (ASK on asks), SNAPSHOT
+ *            on every record of a `type: snapshot` message, LAST on the frame's final record; seq 0;
+ *            ts = the element's timestamp (RFC 3339, exact ns; 0 when absent). Numbers are JSON
+ *            numbers (a quoted one is unreadable). With the book area (bot4_vfeed_kraken) each
+ *            element goes through its pair's C book (see below) and only accepted elements' records
+ *            reach the ring; an element naming a pair not configured is counted and dropped.
+ *   trade -> TRADE per element: SELL when side is "sell" (the taker's side), seq = trade_id when a
+ *            safe integer, else 0.
+ *   heartbeat / status -> CONTROL (what = HEARTBEAT / STATUS); a method reply -> CONTROL (what =
+ *   REPLY), or VENUE_ERROR when success is false; other channels -> UNKNOWN_TYPE; a book message
+ *   without a data array or a snapshot/update type -> MISSING (what = DELTA).
+ * The usual form of a Kraken book message and of an OKX books push (compact, the venue's key order)
+ * is read in one pass; any other form goes through the general reader below, with the same result.
  * Keys may come in any order and whitespace is allowed: `data` met before `topic` is kept as a
  * span and read once the topic is known. Decimals convert exactly as Number() (parse.h).
  */

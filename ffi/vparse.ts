@@ -61,7 +61,6 @@ export class VenueFrameParser {
   private readonly pmem: AlignedBuffer;
   private readonly fmem: AlignedBuffer;
   private readonly pu64: BigUint64Array;
-  private readonly fu64: BigUint64Array;
   private readonly fi32: Int32Array;
   private readonly fu32: Uint32Array;
   private bytes: Uint8Array;
@@ -114,7 +113,6 @@ export class VenueFrameParser {
     this.pu64 = new BigUint64Array(this.pmem.buffer, this.pmem.byteOffset, P.table / 8);
     this.fi32 = new Int32Array(this.fmem.buffer, this.fmem.byteOffset, L.bytes / 4);
     this.fu32 = new Uint32Array(this.fmem.buffer, this.fmem.byteOffset, L.bytes / 4);
-    this.fu64 = new BigUint64Array(this.fmem.buffer, this.fmem.byteOffset, L.bytes / 8);
     this.inbuf = alignedBuffer(1 << 20);
     this.bytes = new Uint8Array(this.inbuf.buffer, this.inbuf.byteOffset, this.inbuf.bytes);
     this.bytesPtr = this.inbuf.ptr;
@@ -190,19 +188,25 @@ export class VenueFrameParser {
   }
   /** Connection-wide sequence (Coinbase sequence_num): gaps and stale frames counted since init. */
   get seqGaps(): number {
-    return Number(this.fu64[L.seqGaps / 8]);
+    return this.u64(L.seqGaps);
   }
   get seqStale(): number {
-    return Number(this.fu64[L.seqStale / 8]);
+    return this.u64(L.seqStale);
   }
   /** The last sequence number accepted on this connection (-1 before the first). */
   get seqLast(): number {
-    return this.fu32[L.seqStarted / 4] ? Number(this.fu64[L.seqLast / 8]) : -1;
+    return this.fu32[L.seqStarted / 4] ? this.u64(L.seqLast) : -1;
+  }
+
+  /** A u64 field read as two u32 halves (exact below 2^53): no BigInt per read on the per-frame path. */
+  private u64(off: number): number {
+    const u = this.fu32;
+    return u[off / 4]! + u[off / 4 + 1]! * 4294967296;
   }
 
   /** Records the ring had no room for, in all (the last frame's: records made - pushed, roughly). */
   get ringDrops(): number {
-    return Number(this.fu64[L.ringDrops / 8]);
+    return this.u64(L.ringDrops);
   }
 
   /**
