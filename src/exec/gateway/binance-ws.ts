@@ -261,6 +261,7 @@ export class BinanceWsGateway implements Gateway {
   private readonly rwPart: string;
   /** byte path (encodePlaceInto): the frame text buffer and the fixed pieces that depend on options */
   private readonly frame = new Uint8Array(1024);
+  private readonly frameViews: Array<Uint8Array | undefined> = [];
   private readonly hmac: HmacSha256Signer | null;
   private readonly headBytes: Uint8Array;
   private readonly rwBytes: Uint8Array;
@@ -516,8 +517,12 @@ export class BinanceWsGateway implements Gateway {
     this.pending.set(id, { kind: Kind.place, cid, symbol: req.symbol, sentAt: performance.now(), tries: 0 });
     const ts = this.now();
     const n = this.bytePath ? this.encodePlaceInto(id, req, ts) : -1;
-    if (n >= 0) this.client.sendText(this.frame, 0, n);
-    else this.client.send(this.encodePlace(id, req, ts));
+    if (n >= 0) {
+      // a whole-array view per length, made once: the frame writer copies it without a subarray
+      let v = this.frameViews[n];
+      if (v === undefined) v = this.frameViews[n] = this.frame.subarray(0, n);
+      this.client.sendText(v);
+    } else this.client.send(this.encodePlace(id, req, ts));
   }
 
   private refuse(cid: string, reason: string): void {
