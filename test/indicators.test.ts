@@ -289,6 +289,62 @@ describe("incremental update8 equals the batch kernels, bit for bit, over 1 M up
   });
 });
 
+/**
+ * All 8 lanes every step (mask 0xff, lanes at one ring slot): update8 takes its steady-state path
+ * (c/ind.c update_steady) once every lane is warm. Every output row against the batch kernels,
+ * bit for bit, for configurations that share or own their windows, cumulative and windowed VWAP,
+ * ticks (h = l = c), bars, and both mixed within one update.
+ */
+function steadyAgainstBatch(P: typeof PERIODS, n: number, seed: number, kind: "ticks" | "bars" | "mixed"): number {
+  const X = walk(n, 8, seed);
+  const tick = (i: number) => kind === "ticks" || (kind === "mixed" && ((i >> 3) + (i & 7)) % 3 !== 0);
+  const H = X.map((x, i) => (tick(i) ? x : x + (i % 5) * 0.01)), Lo = X.map((x, i) => (tick(i) ? x : x - (i % 3) * 0.01));
+  const V = X.map((_, i) => 0.5 + (i % 11));
+  const set = new NativeIndicatorSet(8, P);
+  const io = alignedBuffer(4 * 64);
+  const c = new Float64Array(io.buffer, io.byteOffset, 8), h = new Float64Array(io.buffer, io.byteOffset + 64, 8);
+  const l = new Float64Array(io.buffer, io.byteOffset + 128, 8), v = new Float64Array(io.buffer, io.byteOffset + 192, 8);
+  const rows = ["sma", "ema", "bbUpper", "bbMiddle", "bbLower", "rsi", "macd", "macdSignal", "macdHist", "atr", "zscore", "vwap"] as const;
+  const got = rows.map(() => new Float64Array(n * 8));
+  const g = set.groupView(0);
+  const idx = rows.map((r) => set.rowIndex(0, r) - set.rowIndex(0, "last"));
+  for (let t = 0; t < n; t++) {
+    c.set(X.subarray(t * 8, t * 8 + 8)); h.set(H.subarray(t * 8, t * 8 + 8)); l.set(Lo.subarray(t * 8, t * 8 + 8)); v.set(V.subarray(t * 8, t * 8 + 8));
+    expect(set.update8(0, io.ptr, io.ptr + 64, io.ptr + 128, io.ptr + 192, 0xff)).toBe(0);
+    for (let r = 0; r < rows.length; r++) got[r]!.set(g.subarray(idx[r]!, idx[r]! + 8), t * 8);
+  }
+  const want = rows.map(() => new Float64Array(n * 8));
+  const [sma, ema, up, mid, lo, rsi, macd, sig, hist, atr, z, vwap] = want as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+  B.sma(X, n, 8, P.sma, sma);
+  B.ema(X, n, 8, P.ema, ema);
+  B.bbands(X, n, 8, P.bb, P.bbK, up, mid, lo);
+  B.rsi(X, n, 8, P.rsi, rsi);
+  B.macd(X, n, 8, P.macdFast, P.macdSlow, P.macdSignal, macd, sig, hist);
+  B.atr(H, Lo, X, n, 8, P.atr, atr);
+  B.zscore(X, n, 8, P.z, z);
+  B.vwap(H, Lo, X, V, n, 8, P.vwap, vwap);
+  for (let r = 0; r < rows.length; r++) {
+    const a = got[r]!, b = want[r]!;
+    for (let i = 0; i < n * 8; i++) {
+      if (!same(a[i]!, b[i]!)) throw new Error(`${rows[r]} (${JSON.stringify(P)}, ${kind}): step ${i >> 3} lane ${i & 7}: incremental ${a[i]}, batch ${b[i]}`);
+    }
+  }
+  expect(Number.isFinite(got[10]![n * 8 - 1]!)).toBe(true); // z-score: real numbers after warm-up
+  return n * 8;
+}
+
+describe("update8 with every lane updating (the steady-state path) equals the batch kernels, bit for bit", () => {
+  test("shared windows (SMA = BB = z = 20), cumulative VWAP, ticks: 1 M updates", () => {
+    expect(steadyAgainstBatch({ ...PERIODS, z: 20 }, 125_000, 21, "ticks")).toBe(1_000_000);
+  });
+  test("own SMA(10) and z(30) windows, VWAP over 14, bars", () => {
+    steadyAgainstBatch({ ...PERIODS, sma: 10, z: 30, vwap: 14 }, 20_000, 22, "bars");
+  });
+  test("z shares SMA(30), BB(7), VWAP over 5, ticks and bars mixed within an update", () => {
+    steadyAgainstBatch({ ...PERIODS, sma: 30, bb: 7, z: 30, vwap: 5 }, 20_000, 23, "mixed");
+  });
+});
+
 describe("numerical stability: no drift over 1 M updates with large offsets", () => {
   test("rolling variance and z-score stay exact with prices at 1e9 + noise (naive running sums drift)", () => {
     const n = 1_000_000, p = 20;
