@@ -42,8 +42,9 @@ export async function main(args: string[]): Promise<number> {
   const logger = createLogger({ level: config.BOT4_LOG_LEVEL, file: config.BOT4_LOG_FILE || undefined });
   setLogger(logger);
   if (config.BOT4_MODE === "live") {
-    // configuration checked (confirmation, venues, keys): what is missing is ours, said plainly
-    throw new ConfigError(`BOT4_MODE=live: this build connects bot4 run to real venues for market data only; its order entry (BinanceWsGateway, ccxt) is not wired into the engine thread yet. Use BOT4_MODE=paper with BOT4_VENUES to trade the venues' live data on simulated execution`);
+    // configuration checked (confirmation, venues, keys): live order entry is native Binance spot
+    const other = config.BOT4_VENUES.split(",").filter((v) => v && v !== "binance");
+    if (other.length) throw new ConfigError(`BOT4_MODE=live: live order entry in bot4 run is Binance spot's WebSocket API (venue binance); ${other.join(", ")} can run with BOT4_MODE=paper (their live market data, simulated execution)`);
   }
   const speed = parseSpeed(typeof f.speed === "string" ? f.speed : config.BOT4_REPLAY_SPEED, f.speed ? "--speed" : "BOT4_REPLAY_SPEED");
   const duration = typeof f.duration === "string" ? Number(f.duration) : 0;
@@ -100,6 +101,8 @@ interface RunOptions {
   metricsPort: number;
   loops: number;
   rate: number;
+  /** BOT4_MODE=live: venues whose orders go to the real venue */
+  live?: import("../engine/paper.ts").LiveVenue[];
 }
 
 /** BOT4_RISK: JSON validated by the risk schema; empty = paper defaults. */
@@ -272,14 +275,29 @@ async function runOnVenues(o: RunOptions): Promise<number> {
     }
     live.push({ venue: Venue[v as keyof typeof Venue], binance: { market: ep.market, wsUrl: ws, restUrl: rest, symbols, channels: ["trade", "bookTicker", "depth"], depthSpeed: ep.market === "spot" ? "100ms" : "0ms" } });
   }
-  return drive(o, {
-    header: `live market data from ${venues.join(", ")} (${wanted.map((w) => `${w.venue}:${w.symbol}`).join(", ")}), simulated execution`,
+  // live order entry: Binance spot's WebSocket API with the configured keys
+  let liveVenues: import("../engine/paper.ts").LiveVenue[] | undefined;
+  if (c.BOT4_MODE === "live") {
+    const cr = c.credentials.binance ?? {};
+    const secret = cr.API_SECRET ?? "";
+    const pem = secret.includes("PRIVATE KEY");
+    liveVenues = [{
+      venue: "binance",
+      kind: "binance-ws",
+      url: c.endpoints.binance?.ORDER_URL ?? "wss://ws-api.binance.com:443/ws-api/v3",
+      apiKey: cr.API_KEY ?? "",
+      ...(pem ? { privateKey: secret } : { secret }),
+      symbols: Object.fromEntries(infos.filter((i) => i.venue === "binance").map((i) => [i.symbol, { id: i.symbol.replace("/", "") }])),
+    }];
+  }
+  return drive({ ...o, live: liveVenues }, {
+    header: `live market data from ${venues.join(", ")} (${wanted.map((w) => `${w.venue}:${w.symbol}`).join(", ")}), ${liveVenues ? "LIVE ORDERS on binance" : "simulated execution"}`,
     feeds: venues,
     records: 0,
     instruments,
     infos,
     pipeline: { tapes: [], live, staleMs: 10_000, books },
-    extra: { market: "venues", venues },
+    extra: { market: "venues", venues, mode: c.BOT4_MODE },
   });
 }
 
@@ -309,6 +327,18 @@ async function drive(o: RunOptions, d: DriveSpec): Promise<number> {
   let kill: InstanceType<typeof KillSwitch> | null = null;
   let trading: import("../engine/paper.ts").TradingInit | undefined;
   if (o.trading) {
+    // live venues: unless configured, the message-rate throttle keeps new orders inside the
+    // venue's own order limit (Binance spot: 50 orders / 10 s -> 4/s, burst 8), so risk refuses
+    // them (RATE_LIMIT) before the venue would, and venue rejections never pile up into an error storm
+    const riskIn = { ...o.trading.risk } as { maxMsgsPerSec?: number; venues?: Record<string, { maxMsgsPerSec?: number; msgBurst?: number }> };
+    if (o.live && !riskIn.maxMsgsPerSec) {
+      riskIn.venues = { ...riskIn.venues };
+      for (const l of o.live) {
+        const k = String(venues.indexOf(l.venue));
+        if (k !== "-1" && riskIn.venues[k]?.maxMsgsPerSec === undefined) riskIn.venues[k] = { ...riskIn.venues[k], maxMsgsPerSec: 4, msgBurst: 8 };
+      }
+    }
+    o.trading.risk = riskIn;
     try {
       limits = RiskLimits.create(n, o.trading.risk as never, Math.max(1, venues.length));
     } catch (e) {
@@ -331,11 +361,12 @@ async function drive(o: RunOptions, d: DriveSpec): Promise<number> {
       journal: o.trading.journal,
       killTriggers: { lossLimit: risk.dailyLossLimit ?? 0, maxDrawdown: risk.maxDrawdown ?? 0 },
       cwd: process.cwd(),
+      live: o.live,
     };
   }
   logger.info({ kernel: choice.variant, source: d.header, speed: o.speed || "max", strategy: o.trading?.strategy ?? "none", journal: o.trading?.journal || null }, "paper mode");
   const tty = process.stderr.isTTY && !o.json;
-  if (!o.json) process.stderr.write(`bot4 run: paper mode, ${d.header}, speed ${o.speed || "max"}, kernel ${choice.variant}, strategy ${o.trading ? o.trading.strategy : "none"}${o.trading?.journal ? `, journal ${o.trading.journal}` : ""} — Ctrl-C to stop${kill ? `, kill -USR2 ${process.pid} to halt trading` : ""}\n`);
+  if (!o.json) process.stderr.write(`bot4 run: ${o.live ? "LIVE mode" : "paper mode"}, ${d.header}, speed ${o.speed || "max"}, kernel ${choice.variant}, strategy ${o.trading ? o.trading.strategy : "none"}${o.trading?.journal ? `, journal ${o.trading.journal}` : ""} — Ctrl-C to stop${kill ? `, kill -USR2 ${process.pid} to halt trading` : ""}\n`);
 
   // the status line: per venue messages/s and books in sync; positions held; PnL; orders; P99
   const venueOf = d.infos.map((i) => i.venue);

@@ -48,12 +48,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       (credentials[venue] ??= {})[cred[2] as (typeof CREDENTIAL_SUFFIXES)[number]] = env[key];
       continue;
     }
-    const ep = /^BOT4_([A-Z0-9]+)_(WS_URL|REST_URL)$/.exec(key);
+    const ep = /^BOT4_([A-Z0-9]+)_(WS_URL|REST_URL|ORDER_URL)$/.exec(key);
     if (ep) {
       const v = env[key] ?? "";
-      const want = ep[2] === "WS_URL" ? /^wss?:\/\/[^\s/]+/ : /^https?:\/\/[^\s/]+/;
-      if (!want.test(v)) problems.push(`${key}=${JSON.stringify(v)}: expected a ${ep[2] === "WS_URL" ? "ws:// or wss://" : "http:// or https://"} URL`);
-      else (endpoints[ep[1]!.toLowerCase()] ??= {})[ep[2] as "WS_URL" | "REST_URL"] = v;
+      const ws = ep[2] !== "REST_URL";
+      const want = ws ? /^wss?:\/\/[^\s/]+/ : /^https?:\/\/[^\s/]+/;
+      if (!want.test(v)) problems.push(`${key}=${JSON.stringify(v)}: expected a ${ws ? "ws:// or wss://" : "http:// or https://"} URL`);
+      else (endpoints[ep[1]!.toLowerCase()] ??= {})[ep[2] as "WS_URL" | "REST_URL" | "ORDER_URL"] = v;
       continue;
     }
     problems.push(`${key}=${displayValue(key, env[key])}: unknown setting; known settings are listed by \`bot4 --help\``);

@@ -84,8 +84,8 @@ export const SECRET_PATTERN = /(SECRET|KEY|PASSWORD|PASSPHRASE|TOKEN|PRIVATE)/i;
 /** Per-venue credentials: BOT4_<VENUE>_API_KEY, BOT4_<VENUE>_API_SECRET, BOT4_<VENUE>_PASSPHRASE. */
 export const CREDENTIAL_SUFFIXES = ["API_KEY", "API_SECRET", "PASSPHRASE"] as const;
 
-/** Per-venue endpoints: BOT4_<VENUE>_WS_URL (market data stream base), BOT4_<VENUE>_REST_URL. */
-export const ENDPOINT_SUFFIXES = ["WS_URL", "REST_URL"] as const;
+/** Per-venue endpoints: BOT4_<VENUE>_WS_URL (market data stream base), _REST_URL, _ORDER_URL (WebSocket order entry). */
+export const ENDPOINT_SUFFIXES = ["WS_URL", "REST_URL", "ORDER_URL"] as const;
 
 export const configSchema = z.object(
   Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, v.schema])) as {

@@ -85,6 +85,8 @@ async function main(init: EngineInit): Promise<void> {
   const core = paper?.core ?? null;
   // a strategy sees a batch's books as of its end: trading keeps batches short
   const maxBatch = core ? 256 : MAX_BATCH;
+  const yieldsToLoop = paper?.live ?? false;
+  let lastYield = now();
   // cold path, four times a second at most: books whose stream went quiet are taken out of use;
   // the trading core acts on kill-switch trips and publishes its status
   let lastCheck = now();
@@ -156,6 +158,15 @@ async function main(init: EngineInit): Promise<void> {
       f64[F.TRADES] = trades;
       f64[F.BATCHES] = batches;
       lastSpin = -1;
+      // live gateways live on this thread's event loop (acks, fills, timers): a busy engine lets
+      // it run at least once a millisecond
+      if (yieldsToLoop) {
+        const t = now();
+        if (t - lastYield > 1e6) {
+          lastYield = t;
+          await new Promise<void>((r) => setImmediate(r));
+        }
+      }
       continue;
     }
     if (Atomics.load(i32, I.STOP) === 1) break;
@@ -182,7 +193,13 @@ async function main(init: EngineInit): Promise<void> {
     if (pending === 0) {
       // a simulated venue's next event bounds the sleep (a fill due in 2 ms is not 100 ms late)
       const due = paper ? (paper.clock.nextAt - now()) / 1e6 : Infinity;
-      Atomics.wait(i32, I.WAKE, seq, due < 100 ? (due > 0 ? due : 0) : 100);
+      const ms = due < 100 ? (due > 0 ? due : 0) : 100;
+      // with live gateways the park is asynchronous: their sockets are served while it sleeps
+      if (yieldsToLoop) {
+        const w = Atomics.waitAsync(i32, I.WAKE, seq, ms);
+        if (w.async) await w.value;
+        lastYield = now();
+      } else Atomics.wait(i32, I.WAKE, seq, ms);
       parks++;
       f64[F.PARKS] = parks;
     }

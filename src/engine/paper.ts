@@ -19,11 +19,12 @@ import type { InstrumentState } from "../../ffi/state.ts";
 import { TERMINAL, type Gateway } from "../domain/order.ts";
 import { SimExchange } from "../exec/sim/exchange.ts";
 import { SimGateway, VirtualClock } from "../exec/sim/gateway.ts";
+import type { BinanceWsGateway } from "../exec/gateway/binance-ws.ts";
 import { BpsFeeModel, ConservativeQueue, ConstantLatency } from "../exec/sim/models.ts";
 import { OrderJournal } from "../journal/journal.ts";
 import { JournaledGateway } from "../journal/journaled-gateway.ts";
 import type { RecoveryReport } from "../journal/recovery.ts";
-import { RiskLimits, type KillTriggers } from "../risk/pretrade.ts";
+import { KillReason, RiskLimits, type KillTriggers } from "../risk/pretrade.ts";
 import { IndicatorSet } from "../signal/indicators.ts";
 import type { InstrumentInfo } from "../strategy/api.ts";
 import { loadStrategy } from "../strategy/loader.ts";
@@ -50,6 +51,23 @@ export interface TradingInit {
   killTriggers: Partial<KillTriggers>;
   /** the strategy is run from this directory (relative strategy paths) */
   cwd: string;
+  /**
+   * Live order entry (BOT4_MODE=live): these venues get their real gateway instead of a simulated
+   * venue. The engine thread then yields to its event loop (the gateway's socket and timers).
+   */
+  live?: LiveVenue[];
+}
+
+export interface LiveVenue {
+  venue: string;
+  /** Binance spot WebSocket API (order.place / order.cancel, user data on the same connection) */
+  kind: "binance-ws";
+  url: string;
+  apiKey: string;
+  secret?: string;
+  privateKey?: string;
+  /** unified symbol -> the venue's id */
+  symbols: Record<string, { id: string }>;
 }
 
 function baseQuote(symbol: string): { base: string; quote: string } {
@@ -62,6 +80,8 @@ function baseQuote(symbol: string): { base: string; quote: string } {
 export interface PaperTrading {
   core: TradingCore;
   clock: VirtualClock;
+  /** real gateways run in this thread: the engine must yield to the event loop */
+  live: boolean;
   /** what TradingCore.onRecords advances: never backwards (records may be older than an idle advance) */
   advance: { advanceTo(t: number): void };
   /** after each batch: funds base currencies at the first reference prices (cold after the first) */
@@ -84,7 +104,26 @@ export async function startPaperTrading(t: TradingInit, deps: { books: BookSet; 
   const tradeIdPrefix = journal ? journal.session.prefix : `${Date.now().toString(36)}-`;
   const toFund: Array<{ inst: number; ex: SimExchange; base: string }> = [];
   const fundedQuote = new Set<string>(), fundedBase = new Set<string>();
+  const liveVenues = new Map((t.live ?? []).map((l) => [l.venue, l]));
+  const liveGateways = new Map<string, BinanceWsGateway>();
+  // set once the core exists: a venue error storm trips the kill switch (no retry storm)
+  let onStorm: (detail: string) => void = () => {};
+  for (const l of liveVenues.values()) {
+    const { BinanceWsGateway } = await import("../exec/gateway/binance-ws.ts");
+    const g = new BinanceWsGateway({
+      url: l.url, apiKey: l.apiKey, secret: l.secret, privateKey: l.privateKey, venue: l.venue, symbols: l.symbols,
+      onErrorStorm: (i) => onStorm(`${i.venue}: ${i.errors} errors within ${i.windowMs} ms, last: ${i.last}`),
+    });
+    try {
+      await Promise.race([g.start(), Bun.sleep(15_000).then(() => Promise.reject(new Error("no session within 15 s")))]);
+    } catch (e) {
+      await g.close();
+      throw new Error(`${l.venue}: cannot open the order-entry session at ${l.url}: ${(e as Error).message}`);
+    }
+    liveGateways.set(l.venue, g);
+  }
   for (const i of t.instruments) {
+    if (liveVenues.has(i.venue)) continue;
     let ex = sims.get(i.venue);
     if (!ex) {
       ex = new SimExchange({ venue: i.venue, fees: new BpsFeeModel(t.makerBps, t.takerBps), queue: new ConservativeQueue(), seed: 1, tradeIdPrefix });
@@ -101,15 +140,17 @@ export async function startPaperTrading(t: TradingInit, deps: { books: BookSet; 
   const gateways = new Map<string, Gateway>();
   const journaled: JournaledGateway[] = [];
   const recovery: RecoveryReport[] = [];
+  const all = new Map<string, Gateway>([...inner, ...liveGateways]);
   if (journal) {
-    for (const [venue, g] of inner) {
+    for (const [venue, g] of all) {
       const jg = new JournaledGateway(g, journal);
-      // a fresh simulated venue holds none of an earlier run's orders: nothing can be in flight
-      recovery.push(await jg.recover({ inFlightGraceMs: 0 }));
+      // a fresh simulated venue holds none of an earlier run's orders: nothing can be in flight;
+      // a real venue gets the full procedure (in-flight grace, fills, open orders, adoption)
+      recovery.push(await jg.recover(liveGateways.has(venue) ? {} : { inFlightGraceMs: 0 }));
       journaled.push(jg);
       gateways.set(venue, jg);
     }
-  } else for (const [venue, g] of inner) gateways.set(venue, g);
+  } else for (const [venue, g] of all) gateways.set(venue, g);
 
   const limits = RiskLimits.attach(t.limits.shared, n, t.limits.venues);
   const core = new TradingCore({
@@ -129,6 +170,7 @@ export async function startPaperTrading(t: TradingInit, deps: { books: BookSet; 
     sampleNs: 1e9,
     killTriggers: t.killTriggers,
   });
+  onStorm = (detail) => core.kill.trip(KillReason.ERROR_RATE, detail);
   core.start();
   const refPrice = core.market.refPrice;
   let unfunded = toFund.length;
@@ -147,6 +189,7 @@ export async function startPaperTrading(t: TradingInit, deps: { books: BookSet; 
   return {
     core,
     clock,
+    live: liveGateways.size > 0,
     advance: { advanceTo: (ts: number) => (ts > clock.now() ? clock.advanceTo(ts) : undefined) },
     afterBatch,
     journal,
@@ -157,6 +200,11 @@ export async function startPaperTrading(t: TradingInit, deps: { books: BookSet; 
       // the simulated venues answer the cancels at their latency: run the clock past them
       clock.advanceTo(Math.max(nowNs, clock.now()));
       clock.drain();
+      // real venues answer over their sockets: wait (up to 5 s) until the core has nothing open
+      if (liveGateways.size > 0) {
+        const end = Date.now() + 5000;
+        while (core.openOrderCount > 0 && Date.now() < end) await Bun.sleep(5);
+      }
       let cancelsSent = 0, stillLive = 0;
       if (journal) {
         // what the journal still holds live (none, unless a venue failed to answer) is cancelled
@@ -171,11 +219,15 @@ export async function startPaperTrading(t: TradingInit, deps: { books: BookSet; 
           jg.cancel(x.symbol, x.client_id);
           cancelsSent++;
         }
-        if (cancelsSent > 0) clock.drain();
+        if (cancelsSent > 0) {
+          clock.drain();
+          if (liveGateways.size > 0) await Bun.sleep(1000);
+        }
         stillLive = (await live()).length;
         journal.store.event("shutdown", null, { cancelsSent, stillLive });
         await journal.close(true);
       }
+      for (const g of liveGateways.values()) await g.close();
       return { cancelsSent, stillLive };
     },
   };

@@ -608,6 +608,11 @@ export class TradingCore implements StrategyContext {
     }
   }
 
+  /** orders sent and not yet terminal */
+  get openOrderCount(): number {
+    return this.liveByInst.reduce((a, x) => a + x.size, 0);
+  }
+
   /** Stops the strategy, cancels what is open; the caller then drains its clock / gateways. */
   stop(): void {
     if (this.stopped) return;
