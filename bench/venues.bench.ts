@@ -19,6 +19,9 @@
  *    no socket; every request ccxt might make throws. At the end its order book's top levels must
  *    equal ours, so ccxt did process the frames;
  *  - JSON.parse alone per frame, for reference, and ns per book level where frames carry levels.
+ * The three run interleaved (each of REPS runs: every handler once from a fresh state, the order
+ * rotated), so a load that comes and goes on the shared box weighs on all of them alike; figures
+ * are medians over the runs.
  *
  * Frames: Bybit v5 linear orderbook.200 + publicTrade and Coinbase Advanced Trade l2_data +
  * market_trades from the cryptofeed v3 captures, Kraken v1 book-1000 and trades from cryptofeed raw logs,
@@ -113,31 +116,44 @@ function tape(frames: string[], classify: (f: string) => { cls: number; levels: 
 }
 
 /**
- * ns per frame of each class (and of all frames, index 3), median over `reps` runs; each run
- * starts a fresh handler state (`begin`) and hands it every frame in order. Each frame is timed
- * on its own (two performance.now() calls, tens of ns, the same for every handler) so snapshots,
- * which weigh hundreds of updates, are reported apart. The ring is drained every 64 frames,
- * outside the timed calls: the consumer's work, not the handler's.
+ * One pass of a fresh handler over the tape: ns per frame of each class and of all frames (index
+ * 3). Each frame is timed on its own (two performance.now() calls, tens of ns, the same for every
+ * handler) so snapshots, which weigh hundreds of updates, are reported apart. The ring is drained
+ * every 64 frames, outside the timed calls: the consumer's work, not the handler's.
  */
-function timeByClass(t: Tape, begin: () => (text: string) => void, reps = REPS): Float64Array {
-  const runs = [0, 1, 2, 3].map(() => new Float64Array(reps));
+function pass(t: Tape, handle: (text: string) => void): Float64Array {
   const count = new Float64Array(3);
   for (let k = 0; k < t.cls.length; k++) count[t.cls[k]!]!++;
   const frames = t.frames, cls = t.cls;
-  for (let r = 0; r < reps; r++) {
-    const handle = begin();
-    const acc = new Float64Array(3);
-    for (let k = 0; k < frames.length; k++) {
-      const t0 = performance.now();
-      handle(frames[k]!);
-      acc[cls[k]!]! += performance.now() - t0;
-      if (k % DRAIN_EVERY === DRAIN_EVERY - 1) drain();
-    }
-    drain();
-    for (let c = 0; c < 3; c++) runs[c]![r] = count[c]! > 0 ? (acc[c]! * 1e6) / count[c]! : NaN;
-    runs[3]![r] = ((acc[0]! + acc[1]! + acc[2]!) * 1e6) / frames.length;
+  const acc = new Float64Array(3);
+  for (let k = 0; k < frames.length; k++) {
+    const t0 = performance.now();
+    handle(frames[k]!);
+    acc[cls[k]!]! += performance.now() - t0;
+    if (k % DRAIN_EVERY === DRAIN_EVERY - 1) drain();
   }
-  return Float64Array.from(runs, (x) => percentiles(x).p50);
+  drain();
+  const out = new Float64Array(4);
+  for (let c = 0; c < 3; c++) out[c] = count[c]! > 0 ? (acc[c]! * 1e6) / count[c]! : NaN;
+  out[3] = ((acc[0]! + acc[1]! + acc[2]!) * 1e6) / frames.length;
+  return out;
+}
+
+/**
+ * Several handlers on the same tape with their runs interleaved (run r: every handler once, the
+ * order rotated each run), so that a load that comes and goes on the shared box weighs on all of
+ * them alike; medians per handler and class.
+ */
+function timeTogether(t: Tape, begins: Array<() => (text: string) => void>, reps = REPS): Float64Array[] {
+  const runs = begins.map(() => [0, 1, 2, 3].map(() => new Float64Array(reps)));
+  for (let r = 0; r < reps; r++) {
+    for (let j = 0; j < begins.length; j++) {
+      const h = (j + r) % begins.length;
+      const res = pass(t, begins[h]!());
+      for (let c = 0; c < 4; c++) runs[h]![c]![r] = res[c]!;
+    }
+  }
+  return runs.map((rs) => Float64Array.from(rs, (x) => percentiles(x).p50));
 }
 
 /**
@@ -278,14 +294,24 @@ function offlineCcxt(id: string, url: string, specs: MarketSpec[], options: Reco
 
 /** ccxt from an empty state each run, each frame through its WsClient.onMessage; fails on any reject. */
 function timeCcxt(t: Tape, make: () => OfflineCcxt, reps = REPS): { ns: Float64Array; last: OfflineCcxt } {
+  const { theirs, last } = measure(t, [], make, reps);
+  return { ns: theirs, last };
+}
+
+/**
+ * JSON.parse alone, our feed and ccxt (a fresh one each run, each frame through its
+ * WsClient.onMessage) on the same tape, runs interleaved; fails on any frame ccxt rejected.
+ */
+function measure(t: Tape, ours: Array<() => (text: string) => void>, make: () => OfflineCcxt, reps = REPS): { json: Float64Array; ours: Float64Array; theirs: Float64Array; last: OfflineCcxt } {
   let last = make();
-  const ns = timeByClass(t, () => {
+  const ccxtRun = () => {
     last = make();
     const client = last.client;
     return (text: string) => client.onMessage({ data: text });
-  }, reps);
+  };
+  const r = timeTogether(t, ours.length ? [jsonParse, ours[0]!, ccxtRun] : [ccxtRun], reps);
   if (last.rejects.length > 0) throw new Error(`ccxt rejected ${last.rejects.length} frames, first: ${String(last.rejects[0])}`);
-  return { ns, last };
+  return ours.length ? { json: r[0]!, ours: r[1]!, theirs: r[2]!, last } : { json: r[0]!, ours: r[0]!, theirs: r[0]!, last };
 }
 
 /** What sameTop reads of our books: the TypeScript L2Book or the feeds' C books (CBook). */
@@ -364,12 +390,10 @@ if (!skip("Bybit", BYBIT_FILE)) {
   const url = "wss://stream.bybit.com/v5/public/linear";
   const feed = new BybitFeed({ ...quiet, wsUrl: url, transport: lb.factory, depth: 200, symbols: symbols.map((symbol, instrument) => ({ symbol, instrument })), channels: ["orderbook", "publicTrade"] });
   feed.start();
-  const json = timeByClass(t, jsonParse);
-  const ours = timeByClass(t, feedFrames(lb));
+  const specs = symbols.map((s) => ({ id: s, symbol: bybitUnified(s, "linear"), type: "swap" as const, contractSize: 1 }));
+  const { json, ours, theirs, last } = measure(t, [feedFrames(lb)], () => offlineCcxt("bybit", url, specs));
   const c = feed.counters;
   if (c.gaps || c.crossed || c.bookMalformed || c.malformed || c.ringDrops || c.unknownSymbols || c.stale || c.discarded) throw new Error(`Bybit feed did not replay clean: ${JSON.stringify(c)}`);
-  const specs = symbols.map((s) => ({ id: s, symbol: bybitUnified(s, "linear"), type: "swap" as const, contractSize: 1 }));
-  const { ns: theirs, last } = timeCcxt(t, () => offlineCcxt("bybit", url, specs));
   symbols.forEach((s, i) => sameTop("Bybit", feed.sync(i)!.book, last.ex.orderbooks[bybitUnified(s, "linear")], s));
   if (!last.ex.trades[bybitUnified(symbols[0]!, "linear")]?.length) throw new Error("Bybit: ccxt kept no trades");
   feed.stop();
@@ -404,12 +428,10 @@ if (!skip("Coinbase", COINBASE_FILE)) {
   const lb = loopback();
   const feed = new CoinbaseFeed({ ...quiet, transport: lb.factory, symbols: products.map((symbol, instrument) => ({ symbol, instrument })), channels: ["level2", "market_trades"] });
   feed.start();
-  const json = timeByClass(t, jsonParse);
-  const ours = timeByClass(t, feedFrames(lb));
+  const specs = products.map((p) => ({ id: p, symbol: coinbaseUnified(p), type: "spot" as const }));
+  const { json, ours, theirs, last } = measure(t, [feedFrames(lb)], () => offlineCcxt("coinbase", "wss://advanced-trade-ws.coinbase.com", specs));
   const c = feed.counters;
   if (c.gaps || c.stale || c.malformed || c.ringDrops || c.unknownSymbols || feed.sync.counters.crossed || feed.sync.counters.discarded) throw new Error(`Coinbase feed did not replay clean: ${JSON.stringify(c)}`);
-  const specs = products.map((p) => ({ id: p, symbol: coinbaseUnified(p), type: "spot" as const }));
-  const { ns: theirs, last } = timeCcxt(t, () => offlineCcxt("coinbase", "wss://advanced-trade-ws.coinbase.com", specs));
   for (const p of products) sameTop("Coinbase", feed.sync.products.get(p)!.book, last.ex.orderbooks[coinbaseUnified(p)]);
   if (!last.ex.trades[coinbaseUnified(products[0]!)]?.length) throw new Error("Coinbase: ccxt kept no trades");
   feed.stop();
@@ -483,17 +505,15 @@ if (!skip("Kraken", KRAKEN_FILE)) {
   const symbols = pairs.map((p, instrument) => ({ symbol: krakenSpotUnified(p), instrument, pricePrecision: precision.get(p)!.price, qtyPrecision: precision.get(p)!.qty }));
   const feed = new KrakenFeed({ ...quiet, transport: lb.factory, depth: 1000, channels: ["book", "trade"], symbols });
   feed.start();
-  const json = timeByClass(t, jsonParse);
-  const ours = timeByClass(t, feedFrames(lb));
+  const url = "wss://ws.kraken.com/v2";
+  const specs = pairs.map((p) => ({ id: krakenSpotUnified(p), symbol: krakenSpotUnified(p), type: "spot" as const }));
+  const { json, ours, theirs, last } = measure(t, [feedFrames(lb)], () => offlineCcxt("kraken", url, specs));
   const fc = feed.counters;
   const checked = symbols.reduce((a, s) => a + feed.sync(s.symbol)!.counters.checksumsChecked, 0);
   if (fc.checksumMismatches || fc.crossed || fc.bookMalformed || fc.malformed || fc.ringDrops || fc.unknownSymbols || fc.skipped || checked < fc.applied + fc.snapshots) {
     throw new Error(`Kraken v2 feed did not replay clean: ${JSON.stringify(fc)}, ${checked} checksums checked`);
   }
 
-  const url = "wss://ws.kraken.com/v2";
-  const specs = pairs.map((p) => ({ id: krakenSpotUnified(p), symbol: krakenSpotUnified(p), type: "spot" as const }));
-  const { ns: theirs, last } = timeCcxt(t, () => offlineCcxt("kraken", url, specs));
   for (const s of symbols) sameTop("Kraken", feed.sync(s.symbol)!.book, last.ex.orderbooks[s.symbol], s.symbol);
   if (trades > 0 && !Object.values(last.ex.trades as Record<string, unknown[]>).some((x) => x.length > 0)) throw new Error("Kraken: ccxt kept no trades");
   feed.stop();
@@ -535,17 +555,15 @@ if (!ONLY || ONLY.has("okx")) {
   const url = "wss://ws.okx.com:8443/ws/v5/public";
   const feed = new OkxFeed({ ...quiet, wsUrl: url, transport: lb.factory, symbols: ids.map((instId, instrument) => ({ instId, instrument })), channels: ["books", "trades"] });
   feed.start();
-  const json = timeByClass(t, jsonParse);
-  const ours = timeByClass(t, feedFrames(lb));
-  const c = feed.counters;
-  if (c.gaps || c.checksumMismatches || c.crossed || c.bookMalformed || c.malformed || c.ringDrops || c.unknownSymbols || c.withheld) throw new Error(`OKX feed did not replay clean: ${JSON.stringify(c)}`);
   const specs = ids.map((id) => ({ id, symbol: okxUnified(id), type: id.endsWith("-SWAP") ? ("swap" as const) : ("spot" as const), contractSize: 1 }));
-  const { ns: theirs, last } = timeCcxt(t, () => {
+  const { json, ours, theirs, last } = measure(t, [feedFrames(lb)], () => {
     const o = offlineCcxt("okx", url, specs);
     // as after watchOrderBook: handleOrderBook stops at a books message whose hash is not subscribed
     for (const s of specs) o.client.subscriptions[`books:${s.symbol}`] = {};
     return o;
   });
+  const c = feed.counters;
+  if (c.gaps || c.checksumMismatches || c.crossed || c.bookMalformed || c.malformed || c.ringDrops || c.unknownSymbols || c.withheld) throw new Error(`OKX feed did not replay clean: ${JSON.stringify(c)}`);
   ids.forEach((id, i) => sameTop("OKX", feed.sync(i)!.book, last.ex.orderbooks[okxUnified(id)], id));
   const checked = ids.reduce((a, _, i) => a + feed.sync(i)!.counters.checksumsChecked, 0);
   if (checked < c.snapshots + c.applied) throw new Error(`OKX: only ${checked} checksums checked`);

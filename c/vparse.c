@@ -966,16 +966,16 @@ static inline uint32_t okx_lower(const okx_level_t *l, uint32_t n, double key) {
 }
 
 static inline void okx_text_set(okx_text_t *t, const uint8_t *ps, uint32_t pn, const uint8_t *ss, uint32_t sn) {
-  t->plen = (uint8_t)pn;
-  t->slen = (uint8_t)sn;
-  memcpy(t->p, ps, pn);
-  memcpy(t->s, ss, sn);
+  t->len = (uint8_t)(pn + 1 + sn);
+  memcpy(t->t, ps, pn);
+  t->t[pn] = ':';
+  memcpy(t->t + pn + 1, ss, sn);
 }
 
 /* One level of a push (size 0 removes) with its received texts. 0 when a text is longer than a
  * slot holds or the side is past its room. */
 static int okx_set(bot4_okx_book_t *o, uint32_t s, double price, double size, const uint8_t *ps, uint32_t pn, const uint8_t *ss, uint32_t sn) {
-  if (pn > sizeof o->slot[0].p || sn > sizeof o->slot[0].s) return 0;
+  if (pn + 1 + sn > sizeof o->slot[0].t) return 0;
   const double key = s ? -price : price;
   okx_level_t *l = o->lv[s] + o->head[s];
   const uint32_t n = o->n[s];
@@ -1026,7 +1026,7 @@ static int okx_set(bot4_okx_book_t *o, uint32_t s, double price, double size, co
  * Computed again only when one of those levels changed. */
 static int32_t okx_checksum(bot4_okx_book_t *o) {
   if (!o->dirty) return o->crc;
-  uint8_t text[2 * BOT4_OKX_CHECK_LEVELS * (sizeof o->slot[0].p + sizeof o->slot[0].s + 2) + 64];
+  uint8_t text[2 * BOT4_OKX_CHECK_LEVELS * (sizeof o->slot[0].t + 1) + 64];
   uint32_t w = 0;
   const okx_level_t *l[2] = {o->lv[0] + o->head[0], o->lv[1] + o->head[1]};
   uint32_t n[2];
@@ -1036,16 +1036,14 @@ static int32_t okx_checksum(bot4_okx_book_t *o) {
     for (uint32_t s = 0; s < 2; s++) {
       if (i >= n[s]) continue;
       const okx_text_t *t = &o->slot[l[s][o->n[s] - 1 - i].tx];
-      /* whole fields (fixed sizes: vector moves, no call); the lengths keep what counts */
-      if (w) text[w++] = ':';
-      memcpy(text + w, t->p, sizeof t->p);
-      w += t->plen;
+      /* ':' then the whole field (a fixed size: vector moves, no call); its length keeps what
+       * counts. The text starts at text + 1: the first level has no ':' before it. */
       text[w++] = ':';
-      memcpy(text + w, t->s, sizeof t->s);
-      w += t->slen;
+      memcpy(text + w, t->t, sizeof t->t);
+      w += t->len;
     }
   if (!okx_crc_ready) okx_crc_init();
-  o->crc = (int32_t)okx_crc32(text, w);
+  o->crc = (int32_t)(w ? okx_crc32(text + 1, w - 1) : okx_crc32(text, 0));
   o->dirty = 0;
   return o->crc;
 }
@@ -1402,12 +1400,24 @@ static int okx_fast_book(okx_t *o, const uint8_t *buf, uint32_t len, bot4_tick_t
   else if (CB_LIT(q, e, "snapshot\"")) o->action = 1, q += 9;
   else return 0;
   if (!(q = CB_LIT(q, e, ",\"data\":[{\"asks\":"))) return 0;
-  o->asks_at = 0;
-  o->asks_first = 1;
+  /* asks come first: they are read into the upper half of the records and moved after the bids
+   * (the normaliser's order), which is cheaper than turning the whole push around */
+  const uint32_t half = cap / 2;
+  o->lv = half;
   if (!(q = okx_quick_side(q, e, o, buf, out, cap, spans, BOT4_FLAG_ASK))) return 0;
+  const uint32_t na = o->lv - half;
   if (!(q = CB_LIT(q, e, ",\"bids\":"))) return 0;
-  o->bids_at = o->lv;
-  if (!(q = okx_quick_side(q, e, o, buf, out, cap, spans, 0))) return 0;
+  o->lv = 0;
+  if (!(q = okx_quick_side(q, e, o, buf, out, half, spans, 0))) return 0;
+  const uint32_t nb = o->lv;
+  if (na) {
+    memmove(out + nb, out + half, (size_t)na * sizeof *out);
+    if (spans) memmove(spans + 4 * nb, spans + 4 * half, (size_t)na * 4 * sizeof *spans);
+  }
+  o->lv = nb + na;
+  o->bids_at = 0;
+  o->asks_at = nb;
+  o->asks_first = 0;
   if (!(q = CB_LIT(q, e, ",\"ts\":\""))) return 0;
   const uint8_t *tb = q;
   uint64_t ts = 0;
