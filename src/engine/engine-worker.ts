@@ -83,8 +83,9 @@ async function main(init: EngineInit): Promise<void> {
     status = new TradingStatus(init.trading.status, Math.max(1, init.instruments));
   }
   const core = paper?.core ?? null;
-  // a strategy sees a batch's books as of its end: trading keeps batches short
-  const maxBatch = core ? 256 : MAX_BATCH;
+  // a strategy sees a batch's books as of its end, and decides after the whole batch: trading keeps
+  // batches short (32 records: tick-to-decision ~2x lower than at 256 for ~10 % more per-batch work)
+  const maxBatch = core ? 32 : MAX_BATCH;
   const yieldsToLoop = paper?.live ?? false;
   let lastYield = now();
   // cold path, four times a second at most: books whose stream went quiet are taken out of use;

@@ -132,6 +132,9 @@ export class TradingCore implements StrategyContext {
   private readonly liveByInst: Array<Set<LiveOrder>> = [];
   private readonly idOf = new Map<LiveOrder, string>();
   private readonly openPerInst: Int32Array;
+  /** 1 / lot and 1 / tick per instrument when they are integers (0: the general path) */
+  private readonly lotInv: Float64Array;
+  private readonly tickInv: Float64Array;
   private readonly params: Record<string, number>;
   private readonly stats: VenueStats[];
   private readonly idPrefix: string;
@@ -174,6 +177,12 @@ export class TradingCore implements StrategyContext {
     });
     this.sim = o.instruments.map((i) => o.sims?.get(i.venue));
     this.openPerInst = new Int32Array(Math.max(1, n));
+    const inv = (step: number) => {
+      const k = Math.round(1 / step);
+      return step > 0 && k > 0 && Math.abs(k * step - 1) < 1e-12 ? k : 0;
+    };
+    this.lotInv = Float64Array.from({ length: Math.max(1, n) }, (_, i) => inv(o.instruments[i]?.lotSize ?? 0));
+    this.tickInv = Float64Array.from({ length: Math.max(1, n) }, (_, i) => inv(o.instruments[i]?.tickSize ?? 0));
     for (let i = 0; i < Math.max(1, n); i++) this.liveByInst.push(new Set());
     this.snapshotSeen = new Uint8Array(Math.max(1, n));
     this.stats = this.venueNames.map((venue) => ({ venue, orders: 0, rejectedByRisk: 0, rejectedByVenue: 0, fills: 0, filledAmount: 0, orderedAmount: 0, fees: 0, turnover: 0 }));
@@ -468,13 +477,24 @@ export class TradingCore implements StrategyContext {
       return "";
     }
     // venue steps: amounts down to the lot, prices to the tick (buys down, sells up: never more aggressive than asked)
-    if (info.lotSize > 0) amount = Math.floor(amount / info.lotSize + 1e-9) * info.lotSize;
-    if (info.tickSize > 0 && price === price) {
-      const q = price / info.tickSize;
-      price = (side === 0 ? Math.floor(q + 1e-9) : Math.ceil(q - 1e-9)) * info.tickSize;
-      price = Number(price.toFixed(12));
+    // steps that are 1/integer (0.1, 0.001, 0.25 is not): multiply by the integer and divide back,
+    // which lands on the double nearest the decimal (61803.2, not 61803.200000000004) with no
+    // string formatting; other steps take the general path
+    const li = this.lotInv[inst]!, ti = this.tickInv[inst]!;
+    if (li > 0) amount = Math.floor(amount * li + 1e-9) / li;
+    else {
+      if (info.lotSize > 0) amount = Math.floor(amount / info.lotSize + 1e-9) * info.lotSize;
+      amount = Number(amount.toFixed(12));
     }
-    amount = Number(amount.toFixed(12));
+    if (price === price) {
+      if (ti > 0) {
+        const q = price * ti;
+        price = (side === 0 ? Math.floor(q + 1e-9) : Math.ceil(q - 1e-9)) / ti;
+      } else if (info.tickSize > 0) {
+        const q = price / info.tickSize;
+        price = Number(((side === 0 ? Math.floor(q + 1e-9) : Math.ceil(q - 1e-9)) * info.tickSize).toFixed(12));
+      }
+    }
     const w0 = wallNow();
     const code = this.risk.check(inst, this.venueIdx[inst]!, side, price, amount, this.t);
     const w1 = wallNow();

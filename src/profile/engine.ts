@@ -1,8 +1,14 @@
 /**
  * The engine `bot4 profile` drives: TradingCore with C books, instrument state and indicators,
- * one SimExchange behind a SimGateway per venue on a virtual clock (paper trading on recorded
- * data, as `bot4 backtest` sets it up), a built-in strategy. Built the same way on the main thread
- * and in the pipeline Workers, so every throughput figure runs the same engine work.
+ * a built-in strategy, and per venue either
+ *  - "sim": a SimExchange behind a SimGateway on a virtual clock (paper trading on recorded data,
+ *    as `bot4 backtest` sets it up: the simulated venue's matching and book upkeep run in the
+ *    engine's thread), or
+ *  - "stub": the live path — what the engine does when its venues are elsewhere. A stub venue
+ *    answers every order with an ack and every cancel with `cancelled`, delivered before the next
+ *    batch as a venue's answers arrive between batches; no fills, no matching in this thread.
+ * Built the same way on the main thread and in the pipeline Workers, so every throughput figure
+ * runs the same engine work.
  */
 import { BookRule, BookSet } from "../../ffi/book.ts";
 import { InstrumentState } from "../../ffi/state.ts";
@@ -13,9 +19,10 @@ import { SimGateway, VirtualClock } from "../exec/sim/gateway.ts";
 import { BpsFeeModel, ConservativeQueue, ConstantLatency } from "../exec/sim/models.ts";
 import { IndicatorSet } from "../signal/indicators.ts";
 import type { InstrumentInfo, Strategy } from "../strategy/api.ts";
+import type { ExecReport, Gateway, OrderRequest, VenueOrder } from "../domain/order.ts";
 import { BUILTIN } from "../strategy/loader.ts";
 
-export const MAX_BATCH = 256;
+export const MAX_BATCH = 32;
 
 export interface EngineSpec {
   instruments: Array<{ venue: string; symbol: string; tickSize: number; lotSize: number; firstPrice: number }>;
@@ -24,6 +31,42 @@ export interface EngineSpec {
   seed: number;
   /** receive time of the first record (ns), where the virtual clock starts */
   firstTs: number;
+  /** "sim" (default): simulated venues in this thread; "stub": the live path (see the header) */
+  venues?: "sim" | "stub";
+}
+
+/** A venue elsewhere: acks and cancels answered, delivered by deliver() (between batches). */
+export class StubVenue implements Gateway {
+  private handler: (r: ExecReport) => void = () => {};
+  private pending: ExecReport[] = [];
+  private readonly open = new Map<string, OrderRequest>();
+  constructor(readonly venue: string) {}
+  onReport(h: (r: ExecReport) => void): void {
+    this.handler = h;
+  }
+  submit(req: OrderRequest): void {
+    this.open.set(req.clientOrderId, req);
+    this.pending.push({ kind: "ack", venue: this.venue, symbol: req.symbol, clientOrderId: req.clientOrderId, side: req.side, lastAmount: 0, lastPrice: 0, filled: 0, remaining: req.amount, fee: 0, venueTimeMs: 0 });
+  }
+  cancel(symbol: string, clientOrderId: string): void {
+    const req = this.open.get(clientOrderId);
+    if (!req) return;
+    this.open.delete(clientOrderId);
+    this.pending.push({ kind: "cancelled", venue: this.venue, symbol, clientOrderId, side: req.side, lastAmount: 0, lastPrice: 0, filled: 0, remaining: req.amount, fee: 0, venueTimeMs: 0 });
+  }
+  deliver(): void {
+    if (this.pending.length === 0) return;
+    const p = this.pending;
+    this.pending = [];
+    for (const r of p) this.handler(r);
+  }
+  async openOrders(): Promise<VenueOrder[]> {
+    return [];
+  }
+  async fills(): Promise<ExecReport[]> {
+    return [];
+  }
+  async close(): Promise<void> {}
 }
 
 export interface Engine {
@@ -33,6 +76,8 @@ export interface Engine {
   state: InstrumentState;
   indicators: IndicatorSet;
   strategy: Strategy;
+  /** delivers the stub venues' answers (no-op with simulated venues) */
+  deliver(): void;
 }
 
 export function ruleFor(venue: string): number {
@@ -81,11 +126,21 @@ export function buildEngine(spec: EngineSpec, strategy?: Strategy): Engine {
   const instruments: InstrumentInfo[] = spec.instruments.map((x, id) => ({ id, venue: x.venue, symbol: x.symbol, tickSize: x.tickSize, lotSize: x.lotSize }));
   const clock = new VirtualClock(0);
   const sims = new Map<string, SimExchange>();
-  const gateways = new Map<string, SimGateway>();
+  const gateways = new Map<string, Gateway>();
+  const stubs: StubVenue[] = [];
+  const stub = spec.venues === "stub";
   const latency = new ConstantLatency(100_000, 100_000);
   const funded = new Set<string>();
   const capital = 100_000;
   for (const i of spec.instruments.map((x, id) => ({ ...x, id }))) {
+    if (stub) {
+      if (!gateways.has(i.venue)) {
+        const v = new StubVenue(i.venue);
+        stubs.push(v);
+        gateways.set(i.venue, v);
+      }
+      continue;
+    }
     let ex = sims.get(i.venue);
     if (!ex) {
       ex = new SimExchange({ venue: i.venue, fees: new BpsFeeModel(1, 4), queue: new ConservativeQueue(), seed: spec.seed });
@@ -110,7 +165,7 @@ export function buildEngine(spec: EngineSpec, strategy?: Strategy): Engine {
     params: spec.params,
     clock,
     gateways,
-    sims,
+    sims: stub ? undefined : sims,
     books,
     state,
     indicators,
@@ -121,7 +176,10 @@ export function buildEngine(spec: EngineSpec, strategy?: Strategy): Engine {
   });
   clock.advanceTo(spec.firstTs);
   core.start();
-  return { core, clock, books, state, indicators, strategy: s };
+  const deliver = stubs.length === 0 ? () => {} : () => {
+    for (const v of stubs) v.deliver();
+  };
+  return { core, clock, books, state, indicators, strategy: s, deliver };
 }
 
 /** Feeds records start..start+n-1 (masked) to the engine in steps of at most MAX_BATCH. */
@@ -129,6 +187,7 @@ export function step(e: Engine, u8: Uint8Array, u32: Uint32Array, f64: Float64Ar
   let k = 0;
   while (k < n) {
     const m = n - k < MAX_BATCH ? n - k : MAX_BATCH;
+    e.deliver();
     e.core.onRecords(u8, u32, f64, ptr, mask, start + k, m, e.clock);
     k += m;
   }

@@ -86,7 +86,12 @@ function run(job: PipelineJob): PipelineResult {
     for (let c = 0; c < chunks; c++) {
       const r = cp!.parse(c, s.ptr, STAGE_RECORDS);
       let put = 0;
-      while (put < r) put += r0.push(s.ptr + put * TICK_BYTES, r - put);
+      for (;;) {
+        put += r0.push(s.ptr + put * TICK_BYTES, r - put);
+        if (put >= r) break;
+        // a full ring: nap 20 µs rather than spin on a core the engine may need
+        Atomics.wait(flags, 0, 1, 0.02);
+      }
       records += r;
       batches++;
     }
@@ -101,6 +106,7 @@ function run(job: PipelineJob): PipelineResult {
         if (Atomics.load(flags, 1) === 1 && r0.available(1) === 0) break;
         continue;
       }
+      e!.deliver();
       core.onRecords(u8, u32, f64, p, mask, r0.tailSlot, n, clock);
       r0.release(n);
       records += n;

@@ -252,8 +252,7 @@ export class SimExchange {
     }
     const isBid = side === "buy";
     const lad = isBid ? s.bids : s.asks;
-    const prev = lad.get(ticks);
-    lad.set(ticks, amount);
+    const prev = lad.put(ticks, amount);
     // our resting orders at this price on the same side: their queue ahead moves per the model
     const mine = isBid ? s.buys : s.sells;
     for (const o of mine) if (o.ticks === ticks) o.front = this.queue.levelChanged(o.front, prev, amount);

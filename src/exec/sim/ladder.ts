@@ -30,9 +30,14 @@ export class Ladder {
   }
   /** sets the amount at `ticks` (0 removes the level) */
   set(ticks: number, amount: number): void {
+    this.put(ticks, amount);
+  }
+  /** sets the amount at `ticks` (0 removes the level) and returns the amount it had (one search) */
+  put(ticks: number, amount: number): number {
     const key = this.sign * ticks, k = this.k, a = this.a, n = k.length;
     const i = this.lower(key);
     if (i < n && k[i] === key) {
+      const prev = a[i]!;
       if (amount > 0) a[i] = amount;
       else if (i === n - 1) {
         k.pop();
@@ -41,7 +46,9 @@ export class Ladder {
         k.splice(i, 1);
         a.splice(i, 1);
       }
-    } else if (amount > 0) {
+      return prev;
+    }
+    if (amount > 0) {
       if (i === n) {
         k.push(key);
         a.push(amount);
@@ -50,6 +57,7 @@ export class Ladder {
         a.splice(i, 0, amount);
       }
     }
+    return 0;
   }
   /** first index whose key is >= key; the touch is searched first, where most lookups land */
   private lower(key: number): number {
