@@ -1,9 +1,9 @@
 /**
  * Worker of `bot4 profile`'s one-core / two-core comparison. Roles:
  *   - "both":   one thread does the whole replay: raw frames -> C parser (one call per chunk of
- *               frames) -> staging records -> TradingCore (steps of <= 256 records);
+ *               frames) -> staging records -> TradingCore (steps of <= MAX_BATCH records);
  *   - "feed":   raw frames -> C parser -> SPSC ring (C copy of the chunk's records);
- *   - "engine": SPSC ring -> TradingCore (steps of what is available, <= 256 records).
+ *   - "engine": SPSC ring -> TradingCore (steps of what is available, <= MAX_BATCH records).
  * Each role first warms up on the first chunks with a throwaway parser and engine, reports ready,
  * then waits for GO; the main thread stamps the start on the shared clock just before GO, and the
  * role that processes the last record stamps the end.
