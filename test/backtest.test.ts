@@ -4,7 +4,7 @@
  * simulated venue's fills, and bad input is refused. The arbitrage case needs ../shared/data.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSource } from "../src/backtest/source.ts";
@@ -131,4 +131,33 @@ describe("bot4 backtest (CLI)", () => {
     await expect(backtestMain(["--strategy", "nope"])).rejects.toThrow(/neither a built-in/);
     await expect(backtestMain(["--strategy", "market-maker", "--queue", "fifo"])).rejects.toThrow(/conservative or probabilistic/);
   });
+
+  test("measured latency distributions (--latency-file): drawn with the seed, so a seed repeats the run; slower venues change the fills", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bot4-btl-"));
+    const run = async (file: string, seed: string) => {
+      const out = join(dir, `o-${seed}-${file.split("/").pop()}`);
+      const write = process.stdout.write.bind(process.stdout);
+      process.stdout.write = (() => true) as typeof process.stdout.write;
+      try {
+        expect(await backtestMain(["--strategy", "market-maker", "--out", out, "--quiet", "--seed", seed, "--latency-file", file])).toBe(0);
+      } finally {
+        process.stdout.write = write;
+      }
+      return JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+    };
+    // a measured-looking distribution: mostly 80-150 µs with a tail to 2 ms
+    const fast = join(dir, "fast.json"), slow = join(dir, "slow.json");
+    const tail = (base: number) => Array.from({ length: 200 }, (_, i) => base + (i % 10) * 7 + (i % 50 === 0 ? 2000 : 0));
+    writeFileSync(fast, JSON.stringify({ entryUs: tail(80), responseUs: tail(60) }));
+    writeFileSync(slow, JSON.stringify({ entryUs: tail(20_000), responseUs: tail(20_000) }));
+    const a = await run(fast, "5"), b = await run(fast, "5"), c = await run(slow, "5");
+    expect(a.latencyUs).toMatchObject({ entrySamples: 200, responseSamples: 200 });
+    expect({ pnl: a.pnl, orders: a.orders, fills: a.fills }).toEqual({ pnl: b.pnl, orders: b.orders, fills: b.fills });
+    expect(a.orders).toBeGreaterThan(0);
+    expect({ orders: c.orders, fills: c.fills, pnl: c.pnl }).not.toEqual({ orders: a.orders, fills: a.fills, pnl: a.pnl });
+    writeFileSync(join(dir, "bad.json"), JSON.stringify({ entryUs: [1, -2], responseUs: [1] }));
+    await expect(backtestMain(["--strategy", "market-maker", "--latency-file", join(dir, "bad.json")])).rejects.toThrow(/entryUs.*non-empty array of latencies/);
+    await expect(backtestMain(["--strategy", "market-maker", "--latency-file", join(dir, "none.json")])).rejects.toThrow(/--latency-file/);
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
 });

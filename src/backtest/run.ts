@@ -16,7 +16,7 @@ import { T, TICK_BYTES, TICK_F64, TICK_U32, TickKind } from "../domain/tick.ts";
 import { TradingCore } from "../engine/trading.ts";
 import { SimExchange } from "../exec/sim/exchange.ts";
 import { SimGateway, VirtualClock } from "../exec/sim/gateway.ts";
-import { BpsFeeModel, ConservativeQueue, ConstantLatency, ProbQueue } from "../exec/sim/models.ts";
+import { BpsFeeModel, ConservativeQueue, ConstantLatency, EmpiricalLatency, ProbQueue, Rng } from "../exec/sim/models.ts";
 import type { RiskConfigInput } from "../risk/pretrade.ts";
 import { IndicatorSet } from "../signal/indicators.ts";
 import type { InstrumentInfo, Strategy } from "../strategy/api.ts";
@@ -41,6 +41,8 @@ export interface BacktestOptions {
   /** one-way order entry and report latency (ns) */
   entryLatencyNs?: number;
   responseLatencyNs?: number;
+  /** measured latency distributions (ns samples), drawn with the run's seed; replaces the constants */
+  latencySamples?: { entryNs: ArrayLike<number>; responseNs: ArrayLike<number>; feedNs?: ArrayLike<number> };
   makerBps?: number;
   takerBps?: number;
   /** quote capital per venue, and the base inventory each instrument starts with (in quote value) */
@@ -105,7 +107,8 @@ export async function runBacktest(o: BacktestOptions) {
   const capital = o.capital ?? 100_000;
   const sims = new Map<string, SimExchange>();
   const gateways = new Map<string, SimGateway>();
-  const latency = new ConstantLatency(o.entryLatencyNs ?? 100_000, o.responseLatencyNs ?? 100_000);
+  const ls = o.latencySamples;
+  const latency = ls ? new EmpiricalLatency(ls.entryNs, ls.responseNs, new Rng(seed), ls.feedNs) : new ConstantLatency(o.entryLatencyNs ?? 100_000, o.responseLatencyNs ?? 100_000);
   const funded = new Set<string>();
   for (const i of instruments) {
     let ex = sims.get(i.venue);

@@ -4,7 +4,7 @@
  * that trades live, against simulated venues on a virtual clock; writes results.json and a
  * self-contained report.html, prints the summary. Deterministic for a seed.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { flagHelp, parseFlags, type FlagSpec, UsageError } from "./args.ts";
 
@@ -13,6 +13,7 @@ const FLAGS: Record<string, FlagSpec> = {
   params: { value: true, about: "strategy parameters, name=number[,name=number...]" },
   seed: { value: true, about: "seed of the run (client ids, latency draws, probabilistic queue); default 1" },
   "latency-us": { value: true, about: "one-way order entry and report latency, µs (default 100)" },
+  "latency-file": { value: true, about: "measured latency distributions instead: JSON {\"entryUs\": [...], \"responseUs\": [...], \"feedUs\": [...]} of samples (µs), drawn with the seed" },
   fees: { value: true, about: "maker,taker fees in bps (default 1,4; a negative maker fee is a rebate)" },
   capital: { value: true, about: "quote capital per venue, and base inventory worth as much per instrument (default 100000)" },
   queue: { value: true, about: "queue model of resting orders: conservative (default) or probabilistic" },
@@ -57,6 +58,25 @@ export async function main(args: string[]): Promise<number> {
   const { runBacktest, backtestResults } = await import("../backtest/run.ts");
   const { renderBacktestReport } = await import("../backtest/html.ts");
   const quiet = f.quiet === true || f.json === true;
+  let latencySamples: { entryNs: number[]; responseNs: number[]; feedNs?: number[] } | undefined;
+  if (typeof f["latency-file"] === "string") {
+    const file = f["latency-file"];
+    let j: Record<string, unknown>;
+    try {
+      j = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    } catch (e) {
+      throw new UsageError(`backtest: --latency-file ${file}: ${(e as Error).message}`);
+    }
+    const arr = (k: string, need: boolean): number[] | undefined => {
+      const v = j[k];
+      if (v === undefined && !need) return undefined;
+      if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === "number" && Number.isFinite(x) && x >= 0)) {
+        throw new UsageError(`backtest: --latency-file ${file}: \`${k}\` must be a non-empty array of latencies in µs (numbers >= 0)`);
+      }
+      return v.map((x: number) => x * 1e3);
+    };
+    latencySamples = { entryNs: arr("entryUs", true)!, responseNs: arr("responseUs", true)!, feedNs: arr("feedUs", false) };
+  }
   const t0 = performance.now();
   let lastDraw = 0;
   const r = await runBacktest({
@@ -66,6 +86,7 @@ export async function main(args: string[]): Promise<number> {
     seed,
     entryLatencyNs: latencyNs,
     responseLatencyNs: latencyNs,
+    latencySamples,
     makerBps: maker,
     takerBps: taker,
     capital,
@@ -85,7 +106,7 @@ export async function main(args: string[]): Promise<number> {
           process.stderr.write(`\r[${"#".repeat(k)}${".".repeat(w - k)}] ${((100 * done) / total).toFixed(1)}%  ${done}/${total} records  ${el.toFixed(1)} s  ETA ${eta.toFixed(1)} s   ${done === total ? "\n" : ""}`);
         },
   });
-  const results = backtestResults(r, { strategy: f.strategy, params, data: source.names, latencyUs: latencyNs / 1e3, fees: { makerBps: maker, takerBps: taker }, queue, capital });
+  const results = backtestResults(r, { strategy: f.strategy, params, data: source.names, latencyUs: latencySamples ? { file: f["latency-file"], entrySamples: latencySamples.entryNs.length, responseSamples: latencySamples.responseNs.length } : latencyNs / 1e3, fees: { makerBps: maker, takerBps: taker }, queue, capital });
   const out = resolve(typeof f.out === "string" ? f.out : "backtest-out");
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, "results.json"), JSON.stringify(results, null, 2) + "\n");
