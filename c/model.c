@@ -176,38 +176,88 @@ M_INLINE void kvec4(const bot4_knode_t *nd, const uint32_t *xg, uint64_t *j) {
 #undef KSEL
 #endif
 
+/* 8 rows (group xg) through one tree: their level-order indices at its depth D */
+M_INLINE void ktree8(const bot4_knode_t *nd, uint32_t D, const uint32_t *xg, uint64_t *j) {
+#if defined(__AVX2__)
+  if (D >= 4) {
+    kvec4(nd, xg, j);
+    for (uint32_t d = D - 4; d > 0; d--)
+      for (int i = 0; i < 8; i++) j[i] = kstep(nd, j[i], xg + i);
+    return;
+  }
+#endif
+  if (D >= 2) {
+    for (int i = 0; i < 8; i++) j[i] = kpeel2(nd, xg + i);
+    for (uint32_t d = D - 2; d > 0; d--)
+      for (int i = 0; i < 8; i++) j[i] = kstep(nd, j[i], xg + i);
+  } else {
+    for (int i = 0; i < 8; i++) j[i] = kwalk1(nd, D, xg + i);
+  }
+}
+
+#define KEYS_TREE_BLOCK 16 /* trees whose nodes and leaves (<= ~12 KiB at depth 6) stay in L1 with the rows */
+
 /* R rows (a multiple of 8) of keys in groups of 8 (S slots each) through every tree: 8 rows walk
  * one tree together (8 independent descents in flight; with AVX2 the first four levels as vector
- * compares), rows x trees interchanged so a tree's nodes stay in L1. acc[r * G + g] holds
- * float32 sums, added in tree order. */
+ * compares). Trees go in blocks of KEYS_TREE_BLOCK, rows inside a block (rows x trees
+ * interchanged, so a block's nodes stay in L1); with one output group the 8 rows' sums stay in
+ * registers through a block. acc[r * G + g] holds float32 sums, added in tree order. */
 static void keys_rows(const bot4_model_t *m, const uint32_t *xk, uint32_t S, uint32_t R, float *acc) {
   const uint64_t start = keys_start(m);
   const bot4_ktree_t *tr = (const bot4_ktree_t *)((const char *)m + start);
   const uint32_t T = m->n_trees, G = m->n_groups;
   const bot4_knode_t *kn = (const bot4_knode_t *)(tr + T);
   const float *leaf = (const float *)(kn + tr[T - 1].node + ((1u << tr[T - 1].depth) - 1));
-  for (uint32_t t = 0; t < T; t++) {
-    const bot4_knode_t *nd = kn + tr[t].node;
-    const uint32_t D = tr[t].depth, g = tr[t].group;
-    const float *lv = leaf + tr[t].lbias;
-    for (uint32_t r = 0; r < R; r += 8) {
+  for (uint32_t t0 = 0; t0 < T; t0 += KEYS_TREE_BLOCK) {
+    const uint32_t t1 = T - t0 > KEYS_TREE_BLOCK ? t0 + KEYS_TREE_BLOCK : T;
+    uint32_t r = 0;
+    if (G == 1) {
+      /* two groups of 8 rows per pass: 16 descents in flight */
+      for (; r + 16 <= R; r += 16) {
+        const uint32_t *xa = xk + (uint64_t)r * S, *xb = xa + (uint64_t)8 * S;
+        float a[16];
+        for (int i = 0; i < 16; i++) a[i] = acc[r + (uint32_t)i];
+        for (uint32_t t = t0; t < t1; t++) {
+          const bot4_knode_t *nd = kn + tr[t].node;
+          const uint32_t D = tr[t].depth;
+          uint64_t j[16];
+#if defined(__AVX2__)
+          if (D >= 4) {
+            kvec4(nd, xa, j);
+            kvec4(nd, xb, j + 8);
+            for (uint32_t d = D - 4; d > 0; d--)
+              for (int i = 0; i < 16; i++) j[i] = kstep(nd, j[i], (i < 8 ? xa : xb - 8) + i);
+          } else
+#endif
+          {
+            ktree8(nd, D, xa, j);
+            ktree8(nd, D, xb, j + 8);
+          }
+          const float *lv = leaf + tr[t].lbias;
+          for (int i = 0; i < 16; i++) a[i] += lv[j[i]];
+        }
+        for (int i = 0; i < 16; i++) acc[r + (uint32_t)i] = a[i];
+      }
+    }
+    for (; r < R; r += 8) {
       const uint32_t *xg = xk + (uint64_t)r * S;
       uint64_t j[8];
-#if defined(__AVX2__)
-      if (D >= 4) {
-        kvec4(nd, xg, j);
-        for (uint32_t d = D - 4; d > 0; d--)
-          for (int i = 0; i < 8; i++) j[i] = kstep(nd, j[i], xg + i);
-      } else
-#endif
-      if (D >= 2) {
-        for (int i = 0; i < 8; i++) j[i] = kpeel2(nd, xg + i);
-        for (uint32_t d = D - 2; d > 0; d--)
-          for (int i = 0; i < 8; i++) j[i] = kstep(nd, j[i], xg + i);
+      if (G == 1) {
+        float a[8];
+        for (int i = 0; i < 8; i++) a[i] = acc[r + (uint32_t)i];
+        for (uint32_t t = t0; t < t1; t++) {
+          ktree8(kn + tr[t].node, tr[t].depth, xg, j);
+          const float *lv = leaf + tr[t].lbias;
+          for (int i = 0; i < 8; i++) a[i] += lv[j[i]];
+        }
+        for (int i = 0; i < 8; i++) acc[r + (uint32_t)i] = a[i];
       } else {
-        for (int i = 0; i < 8; i++) j[i] = kwalk1(nd, D, xg + i);
+        for (uint32_t t = t0; t < t1; t++) {
+          ktree8(kn + tr[t].node, tr[t].depth, xg, j);
+          const float *lv = leaf + tr[t].lbias;
+          for (int i = 0; i < 8; i++) acc[(r + (uint32_t)i) * G + tr[t].group] += lv[j[i]];
+        }
       }
-      for (int i = 0; i < 8; i++) acc[(r + (uint32_t)i) * G + g] += lv[j[i]];
     }
   }
 }

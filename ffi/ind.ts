@@ -56,10 +56,13 @@ export class NativeIndicatorSet {
   private readonly mem: AlignedBuffer;
   private readonly u64: BigUint64Array;
   private readonly k: Kernels;
+  /** bot4_ind_update8 held directly: the hot call skips a property lookup */
+  private readonly update8Fn: Kernels["bot4_ind_update8"];
 
   constructor(instruments: number, periods: IndPeriods, k: Kernels = K) {
     if (!Number.isInteger(instruments) || instruments < 1) throw new RangeError(`instrument count must be a positive integer, got ${instruments}`);
     this.k = k;
+    this.update8Fn = k.bot4_ind_update8;
     const cfg = configBytes(periods);
     const bytes = Number(k.bot4_ind_bytes(cfg, instruments));
     if (bytes === 0) throw new RangeError(`invalid indicator periods ${JSON.stringify(periods)}: every period 1..4096 (BB and z-score >= 2), macdFast < macdSlow, bbK > 0`);
@@ -96,7 +99,7 @@ export class NativeIndicatorSet {
 
   /** One step for group g: pointers to 8 closes, highs, lows, volumes; lanes with mask bit 0 unchanged. */
   update8(g: number, c: number, h: number, l: number, v: number, mask: number): number {
-    return this.k.bot4_ind_update8(this.ptr, g, c, h, l, v, mask);
+    return this.update8Fn(this.ptr, g, c, h, l, v, mask);
   }
 
   reset(instrument: number): void {
