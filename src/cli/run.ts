@@ -396,13 +396,26 @@ async function drive(o: RunOptions, d: DriveSpec): Promise<number> {
     return parts.join(" | ");
   };
 
+  // threads on cores: as configured; else, when the machine has a core for the engine, one for
+  // the feeds and one left for everything else, the engine gets the last core to itself
+  const placement = { engine: config.BOT4_ENGINE_CPU, feeds: config.BOT4_FEED_CPUS, auto: false };
+  if (placement.engine.length === 0 && placement.feeds.length === 0) {
+    const { processCpus } = await import("../../ffi/sys.ts");
+    const cpus = processCpus();
+    if (cpus.length >= 3) {
+      placement.engine = [cpus[cpus.length - 1]!];
+      placement.feeds = cpus.slice(1, cpus.length - 1);
+      placement.auto = true;
+      logger.info({ engineCpu: placement.engine, feedCpus: placement.feeds }, "cores to spare: engine thread pinned to a core of its own (BOT4_ENGINE_CPU / BOT4_FEED_CPUS override)");
+    }
+  }
   const pipeline = new Pipeline({
     ...d.pipeline,
     instruments: d.instruments,
     ringCapacity: config.BOT4_RING_CAPACITY,
     speed: o.speed,
-    engineCpus: config.BOT4_ENGINE_CPU,
-    feedCpus: config.BOT4_FEED_CPUS,
+    engineCpus: placement.engine,
+    feedCpus: placement.feeds,
     spinNs: 200_000,
     pools: config,
     durationS: o.duration,

@@ -57,7 +57,7 @@ export const settings = {
   BOT4_POOL_SIGNALS: { schema: positiveInt(10_000_000).default(1_000), about: "signal objects preallocated" },
   BOT4_HUGEPAGES: { schema: onOff.default(true), about: "ask for 2 MB huge pages for the arena (falls back to THP, then normal pages)" },
   BOT4_MLOCK: { schema: z.enum(["off", "try", "require"], { error: "off, try or require" }).default("off"), about: "lock engine memory in RAM: try = warn on failure, require = refuse to start" },
-  BOT4_ENGINE_CPU: { schema: cpuList.default([]), about: "CPU(s) the engine thread is pinned to (empty: not pinned)" },
+  BOT4_ENGINE_CPU: { schema: cpuList.default([]), about: "CPU(s) the engine thread is pinned to (empty: bot4 run pins it to the last CPU when the process has 3 or more, feeds to the ones between the first and the last; else not pinned)" },
   BOT4_FEED_CPUS: { schema: cpuList.default([]), about: "CPU(s) feed workers are pinned to (empty: not pinned)" },
   BOT4_STRATEGY: { schema: z.string().trim().default("market-maker"), about: "strategy run by `bot4 run`: a built-in name (market-maker, arbitrage, bollinger) or a .ts/.js file; `none` = market data only" },
   BOT4_STRATEGY_PARAMS: {
