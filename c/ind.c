@@ -197,10 +197,10 @@ static inline f64v typical(f64v h, f64v lo, f64v c) {
 /* VWAP over the last p updates (p = 0: cumulative); pv/v are this update's tp*v and v, pvo/vo the
  * ones leaving the window */
 static inline __attribute__((always_inline)) f64v vwap_step(bot4_ind_group_t *G, int o, f64v pv, f64v v, f64v pvo, f64v vo, i64v has, f64v cnt,
-                             const prm_t *P, int warm) {
+                             const prm_t *P, int warm, int cum) {
   const f64v zero = S(0.0);
   f64v spv, sv;
-  if (P->vw_p == 0) {
+  if (cum) { /* cum: P->vw_p == 0 (callers pass the test, a constant where they specialise on it) */
     spv = ld(G->v_pv + o) + pv;
     sv = ld(G->v_v + o) + v;
   } else {
@@ -408,7 +408,7 @@ static inline __attribute__((always_inline)) void update_group_k(const bot4_ind_
     put(G->atr + o, has, atr_step(G, o, hh, ll, x, has, cnt, P, warm));
     const f64v pv = (flat ? x : typical(hh, ll, x)) * vv;
     st(pvn + o, pv);
-    put(G->vwap + o, has, vwap_step(G, o, pv, vv, ld(ppv + o), ld(pvv + o), has, cnt, P, warm));
+    put(G->vwap + o, has, vwap_step(G, o, pv, vv, ld(ppv + o), ld(pvv + o), has, cnt, P, warm, P->vw_p == 0));
   }
   if (same && full) {
     /* the new values are whole rows too (the slot written is the one read p updates later) */
@@ -490,15 +490,16 @@ static inline __attribute__((always_inline)) void win_steady(bot4_ind_win_t *w, 
  * same ring slot (always so for instruments fed together). The step functions run with warm 0
  * and `has` all ones, so this is the same arithmetic as update_group_k (same bits), without its
  * per-lane bookkeeping: the leaving values are whole ring rows, written back as whole rows. */
-static __attribute__((noinline)) void update_steady(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group_t *restrict G,
-                                                    const double *c, const double *h, const double *lo, const double *v) {
+static inline __attribute__((always_inline)) void update_steady_k(const bot4_ind_set_t *s, const prm_t *P,
+                                                                  bot4_ind_group_t *restrict G, const double *c,
+                                                                  const double *h, const double *lo, const double *v,
+                                                                  const int vw, const int shared) {
   const uint32_t R = s->ring, hd = (uint32_t)G->head[0];
   double *ring = (double *)(G + 1);
 #define BACK(p) (ring + (size_t)(hd >= (p) ? hd - (p) : hd + R - (p)) * SLOT_F64)
   const double *pb = BACK(s->cfg.bb);
-  const double *ps = P->sma_is_bb ? pb : BACK(s->cfg.sma);
-  const double *pz = P->z_is_bb ? pb : P->z_is_sma ? ps : BACK(s->cfg.z);
-  const int vw = s->cfg.vwap != 0;
+  const double *ps = shared || P->sma_is_bb ? pb : BACK(s->cfg.sma);
+  const double *pz = shared || P->z_is_bb ? pb : P->z_is_sma ? ps : BACK(s->cfg.z);
   const double *pvw = vw ? BACK(s->cfg.vwap) : NULL;
 #undef BACK
   double *row = ring + (size_t)hd * SLOT_F64;
@@ -511,9 +512,9 @@ static __attribute__((noinline)) void update_steady(const bot4_ind_set_t *s, con
     st(G->last + o, x);
     f64v mb, vb, ms, vs, mz, vz;
     win_steady(&G->w_bb, o, x, ld(pb + o), P->bb_p, P->bb_i, &mb, &vb);
-    if (!P->sma_is_bb) win_steady(&G->w_sma, o, x, ld(ps + o), P->sma_p, P->sma_i, &ms, &vs);
+    if (!shared && !P->sma_is_bb) win_steady(&G->w_sma, o, x, ld(ps + o), P->sma_p, P->sma_i, &ms, &vs);
     else ms = mb, vs = vb;
-    if (P->z_is_bb) mz = mb, vz = vb;
+    if (shared || P->z_is_bb) mz = mb, vz = vb;
     else if (P->z_is_sma) mz = ms, vz = vs;
     else win_steady(&G->w_z, o, x, ld(pz + o), P->z_p, P->z_i, &mz, &vz);
     st(G->sma + o, ms);
@@ -521,7 +522,7 @@ static __attribute__((noinline)) void update_steady(const bot4_ind_set_t *s, con
     st(G->bb_middle + o, mb);
     st(G->bb_upper + o, mb + wd);
     st(G->bb_lower + o, mb - wd);
-    const f64v sd = P->z_is_bb ? sdb : vsqrt(vz);
+    const f64v sd = shared || P->z_is_bb ? sdb : vsqrt(vz);
     st(G->zscore + o, sel((i64v)(sd > S(0.0)), (x - mz) / sd, S(0.0)));
     st(G->ema + o, ema_step(G, o, x, all, S(0.0), P, 0));
     st(G->rsi + o, rsi_step(G, o, x, all, S(0.0), P, 0));
@@ -535,7 +536,7 @@ static __attribute__((noinline)) void update_steady(const bot4_ind_set_t *s, con
     const i64v flat = (i64v)(hh == ll) & (i64v)(ll == x);
     const f64v pv = (any_lane(~flat) ? typical(hh, ll, x) : x) * vv;
     st(G->vwap + o, vwap_step(G, o, pv, vv, vw ? ld(pvw + BOT4_GROUP + o) : S(0.0), vw ? ld(pvw + 2 * BOT4_GROUP + o) : S(0.0), all,
-                              S(0.0), P, 0));
+                              S(0.0), P, 0, !vw));
     st(row + o, x);
     if (vw) {
       st(row + BOT4_GROUP + o, pv);
@@ -544,6 +545,20 @@ static __attribute__((noinline)) void update_steady(const bot4_ind_set_t *s, con
   }
   const f64v next = S((double)(hd + 1 == R ? 0 : hd + 1));
   for (int k = 0; k < BOT4_STEPS; k++) st(G->head + k * L, next);
+}
+
+/* update_steady_k specialised on a windowed VWAP and on SMA and z-score sharing Bollinger's window
+ * (the defaults): the configuration tests fold away */
+static __attribute__((noinline)) void update_steady(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group_t *restrict G,
+                                                    const double *c, const double *h, const double *lo, const double *v) {
+  const int vw = s->cfg.vwap != 0, shared = P->sma_is_bb && P->z_is_bb;
+  if (vw) {
+    if (shared) update_steady_k(s, P, G, c, h, lo, v, 1, 1);
+    else update_steady_k(s, P, G, c, h, lo, v, 1, 0);
+  } else {
+    if (shared) update_steady_k(s, P, G, c, h, lo, v, 0, 1);
+    else update_steady_k(s, P, G, c, h, lo, v, 0, 0);
+  }
 }
 
 static void update_group(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group_t *restrict G, const double *c,
@@ -888,7 +903,7 @@ BOT4_API int32_t bot4_ind_batch_vwap(const double *h, const double *lo, const do
       vo = in_at(v, t - p, W, gi, o);
       pvo = typical(in_at(h, t - p, W, gi, o), in_at(lo, t - p, W, gi, o), in_at(c, t - p, W, gi, o)) * vo;
     }
-    out_at(out, t, W, gi, o, vwap_step(G, o, pv, vv, pvo, vo, has, cnt, &Pm, warm));
+    out_at(out, t, W, gi, o, vwap_step(G, o, pv, vv, pvo, vo, has, cnt, &Pm, warm, p == 0));
   });
   return 0;
 }
