@@ -43,6 +43,9 @@ function loadKraken(): Candles {
   return { name: "Kraken XBTUSDT 1m", o: col(1), h: col(2), l: col(3), c: col(4), v: col(6) };
 }
 
+/** the largest relative error seen per indicator (first word of `what`), printed at the end */
+const worstSeen = new Map<string, number>();
+
 /** |a-b| <= tol * max(|a|,|b|) (absolute tol near 0); NaN only where the reference has NaN. */
 function expectClose(ours: Float64Array, ref: Float64Array, tol: number, what: string, absFloor = 1e-12): void {
   expect(ours.length).toBe(ref.length);
@@ -56,6 +59,8 @@ function expectClose(ours: Float64Array, ref: Float64Array, tol: number, what: s
     const err = Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), absFloor);
     if (err > worst) { worst = err; at = i; }
   }
+  const key = what.split(/[ (]/)[0]!;
+  worstSeen.set(key, Math.max(worstSeen.get(key) ?? 0, worst));
   if (worst > tol) throw new Error(`${what}: relative error ${worst} at index ${at} (ours ${ours[at]}, reference ${ref[at]}) exceeds ${tol}`);
 }
 
@@ -137,6 +142,41 @@ describe.skipIf(!haveData)("vs TA-Lib C on real candles, 1e-9 relative, same war
     });
   }
 });
+
+describe("vs TA-Lib C on the bench's 1 M prices (64 series of 15,625, the benched layout; streamed output)", () => {
+  test("Bollinger(20, 2), EMA(20), RSI(14): 1e-9 relative, every series", () => {
+    const N = 1_000_000, W = 64, steps = N / W;
+    let seed = 42;
+    const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const x1 = new Float64Array(N);
+    for (let i = 0, p = 46000; i < N; i++) x1[i] = p *= 1 + (rnd() - 0.5) * 0.002;
+    const X = new Float64Array(N);
+    for (let t = 0; t < steps; t++) for (let l = 0; l < W; l++) X[t * W + l] = x1[l * steps + t]!;
+    const col = (a: Float64Array, l: number) => {
+      const out = new Float64Array(steps);
+      for (let t = 0; t < steps; t++) out[t] = a[t * W + l]!;
+      return out;
+    };
+    const u = new Float64Array(N), m = new Float64Array(N), lo = new Float64Array(N), e = new Float64Array(N), r = new Float64Array(N);
+    B.bbands(X, steps, W, 20, 2, u, m, lo);
+    B.ema(X, steps, W, 20, e);
+    B.rsi(X, steps, W, 14, r);
+    const before = new Map(worstSeen);
+    worstSeen.clear();
+    for (let l = 0; l < W; l++) {
+      const s = x1.subarray(l * steps, (l + 1) * steps);
+      const bb = taBbands(s, 20, 2);
+      expectClose(col(u, l), bb.upper, 1e-9, `BB upper series ${l}`);
+      expectClose(col(m, l), bb.middle, 1e-9, `BB middle series ${l}`);
+      expectClose(col(lo, l), bb.lower, 1e-9, `BB lower series ${l}`);
+      expectClose(col(e, l), taEma(s, 20), 1e-9, `EMA(20) series ${l}`);
+      expectClose(col(r, l), taRsi(s, 14), 1e-9, `RSI(14) series ${l}`);
+    }
+    console.log(`indicators.test: 1 M bench prices, largest relative error vs TA-Lib: ${[...worstSeen].map(([k, v]) => `${k} ${v.toExponential(2)}`).join(", ")}`);
+    for (const [k, v] of before) worstSeen.set(k, Math.max(v, worstSeen.get(k) ?? 0));
+  });
+});
+
 
 function readSheet(name: string): { head: string[]; rows: string[][] } {
   const lines = readFileSync(`${SHEETS}/${name}`, "utf8").trim().split(/\r?\n/);
@@ -454,5 +494,14 @@ describe("tick records and the facade", () => {
     expect(() => new IndicatorSet(8, { ...PERIODS, macdFast: 30 })).toThrow(/invalid indicator periods/);
     expect(() => new IndicatorSet(8, { ...PERIODS, bb: 1 })).toThrow(/invalid indicator periods/);
     expect(() => batch().ema(new Float64Array(16), 2, 3, 5, new Float64Array(16))).toThrow(/invalid arguments/);
+  });
+});
+
+describe.skipIf(!haveData)("largest relative error vs TA-Lib", () => {
+  test("printed per indicator (each comparison above holds it to 1e-9)", () => {
+    const line = [...worstSeen].map(([k, v]) => `${k} ${v.toExponential(2)}`).join(", ");
+    console.log(`indicators.test: largest relative error vs TA-Lib: ${line}`);
+    expect(worstSeen.size).toBeGreaterThan(0);
+    for (const v of worstSeen.values()) expect(v).toBeLessThanOrEqual(1e-9);
   });
 });
