@@ -1039,7 +1039,7 @@ static int32_t okx_checksum(bot4_okx_book_t *o) {
       /* ':' then the whole field (a fixed size: vector moves, no call); its length keeps what
        * counts. The text starts at text + 1: the first level has no ':' before it. */
       text[w++] = ':';
-      memcpy(text + w, t->t, sizeof t->t);
+      memcpy(text + w, t, sizeof *t); /* 64 bytes: two vector moves; the length byte after t is overwritten next */
       w += t->len;
     }
   if (!okx_crc_ready) okx_crc_init();

@@ -90,8 +90,8 @@ enum bot4_vparse_what {
 #define BOT4_OKX_SPANS 4096       /* levels one OKX push may carry */
 #define BOT4_OKX_CHECK_LEVELS 25  /* the checksum covers the first 25 levels a side */
 typedef struct {
-  uint8_t len; /* bytes of t */
   char t[63];  /* "price:size", each as received: the checksum's text for the level */
+  uint8_t len; /* bytes of t */
 } okx_text_t;
 static_assert(sizeof(okx_text_t) == 64, "one line per level text");
 
