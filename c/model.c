@@ -197,6 +197,26 @@ M_INLINE void ktree8(const bot4_knode_t *nd, uint32_t D, const uint32_t *xg, uin
 
 #define KEYS_TREE_BLOCK 16 /* trees whose nodes and leaves (<= ~12 KiB at depth 6) stay in L1 with the rows */
 
+#if defined(__AVX2__)
+/* keys_row for 8 rows at once (row q at rp[q]): the same conversion, rounding and NaN folding,
+ * one vector per slot */
+M_INLINE void keys_rows8(const double *const *rp, const uint32_t *gather, uint32_t F, uint32_t *k) {
+  const __m256i sgn = _mm256_set1_epi32((int)0x80000000u);
+  for (uint32_t f = 0; f < F; f++) {
+    const uint32_t c = gather ? gather[f] : f;
+    const __m256d lo = _mm256_set_pd(rp[3][c], rp[2][c], rp[1][c], rp[0][c]);
+    const __m256d hi = _mm256_set_pd(rp[7][c], rp[6][c], rp[5][c], rp[4][c]);
+    const __m256 v = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo)); /* (float)x, nearest */
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    const __m256i b = _mm256_castps_si256(_mm256_add_ps(v, _mm256_setzero_ps())); /* -0 -> +0 */
+    const __m256i key = _mm256_xor_si256(b, _mm256_or_si256(_mm256_srai_epi32(b, 31), sgn));
+    _mm256_store_si256((__m256i *)(k + f * 8), _mm256_or_si256(key, nan));             /* NaN -> 0xFFFFFFFF */
+    _mm256_store_si256((__m256i *)(k + (F + f) * 8), _mm256_andnot_si256(nan, key));   /* NaN -> 0 */
+  }
+  _mm256_store_si256((__m256i *)(k + 2 * F * 8), _mm256_setzero_si256());
+}
+#endif
+
 /* R rows (a multiple of 8) of keys in groups of 8 (S slots each) through every tree: 8 rows walk
  * one tree together (8 independent descents in flight; with AVX2 the first four levels as vector
  * compares). Trees go in blocks of KEYS_TREE_BLOCK, rows inside a block (rows x trees
@@ -563,8 +583,16 @@ static void keys_predict(const bot4_model_t *m, const double *x, uint64_t n, uin
   for (uint64_t r = 0; r < n; r += RB) {
     const uint32_t nb = n - r < RB ? (uint32_t)(n - r) : RB, R8 = (nb + 7) & ~7u;
     /* a short last block repeats its last row up to a multiple of 8; those sums are dropped */
+#if defined(__AVX2__)
+    for (uint32_t i = 0; i < R8; i += 8) {
+      const double *rp[8];
+      for (uint32_t q = 0; q < 8; q++) rp[q] = x + (r + (i + q < nb ? i + q : nb - 1)) * stride;
+      keys_rows8(rp, gather, F, xk + (uint64_t)(i / 8) * S * 8);
+    }
+#else
     for (uint32_t i = 0; i < R8; i++)
       keys_row(x + (r + (i < nb ? i : nb - 1)) * stride, gather, F, xk + (uint64_t)(i / 8) * S * 8 + i % 8);
+#endif
     for (uint32_t i = 0; i < R8; i++)
       for (uint32_t g = 0; g < G; g++) acc[i * G + g] = (float)base[g];
     keys_rows(m, xk, S, R8, acc);
