@@ -24,6 +24,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const KEY = "live-test-api-key-0123456789";
 const SECRET = "live-test-hmac-secret-abcdef0123456789";
 
+function liveEnv(marketWs: string, marketHttp: string, orderWs: string, journal: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", BOT4_LOG_LEVEL: "warn",
+    BOT4_MODE: "live", BOT4_LIVE_CONFIRM: LIVE_CONFIRMATION, BOT4_VENUES: "binance", BOT4_SYMBOLS: "binance:BTCUSDT",
+    BOT4_BINANCE_WS_URL: marketWs, BOT4_BINANCE_REST_URL: marketHttp, BOT4_BINANCE_ORDER_URL: orderWs,
+    BOT4_BINANCE_API_KEY: KEY, BOT4_BINANCE_API_SECRET: SECRET, BOT4_JOURNAL: journal,
+  };
+}
+
 describe("bot4 run: live mode against local Binance venues", () => {
   test.skipIf(!existsSync(SPOT))(`orders reach the venue signed, are acknowledged, and are all cancelled at the clean stop (needs ${SPOT})`, async () => {
     if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`make\``);
@@ -33,12 +42,7 @@ describe("bot4 run: live mode against local Binance venues", () => {
     const venue = startBinanceOrderVenue({ exchange: ex, keys: [{ apiKey: KEY, secret: SECRET }] });
     const journal = join(dir, "live.sqlite");
     try {
-      const env = {
-        PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", BOT4_LOG_LEVEL: "warn",
-        BOT4_MODE: "live", BOT4_LIVE_CONFIRM: LIVE_CONFIRMATION, BOT4_VENUES: "binance", BOT4_SYMBOLS: "binance:BTCUSDT",
-        BOT4_BINANCE_WS_URL: market.wsUrl, BOT4_BINANCE_REST_URL: market.httpUrl, BOT4_BINANCE_ORDER_URL: venue.wsApiUrl,
-        BOT4_BINANCE_API_KEY: KEY, BOT4_BINANCE_API_SECRET: SECRET, BOT4_JOURNAL: journal,
-      };
+      const env = liveEnv(market.wsUrl, market.httpUrl, venue.wsApiUrl, journal);
       const p = Bun.spawn([BIN, "run", "--duration", "8", "--json"], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
       const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
       expect(err).not.toMatch(/bot4: /);
@@ -67,6 +71,33 @@ describe("bot4 run: live mode against local Binance venues", () => {
       db.close();
       expect(rows.reduce((a, r) => a + r.n, 0)).toBe(t.orders);
       for (const r of rows) expect(["filled", "cancelled", "expired", "rejected"]).toContain(r.status);
+    } finally {
+      await venue.stop();
+      await market.stop();
+    }
+  }, 90_000);
+
+  test.skipIf(!existsSync(SPOT))("a venue that rejects every order: the error storm trips the kill switch, no retry storm, a clean stop", async () => {
+    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`make\``);
+    const market = startBinanceSim({ market: "spot", captures: [SPOT], speed: 4, loop: true });
+    const ex = new SimExchange({ venue: "binance", balances: { USDT: 1_000_000, BTC: 10 } });
+    ex.listSymbol({ symbol: "BTC/USDT", tickSize: 0.01, lotSize: 0.00001, minNotional: 5, base: "BTC", quote: "USDT" });
+    const venue = startBinanceOrderVenue({ exchange: ex, keys: [{ apiKey: KEY, secret: SECRET }], faults: { rejectNext: { n: 100_000, code: -2010, msg: "Account has insufficient balance for requested action." } } });
+    try {
+      const p = Bun.spawn([BIN, "run", "--duration", "10", "--json"], { cwd: dir, env: liveEnv(market.wsUrl, market.httpUrl, venue.wsApiUrl, join(dir, "storm.sqlite")), stdout: "pipe", stderr: "pipe" });
+      const [code, out] = await Promise.all([p.exited, new Response(p.stdout).text()]);
+      expect(code).toBe(0);
+      const t = JSON.parse(out).trading;
+      expect(t.killSwitch).not.toBeNull();
+      expect(["ERROR_RATE"]).toContain(t.killSwitch.reason);
+      // the trip came after about 20 rejections, and stopped the flow: the strategy's later orders were refused by risk
+      const rejected = t.perVenue[0].rejectedByVenue;
+      expect(rejected).toBeGreaterThanOrEqual(20);
+      expect(rejected).toBeLessThanOrEqual(25);
+      expect(t.orders).toBe(rejected);
+      expect(t.riskRejects.KILL_SWITCH).toBeGreaterThan(0);
+      expect(t.openOrders).toBe(0);
+      expect(venue.counters.badSignatures).toBe(0);
     } finally {
       await venue.stop();
       await market.stop();
