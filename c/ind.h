@@ -34,7 +34,11 @@
  *    with an id out of range or a non-positive size are counted in `rejected` and never applied.
  *  - Batch kernels (bot4_ind_batch_*) run the same step functions as the incremental form on W
  *    series at once (layout [t][W], W a multiple of 8, at most BOT4_IND_BATCH_MAX): incremental and
- *    batch agree bit for bit (tested over 1 M updates), in every build variant.
+ *    batch agree bit for bit (tested over 1 M updates), in every build variant. A single-output
+ *    batch of 4 MiB or more into 64-byte aligned memory is written with streaming stores (it does
+ *    not stay in the cache afterwards).
+ *  - update8 with all 8 lanes updating, every lane warm and at one ring slot (instruments fed
+ *    together) takes a path without per-lane bookkeeping; same arithmetic, same bits.
  *  - Vector code written once against f64v (simd.h); -ffp-contract=off keeps variants identical.
  *  - Single writer; readers may see a group mid-update.
  */
