@@ -1079,7 +1079,7 @@ static inline int read_int(cur_t *c, int64_t *v) {
   ws(c);
   int neg = 0;
   if (c->p < c->e && *c->p == '-') neg = 1, c->p++;
-  uint64_t u;
+  uint64_t u = 0;
   if (!read_uint(c, &u) || u > (1ull << 53)) return 0;
   *v = neg ? -(int64_t)u : (int64_t)u;
   return 1;
@@ -1333,9 +1333,8 @@ static inline const uint8_t *okx_quick_int(const uint8_t *p, const uint8_t *e, i
   const int neg = p < e && *p == '-';
   const uint8_t *b = p + neg;
   uint64_t u = 0;
-  p = b;
-  while (p < e && (unsigned)(*p - '0') < 10 && p - b < 17) u = u * 10 + (unsigned)(*p++ - '0');
-  if (p == b || p - b > 16 || u > (1ull << 53)) return NULL;
+  p = c_int(b, e, &u); /* eight digits at a time */
+  if (!p || p - b > 16 || u > (1ull << 53)) return NULL;
   *v = neg ? -(int64_t)u : (int64_t)u;
   return p;
 }
@@ -1421,8 +1420,7 @@ static int okx_fast_book(okx_t *o, const uint8_t *buf, uint32_t len, bot4_tick_t
   if (!(q = CB_LIT(q, e, ",\"ts\":\""))) return 0;
   const uint8_t *tb = q;
   uint64_t ts = 0;
-  while (q < e && (unsigned)(*q - '0') < 10 && q - tb < 17) ts = ts * 10 + (unsigned)(*q++ - '0');
-  if (q == tb || q - tb > 16 || !(q = CB_LIT(q, e, "\",\"checksum\":"))) return 0;
+  if (!(q = c_int(tb, e, &ts)) || q - tb > 16 || !(q = CB_LIT(q, e, "\",\"checksum\":"))) return 0;
   if (!(q = okx_quick_int(q, e, &o->checksum)) || !(q = CB_LIT(q, e, ",\"prevSeqId\":"))) return 0;
   if (!(q = okx_quick_int(q, e, &o->prev)) || !(q = CB_LIT(q, e, ",\"seqId\":"))) return 0;
   if (!(q = okx_quick_int(q, e, &o->seq)) || !(q = CB_LIT(q, e, "}]}")) || q != e) return 0;
