@@ -20,8 +20,9 @@
  *    equal ours, so ccxt did process the frames;
  *  - JSON.parse alone per frame, for reference, and ns per book level where frames carry levels.
  * The three run interleaved (each of REPS runs: every handler once from a fresh state, the order
- * rotated), so a load that comes and goes on the shared box weighs on all of them alike; figures
- * are medians over the runs.
+ * rotated, a full collection before each), so a load that comes and goes on the shared box
+ * weighs on all of them alike and none pays for another's garbage; figures are medians over the
+ * runs.
  *
  * Frames: Bybit v5 linear orderbook.200 + publicTrade and Coinbase Advanced Trade l2_data +
  * market_trades from the cryptofeed v3 captures, Kraken v1 book-1000 and trades from cryptofeed raw logs,
@@ -149,6 +150,7 @@ function timeTogether(t: Tape, begins: Array<() => (text: string) => void>, reps
   for (let r = 0; r < reps; r++) {
     for (let j = 0; j < begins.length; j++) {
       const h = (j + r) % begins.length;
+      Bun.gc(true); // each run starts on a collected heap: no handler pays for the garbage of the one before
       const res = pass(t, begins[h]!());
       for (let c = 0; c < 4; c++) runs[h]![c]![r] = res[c]!;
     }
