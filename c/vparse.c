@@ -4,6 +4,8 @@
 
 #include <immintrin.h>
 
+#include "clock.h"
+
 /* ---- shared pieces ------------------------------------------------------------------------- */
 
 
@@ -2727,6 +2729,10 @@ BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t 
   if (f->nbooks && (f->what == BOT4_VP_DELTA || f->what == BOT4_VP_SNAPSHOT)) f->resyncs = bot4_books_apply(f->books, f->nbooks, rec, UINT32_MAX, 0, (uint32_t)n);
   if (f->ring) vpush(f, rec, (uint32_t)n);
   return n;
+}
+
+BOT4_API int32_t bot4_vfeed_frame_now(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len) {
+  return bot4_vfeed_frame(f, buf, len, bot4_clock_now_ns());
 }
 
 BOT4_API int32_t bot4_vfeed_fail(bot4_vfeed_t *f, uint32_t instrument, uint64_t recv_ns) {

@@ -270,6 +270,9 @@ BOT4_API int32_t bot4_vparse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, 
  * pushes all its records into the ring. Returns records produced or a negative status; f->status,
  * f->resyncs, f->instrument, f->what and f->pushed describe the frame. */
 BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns);
+/* bot4_vfeed_frame stamped with the bot4 clock (clock.h bot4_clock_now_ns) on entry: a feed whose
+ * clock is that clock saves the FFI call that would fetch it. */
+BOT4_API int32_t bot4_vfeed_frame_now(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len);
 /* Many frames laid end to end (offs[i]..offs[i+1)), each through bot4_vfeed_frame: replay and
  * benchmarks, one FFI call per batch. Returns the records produced in all. */
 BOT4_API int32_t bot4_vfeed_frames(bot4_vfeed_t *f, const uint8_t *buf, const uint32_t *offs, uint32_t n,

@@ -67,6 +67,7 @@ export class VenueFrameParser {
   private bytesPtr: number;
   private inbuf: AlignedBuffer;
   private readonly frame_ = K.bot4_vfeed_frame;
+  private readonly frameNow_ = K.bot4_vfeed_frame_now;
   private readonly recs?: AlignedBuffer;
   private readonly okxMem?: AlignedBuffer;
   private readonly okxU64?: BigUint64Array;
@@ -143,6 +144,16 @@ export class VenueFrameParser {
       r = enc.encodeInto(text, this.bytes);
     }
     return this.frame_(this.ptr, this.bytesPtr, r.written!, recvNs);
+  }
+
+  /** text() stamped in C with the bot4 clock (ffi/clock.ts now) on entry: one FFI call fewer than text(t, now()). */
+  textNow(text: string): number {
+    let r = enc.encodeInto(text, this.bytes);
+    if (r.read! < text.length) {
+      this.grow(text.length * 3);
+      r = enc.encodeInto(text, this.bytes);
+    }
+    return this.frameNow_(this.ptr, this.bytesPtr, r.written!);
   }
 
   /** One frame already in C-readable memory. */

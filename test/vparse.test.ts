@@ -27,6 +27,7 @@ import { normalizeKrakenFrame } from "../src/feed/kraken/normalize.ts";
 import { KRAKEN_DEFAULT_CAPTURE, KRAKEN_SIM_DEPTHS, loadKrakenTape } from "../src/sim/venues/kraken.ts";
 import { T, TickFlag, TickKind } from "../src/domain/tick.ts";
 import { KrakenFlag } from "../ffi/vparse.ts";
+import { now } from "../ffi/clock.ts";
 
 const FILE = new URL("../../shared/data/cryptofeed-v3/BYBIT.jsonl.gz", import.meta.url).pathname;
 const hasData = existsSync(FILE);
@@ -752,6 +753,21 @@ describe("Kraken v2 C parser: forms, faults and the book procedure", () => {
     const tb = new TickBuffer(8);
     normalizeKrakenFrame(JSON.parse(trade), 0n, table, tb);
     expect(t.recs).toEqual(tb.bytes());
+    // textNow: the C step stamps the records with the bot4 clock itself
+    const ring = SpscRing.create(64);
+    try {
+      const q = krakenFeed(S, 10, ring);
+      const t0 = now();
+      expect(q.textNow(trade)).toBe(2);
+      const t1 = now();
+      const popped = alignedBuffer(64 * TICK_BYTES);
+      expect(ring.pop(popped.ptr, 64)).toBe(2);
+      const recv = Number(new DataView(popped.buffer, popped.byteOffset).getBigUint64(T.TS_RECV_U32 * 4, true));
+      expect(recv).toBeGreaterThanOrEqual(Math.floor(t0));
+      expect(recv).toBeLessThanOrEqual(Math.ceil(t1));
+    } finally {
+      ring.free();
+    }
     const cases: Array<[string, number, number]> = [
       ['{"channel":"heartbeat"}', ParseStatus.control, VparseWhat.heartbeat],
       ['{"channel":"status","type":"update","data":[{"api_version":"v2","system":"online"}]}', ParseStatus.control, VparseWhat.status],

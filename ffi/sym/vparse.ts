@@ -13,6 +13,7 @@ export const vparseSymbols = {
   bot4_vfeed_init: { args: ["ptr", "ptr", "u32", "ptr", "u32", "ptr"], returns: "i32" },
   bot4_vparse: { args: ["ptr", "ptr", "u32", "u64", "ptr", "u32"], returns: "i32" },
   bot4_vfeed_frame: { args: ["ptr", "ptr", "u32", "u64"], returns: "i32" },
+  bot4_vfeed_frame_now: { args: ["ptr", "ptr", "u32"], returns: "i32" },
   bot4_vfeed_frames: { args: ["ptr", "ptr", "ptr", "u32", "ptr"], returns: "i32" },
   bot4_kraken_bytes: { args: ["u32", "u32"], returns: "u64" },
   bot4_vfeed_kraken: { args: ["ptr", "ptr", "u32", "u32"], returns: "i32" },

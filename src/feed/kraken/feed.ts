@@ -37,6 +37,7 @@
  * connection) are the ones the Bybit, OKX and Coinbase feeds use (src/feed/ws-session.ts).
  */
 import { ParseStatus } from "../../../ffi/parse.ts";
+import { now } from "../../../ffi/clock.ts";
 import { KrakenFlag, VenueFrameParser, VparseVenue, VparseWhat, type KrakenBookCounters } from "../../../ffi/vparse.ts";
 import { Venue } from "../../domain/instruments.ts";
 import { TextFeedSession, TickRingWriter, PendingResyncs, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
@@ -143,10 +144,13 @@ export class KrakenFeed {
   private readonly resyncing = new PendingResyncs();
   private ringDropsSeen = 0;
   private unknownSeen = 0;
+  /** the feed's clock is the bot4 clock: the C step stamps the frame itself */
+  private readonly bot4Clock: boolean;
   private malformedNoticed = false;
   private dropping = false;
 
   constructor(private readonly o: KrakenFeedOptions) {
+    this.bot4Clock = o.clock === now;
     if (o.symbols.length === 0) throw new RangeError("KrakenFeed needs at least one symbol");
     if (o.channels.length === 0) throw new RangeError("KrakenFeed needs at least one channel");
     this.depth = o.depth ?? 10;
@@ -317,7 +321,7 @@ export class KrakenFeed {
     const c = this.counters;
     c.frames++;
     const vp = this.vp;
-    const n = vp.text(text, this.o.clock());
+    const n = this.bot4Clock ? vp.textNow(text) : vp.text(text, this.o.clock());
     c.records += vp.pushed;
     const what = vp.what;
     const book = what === VparseWhat.snapshot || what === VparseWhat.delta;

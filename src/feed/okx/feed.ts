@@ -32,6 +32,7 @@
  */
 import { BookRule, BookSet, type CBook } from "../../../ffi/book.ts";
 import { ParseStatus } from "../../../ffi/parse.ts";
+import { now } from "../../../ffi/clock.ts";
 import { VenueFrameParser, VparseVenue, VparseWhat } from "../../../ffi/vparse.ts";
 import { Venue } from "../../domain/instruments.ts";
 import { TextFeedSession, TickRingWriter, PendingResyncs, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
@@ -104,10 +105,13 @@ export class OkxFeed {
   /** instId → performance.now() of the resubscribe awaiting its snapshot */
   private readonly resyncing = new PendingResyncs();
   private ringDropsSeen = 0;
+  /** the feed's clock is the bot4 clock: the C step stamps the frame itself */
+  private readonly bot4Clock: boolean;
   private malformedNoticed = false;
   private dropping = false;
 
   constructor(private readonly o: OkxFeedOptions) {
+    this.bot4Clock = o.clock === now;
     if (o.symbols.length === 0) throw new RangeError("OkxFeed needs at least one instrument");
     if (o.channels.length === 0) throw new RangeError("OkxFeed needs at least one channel");
     if (!/\/ws\/v5\/public\b/.test(o.wsUrl)) throw new RangeError(`OkxFeed: ${o.wsUrl} is not a /ws/v5/public stream`);
@@ -248,7 +252,7 @@ export class OkxFeed {
       return;
     }
     const vp = this.vp;
-    const n = vp.text(text, this.o.clock());
+    const n = this.bot4Clock ? vp.textNow(text) : vp.text(text, this.o.clock());
     c.records += vp.pushed;
     const book = vp.what === VparseWhat.snapshot || vp.what === VparseWhat.delta;
     if (book && vp.resyncs > 0) {
