@@ -2411,8 +2411,8 @@ static void kr_clear(bot4_kraken_book_t *b, uint32_t lim) {
   b->dirty = 1;
   b->n[0] = b->n[1] = 0;
   b->head[0] = b->head[1] = lim; /* the middle of each side's array: room both ways */
-  b->nfree = 2 * lim;
-  for (uint32_t i = 0; i < 2 * lim; i++) b->freel[i] = 2 * lim - 1 - i;
+  (void)lim;
+  b->nfree = b->nused = 0;
 }
 
 static inline void kr_remove(bot4_kraken_book_t *b, uint32_t s, uint32_t i) {
@@ -2431,8 +2431,9 @@ static inline void kr_remove(bot4_kraken_book_t *b, uint32_t s, uint32_t i) {
 
 /* first index whose key is >= key (levels ascending by key) */
 static inline uint32_t kr_find(const bot4_kr_level_t *l, uint32_t n, double key) {
-  /* updates cluster at the top: try the best few before the binary search */
+  /* updates cluster at the top; a snapshot comes best first, each level below the others */
   if (n && key >= l[n - 1].key) return key > l[n - 1].key ? n : n - 1;
+  if (n && key < l[0].key) return 0;
   uint32_t lo = 0, hi = n;
   while (lo < hi) {
     const uint32_t mid = (lo + hi) >> 1;
@@ -2485,14 +2486,14 @@ static int kr_set(bot4_kraken_book_t *b, const bot4_kraken_t *kr, uint32_t s, do
     b->head[s] = h;
     l = b->lv[s] + h;
   }
-  const uint32_t tx = b->freel[--b->nfree];
+  const uint32_t tx = b->nfree ? b->freel[--b->nfree] : b->nused++;
   bot4_kr_text_t *t = &b->tx[tx];
   int32_t pw = kr_text_digits(ps, pn, b->pprec, t->p, sizeof t->p);
   if (BOT4_UNLIKELY(pw < 0)) pw = kr_value_digits(price, b->pprec, t->p, sizeof t->p);
   int32_t sw = kr_text_digits(ss, sn, b->qprec, t->s, sizeof t->s);
   if (BOT4_UNLIKELY(sw < 0)) sw = kr_value_digits(size, b->qprec, t->s, sizeof t->s);
   if (pw < 0 || sw < 0) {
-    b->nfree++;
+    b->freel[b->nfree++] = tx;
     return 0;
   }
   t->plen = (uint8_t)pw;

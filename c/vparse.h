@@ -185,7 +185,9 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_kraken_book {
   uint64_t malformed;  /* elements that could not be read */
   uint64_t resyncs;    /* times the book was failed */
   uint64_t crc;        /* the book's checksum when it was last computed */
-  uint64_t pad1[3];
+  uint32_t nused;      /* text slots handed out from the pool's start (nfree: on the free list) */
+  uint32_t pad2a;
+  uint64_t pad1[2];
   /* line 3: the arrays (in the area) */
   bot4_kr_level_t *lv[2];
   bot4_kr_text_t *tx;
