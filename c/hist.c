@@ -172,8 +172,19 @@ static inline double sum8(const double *c) {
   return (a0 + a1) + (a2 + a3);
 }
 
-BOT4_API void bot4_hist_percentiles(const bot4_hist_t *h, const double *qs, double *out, int32_t n) {
-  const double count = LD(&h->count), mn = LD(&h->min), mx = LD(&h->max);
+/* The walk of bot4_hist_percentiles; returns the count its ranks were taken over. Read while
+ * another thread writes, the count read first may run ahead of the buckets read after it (a
+ * writer's stores seen in another order, e.g. count before bucket on the first record, when min
+ * and max are not published either); buckets only grow, so ranks taken over the smaller of the
+ * count and the buckets' own total are always found in the walk. */
+static double percentiles_at(const bot4_hist_t *h, const double *qs, double *out, int32_t n) {
+  double count = LD(&h->count);
+  const double mn = LD(&h->min), mx = LD(&h->max);
+  if (count > 0) {
+    double seen = LD(&h->overflow);
+    for (int32_t b = 0; b < BOT4_HIST_BUCKETS; b += 8) seen += sum8(&h->counts[b]);
+    if (seen < count) count = seen;
+  }
   /* walk state: cum = sum of counts[0..i); ascending quantiles continue where the last stopped */
   int32_t i = 0;
   double cum = 0, last_rank = 0;
@@ -203,6 +214,11 @@ BOT4_API void bot4_hist_percentiles(const bot4_hist_t *h, const double *qs, doub
       i++;
     }
   }
+  return count;
+}
+
+BOT4_API void bot4_hist_percentiles(const bot4_hist_t *h, const double *qs, double *out, int32_t n) {
+  percentiles_at(h, qs, out, n);
 }
 
 BOT4_API double bot4_hist_percentile(const bot4_hist_t *h, double q) {
@@ -214,8 +230,8 @@ BOT4_API double bot4_hist_percentile(const bot4_hist_t *h, double q) {
 BOT4_API void bot4_hist_summary(const bot4_hist_t *h, bot4_hist_summary_t *out) {
   static const double qs[5] = {0.5, 0.9, 0.95, 0.99, 0.999};
   double p[5];
-  bot4_hist_percentiles(h, qs, p, 5);
-  const double count = LD(&h->count);
+  /* the count the percentiles were taken over: a snapshot's count and percentiles agree */
+  const double count = percentiles_at(h, qs, p, 5);
   out->count = count;
   out->min = count > 0 ? LD(&h->min) : 0;
   out->max = count > 0 ? LD(&h->max) : 0;

@@ -23,6 +23,8 @@
  *    mean/percentile/summary or merge it into another histogram while it is written: every
  *    8-byte field is written whole (no torn numbers), but a snapshot is not atomic: totals may
  *    lag buckets by the records in flight during the read (never more), and min/max/sum by one.
+ *    Percentiles (and a summary's count) are taken over the smaller of the count and the
+ *    buckets' own total, so a reader never ranks past what the buckets show.
  *  - The record paths never allocate and never call the OS. Memory: bot4_hist_create/destroy
  *    (aligned_alloc, cold path) or bot4_hist_init on caller memory aligned to 64 bytes.
  */
