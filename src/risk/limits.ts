@@ -34,6 +34,8 @@ export const Reject = {
   DAILY_LOSS: 12,
   DRAWDOWN: 13,
   SELF_TRADE: 14,
+  /** no consistent copy of the limits could be read (a writer held them too long, or died mid-update) */
+  LIMITS_UNAVAILABLE: 15,
 } as const;
 export type RejectCode = (typeof Reject)[keyof typeof Reject];
 /** name by code */
@@ -55,6 +57,7 @@ export const REJECT_TEXT: readonly string[] = [
   "daily loss limit reached",
   "drawdown limit reached",
   "would trade against our own resting order (self-trade prevention)",
+  "the risk limits could not be read consistently (a limits update held them too long, or its thread died mid-update): refused, read again on the next order",
 ];
 export const REJECT_COUNT = REJECT_NAMES.length;
 

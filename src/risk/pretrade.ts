@@ -128,6 +128,8 @@ export class PreTradeRisk {
   private readonly bucket: Float64Array;
   private gen = -1;
   private killed = false;
+  /** the last refresh found no consistent copy of the limits (fail closed until one is read) */
+  private unreadable = false;
   private readonly i32: Int32Array;
   /** this checker's own row of the shared reject counters */
   private readonly counters: Uint32Array;
@@ -210,7 +212,7 @@ export class PreTradeRisk {
     // Atomics.load here costs ~9 ns per check in Bun on this machine (bench/risk.bench.ts).
     const g = this.i32[I_GEN]!;
     if (g !== this.gen) this.refresh(g);
-    if (this.killed) return this.reject(inst, venue, nowNs, Reject.KILL_SWITCH, this.kill.reason, 0);
+    if (this.killed) return this.reject(inst, venue, nowNs, this.unreadable ? Reject.LIMITS_UNAVAILABLE : Reject.KILL_SWITCH, this.kill.reason, 0);
     // NaN fails every comparison, so a NaN instrument, venue or amount is refused here; a NaN
     // price is a market order, and a price <= 0 or infinite is refused
     if (
@@ -298,10 +300,13 @@ export class PreTradeRisk {
   private refresh(g: number): void {
     const f = this.lim, c = this.caps, b = this.bucket;
     if (this.limits.snapshotInto(f) < 0) {
-      // limits unreadable (a writer died mid-update): refuse every order, try again next check
+      // limits unreadable (a writer held them past the spin limit, e.g. descheduled on a busy
+      // host, or died mid-update): refuse every order as LIMITS_UNAVAILABLE, read again next check
       this.killed = true;
+      this.unreadable = true;
       return;
     }
+    this.unreadable = false;
     c[K_STALE] = f[G_STALE_NS]!;
     c[K_GROSS] = f[G_GROSS]! * TOL;
     c[K_LOSS] = f[G_LOSS]!;
