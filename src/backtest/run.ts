@@ -11,7 +11,7 @@
  */
 import { BookSet, BookRule } from "../../ffi/book.ts";
 import { InstrumentState } from "../../ffi/state.ts";
-import { Venue, venueName } from "../domain/instruments.ts";
+import { baseQuote, Venue, venueName } from "../domain/instruments.ts";
 import { T, TICK_BYTES, TICK_F64, TICK_U32, TickKind } from "../domain/tick.ts";
 import { TradingCore } from "../engine/trading.ts";
 import { SimExchange } from "../exec/sim/exchange.ts";
@@ -83,13 +83,6 @@ export function inferSteps(src: RecordSource, scan = 200_000): Array<{ tickSize:
     if (q > 0) sd[inst] = Math.max(sd[inst]!, decimalsOf(q));
   }
   return Array.from({ length: n }, (_, i) => ({ tickSize: Number((10 ** -pd[i]!).toFixed(10)), lotSize: Number((10 ** -sd[i]!).toFixed(10)), firstPrice: first[i]! }));
-}
-
-function baseQuote(symbol: string): { base: string; quote: string } {
-  const [pair] = symbol.split(":");
-  const [base, quote] = (pair ?? symbol).split("/");
-  if (!base || !quote) throw new RangeError(`cannot tell base and quote of \`${symbol}\` (expected a ccxt unified symbol such as BTC/USDT)`);
-  return { base, quote };
 }
 
 function ruleFor(venue: string): number {

@@ -184,9 +184,7 @@ async function runOnSimulatedVenue(files: string[], kraken: string | null, o: Ru
     const info = (await (await fetch(`${sim.httpUrl}/fapi/v1/exchangeInfo`)).json()) as { symbols: Array<{ symbol: string; filters: Array<{ filterType: string; tickSize?: string; stepSize?: string }> }> };
     const infos = symbols.map((x) => {
       const s = info.symbols.find((y) => y.symbol === x.symbol.toUpperCase());
-      const tick = Number(s?.filters.find((f) => f.filterType === "PRICE_FILTER")?.tickSize ?? 0);
-      const lot = Number(s?.filters.find((f) => f.filterType === "LOT_SIZE")?.stepSize ?? 0);
-      return { id: x.instrument, venue: "binanceusdm", symbol: instruments.symbols[x.instrument]!, tickSize: tick, lotSize: lot };
+      return { id: x.instrument, venue: "binanceusdm", symbol: instruments.symbols[x.instrument]!, ...binanceSteps(s) };
     });
     const live: NonNullable<import("../engine/pipeline.ts").PipelineOptions["live"]> = [
       { venue: Venue.binanceusdm, binance: { market: "usdm", wsUrl: sim.wsUrl, restUrl: sim.httpUrl, symbols, channels: ["trade", "bookTicker", "depth"], depthSpeed: "0ms" } },
@@ -221,6 +219,14 @@ async function runOnSimulatedVenue(files: string[], kraken: string | null, o: Ru
     await sim.stop();
     await ksim?.stop();
   }
+}
+
+/** tick and lot size of a symbol in Binance's exchangeInfo (PRICE_FILTER, LOT_SIZE); 0 when absent */
+function binanceSteps(s: { filters: Array<{ filterType: string; tickSize?: string; stepSize?: string }> } | undefined): { tickSize: number; lotSize: number } {
+  return {
+    tickSize: Number(s?.filters.find((f) => f.filterType === "PRICE_FILTER")?.tickSize ?? 0),
+    lotSize: Number(s?.filters.find((f) => f.filterType === "LOT_SIZE")?.stepSize ?? 0),
+  };
 }
 
 const BINANCE_ENDPOINTS: Record<string, { ws: string; rest: string; info: string; market: "spot" | "usdm" | "coinm" }> = {
@@ -271,7 +277,7 @@ async function runOnVenues(o: RunOptions): Promise<number> {
       const id = instruments.id(Venue[v as keyof typeof Venue], unified);
       symbols.push({ symbol: sym.toLowerCase(), instrument: id });
       books.push({ instrument: id, rule: ep.market === "spot" ? BookRule.binanceSpot : BookRule.binanceFutures });
-      infos.push({ id, venue: v, symbol: unified, tickSize: Number(s.filters.find((f) => f.filterType === "PRICE_FILTER")?.tickSize ?? 0), lotSize: Number(s.filters.find((f) => f.filterType === "LOT_SIZE")?.stepSize ?? 0) });
+      infos.push({ id, venue: v, symbol: unified, ...binanceSteps(s) });
     }
     live.push({ venue: Venue[v as keyof typeof Venue], binance: { market: ep.market, wsUrl: ws, restUrl: rest, symbols, channels: ["trade", "bookTicker", "depth"], depthSpeed: ep.market === "spot" ? "100ms" : "0ms" } });
   }

@@ -62,3 +62,11 @@ export function binanceUsdmUnified(raw: string): string {
   }
   return s;
 }
+
+/** Base and quote currency of a ccxt unified symbol (`BTC/USDT`, `BTC/USDT:USDT` -> BTC, USDT). */
+export function baseQuote(symbol: string): { base: string; quote: string } {
+  const [pair] = symbol.split(":");
+  const [base, quote] = (pair ?? symbol).split("/");
+  if (!base || !quote) throw new RangeError(`cannot tell base and quote of \`${symbol}\` (expected a ccxt unified symbol such as BTC/USDT)`);
+  return { base, quote };
+}

@@ -16,6 +16,7 @@
  */
 import { BookSet } from "../../ffi/book.ts";
 import type { InstrumentState } from "../../ffi/state.ts";
+import { baseQuote } from "../domain/instruments.ts";
 import { TERMINAL, type Gateway } from "../domain/order.ts";
 import { SimExchange } from "../exec/sim/exchange.ts";
 import { SimGateway, VirtualClock } from "../exec/sim/gateway.ts";
@@ -68,13 +69,6 @@ export interface LiveVenue {
   privateKey?: string;
   /** unified symbol -> the venue's id */
   symbols: Record<string, { id: string }>;
-}
-
-function baseQuote(symbol: string): { base: string; quote: string } {
-  const [pair] = symbol.split(":");
-  const [base, quote] = (pair ?? symbol).split("/");
-  if (!base || !quote) throw new RangeError(`cannot tell base and quote of \`${symbol}\` (expected a ccxt unified symbol such as BTC/USDT)`);
-  return { base, quote };
 }
 
 export interface PaperTrading {
