@@ -109,7 +109,8 @@ export async function startPaperTrading(t: TradingInit, deps: { books: BookSet; 
       onErrorStorm: (i) => onStorm(`${i.venue}: ${i.errors} errors within ${i.windowMs} ms, last: ${i.last}`),
     });
     try {
-      await Promise.race([g.start(), Bun.sleep(15_000).then(() => Promise.reject(new Error("no session within 15 s")))]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([g.start(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no session within 15 s")), 15_000)))]).finally(() => clearTimeout(timer));
     } catch (e) {
       await g.close();
       throw new Error(`${l.venue}: cannot open the order-entry session at ${l.url}: ${(e as Error).message}`);

@@ -140,6 +140,16 @@ export class EngineStartError extends Error {
   }
 }
 
+/**
+ * `p`, or `fallback` after `ms`, whichever comes first; the timer is cleared when `p` wins, so a
+ * finished run does not wait out the timeout before the process can exit.
+ */
+function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)));
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
 export class Pipeline {
   readonly control: Control = createControl();
   private stopReason: PipelineResult["stoppedBy"] = "end of data";
@@ -299,8 +309,8 @@ export class Pipeline {
     }
     const elapsedS = (performance.now() - t0) / 1000;
     this.stopNow();
-    await Promise.race([Promise.all(feedsDone), Bun.sleep(2000)]);
-    const liveReports = await Promise.race([Promise.all(liveDone), Bun.sleep(3000).then(() => [] as LiveFeedReport[])]);
+    await within(Promise.all(feedsDone), 2000, undefined);
+    const liveReports = await within(Promise.all(liveDone), 3000, [] as LiveFeedReport[]);
     cleanup();
     return {
       stoppedBy: this.stopReason,
