@@ -31,29 +31,10 @@ typedef struct {
  * no separate search for the closing quote. Returns 0 (cursor untouched) for anything else —
  * signs, exponents, escapes, more than 19 digits — which then takes the general path. */
 static inline int fast_quoted(cur_t *c, double *out) {
-  const uint8_t *p = c->p, *e = c->e;
-  if (p >= e || *p != '"') return 0;
-  p++;
-  uint64_t m = 0;
-  int digits = 0, frac = 0, dot = 0;
-  for (;; p++) {
-    if (BOT4_UNLIKELY(p >= e)) return 0;
-    const unsigned d = (unsigned)(*p - '0');
-    if (d < 10) {
-      m = m * 10 + d;
-      digits++;
-      frac += dot;
-      continue;
-    }
-    if (*p == '.' && !dot) {
-      dot = 1;
-      continue;
-    }
-    break;
-  }
-  if (*p != '"' || digits == 0 || digits > 19 || frac > 22 || m > (1ull << 53)) return 0;
-  *out = (double)m / POW10[frac];
-  c->p = p + 1;
+  if (c->p >= c->e || *c->p != '"') return 0;
+  const uint8_t *q = quick_decimal(c->p + 1, c->e, out);
+  if (!q) return 0;
+  c->p = q;
   return 1;
 }
 

@@ -283,14 +283,20 @@ static inline void skip_value(cur_t *c) {
   }
 }
 
-/* A plain decimal's digits from p up to the closing quote, converted; NULL on anything else. */
-static inline const uint8_t *quick_decimal(const uint8_t *p, const uint8_t *e, double *out) {
+/* A plain decimal's text from p: digits and at most one '.', read in one pass into the integer
+ * mantissa, the digit count and the fraction digits. Returns where the text stops. */
+typedef struct {
+  uint64_t m;
+  int digits, frac;
+} plain_dec_t;
+
+static inline const uint8_t *plain_scan(const uint8_t *p, const uint8_t *e, plain_dec_t *d) {
   uint64_t m = 0;
   int digits = 0, frac = 0, dot = 0;
   for (; p < e; p++) {
-    const unsigned d = (unsigned)(*p - '0');
-    if (d < 10) {
-      m = m * 10 + d;
+    const unsigned x = (unsigned)(*p - '0');
+    if (x < 10) {
+      m = m * 10 + x;
       digits++;
       frac += dot;
     } else if (*p == '.' && !dot) {
@@ -299,8 +305,23 @@ static inline const uint8_t *quick_decimal(const uint8_t *p, const uint8_t *e, d
       break;
     }
   }
-  if (BOT4_UNLIKELY(p >= e || *p != '"' || digits == 0 || digits > 19 || frac > 22 || m > (1ull << 53))) return NULL;
-  *out = (double)m / POW10[frac];
+  d->m = m;
+  d->digits = digits;
+  d->frac = frac;
+  return p;
+}
+
+/* the scanned decimal converts exactly by one division (mantissa <= 2^53, power of ten exact) */
+static inline int plain_exact(const plain_dec_t *d) {
+  return d->digits > 0 && d->digits <= 19 && d->frac <= 22 && d->m <= (1ull << 53);
+}
+
+/* A plain decimal's digits from p up to the closing quote, converted; NULL on anything else. */
+static inline const uint8_t *quick_decimal(const uint8_t *p, const uint8_t *e, double *out) {
+  plain_dec_t d;
+  p = plain_scan(p, e, &d);
+  if (BOT4_UNLIKELY(p >= e || *p != '"' || !plain_exact(&d))) return NULL;
+  *out = (double)d.m / POW10[d.frac];
   return p + 1;
 }
 

@@ -1762,30 +1762,27 @@ status:
 
 /* ---- Kraken spot v2 ------------------------------------------------------------------------ */
 
+/* A bare number at p (digits, one '.') up to ',' or '}': its value and end; NULL on any other form. */
+static inline const uint8_t *kr_quick_num(const uint8_t *p, const uint8_t *e, double *v) {
+  plain_dec_t d;
+  const uint8_t *q = plain_scan(p, e, &d);
+  if (BOT4_UNLIKELY(q >= e || (*q != ',' && *q != '}') || !plain_exact(&d) || *p == '.')) return NULL;
+  *v = (double)d.m / POW10[d.frac];
+  return q;
+}
+
 /* A bare JSON number's span and value: digits with an optional fraction read in one pass, anything
  * else (exponent, sign) through the exact general conversion. NaN (and *bad) when it does not read. */
 static inline double kr_number(cur_t *c, const uint8_t **s, uint32_t *n, int *bad) {
   ws(c);
-  const uint8_t *b = c->p, *p = b, *e = c->e;
-  uint64_t m = 0;
-  int digits = 0, frac = 0, dot = 0;
-  for (; p < e; p++) {
-    const unsigned d = (unsigned)(*p - '0');
-    if (d < 10) {
-      m = m * 10 + d;
-      digits++;
-      frac += dot;
-    } else if (*p == '.' && !dot) {
-      dot = 1;
-    } else {
-      break;
-    }
-  }
-  if (BOT4_LIKELY(p < e && (*p == ',' || *p == '}') && digits > 0 && digits <= 19 && frac <= 22 && m <= (1ull << 53) && *b != '.')) {
+  const uint8_t *b = c->p, *e = c->e;
+  double v;
+  const uint8_t *p = kr_quick_num(b, e, &v);
+  if (BOT4_LIKELY(p != NULL)) {
     *s = b;
     *n = (uint32_t)(p - b);
     c->p = p;
-    return (double)m / POW10[frac];
+    return v;
   }
   if (b < e && *b == '"') { /* v2 sends numbers, not strings */
     skip_value(c);
@@ -1796,7 +1793,7 @@ static inline double kr_number(cur_t *c, const uint8_t **s, uint32_t *n, int *ba
   }
   token(c, s, n);
   if (c->bad) return NAN;
-  const double v = decimal(*s, *n);
+  v = decimal(*s, *n);
   if (!(v == v)) *bad = 1;
   return v;
 }
@@ -1886,28 +1883,6 @@ static inline int kr_iso(bot4_kraken_t *kr, const uint8_t *s, uint32_t n, uint64
     }
   }
   return 1;
-}
-
-/* A bare number at p (digits, one '.') up to ',' or '}': its value and end; NULL on any other form. */
-static inline const uint8_t *kr_quick_num(const uint8_t *p, const uint8_t *e, double *v) {
-  const uint8_t *b = p;
-  uint64_t m = 0;
-  int digits = 0, frac = 0, dot = 0;
-  for (; p < e; p++) {
-    const unsigned d = (unsigned)(*p - '0');
-    if (d < 10) {
-      m = m * 10 + d;
-      digits++;
-      frac += dot;
-    } else if (*p == '.' && !dot) {
-      dot = 1;
-    } else {
-      break;
-    }
-  }
-  if (BOT4_UNLIKELY(p >= e || (*p != ',' && *p != '}') || digits == 0 || digits > 19 || frac > 22 || m > (1ull << 53) || *b == '.')) return NULL;
-  *v = (double)m / POW10[frac];
-  return p;
 }
 
 enum { KR_NONE = 0, KR_BOOK = 1, KR_TRADE = 2, KR_HEARTBEAT = 3, KR_STATUS = 4, KR_OTHER = 5 };
