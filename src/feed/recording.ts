@@ -47,6 +47,21 @@ export interface Tape {
 }
 
 /** A capture file's text, gunzipped when it is gzip; DataFileError when unreadable or damaged. */
+/**
+ * The symbol a Binance frame names (`s`, in a combined-stream envelope's `data` or bare), read the
+ * slow way: for a frame the C parser refused as naming an unregistered symbol (cold path, once per
+ * new symbol). undefined when the frame names none.
+ */
+export function frameSymbol(body: string): string | undefined {
+  try {
+    const m = JSON.parse(body) as { data?: { s?: unknown }; s?: unknown };
+    const s = (m.data ?? m).s;
+    return typeof s === "string" ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function readCaptureText(path: string, bytes?: Uint8Array): string {
   let data: Uint8Array;
   try {
@@ -116,14 +131,8 @@ export function loadBinanceCapture(
       // the live feed's own parser (c/parse.c): the tape holds exactly what a live run would see
       let n = parser.parse(inBuf.ptr, len, 0, out.ptr, OUT, depthInst >= 0 ? depthInst : 0xffffffff);
       if (n === ParseStatus.unknownSymbol) {
-        let sym: unknown;
-        try {
-          const m = JSON.parse(body) as { data?: { s?: unknown }; s?: unknown };
-          sym = (m.data ?? m).s;
-        } catch {
-          sym = undefined;
-        }
-        if (typeof sym !== "string") {
+        const sym = frameSymbol(body);
+        if (sym === undefined) {
           bad("frame names no symbol that can be registered");
           continue;
         }

@@ -18,7 +18,7 @@ import { BinanceParser, ParseStatus } from "../../ffi/parse.ts";
 import { binanceUsdmUnified, InstrumentTable, Venue, venueName } from "../domain/instruments.ts";
 import { T, TICK_BYTES, TICK_F64, TICK_U32, TickKind } from "../domain/tick.ts";
 import { TickBuffer } from "../domain/tick-buffer.ts";
-import { DataFileError, readCaptureText } from "../feed/recording.ts";
+import { DataFileError, frameSymbol, readCaptureText } from "../feed/recording.ts";
 
 export const CHUNK_FRAMES = 32;
 /** staging records per chunk (a chunk never produces more) */
@@ -123,14 +123,8 @@ export function loadFrames(sources: Array<string | { name: string; bytes: Uint8A
     const len = offs[i + 1]! - offs[i]!;
     let r = parser.parse(blobMem.ptr + offs[i]!, len, Number(recv[i]!), stage.ptr, STAGE_RECORDS, dflt);
     if (r === ParseStatus.unknownSymbol) {
-      let sym: unknown;
-      try {
-        const m = JSON.parse(body) as { data?: { s?: unknown }; s?: unknown };
-        sym = (m.data ?? m).s;
-      } catch {
-        sym = undefined;
-      }
-      if (typeof sym === "string") {
+      const sym = frameSymbol(body);
+      if (sym !== undefined) {
         const id = table.id(venue, binanceUsdmUnified(sym));
         parser.addSymbol(sym, id);
         symbols.push({ raw: sym, id });
