@@ -29,6 +29,7 @@ import { KillMonitor, KillSwitch, marketView, PreTradeRisk, REJECT_NAMES, REJECT
 import type { IndicatorSet } from "../signal/indicators.ts";
 import { StrategyDispatcher } from "../strategy/dispatch.ts";
 import type { IndicatorView, InstrumentInfo, OrderEvent, SideCode, Strategy, StrategyContext } from "../strategy/api.ts";
+import { OrderTable } from "./order-table.ts";
 import { S, STAGES, type TradingStatus } from "./status.ts";
 
 const TWO32 = 4294967296;
@@ -63,15 +64,6 @@ export interface CoreOptions {
   idPrefix?: string;
   /** automatic kill-switch triggers evaluated by maintenance() (live and paper; a backtest leaves them off) */
   killTriggers?: Partial<KillTriggers>;
-}
-
-interface LiveOrder {
-  inst: number;
-  side: number;
-  amount: number;
-  price: number;
-  filled: number;
-  terminal: boolean;
 }
 
 export interface VenueStats {
@@ -127,10 +119,9 @@ export class TradingCore implements StrategyContext {
   private readonly sim: Array<SimExchange | undefined>;
   private readonly venueIdx: Int32Array;
   private readonly venueNames: string[];
-  private readonly orders = new Map<string, LiveOrder>();
-  /** the orders not yet terminal, per instrument (what own-best, cancel-all and limits scan) */
-  private readonly liveByInst: Array<Set<LiveOrder>> = [];
-  private readonly idOf = new Map<LiveOrder, string>();
+  /** this engine's orders: slots by id, live ones per instrument (own-best, cancel-all and limits scan them) */
+  private readonly orders: OrderTable;
+  /** live orders per instrument (the order table's own counts) */
   private readonly openPerInst: Int32Array;
   /** 1 / lot and 1 / tick per instrument when they are integers (0: the general path) */
   private readonly lotInv: Float64Array;
@@ -138,8 +129,6 @@ export class TradingCore implements StrategyContext {
   private readonly params: Record<string, number>;
   private readonly stats: VenueStats[];
   private readonly idPrefix: string;
-  private seq = 0;
-  private finished = 0;
   private timerPeriod = 0;
   private nextTimer = Infinity;
   private readonly sampleNs: number;
@@ -176,19 +165,19 @@ export class TradingCore implements StrategyContext {
       return g;
     });
     this.sim = o.instruments.map((i) => o.sims?.get(i.venue));
-    this.openPerInst = new Int32Array(Math.max(1, n));
     const inv = (step: number) => {
       const k = Math.round(1 / step);
       return step > 0 && k > 0 && Math.abs(k * step - 1) < 1e-12 ? k : 0;
     };
     this.lotInv = Float64Array.from({ length: Math.max(1, n) }, (_, i) => inv(o.instruments[i]?.lotSize ?? 0));
     this.tickInv = Float64Array.from({ length: Math.max(1, n) }, (_, i) => inv(o.instruments[i]?.tickSize ?? 0));
-    for (let i = 0; i < Math.max(1, n); i++) this.liveByInst.push(new Set());
     this.snapshotSeen = new Uint8Array(Math.max(1, n));
     this.stats = this.venueNames.map((venue) => ({ venue, orders: 0, rejectedByRisk: 0, rejectedByVenue: 0, fills: 0, filledAmount: 0, orderedAmount: 0, fees: 0, turnover: 0 }));
     this.sampleNs = o.sampleNs ?? 1e9;
     this.capital = o.capital ?? 0;
     this.idPrefix = o.idPrefix ?? `b4${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}-`;
+    this.orders = new OrderTable(n, this.idPrefix);
+    this.openPerInst = this.orders.liveN;
     this.logFn = o.log ?? (() => {});
     this.dispatcher = new StrategyDispatcher(this.guarded(o.strategy), n);
     for (const g of this.gw) g.onReport((r) => this.onReport(r));
@@ -505,7 +494,8 @@ export class TradingCore implements StrategyContext {
       this.stats[v]!.rejectedByRisk++;
       return "";
     }
-    const id = `${this.idPrefix}${++this.seq}`;
+    const slot = this.orders.open(inst, side, amount, price);
+    const id = this.orders.id(slot);
     const req: OrderRequest = {
       clientOrderId: id,
       venue: info.venue,
@@ -517,11 +507,6 @@ export class TradingCore implements StrategyContext {
       timeInForce: price === price ? tif : "IOC",
       strategy: this.s.name,
     };
-    const lo: LiveOrder = { inst, side, amount, price, filled: 0, terminal: false };
-    this.orders.set(id, lo);
-    this.liveByInst[inst]!.add(lo);
-    this.idOf.set(lo, id);
-    this.openPerInst[inst]!++;
     this.updateOwnBest(inst);
     const st = this.stats[v]!;
     st.orders++;
@@ -536,44 +521,43 @@ export class TradingCore implements StrategyContext {
   }
 
   cancel(clientOrderId: string): boolean {
-    const o = this.orders.get(clientOrderId);
-    if (!o || o.terminal) return false;
-    this.gw[this.venueIdx[o.inst]!]!.cancel(this.instruments[o.inst]!.symbol, clientOrderId);
+    const t = this.orders;
+    const s = t.find(clientOrderId);
+    if (s < 0 || t.terminal[s] === 1) return false;
+    const inst = t.inst[s]!;
+    this.gw[this.venueIdx[inst]!]!.cancel(this.instruments[inst]!.symbol, clientOrderId);
     return true;
   }
 
   cancelAll(inst?: number): number {
+    const t = this.orders;
     let n = 0;
-    for (let i = 0; i < this.liveByInst.length; i++) {
-      if (inst !== undefined && i !== inst) continue;
-      // a copy: a synchronous gateway may answer (and end the order) inside cancel
-      for (const o of [...this.liveByInst[i]!]) {
-        if (o.terminal) continue;
-        this.gw[this.venueIdx[o.inst]!]!.cancel(this.instruments[o.inst]!.symbol, this.idOf.get(o)!);
-        n++;
-      }
+    // a copy of the slots: a synchronous gateway may answer (and end the order) inside cancel
+    for (const s of t.liveSlots(inst)) {
+      if (t.terminal[s] === 1) continue;
+      const i = t.inst[s]!;
+      this.gw[this.venueIdx[i]!]!.cancel(this.instruments[i]!.symbol, t.id(s));
+      n++;
     }
     return n;
-  }
-
-  private pruneFinished(): void {
-    for (const [id, o] of this.orders) {
-      if (!o.terminal) continue;
-      this.orders.delete(id);
-      this.idOf.delete(o);
-    }
-    this.finished = 0;
   }
 
   /** our best resting bid/ask and open amounts per instrument, for self-trade prevention and position limits (cold: on order changes) */
   private updateOwnBest(inst: number): void {
     let bb = NaN, ba = NaN, ob = 0, os = 0;
-    for (const o of this.liveByInst[inst]!) {
-      if (o.side === 0) ob += o.amount - o.filled;
-      else os += o.amount - o.filled;
-      if (o.price !== o.price) continue;
-      if (o.side === 0) bb = bb === bb ? Math.max(bb, o.price) : o.price;
-      else ba = ba === ba ? Math.min(ba, o.price) : o.price;
+    const t = this.orders;
+    const n = t.liveN[inst]!;
+    for (let k = 0; k < n; k++) {
+      const s = t.liveSlot(inst, k);
+      const left = t.amount[s]! - t.filled[s]!;
+      const px = t.price[s]!;
+      if (t.side[s] === 0) {
+        ob += left;
+        if (px === px) bb = bb === bb ? (px > bb ? px : bb) : px;
+      } else {
+        os += left;
+        if (px === px) ba = ba === ba ? (px < ba ? px : ba) : px;
+      }
     }
     const m = this.market;
     m.ownBestBid[inst] = bb;
@@ -586,19 +570,21 @@ export class TradingCore implements StrategyContext {
 
   onReport(r: ExecReport): void {
     this.counters.reports++;
-    const o = this.orders.get(r.clientOrderId);
-    if (!o) {
+    const t = this.orders;
+    const o = t.find(r.clientOrderId);
+    if (o < 0) {
       this.counters.unknownReports++;
       this.log("report for an order this engine did not send: left to reconciliation", { id: r.clientOrderId, kind: r.kind, venue: r.venue });
       return;
     }
     const ev = r as OrderEvent;
-    (ev as { instrument: number }).instrument = o.inst;
-    const st = this.stats[this.venueIdx[o.inst]!]!;
+    const inst = t.inst[o]!;
+    (ev as { instrument: number }).instrument = inst;
+    const st = this.stats[this.venueIdx[inst]!]!;
     if (r.kind === "fill" && r.lastAmount > 0) {
-      this.positions.apply(o.inst, o.side, r.lastAmount, r.lastPrice, r.fee);
-      o.filled += r.lastAmount;
-      if (!done0(r)) this.updateOwnBest(o.inst);
+      this.positions.apply(inst, t.side[o]!, r.lastAmount, r.lastPrice, r.fee);
+      t.filled[o] = t.filled[o]! + r.lastAmount;
+      if (!done0(r)) this.updateOwnBest(inst);
       st.fills++;
       st.filledAmount += r.lastAmount;
       st.fees += r.fee;
@@ -611,13 +597,11 @@ export class TradingCore implements StrategyContext {
       if (this.counters.venueRejects <= 20) this.log("venue rejected an order", { id: r.clientOrderId, venue: r.venue, symbol: r.symbol, reason: r.reason });
     }
     const done = r.kind === "rejected" || r.kind === "cancelled" || r.kind === "expired" || (r.kind === "fill" && r.remaining <= 1e-12);
-    if (done && !o.terminal) {
-      o.terminal = true;
-      this.liveByInst[o.inst]!.delete(o);
-      this.openPerInst[o.inst]!--;
-      this.updateOwnBest(o.inst);
-      // finished orders stay known a while: a cancel answer or late report for them is not "unknown"
-      if (++this.finished > 4096) this.pruneFinished();
+    if (done && t.terminal[o] === 0) {
+      // the order stays known (its slot) until the table reuses the slot: a cancel answer or a
+      // late report for it is not "unknown"
+      t.finish(o);
+      this.updateOwnBest(inst);
     }
     if (this.strategyError) return;
     try {
@@ -630,7 +614,7 @@ export class TradingCore implements StrategyContext {
 
   /** orders sent and not yet terminal */
   get openOrderCount(): number {
-    return this.liveByInst.reduce((a, x) => a + x.size, 0);
+    return this.orders.liveCount();
   }
 
   /** Stops the strategy, cancels what is open; the caller then drains its clock / gateways. */
@@ -666,7 +650,7 @@ export class TradingCore implements StrategyContext {
       pnl: this.positions.totalPnl(marks),
       perInstrument,
       perVenue: this.stats,
-      openOrders: this.liveByInst.reduce((a, x) => a + x.size, 0),
+      openOrders: this.orders.liveCount(),
       riskRejects: this.limits.rejectCounts(),
       killSwitch: this.kill.tripped ? { reason: this.kill.reasonName, detail: this.kill.detail } : null,
       strategyError: this.strategyError?.message ?? null,
