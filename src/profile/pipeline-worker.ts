@@ -4,7 +4,8 @@
  *               frames) -> staging records -> TradingCore (steps of <= MAX_BATCH records);
  *   - "feed":   raw frames -> C parser -> SPSC ring (C copy of the chunk's records);
  *   - "engine": SPSC ring -> TradingCore (steps of what is available, <= MAX_BATCH records).
- * Each role first warms up on the first chunks with a throwaway parser and engine, reports ready,
+ * Each role first warms up over the whole recording (WARM_PASSES times, throwaway parser and
+ * engine each time: the JIT's last tier is what a running engine runs on), reports ready,
  * then waits for GO; the main thread stamps the start on the shared clock just before GO, and the
  * role that processes the last record stamps the end.
  */
@@ -23,7 +24,8 @@ export interface PipelineJob {
   ring: number;
   /** i32[0] GO, i32[1] feed finished; f64[1] start stamp (bot4 clock ns) */
   flags: SharedArrayBuffer;
-  warmChunks: number;
+  /** passes over the recording before the timed one */
+  warmPasses: number;
 }
 
 export interface PipelineResult {
@@ -46,13 +48,14 @@ function stage() {
 }
 
 function warm(job: PipelineJob): void {
-  const cp = new ChunkParser(job.frames);
-  const e = buildEngine(job.spec);
   const s = stage();
-  const n = Math.min(job.warmChunks, cp.chunks);
-  for (let c = 0; c < n; c++) {
-    const r = cp.parse(c, s.ptr, STAGE_RECORDS);
-    step(e, s.u8, s.u32, s.f64, s.ptr, 0xffffffff, 0, r);
+  for (let p = 0; p < job.warmPasses; p++) {
+    const cp = new ChunkParser(job.frames);
+    const e = buildEngine(job.spec);
+    for (let c = 0; c < cp.chunks; c++) {
+      const r = cp.parse(c, s.ptr, STAGE_RECORDS);
+      step(e, s.u8, s.u32, s.f64, s.ptr, 0xffffffff, 0, r);
+    }
   }
 }
 
