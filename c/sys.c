@@ -1,8 +1,16 @@
 /* sys.c — thread placement; the contract is in sys.h. */
 #include "sys.h"
 
+#include "clock.h"
+
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -54,4 +62,51 @@ BOT4_API int bot4_layout_sys(char *buf, int cap) {
   BOT4_L_CONST(BOT4_MLOCK_ONFAULT);
   BOT4_L_PUT("CPU_SETSIZE", CPU_SETSIZE);
   return n;
+}
+
+BOT4_API int32_t bot4_sys_send_floor(int32_t n, int32_t bytes, double *out_ns) {
+  if (n <= 0 || bytes <= 0 || bytes > 65536 || !out_ns) return EINVAL;
+  int l = -1, c = -1, a = -1, rc = 0;
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t sl = sizeof sa;
+  char *buf = malloc(65536), *msg = malloc((size_t)bytes);
+  if (!buf || !msg) {
+    free(buf);
+    free(msg);
+    return ENOMEM;
+  }
+  memset(msg, 'x', (size_t)bytes);
+  const int one = 1;
+  if ((l = socket(AF_INET, SOCK_STREAM, 0)) < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(l, 1) != 0 ||
+      getsockname(l, (struct sockaddr *)&sa, &sl) != 0 || (c = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+      connect(c, (struct sockaddr *)&sa, sizeof sa) != 0 || (a = accept(l, NULL, NULL)) < 0 ||
+      setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
+    rc = errno ? errno : EIO;
+    goto out;
+  }
+  for (int32_t i = 0; i < n; i++) {
+    const uint64_t t0 = bot4_clock_ns();
+    const ssize_t w = send(c, msg, (size_t)bytes, MSG_NOSIGNAL);
+    out_ns[i] = (double)(bot4_clock_ns() - t0);
+    if (w != bytes) {
+      rc = w < 0 ? errno : EIO;
+      goto out;
+    }
+    if ((i & 7) == 7 || i == n - 1) {
+      for (;;) {
+        const ssize_t r = recv(a, buf, 65536, MSG_DONTWAIT);
+        if (r <= 0) break;
+      }
+    }
+  }
+out:
+  free(buf);
+  free(msg);
+  if (a >= 0) close(a);
+  if (c >= 0) close(c);
+  if (l >= 0) close(l);
+  return rc;
 }

@@ -24,6 +24,13 @@ BOT4_API int32_t bot4_sys_affinity(int32_t *out, int32_t cap);
 BOT4_API int32_t bot4_sys_mlockall(int32_t flags);
 BOT4_API int32_t bot4_sys_tid(void); /* the calling thread's kernel id (gettid) */
 
+/* The kernel's own cost of writing one order frame to a TCP socket, as a reference for the order
+ * path: a loopback connection (TCP_NODELAY) is opened, and n writes of `bytes` bytes are each
+ * timed with the bot4 clock around send() into out_ns; the receiving end is drained in the same
+ * thread every 8 writes (untimed), as a local venue in the engine's event loop would read it.
+ * 0, or an errno (socket set-up or a failed write). */
+BOT4_API int32_t bot4_sys_send_floor(int32_t n, int32_t bytes, double *out_ns);
+
 BOT4_API int bot4_layout_sys(char *buf, int cap);
 
 #endif

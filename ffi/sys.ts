@@ -134,3 +134,15 @@ export function hugepageStatus(): HugepageStatus {
       : `no huge pages reserved (reserve some with \`sysctl vm.nr_hugepages=64\`); THP ${thp}${thp === "never" ? " (enable with `echo madvise > /sys/kernel/mm/transparent_hugepage/enabled`)" : ""}`;
   return { total, free, pageKb, thp, describe };
 }
+
+/**
+ * The kernel's own cost of one write to a loopback TCP socket (C send(), TCP_NODELAY), each of n
+ * writes of `bytes` bytes timed alone with the bot4 clock: the floor under any order path that
+ * ends in a socket write on this machine (see c/sys.h). Throws with the errno on a socket failure.
+ */
+export function sendFloor(n: number, bytes: number): Float64Array {
+  const out = new Float64Array(n);
+  const rc = K.bot4_sys_send_floor(n, bytes, out);
+  if (rc !== 0) throw new Error(`loopback send() reference could not run: ${errnoName(rc)}`);
+  return out;
+}

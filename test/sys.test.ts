@@ -1,7 +1,7 @@
 /** Thread placement (a Worker pins its own thread) and the huge-page report. */
 import { expect, test } from "bun:test";
 import { K } from "../ffi/lib.ts";
-import { allowedCpus, currentCpu, hugepageStatus, mlockAll, pinThisThread, threadId } from "../ffi/sys.ts";
+import { allowedCpus, currentCpu, hugepageStatus, mlockAll, pinThisThread, sendFloor, threadId } from "../ffi/sys.ts";
 
 /** Runs `body` (an async function body over the ffi/sys.ts exports) in a Worker: its own OS thread. */
 async function inWorker<T>(body: string): Promise<T> {
@@ -95,4 +95,18 @@ test("huge page status parses /proc/meminfo and the THP mode", () => {
   expect(["always", "madvise", "never", "unknown"]).toContain(s.thp);
   expect(s.describe).toContain("THP");
   if (s.total === 0) expect(s.describe).toContain("vm.nr_hugepages");
+});
+
+test("the loopback send() reference times every write of a frame; bad arguments are refused", () => {
+  const v = sendFloor(64, 419);
+  expect(v.length).toBe(64);
+  for (const x of v) {
+    expect(Number.isFinite(x)).toBe(true);
+    expect(x).toBeGreaterThan(0);
+  }
+  const out = new Float64Array(4);
+  expect(K.bot4_sys_send_floor(4, 0, out)).toBe(22);
+  expect(K.bot4_sys_send_floor(4, 70_000, out)).toBe(22);
+  expect(K.bot4_sys_send_floor(0, 100, out)).toBe(22);
+  expect(() => sendFloor(4, 0)).toThrow(/EINVAL/);
 });

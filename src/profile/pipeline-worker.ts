@@ -35,6 +35,10 @@ export interface PipelineResult {
   ns: number;
   batches: number;
   orders: number;
+  /** engine role: ns inside the engine step (the rest of `ns` it waited for records) */
+  busyNs: number;
+  /** feed role: naps on a full ring (the engine was behind) */
+  fullWaits: number;
 }
 
 function stage() {
@@ -74,7 +78,7 @@ function run(job: PipelineJob): PipelineResult {
   postMessage({ ready: true });
   while (Atomics.load(flags, 0) === 0) Atomics.wait(flags, 0, 0, 50);
   const t0 = stamps[0]!;
-  let records = 0, batches = 0;
+  let records = 0, batches = 0, busyNs = 0, fullWaits = 0;
   if (job.role === "both") {
     const chunks = cp!.chunks;
     for (let c = 0; c < chunks; c++) {
@@ -94,6 +98,7 @@ function run(job: PipelineJob): PipelineResult {
         if (put >= r) break;
         // a full ring: nap 20 µs rather than spin on a core the engine may need
         Atomics.wait(flags, 0, 1, 0.02);
+        fullWaits++;
       }
       records += r;
       batches++;
@@ -109,15 +114,17 @@ function run(job: PipelineJob): PipelineResult {
         if (Atomics.load(flags, 1) === 1 && r0.available(1) === 0) break;
         continue;
       }
+      const b0 = now();
       e!.deliver();
       core.onRecords(u8, u32, f64, p, mask, r0.tailSlot, n, clock);
       r0.release(n);
+      busyNs += now() - b0;
       records += n;
       batches++;
     }
   }
   const t1 = now();
-  return { role: job.role, records, ns: t1 - t0, batches, orders: e ? orders(e.core) : 0 };
+  return { role: job.role, records, ns: t1 - t0, batches, orders: e ? orders(e.core) : 0, busyNs, fullWaits };
 }
 
 const result = run(workerData as PipelineJob);
