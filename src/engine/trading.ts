@@ -117,6 +117,7 @@ export class TradingCore implements StrategyContext {
   private readonly clock: Clock;
   private readonly gw: Gateway[];
   private readonly sim: Array<SimExchange | undefined>;
+  private readonly anySim: boolean;
   private readonly venueIdx: Int32Array;
   private readonly venueNames: string[];
   /** this engine's orders: slots by id, live ones per instrument (own-best, cancel-all and limits scan them) */
@@ -165,6 +166,7 @@ export class TradingCore implements StrategyContext {
       return g;
     });
     this.sim = o.instruments.map((i) => o.sims?.get(i.venue));
+    this.anySim = this.sim.some((x) => x !== undefined);
     const inv = (step: number) => {
       const k = Math.round(1 / step);
       return step > 0 && k > 0 && Math.abs(k * step - 1) < 1e-12 ? k : 0;
@@ -229,11 +231,16 @@ export class TradingCore implements StrategyContext {
     const asked = this.o.books ? this.o.books.apply(ptr, mask, start, n) : 0;
     if (this.o.state) this.o.state.apply(ptr, mask, start, n);
     if (this.o.indicators) this.o.indicators.apply(ptr, mask, start, n);
-    this.refreshMarket(u8, u32, mask, start, n);
+    const latest = this.refreshMarket(u8, u32, mask, start, n);
     // simulated venues see each record at its time; due order events run before it. Their work
     // is the venue's, not the engine's: it is timed apart and left out of tick-to-decision.
     const ws = wallNow();
-    for (let k = 0; k < n; k++) {
+    if (!this.anySim) {
+      // no simulated venue: only engine time moves, to the batch's latest receive stamp (one
+      // clock advance per batch; the records are not walked again)
+      if (latest > this.t) this.t = latest;
+      if (virtual) virtual.advanceTo(this.t);
+    } else for (let k = 0; k < n; k++) {
       const slot = (start + k) & mask;
       const w = slot * TICK_U32 + T.TS_RECV_U32;
       const ts = u32[w + 1]! * TWO32 + u32[w]!;
@@ -341,16 +348,20 @@ export class TradingCore implements StrategyContext {
     for (const side of ["buy", "sell"] as const) for (const [p] of ex.levels(sym, side)) ex.onBookLevel(sym, side, p, 0, this.t);
   }
 
-  private refreshMarket(u8: Uint8Array, u32: Uint32Array, mask: number, start: number, n: number): void {
+  /** the market view after a batch; returns the batch's latest receive stamp (0: none) */
+  private refreshMarket(u8: Uint8Array, u32: Uint32Array, mask: number, start: number, n: number): number {
     const m = this.market;
     const books = this.o.books;
     const state = this.o.state;
+    let latest = 0;
     for (let k = 0; k < n; k++) {
       const slot = (start + k) & mask;
+      const w = slot * TICK_U32 + T.TS_RECV_U32;
+      const ts = u32[w + 1]! * TWO32 + u32[w]!;
+      if (ts > latest) latest = ts;
       const inst = u32[slot * TICK_U32 + T.INSTRUMENT_U32]!;
       if (inst >= this.instruments.length) continue;
-      const w = slot * TICK_U32 + T.TS_RECV_U32;
-      m.updatedNs[inst] = u32[w + 1]! * TWO32 + u32[w]!;
+      m.updatedNs[inst] = ts;
     }
     for (let i = 0; i < this.instruments.length; i++) {
       const b = books?.get(i);
@@ -375,6 +386,7 @@ export class TradingCore implements StrategyContext {
       }
     }
     void u8;
+    return latest;
   }
 
   private fireTimer(): void {
