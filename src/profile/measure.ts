@@ -227,19 +227,26 @@ function engineRuns(fs: FrameSet, spec: EngineSpec, reps: number) {
   }
   // allocation, in a pass of its own: growth of what the allocators hold between batches, summed.
   // Coarse (the allocators report in pages / blocks) and a collection between two samples hides
-  // what was allocated before it: an estimate, not an exact count
-  let grown = 0;
-  {
+  // what was allocated before it: an estimate, not an exact count. The probe (memoryUsage())
+  // allocates its own result object: the same loop without the engine measures that, and it is
+  // taken off
+  const probe = (engine: boolean): number => {
     const e = buildEngine(spec);
+    let grown = 0;
     let last = allocated();
     for (let i = 0; i < t.count; i += MAX_BATCH) {
-      e.deliver();
-      e.core.onRecords(t.u8, t.u32, t.f64, t.ptr, 0xffffffff, i, Math.min(MAX_BATCH, t.count - i), e.clock);
+      if (engine) {
+        e.deliver();
+        e.core.onRecords(t.u8, t.u32, t.f64, t.ptr, 0xffffffff, i, Math.min(MAX_BATCH, t.count - i), e.clock);
+      }
       const h = allocated();
       if (h > last) grown += h - last;
       last = h;
     }
-  }
+    return grown;
+  };
+  const probeOnly = median([probe(false), probe(false), probe(false)]);
+  const grown = Math.max(0, median([probe(true), probe(true), probe(true)]) - probeOnly);
   const rate = median(rates);
   return { tick, hist: merged, rate, rates, allocBytesPerTick: grown / t.count, allocBytesPerS: (grown / t.count) * rate, orders, batches };
 }

@@ -109,7 +109,7 @@ export function renderReport(r: ProfileReport, md: boolean): string {
         ["RSS at that point: anonymous / file-backed / shared", `${mem.rssBreakdownMb.anon.toFixed(1)} / ${mem.rssBreakdownMb.file.toFixed(1)} / ${mem.rssBreakdownMb.shmem.toFixed(1)} MB (the tick file mapped: ${mem.fiveVenues.tickFileMb.toFixed(1)} MB; ${mem.fiveVenues.records} records replayed)`],
         ["RSS peak (sampled) / high-water mark (VmHWM) of that process", `${mem.rssPeakMb.toFixed(1)} / ${mem.vmHwmMb.toFixed(1)} MB`],
         ["high-water mark of this profile process (all of the above work)", `${mem.profileProcessVmHwmMb.toFixed(1)} MB`],
-        ["allocation in the engine step (growth of allocator bytes between batches, summed; coarse estimate)", `${num(mem.heapAllocBytesPerS)}B/s (${mem.heapAllocBytesPerTick.toFixed(1)} B per tick)`],
+        ["allocation in the engine step (growth of allocator bytes between batches, summed, less the same loop without the engine: the probe's own; medians of 3; coarse estimate)", `${num(mem.heapAllocBytesPerS)}B/s (${mem.heapAllocBytesPerTick.toFixed(1)} B per tick)`],
         ["engine pools", mem.pools.describe],
         ...mem.pools.pools.map((q) => [`pool ${q.name}`, `${q.inUse} in use of ${q.capacity}, high water ${q.highWater}, ${q.gets} gets, ${q.exhausted} exhausted`]),
       ],
