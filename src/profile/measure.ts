@@ -37,7 +37,7 @@ import { processCpus, sendFloor } from "../../ffi/sys.ts";
 import { loadConfig } from "../config/load.ts";
 import { Venue } from "../domain/instruments.ts";
 import type { OrderRequest } from "../domain/order.ts";
-import { TICK_BYTES } from "../domain/tick.ts";
+import { T, TICK_BYTES, TICK_U32 } from "../domain/tick.ts";
 import { TradingCore } from "../engine/trading.ts";
 import { BinanceWsGateway } from "../exec/gateway/binance-ws.ts";
 import { VirtualClock } from "../exec/sim/gateway.ts";
@@ -225,6 +225,26 @@ function engineRuns(fs: FrameSet, spec: EngineSpec, reps: number) {
     orders = core.summary().perVenue.reduce((a, v) => a + v.orders, 0);
     batches = core.counters.batches;
   }
+  // frame by frame: each frame's records (consecutive records with one receive stamp, at most
+  // MAX_BATCH) are one engine step, as the engine takes them when frames arrive apart — its
+  // decision latency with nothing queued in front (the full batches above are the saturated case)
+  const frameTtd = LatencyHistogram.create();
+  let frameSteps = 0;
+  for (let r = 0; r < reps; r++) {
+    const e = buildEngine(spec);
+    const recv = (i: number) => t.u32[i * TICK_U32 + T.TS_RECV_U32]! + t.u32[i * TICK_U32 + T.TS_RECV_U32 + 1]! * 4294967296;
+    frameSteps = 0;
+    for (let i = 0; i < t.count; ) {
+      const s0 = recv(i);
+      let j = i + 1;
+      while (j < t.count && j - i < MAX_BATCH && recv(j) === s0) j++;
+      e.deliver();
+      e.core.onRecords(t.u8, t.u32, t.f64, t.ptr, 0xffffffff, i, j - i, e.clock);
+      frameSteps++;
+      i = j;
+    }
+    frameTtd.merge(e.core.hist.tickToDecision);
+  }
   // allocation, in a pass of its own: growth of what the allocators hold between batches, summed.
   // Coarse (the allocators report in pages / blocks) and a collection between two samples hides
   // what was allocated before it: an estimate, not an exact count. The probe (memoryUsage())
@@ -248,7 +268,7 @@ function engineRuns(fs: FrameSet, spec: EngineSpec, reps: number) {
   const probeOnly = median([probe(false), probe(false), probe(false)]);
   const grown = Math.max(0, median([probe(true), probe(true), probe(true)]) - probeOnly);
   const rate = median(rates);
-  return { tick, hist: merged, rate, rates, allocBytesPerTick: grown / t.count, allocBytesPerS: (grown / t.count) * rate, orders, batches };
+  return { tick, hist: merged, frameTtd, frameSteps, rate, rates, allocBytesPerTick: grown / t.count, allocBytesPerS: (grown / t.count) * rate, orders, batches };
 }
 
 // ------------------------------------------------------------------ ML inference inside the strategy callback
@@ -664,7 +684,8 @@ export async function runProfile(o: ProfileOptions) {
     { stage: "write", unit: "ns per order", method: "per op (TSC)", ns: dist(oe.write), note: `WebSocket send of one text frame (a ${oe.frameBytes.ping}-byte ping; orders are ${oe.frameBytes.order} bytes) to the local venue on 127.0.0.1` },
     { stage: "kernel send()", unit: "ns per write", method: "per op (TSC)", ns: dist(oe.kernel), note: `reference, not bot4 code: the kernel's own cost of writing one ${oe.frameBytes.order + 8}-byte order frame to a loopback TCP socket (C send(), TCP_NODELAY, timed alone; the floor under "write" and "order submission" on this machine)` },
     { stage: "order submission", unit: "ns per order", method: "per op (TSC)", ns: dist(oe.whole), note: "route + risk + encode + sign + write: TradingCore.submit -> BinanceWsGateway -> local Binance WS-API venue on 127.0.0.1 (each order cancelled after, untimed)" },
-    { stage: "tick-to-decision", unit: "ns per order", method: "per op (TSC)", ns: dist(eng.hist.tickToDecision), note: `live path: engine batch (<= ${MAX_BATCH} records) start -> order handed to the venue gateway` },
+    { stage: "tick-to-decision", unit: "ns per order", method: "per op (TSC)", ns: dist(eng.frameTtd), note: `live path, frame by frame: one engine step per frame's records (${eng.frameSteps} steps, ${(fs.records / Math.max(1, eng.frameSteps)).toFixed(1)} records each on average), step start -> order handed to the venue gateway` },
+    { stage: "tick-to-decision, saturated", unit: "ns per order", method: "per op (TSC)", ns: dist(eng.hist.tickToDecision), note: `live path, records replayed as fast as possible: full engine steps of ${MAX_BATCH} records, step start -> order handed to the venue gateway (every record of the step is applied before the strategy runs)` },
     { stage: "tick-to-decision, paper", unit: "ns per order", method: "per op (TSC)", ns: dist(paper.hist.tickToDecision), note: "the same with simulated venues (their own work excluded, as TradingCore times it)" },
   ];
   if (ml) stages.push({ stage: "ML inference", unit: "ns per prediction", method: "per op (TSC)", ns: dist(ml.hist), note: `${ml.model}, in the strategy's book callback` });
@@ -672,8 +693,8 @@ export async function runProfile(o: ProfileOptions) {
   const oneMed = median(one), twoMed = median(two), ratio = median(ratios);
   const d = (s: string) => stages.find((x) => x.stage === s)!.ns;
   const goals: Goal[] = [
-    { name: "tick-to-decision P99", target: "<= 5 µs", measured: d("tick-to-decision").p99 / 1e3, unit: "µs", met: d("tick-to-decision").p99 <= 5e3, how: "engine histogram over the replay" },
-    { name: "tick-to-decision P99.9", target: "<= 20 µs", measured: d("tick-to-decision").p999 / 1e3, unit: "µs", met: d("tick-to-decision").p999 <= 20e3, how: "engine histogram over the replay" },
+    { name: "tick-to-decision P99", target: "<= 5 µs", measured: d("tick-to-decision").p99 / 1e3, unit: "µs", met: d("tick-to-decision").p99 <= 5e3, how: "live path, frame by frame (the saturated figure is in the stage table)" },
+    { name: "tick-to-decision P99.9", target: "<= 20 µs", measured: d("tick-to-decision").p999 / 1e3, unit: "µs", met: d("tick-to-decision").p999 <= 20e3, how: "live path, frame by frame" },
     { name: "tick processing P99", target: "<= 1 µs", measured: d("engine step").p99 / 1e3, unit: "µs", met: d("engine step").p99 <= 1e3, how: "engine step per record, live path (batch time / count)" },
     { name: "order submission P99", target: "<= 20 µs", measured: d("order submission").p99 / 1e3, unit: "µs", met: d("order submission").p99 <= 20e3, how: `decision -> bytes on a loopback socket (the kernel's send() alone: P50 ${(d("kernel send()").p50 / 1e3).toFixed(1)} µs, P99 ${(d("kernel send()").p99 / 1e3).toFixed(1)} µs in this run)` },
     { name: "replay throughput, one core", target: ">= 5 M ticks/s", measured: oneMed / 1e6, unit: "M ticks/s", met: oneMed >= 5e6, how: "raw frames -> parser -> engine (live path) on one thread, median" },
