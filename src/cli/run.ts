@@ -235,51 +235,316 @@ const BINANCE_ENDPOINTS: Record<string, { ws: string; rest: string; info: string
   binancecoinm: { ws: "wss://dstream.binance.com", rest: "https://dapi.binance.com", info: "/dapi/v1/exchangeInfo", market: "coinm" },
 };
 
+/** The public endpoints of the other venues with a native feed (BOT4_<VENUE>_WS_URL / _REST_URL override them). */
+const NATIVE_ENDPOINTS: Record<"bybit" | "okx" | "coinbase" | "kraken", { ws: string; rest: string }> = {
+  bybit: { ws: "wss://stream.bybit.com", rest: "https://api.bybit.com" },
+  okx: { ws: "wss://ws.okx.com:8443", rest: "https://www.okx.com" },
+  coinbase: { ws: "wss://advanced-trade-ws.coinbase.com", rest: "https://api.coinbase.com" },
+  kraken: { ws: "wss://ws.kraken.com", rest: "https://api.kraken.com" },
+};
+const NATIVE_VENUES = [...Object.keys(BINANCE_ENDPOINTS), ...Object.keys(NATIVE_ENDPOINTS)];
+/** Bybit orderbook depth: 200 is served on every category (linear, inverse, spot) */
+const BYBIT_DEPTH = 200;
+/** Coinbase's feed ring: room for the records of its largest frame (CoinbaseFeed maxRecords) */
+const COINBASE_RING = 131_072;
+/** Kraken v2 book depth per side */
+const KRAKEN_DEPTH = 100;
+
+type LiveSpec = import("../engine/pipeline.ts").LiveFeedSpec;
+
+/** What one venue of BOT4_VENUES adds to the run: its instruments (with tick and lot sizes and book rules) and feeds. */
+interface VenuePlan {
+  /** the venue id of BOT4_VENUES */
+  v: string;
+  /** its symbols in BOT4_SYMBOLS, as given (deduplicated) */
+  syms: string[];
+  ws: string;
+  rest: string;
+  instruments: import("../domain/instruments.ts").InstrumentTable;
+  infos: DriveSpec["infos"];
+  books: Array<{ instrument: number; rule: number }>;
+  /** live feeds, with the venue name of each (the status line's per-feed figures) */
+  live: LiveSpec[];
+  feedNames: string[];
+  /** how the header names it */
+  labels: string[];
+}
+
+/** `base` with `path` when base is a bare origin (`wss://host:port` or `…/`); else base as given (a full stream URL). */
+function withPath(base: string, path: string): string {
+  const u = new URL(base);
+  return u.pathname === "/" || u.pathname === "" ? `${base.replace(/\/$/, "")}${path}` : base;
+}
+
+/** GET a venue's public JSON; one ConfigError line when it cannot be read. */
+async function venueJson(v: string, url: string): Promise<{ status: number; body: any }> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    try {
+      return { status: res.status, body: JSON.parse(text) };
+    } catch {
+      throw new Error(`HTTP ${res.status}, not JSON: ${text.slice(0, 80)}`);
+    }
+  } catch (e) {
+    throw new ConfigError(`${v}: cannot read ${url} (${(e as Error).message}); check the network or BOT4_${v.toUpperCase()}_REST_URL`);
+  }
+}
+
+const notListed = (v: string, sym: string, where: string) => new ConfigError(`BOT4_SYMBOLS: ${v} does not list ${sym} (${where}); use the venue's own symbol, e.g. ${VENUE_EXAMPLE[v] ?? `${v}:BTCUSDT`}`);
+const VENUE_EXAMPLE: Record<string, string> = { bybit: "bybit:BTCUSDT", okx: "okx:BTC-USDT or okx:BTC-USDT-SWAP", coinbase: "coinbase:BTC-USD", kraken: "kraken:BTC/USD" };
+
+/** Binance spot / USD-M / COIN-M: exchangeInfo, books by Binance's snapshot + diff procedure. */
+async function planBinance(p: VenuePlan): Promise<void> {
+  const { Venue, binanceUsdmUnified } = await import("../domain/instruments.ts");
+  const { BookRule } = await import("../../ffi/book.ts");
+  const { v, ws, rest } = p;
+  const ep = BINANCE_ENDPOINTS[v]!;
+  const { body: info } = (await venueJson(v, `${rest}${ep.info}`)) as { body: { symbols?: Array<{ symbol: string; baseAsset: string; quoteAsset: string; marginAsset?: string; filters: Array<{ filterType: string; tickSize?: string; stepSize?: string }> }> } };
+  if (!Array.isArray(info?.symbols)) throw new ConfigError(`${v}: ${rest}${ep.info} is not an exchangeInfo answer (no symbols list); check BOT4_${v.toUpperCase()}_REST_URL`);
+  const symbols: Array<{ symbol: string; instrument: number }> = [];
+  for (const sym of p.syms.map((s) => s.toUpperCase())) {
+    const s = info.symbols.find((y) => y.symbol === sym);
+    if (!s) throw new ConfigError(`BOT4_SYMBOLS: ${v} does not list ${sym} (exchangeInfo of ${rest})`);
+    const unified = v === "binanceusdm" ? binanceUsdmUnified(sym.toLowerCase()) : v === "binancecoinm" ? `${s.baseAsset}/${s.quoteAsset}:${s.marginAsset ?? s.baseAsset}` : `${s.baseAsset}/${s.quoteAsset}`;
+    const id = p.instruments.id(Venue[v as keyof typeof Venue], unified);
+    symbols.push({ symbol: sym.toLowerCase(), instrument: id });
+    p.books.push({ instrument: id, rule: ep.market === "spot" ? BookRule.binanceSpot : BookRule.binanceFutures });
+    p.infos.push({ id, venue: v, symbol: unified, ...binanceSteps(s) });
+  }
+  p.live.push({ venue: Venue[v as keyof typeof Venue], binance: { market: ep.market, wsUrl: ws, restUrl: rest, symbols, channels: ["trade", "bookTicker", "depth"], depthSpeed: ep.market === "spot" ? "100ms" : "0ms" } });
+  p.feedNames.push(v);
+  p.labels.push(v);
+}
+
 /**
- * Paper trading on venues' live market data (BOT4_VENUES, BOT4_SYMBOLS): the native feed of each
- * venue connects to it (BOT4_<VENUE>_WS_URL / _REST_URL point elsewhere: a testnet, a local
- * simulator), tick and lot sizes come from the venue's exchangeInfo, and orders go to simulated
- * venues fed by that live data.
+ * Bybit v5: each symbol's category and steps from /v5/market/instruments-info (priceFilter.tickSize,
+ * lotSizeFilter.qtyStep, spot basePrecision). BOT4_BYBIT_WS_URL may name one category's stream
+ * (…/v5/public/spot); a bare origin means: linear, else inverse, else spot, whichever lists the
+ * symbol first. One feed per category; the engine's books check Bybit's u chain (rule SEQ).
+ */
+async function planBybit(p: VenuePlan): Promise<void> {
+  const { Venue } = await import("../domain/instruments.ts");
+  const { BookRule } = await import("../../ffi/book.ts");
+  const { bybitCategoryFromUrl } = await import("../feed/bybit/book.ts");
+  const { bybitUnified } = await import("../feed/bybit/normalize.ts");
+  type Cat = "linear" | "inverse" | "spot";
+  const { v, ws, rest } = p;
+  const path = new URL(ws).pathname;
+  const bare = path === "/" || path === "";
+  const pinned = bare ? null : bybitCategoryFromUrl(ws);
+  if (!bare && (pinned === null || pinned === "option")) throw new ConfigError(`BOT4_BYBIT_WS_URL: ${ws} is neither an origin (wss://stream.bybit.com) nor a Bybit v5 public stream (…/v5/public/linear, /spot or /inverse)`);
+  const cats: Cat[] = pinned ? [pinned as Cat] : ["linear", "inverse", "spot"];
+  const byCat = new Map<Cat, Array<{ symbol: string; instrument: number }>>();
+  for (const sym of p.syms.map((s) => s.toUpperCase())) {
+    let hit: { cat: Cat; e: any } | undefined;
+    for (const cat of cats) {
+      const url = `${rest}/v5/market/instruments-info?category=${cat}&symbol=${encodeURIComponent(sym)}`;
+      const { body } = await venueJson(v, url);
+      if (body?.retCode !== 0) throw new ConfigError(`bybit: ${url} answered retCode ${body?.retCode}: ${body?.retMsg}; check BOT4_BYBIT_REST_URL`);
+      const e = (body.result?.list as any[] | undefined)?.find((x) => x?.symbol === sym);
+      if (e) {
+        hit = { cat, e };
+        break;
+      }
+    }
+    if (!hit) throw notListed(v, sym, `instruments-info of ${rest}, category ${cats.join(", ")}`);
+    const unified = bybitUnified(sym, hit.cat);
+    const id = p.instruments.id(Venue.bybit, unified);
+    p.books.push({ instrument: id, rule: BookRule.seq });
+    p.infos.push({ id, venue: v, symbol: unified, tickSize: Number(hit.e.priceFilter?.tickSize ?? 0), lotSize: Number(hit.e.lotSizeFilter?.qtyStep ?? hit.e.lotSizeFilter?.basePrecision ?? 0) });
+    if (!byCat.has(hit.cat)) byCat.set(hit.cat, []);
+    byCat.get(hit.cat)!.push({ symbol: sym, instrument: id });
+  }
+  for (const [cat, symbols] of byCat) {
+    const wsUrl = pinned ? ws : `${ws.replace(/\/$/, "")}/v5/public/${cat}`;
+    p.live.push({ venue: Venue.bybit, bybit: { wsUrl, symbols, depth: BYBIT_DEPTH } });
+    p.feedNames.push(v);
+    p.labels.push(`bybit ${cat} at ${wsUrl}`);
+  }
+}
+
+/** OKX v5: steps from /api/v5/public/instruments (tickSz, lotSz; swaps and futures count contracts); the feed checks seqId and checksums itself (rule NONE). */
+async function planOkx(p: VenuePlan): Promise<void> {
+  const { Venue } = await import("../domain/instruments.ts");
+  const { BookRule } = await import("../../ffi/book.ts");
+  const { okxUnified } = await import("../feed/okx/normalize.ts");
+  const { v, ws, rest } = p;
+  const symbols: Array<{ instId: string; instrument: number }> = [];
+  for (const instId of p.syms.map((s) => s.toUpperCase())) {
+    const parts = instId.split("-");
+    const type = parts.length === 2 ? "SPOT" : parts.length === 3 && parts[2] === "SWAP" ? "SWAP" : parts.length === 3 && /^\d{6}$/.test(parts[2]!) ? "FUTURES" : null;
+    if (!type) throw new ConfigError(`BOT4_SYMBOLS: okx:${instId} is not an OKX spot, swap or futures instId (e.g. okx:BTC-USDT, okx:BTC-USDT-SWAP, okx:BTC-USD-250328)`);
+    const url = `${rest}/api/v5/public/instruments?instType=${type}&instId=${encodeURIComponent(instId)}`;
+    const { body } = await venueJson(v, url);
+    const d = body?.code === "0" && Array.isArray(body.data) ? body.data.find((x: any) => x?.instId === instId) : undefined;
+    if (!d) {
+      if (body?.code === "0" || body?.code === "51001") throw notListed(v, instId, `instruments of ${rest}, instType ${type}`);
+      throw new ConfigError(`okx: ${url} answered code ${body?.code}: ${body?.msg}; check BOT4_OKX_REST_URL`);
+    }
+    const unified = okxUnified(instId);
+    const id = p.instruments.id(Venue.okx, unified);
+    p.books.push({ instrument: id, rule: BookRule.none });
+    p.infos.push({ id, venue: v, symbol: unified, tickSize: Number(d.tickSz ?? 0), lotSize: Number(d.lotSz ?? 0) });
+    symbols.push({ instId, instrument: id });
+  }
+  const wsUrl = withPath(ws, "/ws/v5/public");
+  p.live.push({ venue: Venue.okx, okx: { wsUrl, symbols } });
+  p.feedNames.push(v);
+  p.labels.push(`okx at ${wsUrl}`);
+}
+
+/** Coinbase Advanced Trade: steps from the public product data (price_increment, base_increment); the feed checks sequence_num itself (rule NONE). */
+async function planCoinbase(p: VenuePlan): Promise<void> {
+  const { Venue } = await import("../domain/instruments.ts");
+  const { BookRule } = await import("../../ffi/book.ts");
+  const { coinbaseUnified } = await import("../feed/coinbase/normalize.ts");
+  const { v, ws, rest } = p;
+  const symbols: Array<{ symbol: string; instrument: number }> = [];
+  for (const product of p.syms.map((s) => s.toUpperCase())) {
+    const url = `${rest}/api/v3/brokerage/market/products/${encodeURIComponent(product)}`;
+    const { status, body } = await venueJson(v, url);
+    if (status === 404 || (status === 400 && /not.?found|invalid/i.test(String(body?.error ?? "")))) throw notListed(v, product, `products of ${rest}`);
+    if (status !== 200 || body?.product_id !== product) throw new ConfigError(`coinbase: ${url} answered HTTP ${status}${body?.message ? `: ${body.message}` : ""}; check BOT4_COINBASE_REST_URL`);
+    const unified = coinbaseUnified(product);
+    const id = p.instruments.id(Venue.coinbase, unified);
+    p.books.push({ instrument: id, rule: BookRule.none });
+    p.infos.push({ id, venue: v, symbol: unified, tickSize: Number(body.price_increment || body.quote_increment || 0), lotSize: Number(body.base_increment || 0) });
+    symbols.push({ symbol: product, instrument: id });
+  }
+  // a level2 snapshot carries the whole book (BTC-USD ~46,000 levels) in one frame, pushed at once: the ring holds it
+  p.live.push({ venue: Venue.coinbase, coinbase: { wsUrl: ws, symbols }, minRingCapacity: COINBASE_RING });
+  p.feedNames.push(v);
+  p.labels.push(`coinbase at ${ws}`);
+}
+
+/** Kraken spot v2: precisions from /0/public/AssetPairs (pair_decimals, lot_decimals: the checksum formats with them); the feed checks checksums itself (rule NONE). */
+async function planKraken(p: VenuePlan): Promise<void> {
+  const { Venue } = await import("../domain/instruments.ts");
+  const { BookRule } = await import("../../ffi/book.ts");
+  const { krakenSpotUnified } = await import("../feed/kraken/normalize.ts");
+  const { v, ws, rest } = p;
+  const url = `${rest}/0/public/AssetPairs`;
+  const { body } = await venueJson(v, url);
+  if (!body || typeof body.result !== "object" || body.result === null || (Array.isArray(body.error) && body.error.length > 0)) throw new ConfigError(`kraken: ${url} answered ${JSON.stringify(body?.error ?? body).slice(0, 120)}; check BOT4_KRAKEN_REST_URL`);
+  const pairs = Object.values(body.result as Record<string, any>).filter((x) => typeof x?.wsname === "string");
+  const symbols: import("../feed/kraken/feed.ts").KrakenSymbol[] = [];
+  for (const sym of p.syms.map((s) => s.toUpperCase())) {
+    const want = krakenSpotUnified(sym);
+    const e = pairs.find((x) => krakenSpotUnified(x.wsname) === want);
+    if (!e) throw notListed(v, sym, `AssetPairs of ${rest}`);
+    const pricePrecision = Number(e.pair_decimals), qtyPrecision = Number(e.lot_decimals);
+    if (!Number.isInteger(pricePrecision) || !Number.isInteger(qtyPrecision)) throw new ConfigError(`kraken: ${url} gives ${e.wsname} no pair_decimals / lot_decimals; check BOT4_KRAKEN_REST_URL`);
+    const id = p.instruments.id(Venue.kraken, want);
+    p.books.push({ instrument: id, rule: BookRule.none });
+    p.infos.push({ id, venue: v, symbol: want, tickSize: Number(e.tick_size) || Number((10 ** -pricePrecision).toFixed(pricePrecision)), lotSize: Number((10 ** -qtyPrecision).toFixed(qtyPrecision)) });
+    symbols.push({ symbol: want, instrument: id, pricePrecision, qtyPrecision });
+  }
+  const wsUrl = withPath(ws, "/v2");
+  p.live.push({ venue: Venue.kraken, kraken: { wsUrl, symbols, depth: KRAKEN_DEPTH } });
+  p.feedNames.push(v);
+  p.labels.push(`kraken at ${wsUrl}`);
+}
+
+/**
+ * Any other venue ccxt pro supports: markets loaded through ccxt (BOT4_<ID>_REST_URL and _WS_URL,
+ * together, point every endpoint of the exchange at one origin each, and nothing else may be
+ * reached), a symbol is the venue's market id (or a ccxt unified symbol), steps from ccxt's
+ * market precision. ccxt keeps the books in sync (rule NONE).
+ */
+async function planCcxt(p: VenuePlan, venueId: number): Promise<void> {
+  const ccxt = (await import("ccxt")).default;
+  const { CcxtFeed } = await import("../feed/ccxt/adapter.ts");
+  const { BookRule } = await import("../../ffi/book.ts");
+  const { TickBuffer } = await import("../domain/tick-buffer.ts");
+  const { v } = p;
+  const ep = p.ws && p.rest ? { http: p.rest, ws: p.ws } : undefined;
+  const probe = new CcxtFeed({ exchange: v, symbols: p.syms, sink: new TickBuffer(16), instruments: p.instruments, venue: venueId, endpoint: ep, log: (await import("../telemetry/log.ts")).log() });
+  const ex = probe.exchange as unknown as { markets: Record<string, any>; markets_by_id: Record<string, any[]> | undefined; precisionMode: number };
+  try {
+    await probe.exchange.loadMarkets();
+  } catch (e) {
+    await probe.exchange.close().catch(() => {});
+    throw new ConfigError(`${v}: ccxt cannot load its markets${ep ? ` from ${ep.http}` : ""} (${(e as Error).message.split("\n")[0]!.slice(0, 160)}); check the network or BOT4_${v.toUpperCase()}_REST_URL / _WS_URL`);
+  }
+  await probe.exchange.close().catch(() => {});
+  const step = (x: unknown): number => {
+    const n = Number(x);
+    if (!Number.isFinite(n) || n <= 0) return 0;
+    return ex.precisionMode === ccxt.TICK_SIZE ? n : ex.precisionMode === ccxt.DECIMAL_PLACES ? Number((10 ** -n).toFixed(n)) : 0;
+  };
+  const symbols: Array<{ symbol: string; instrument: number }> = [];
+  for (const sym of p.syms) {
+    const m = ex.markets[sym] ?? ex.markets_by_id?.[sym]?.[0] ?? ex.markets_by_id?.[sym.toUpperCase()]?.[0];
+    if (!m) throw new ConfigError(`BOT4_SYMBOLS: ${v} does not list ${sym} (ccxt's markets of ${v}${ep ? ` at ${ep.http}` : ""}); give the venue's market id (e.g. ${Object.values(ex.markets).slice(0, 3).map((x) => `${v}:${x.id}`).join(", ")}) or a ccxt unified symbol`);
+    const id = p.instruments.id(venueId, m.symbol);
+    p.books.push({ instrument: id, rule: BookRule.none });
+    p.infos.push({ id, venue: v, symbol: m.symbol, tickSize: step(m.precision?.price), lotSize: step(m.precision?.amount) });
+    symbols.push({ symbol: m.symbol, instrument: id });
+  }
+  p.live.push({ venue: venueId, ccxt: { exchange: v, symbols, instruments: { symbols: [...p.instruments.symbols], venues: [...p.instruments.venues] }, endpoint: ep } });
+  p.feedNames.push(v);
+  p.labels.push(`${v} through ccxt${ep ? ` at ${ep.ws}` : ""}`);
+}
+
+/**
+ * Paper trading on venues' live market data (BOT4_VENUES, BOT4_SYMBOLS): each venue's native feed
+ * (Binance spot / USD-M / COIN-M, Bybit, OKX, Coinbase, Kraken) or, for any other venue ccxt pro
+ * supports, the ccxt adapter connects to it (BOT4_<VENUE>_WS_URL / _REST_URL point elsewhere: a
+ * testnet, a local simulator); tick and lot sizes come from the venue's own instrument data, and
+ * orders go to simulated venues fed by that live data.
  */
 async function runOnVenues(o: RunOptions): Promise<number> {
-  const { InstrumentTable, Venue, binanceUsdmUnified } = await import("../domain/instruments.ts");
-  const { BookRule } = await import("../../ffi/book.ts");
+  const { InstrumentTable, Venue, venueName } = await import("../domain/instruments.ts");
   const c = o.config;
-  const venues = c.BOT4_VENUES.split(",").filter(Boolean);
+  const venues = [...new Set(c.BOT4_VENUES.split(",").filter(Boolean))];
   const wanted = c.BOT4_SYMBOLS.split(",").filter(Boolean).map((x) => {
     const k = x.indexOf(":");
     return { venue: x.slice(0, k), symbol: x.slice(k + 1) };
   });
   for (const w of wanted) if (!venues.includes(w.venue)) throw new ConfigError(`BOT4_SYMBOLS names ${w.venue}:${w.symbol}, but ${w.venue} is not in BOT4_VENUES="${c.BOT4_VENUES}"`);
-  const instruments = new InstrumentTable();
+  // every venue known before anything is fetched: a native feed, else a ccxt pro exchange
+  const viaCcxt = venues.filter((v) => !NATIVE_VENUES.includes(v));
+  if (viaCcxt.length) {
+    const ccxt = (await import("ccxt")).default;
+    const pro = Object.keys(ccxt.pro).filter((k) => /^[a-z0-9]+$/.test(k) && k !== "exchanges" && typeof (ccxt.pro as Record<string, unknown>)[k] === "function");
+    for (const v of viaCcxt) {
+      if (!pro.includes(v)) throw new ConfigError(`BOT4_VENUES: ${v} is not a venue bot4 can connect to; accepted: ${NATIVE_VENUES.join(", ")} (native feeds) or a ccxt pro exchange id (ccxt ${ccxt.version}: ${pro.filter((k) => !NATIVE_VENUES.includes(k)).join(", ")})`);
+      const e = c.endpoints[v] ?? {};
+      if (!!e.WS_URL !== !!e.REST_URL) throw new ConfigError(`BOT4_${v.toUpperCase()}_${e.WS_URL ? "REST_URL" : "WS_URL"}: a ccxt venue's endpoints are overridden together; set BOT4_${v.toUpperCase()}_WS_URL and BOT4_${v.toUpperCase()}_REST_URL, or neither`);
+    }
+  }
+  for (const v of venues) {
+    if (!wanted.some((w) => w.venue === v)) throw new ConfigError(`BOT4_SYMBOLS: no instrument for ${v}; add ${v}:SYMBOL (e.g. ${VENUE_EXAMPLE[v] ?? `${v}:BTCUSDT`})`);
+  }
+  // ccxt venues without a Venue id of their own get ids after the table's, and their names in labels
+  const firstFree = Math.max(...Object.values(Venue)) + 1;
+  const ccxtNames = new Map<number, string>(viaCcxt.map((v, k) => [firstFree + k, v]));
+  class VenueInstruments extends InstrumentTable {
+    override label(id: number): string {
+      const venue = this.venues[id] ?? -1;
+      return `${ccxtNames.get(venue) ?? venueName(venue)}:${this.symbols[id] ?? `#${id}`}`;
+    }
+  }
+  const instruments = new VenueInstruments();
   const infos: DriveSpec["infos"] = [];
   const books: Array<{ instrument: number; rule: number }> = [];
-  const live: NonNullable<import("../engine/pipeline.ts").PipelineOptions["live"]> = [];
+  const live: LiveSpec[] = [];
+  const feedNames: string[] = [];
+  const labels: string[] = [];
   for (const v of venues) {
-    const ep = BINANCE_ENDPOINTS[v];
-    if (!ep) throw new ConfigError(`BOT4_VENUES: ${v} has no live market-data connection in bot4 run yet (supported: ${Object.keys(BINANCE_ENDPOINTS).join(", ")}); the other native feeds run against the simulated venues of the default paper run`);
-    const syms = wanted.filter((w) => w.venue === v).map((w) => w.symbol.toUpperCase());
-    if (syms.length === 0) throw new ConfigError(`BOT4_SYMBOLS: no instrument for ${v}; add ${v}:SYMBOL (e.g. ${v}:BTCUSDT)`);
-    const ws = c.endpoints[v]?.WS_URL ?? ep.ws, rest = c.endpoints[v]?.REST_URL ?? ep.rest;
-    let info: { symbols: Array<{ symbol: string; baseAsset: string; quoteAsset: string; marginAsset?: string; filters: Array<{ filterType: string; tickSize?: string; stepSize?: string }> }> };
-    try {
-      const res = await fetch(`${rest}${ep.info}`, { signal: AbortSignal.timeout(10_000) });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      info = (await res.json()) as typeof info;
-    } catch (e) {
-      throw new ConfigError(`${v}: cannot read ${rest}${ep.info} (${(e as Error).message}); check the network or BOT4_${v.toUpperCase()}_REST_URL`);
-    }
-    const symbols: Array<{ symbol: string; instrument: number }> = [];
-    for (const sym of syms) {
-      const s = info.symbols.find((y) => y.symbol === sym);
-      if (!s) throw new ConfigError(`BOT4_SYMBOLS: ${v} does not list ${sym} (exchangeInfo of ${rest})`);
-      const unified = v === "binanceusdm" ? binanceUsdmUnified(sym.toLowerCase()) : v === "binancecoinm" ? `${s.baseAsset}/${s.quoteAsset}:${s.marginAsset ?? s.baseAsset}` : `${s.baseAsset}/${s.quoteAsset}`;
-      const id = instruments.id(Venue[v as keyof typeof Venue], unified);
-      symbols.push({ symbol: sym.toLowerCase(), instrument: id });
-      books.push({ instrument: id, rule: ep.market === "spot" ? BookRule.binanceSpot : BookRule.binanceFutures });
-      infos.push({ id, venue: v, symbol: unified, ...binanceSteps(s) });
-    }
-    live.push({ venue: Venue[v as keyof typeof Venue], binance: { market: ep.market, wsUrl: ws, restUrl: rest, symbols, channels: ["trade", "bookTicker", "depth"], depthSpeed: ep.market === "spot" ? "100ms" : "0ms" } });
+    const native = BINANCE_ENDPOINTS[v] ?? NATIVE_ENDPOINTS[v as keyof typeof NATIVE_ENDPOINTS];
+    const p: VenuePlan = {
+      v, syms: [...new Set(wanted.filter((w) => w.venue === v).map((w) => w.symbol))],
+      ws: c.endpoints[v]?.WS_URL ?? native?.ws ?? "", rest: (c.endpoints[v]?.REST_URL ?? native?.rest ?? "").replace(/\/$/, ""),
+      instruments, infos, books, live, feedNames, labels,
+    };
+    if (BINANCE_ENDPOINTS[v]) await planBinance(p);
+    else if (v === "bybit") await planBybit(p);
+    else if (v === "okx") await planOkx(p);
+    else if (v === "coinbase") await planCoinbase(p);
+    else if (v === "kraken") await planKraken(p);
+    else await planCcxt(p, firstFree + viaCcxt.indexOf(v));
   }
   // live order entry: Binance spot's WebSocket API with the configured keys
   let liveVenues: import("../engine/paper.ts").LiveVenue[] | undefined;
@@ -297,8 +562,8 @@ async function runOnVenues(o: RunOptions): Promise<number> {
     }];
   }
   return drive({ ...o, live: liveVenues }, {
-    header: `live market data from ${venues.join(", ")} (${wanted.map((w) => `${w.venue}:${w.symbol}`).join(", ")}), ${liveVenues ? "LIVE ORDERS on binance" : "simulated execution"}`,
-    feeds: venues,
+    header: `live market data from ${labels.join(", ")} (${wanted.map((w) => `${w.venue}:${w.symbol}`).join(", ")}), ${liveVenues ? "LIVE ORDERS on binance" : "simulated execution"}`,
+    feeds: feedNames,
     records: 0,
     instruments,
     infos,

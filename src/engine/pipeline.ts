@@ -13,8 +13,17 @@ import type { Tape } from "../feed/recording.ts";
 import { workerEntry } from "../sys/workers.ts";
 import { attachControl, type Control, createControl, F, I } from "./control.ts";
 
-/** A live feed thread (src/feed/live-worker.ts): a venue's native handler, real or simulated venue. */
-export type LiveFeedSpec = Omit<LiveFeedInit, "feed" | "control" | "ring" | "cpus">;
+/** A live feed thread (src/feed/live-worker.ts): a venue's native handler or the ccxt adapter, real or simulated venue. */
+export type LiveFeedSpec = Omit<LiveFeedInit, "feed" | "control" | "ring" | "cpus"> & {
+  /** records this feed's ring must hold at least (a venue whose snapshots are larger than BOT4_RING_CAPACITY: Coinbase's level2) */
+  minRingCapacity?: number;
+};
+
+/** Whether a live feed serves an instrument (its venue section lists it): the engine's resync requests go to that feed. */
+function servesInstrument(l: LiveFeedSpec, instrument: number): boolean {
+  const s = l.binance?.symbols ?? l.kraken?.symbols ?? l.bybit?.symbols ?? l.okx?.symbols ?? l.coinbase?.symbols ?? l.ccxt?.symbols ?? [];
+  return s.some((x) => x.instrument === instrument);
+}
 
 export interface PipelineOptions {
   /** recorded tapes replayed by feed threads */
@@ -198,7 +207,7 @@ export class Pipeline {
     const o = this.opts;
     const ctl = this.control;
     const live = o.live ?? [];
-    const rings = [...o.tapes, ...live].map(() => SpscRing.create(o.ringCapacity));
+    const rings = [...o.tapes.map(() => o.ringCapacity), ...live.map((l) => Math.max(o.ringCapacity, l.minRingCapacity ?? 0))].map((n) => SpscRing.create(n));
     let fail!: (e: Error) => void;
     const failed = new Promise<never>((_, reject) => (fail = reject));
     failed.catch(() => {}); // observed through the race below
@@ -236,7 +245,7 @@ export class Pipeline {
         else if (d.type === "resync") {
           // the book's venue feed fetches the snapshot (replays have nobody to ask)
           live.forEach((l, k) => {
-            if ((l.binance?.symbols ?? l.kraken?.symbols ?? []).some((x) => x.instrument === d.instrument)) liveWorkers[k]?.postMessage(d);
+            if (servesInstrument(l, d.instrument)) liveWorkers[k]?.postMessage(d);
           });
         } else resolve(d);
       }),
@@ -256,7 +265,8 @@ export class Pipeline {
     );
     live.forEach((l, k) => {
       const f = o.tapes.length + k;
-      liveWorkers.push(spawn("feed/live-worker.ts", { ...l, feed: f, control: ctl.sab, ring: rings[f]!.handle, cpus: o.feedCpus } satisfies LiveFeedInit));
+      const { minRingCapacity: _, ...init } = l;
+      liveWorkers.push(spawn("feed/live-worker.ts", { ...init, feed: f, control: ctl.sab, ring: rings[f]!.handle, cpus: o.feedCpus } satisfies LiveFeedInit));
     });
     const liveDone = liveWorkers.map(
       (w) =>

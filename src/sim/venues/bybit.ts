@@ -50,7 +50,12 @@
  *    orderbook topic of that symbol (limit: spot 1..200 default 1, linear/inverse 1..500 default
  *    25, capped at the recorded depth), Bybit's `{retCode, retMsg, result:{s,b,a,ts,u,seq,cts},
  *    retExtInfo, time}`; errors `retCode 10001` (bad params) as Bybit sends them;
- *  - `/v5/market/time`: the replay clock.
+ *  - `/v5/market/time`: the replay clock;
+ *  - `/v5/market/instruments-info?category=&symbol=`: the instrument list the recording holds
+ *    for that category (a cryptofeed v3 `http` entry of instruments-info, as recorded: tick size,
+ *    qty step, ...), every entry or the one of `symbol` (an empty list for a symbol not listed, as
+ *    Bybit answers), in one page (`nextPageCursor` ""); a category the recording holds no list for
+ *    answers an empty list; a bad category `retCode 10001`.
  *
  * Not modelled: Bybit's server-side idle disconnect, the per-IP connection limit, the 21,000
  * character args limit of linear, unprompted snapshots other than those recorded.
@@ -79,6 +84,8 @@ export interface BybitTape extends SimTape {
   file: string;
   /** connections of a category already taken (their frames are not replayed) */
   skippedConnections: string[];
+  /** the recorded instruments-info entries per category (REST, as the venue listed them) */
+  instrumentsInfo: Map<BybitSimCategory, Array<Record<string, unknown>>>;
 }
 
 export const bybitStream = (category: BybitSimCategory, topic: string): string => `${category}/${topic}`;
@@ -94,7 +101,13 @@ export function loadBybitTape(source: CaptureSource): BybitTape {
   const taken = new Set<BybitSimCategory>();
   const skipped: string[] = [];
   const rows: Array<{ recv: number; text: string; obj: Record<string, unknown>; stream: string; category: BybitSimCategory; topic: string }> = [];
+  const instrumentsInfo = new Map<BybitSimCategory, Array<Record<string, unknown>>>();
   for (const e of reader.entries()) {
+    if (e.kind === "http") {
+      const list = recordedInstruments(e.target, e.frame);
+      if (list) instrumentsInfo.set(list.category, [...(instrumentsInfo.get(list.category) ?? []), ...list.list]);
+      continue;
+    }
     if (e.kind === "connect") {
       const c = bybitCategoryFromUrl(e.target);
       if (c === null || c === "option") {
@@ -158,7 +171,21 @@ export function loadBybitTape(source: CaptureSource): BybitTape {
     const fam = r.topic.slice(0, r.topic.indexOf("."));
     obj[k] = fam === "orderbook" || fam === "tickers" ? r.obj : undefined;
   }
-  return { count: n, recvNs, start: 0, streamOf, streams, text, obj, streamCategory, streamTopic, topics, symbols, file: name, skippedConnections: skipped };
+  return { count: n, recvNs, start: 0, streamOf, streams, text, obj, streamCategory, streamTopic, topics, symbols, file: name, skippedConnections: skipped, instrumentsInfo };
+}
+
+/** A recorded `/v5/market/instruments-info` answer: its category and entries (undefined for other requests or unreadable bodies). */
+function recordedInstruments(url: string, body: string): { category: BybitSimCategory; list: Array<Record<string, unknown>> } | undefined {
+  if (!url.includes("/v5/market/instruments-info")) return undefined;
+  let o: { retCode?: unknown; result?: { category?: unknown; list?: unknown } };
+  try {
+    o = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const c = o?.result?.category, list = o?.result?.list;
+  if (o?.retCode !== 0 || (c !== "linear" && c !== "spot" && c !== "inverse") || !Array.isArray(list)) return undefined;
+  return { category: c, list: list.filter((x): x is Record<string, unknown> => x !== null && typeof x === "object" && typeof x.symbol === "string") };
 }
 
 /** The venue's book of one orderbook topic. */
@@ -414,10 +441,14 @@ export class BybitVenue implements VenueModule<BybitSession> {
     const ok = (result: unknown) => json({ retCode: 0, retMsg: "OK", result, retExtInfo: {}, time: now });
     const bad = (msg: string) => json({ retCode: 10001, retMsg: msg, result: {}, retExtInfo: {}, time: now });
     if (url.pathname === "/v5/market/time") return ok({ timeSecond: String(Math.floor(now / 1000)), timeNano: `${now}000000` });
-    if (url.pathname !== "/v5/market/orderbook") return undefined;
+    if (url.pathname !== "/v5/market/orderbook" && url.pathname !== "/v5/market/instruments-info") return undefined;
     const category = url.searchParams.get("category") ?? "";
     const symbol = url.searchParams.get("symbol") ?? "";
     if (category !== "linear" && category !== "spot" && category !== "inverse") return bad("Illegal category");
+    if (url.pathname === "/v5/market/instruments-info") {
+      const all = this.tape.instrumentsInfo.get(category) ?? [];
+      return ok({ category, list: symbol ? all.filter((x) => x.symbol === symbol) : all, nextPageCursor: "" });
+    }
     if (!symbol) return bad("params error: symbol is required");
     const spot = category === "spot";
     const lim = url.searchParams.get("limit");

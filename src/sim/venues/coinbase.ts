@@ -44,6 +44,15 @@
  *    request that is not JSON or has no type. `errorFrame` (the `error` fault) is a bare
  *    `{"type":"error","message":"Internal error"}` (simulator's choice).
  *
+ * REST (GET), the public market endpoints of Advanced Trade (no authentication):
+ *  - `/api/v3/brokerage/market/products` (optionally `?product_ids=A&product_ids=B`): the product
+ *    list the recording holds (a cryptofeed v3 `http` entry of that endpoint, entries as recorded:
+ *    base_increment, price_increment, ...), `{"products":[…],"num_products":N}`;
+ *  - `/api/v3/brokerage/market/products/{product_id}`: that product's entry, or 404
+ *    `{"error":"NOT_FOUND","error_details":"ProductID <id> could not be found","message":…}` for a
+ *    product the list does not hold (wording the simulator's). A recording without the list
+ *    answers an empty list and 404s.
+ *
  * Advanced Trade sends no protocol pings of its own (the heartbeats channel is the keep-alive),
  * so the core's ping is off. Not modelled: JWT authentication and the user channels, the
  * ticker_batch and status channels' data (subscriptions are accepted, nothing is sent), the
@@ -96,6 +105,8 @@ export interface CoinbaseTape extends SimTape {
   /** heartbeat_counter of the first recorded heartbeat (the venue's counter starts there) */
   heartbeatCounter: number;
   file: string;
+  /** the recorded REST product list (`/api/v3/brokerage/market/products`), entries as the venue sent them */
+  productInfo: Json[];
 }
 
 const stream = (channel: string, product: string): string => `${channel}:${product}`;
@@ -149,7 +160,17 @@ export function loadCoinbaseTape(file = COINBASE_DEFAULT_CAPTURE): CoinbaseTape 
     events.push(ev);
     sname.push(s);
   };
+  let productInfo: Json[] = [];
   for (const e of reader.entries()) {
+    if (e.kind === "http" && e.target.includes("/api/v3/brokerage/market/products")) {
+      try {
+        const list = (JSON.parse(e.frame) as { products?: unknown }).products;
+        if (Array.isArray(list)) productInfo = list.filter((x): x is Json => x !== null && typeof x === "object" && typeof x.product_id === "string");
+      } catch {
+        // an unreadable recorded answer: no product list
+      }
+      continue;
+    }
     if (e.kind !== "recv") continue;
     if (conn === "") conn = e.conn;
     if (e.conn !== conn) continue; // the first connection's session only
@@ -199,7 +220,7 @@ export function loadCoinbaseTape(file = COINBASE_DEFAULT_CAPTURE): CoinbaseTape 
   return {
     count: pre.length, recvNs: Float64Array.from(recv), start: 0,
     streamOf: Int32Array.from(sname, (s) => (s === "" ? -1 : sidOf.get(s)!)), streams,
-    pre, post, product, channel, events, snapshotAt, firstSnapshot, products: [...products].sort(), heartbeatCounter, file,
+    pre, post, product, channel, events, snapshotAt, firstSnapshot, products: [...products].sort(), heartbeatCounter, file, productInfo,
   };
 }
 
@@ -422,8 +443,21 @@ export class CoinbaseVenue implements VenueModule<CoinbaseSession> {
     return '{"type":"error","message":"Internal error"}';
   }
 
-  rest(): undefined {
-    return undefined;
+  rest(req: Request, url: URL): Response | undefined {
+    const PRODUCTS = "/api/v3/brokerage/market/products";
+    if (req.method !== "GET" || !url.pathname.startsWith(PRODUCTS)) return undefined;
+    const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+    const all = this.tape.productInfo;
+    if (url.pathname === PRODUCTS || url.pathname === `${PRODUCTS}/`) {
+      const want = url.searchParams.getAll("product_ids");
+      const products = want.length ? all.filter((p) => want.includes(p.product_id as string)) : all;
+      return json({ products, num_products: products.length });
+    }
+    const id = decodeURIComponent(url.pathname.slice(PRODUCTS.length + 1));
+    const p = all.find((x) => x.product_id === id);
+    if (p) return json(p);
+    const msg = `ProductID ${id} could not be found`;
+    return json({ error: "NOT_FOUND", error_details: msg, message: msg }, 404);
   }
 
   /** Whether the connection still takes messages (open, not frozen by a stall fault). */

@@ -50,6 +50,15 @@
  *    answer, no pong). `errorFrame` (the `error` fault) is an `{"error":"Internal error",
  *    "method":"subscribe","success":false,…}` without a request (simulator's choice).
  *
+ * REST (GET) `/0/public/AssetPairs` (optionally `?pair=A,B`, each an altname, a wsname or a
+ * key): Kraken's `{"error":[],"result":{<key>:{altname,wsname,base,quote,pair_decimals,
+ * lot_decimals,tick_size,ordermin,status,…}}}` for the tape's pairs, derived from the capture: key
+ * and altname the v1 pair without its slash (XBTCHF; the venue prefixes some keys with X/Z, the
+ * simulator does not), wsname the v1 pair (XBT/CHF), base and quote its assets, pair_decimals
+ * and lot_decimals the pair's price and qty precision, tick_size one unit of the last price
+ * decimal, ordermin one unit of the last qty decimal. A pair not listed →
+ * `{"error":["EQuery:Unknown asset pair"]}` (Kraken's wording).
+ *
  * The core's own protocol pings are off (Kraken's keep-alive is the application ping).
  * Not modelled: the `instrument`, `ticker`, `ohlc`, `book` L3 channels, rate limits, authentication,
  * the 1-minute idle disconnect.
@@ -402,8 +411,24 @@ export class KrakenVenue implements VenueModule<KrakenSession> {
     return JSON.stringify({ error: "Internal error", method: "subscribe", success: false, time_in: now, time_out: now });
   }
 
-  rest(): undefined {
-    return undefined;
+  rest(req: Request, url: URL): Response | undefined {
+    if (req.method !== "GET" || url.pathname !== "/0/public/AssetPairs") return undefined;
+    const json = (body: unknown) => new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } });
+    const unit = (d: number) => (d === 0 ? "1" : `0.${"0".repeat(d - 1)}1`);
+    const entries = this.tape.instruments.map((x) => {
+      const [base = "", quote = ""] = x.v1.split("/");
+      const key = `${base}${quote}`;
+      return [key, { altname: key, wsname: x.v1, aclass_base: "currency", base, aclass_quote: "currency", quote, lot: "unit", pair_decimals: x.pricePrecision, lot_decimals: x.qtyPrecision, lot_multiplier: 1, tick_size: unit(x.pricePrecision), ordermin: unit(x.qtyPrecision), status: "online" }] as const;
+    });
+    const want = url.searchParams.get("pair");
+    if (want === null || want === "") return json({ error: [], result: Object.fromEntries(entries) });
+    const result: Record<string, unknown> = {};
+    for (const w of want.split(",")) {
+      const e = entries.find(([key, v]) => key === w || v.altname === w || v.wsname === w);
+      if (!e) return json({ error: ["EQuery:Unknown asset pair"] });
+      result[e[0]] = e[1];
+    }
+    return json({ error: [], result });
   }
 
   private live(s: KrakenSession): boolean {

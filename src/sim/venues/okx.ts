@@ -38,7 +38,15 @@
  *  - `/api/v5/market/books?instId=&sz=` (sz 1..400, default 1): the venue's book,
  *    `{"code":"0","msg":"","data":[{asks,bids,ts}]}`; unknown instId → code 51001
  *    "Instrument ID does not exist";
- *  - `/api/v5/public/time`: the replay clock.
+ *  - `/api/v5/public/time`: the replay clock;
+ *  - `/api/v5/public/instruments?instType=&instId=`: the venue's instruments of that type (SPOT
+ *    for BASE-QUOTE, SWAP for BASE-QUOTE-SWAP), OKX's field names: `tickSz` is the instrument's
+ *    tick, `lotSz`/`minSz` the finest unit the generated sizes use (0.00000001), a SWAP's
+ *    `ctVal` 1 (the generated sizes are amounts of the base currency), `state` "live"; no
+ *    instType → code 50014 "Parameter instType can not be empty.", an instType other than
+ *    SPOT/SWAP/FUTURES/OPTION → 51000 "Parameter instType error", an instId not listed under
+ *    that type → 51001 "Instrument ID does not exist" (OKX's codes; wording of the last two the
+ *    simulator's).
  *
  * Not modelled: OKX's disconnect of a connection that is silent for 30 s, the 480 subscribe
  * requests an hour limit, sequence resets after maintenance, other channels.
@@ -375,6 +383,15 @@ export class OkxVenue implements VenueModule<OkxSession> {
     if (req.method !== "GET") return undefined;
     const body = (code: string, msg: string, data: unknown[]) => new Response(JSON.stringify({ code, msg, data }), { headers: { "content-type": "application/json" } });
     if (url.pathname === "/api/v5/public/time") return body("0", "", [{ ts: String(this.nowMs()) }]);
+    if (url.pathname === "/api/v5/public/instruments") {
+      const type = url.searchParams.get("instType") ?? "";
+      if (!type) return body("50014", "Parameter instType can not be empty.", []);
+      if (!["SPOT", "SWAP", "FUTURES", "OPTION"].includes(type)) return body("51000", "Parameter instType error", []);
+      const instId = url.searchParams.get("instId");
+      const list = this.tape.instruments.filter((x) => okxInstType(x.instId) === type && (instId === null || x.instId === instId));
+      if (instId !== null && list.length === 0) return body("51001", "Instrument ID does not exist", []);
+      return body("0", "", list.map(okxInstrumentEntry));
+    }
     if (url.pathname !== "/api/v5/market/books") return undefined;
     const b = this.book(url.searchParams.get("instId") ?? "");
     if (!b) return body("51001", "Instrument ID does not exist", []);
@@ -382,6 +399,22 @@ export class OkxVenue implements VenueModule<OkxSession> {
     if (!Number.isInteger(sz) || sz < 1 || sz > OKX_BOOKS_DEPTH) return body("51000", "Parameter sz error", []);
     return body("0", "", [{ asks: b.levels(ASK, sz), bids: b.levels(BID, sz), ts: b.ts }]);
   }
+}
+
+/** SPOT for BASE-QUOTE, SWAP for BASE-QUOTE-SWAP (the instruments this simulator generates) */
+const okxInstType = (instId: string): string => (instId.endsWith("-SWAP") ? "SWAP" : instId.split("-").length === 2 ? "SPOT" : "OTHER");
+
+/** An `/api/v5/public/instruments` entry of a generated instrument (see the header). */
+function okxInstrumentEntry(x: OkxSimInstrument): Record<string, string> {
+  const [base = "", quote = ""] = x.instId.split("-");
+  const swap = okxInstType(x.instId) === "SWAP";
+  const lot = "0.00000001";
+  return {
+    instType: okxInstType(x.instId), instId: x.instId, uly: swap ? `${base}-${quote}` : "", instFamily: swap ? `${base}-${quote}` : "",
+    baseCcy: swap ? "" : base, quoteCcy: swap ? "" : quote, settleCcy: swap ? quote : "",
+    ctVal: swap ? "1" : "", ctMult: swap ? "1" : "", ctValCcy: swap ? base : "", ctType: swap ? "linear" : "",
+    tickSz: x.tick.toFixed(x.digits), lotSz: lot, minSz: lot, state: "live",
+  };
 }
 
 export interface OkxSimOptions extends Omit<VenueSimOptions<OkxSession>, "venue"> {
