@@ -341,6 +341,8 @@ async function planBybit(p: VenuePlan): Promise<void> {
     for (const cat of cats) {
       const url = `${rest}/v5/market/instruments-info?category=${cat}&symbol=${encodeURIComponent(sym)}`;
       const { body } = await venueJson(v, url);
+      // a symbol a category does not have: an empty list, or a params error naming the symbol
+      if (body?.retCode !== 0 && /symbol/i.test(String(body?.retMsg))) continue;
       if (body?.retCode !== 0) throw new ConfigError(`bybit: ${url} answered retCode ${body?.retCode}: ${body?.retMsg}; check BOT4_BYBIT_REST_URL`);
       const e = (body.result?.list as any[] | undefined)?.find((x) => x?.symbol === sym);
       if (e) {
@@ -379,7 +381,7 @@ async function planOkx(p: VenuePlan): Promise<void> {
     const { body } = await venueJson(v, url);
     const d = body?.code === "0" && Array.isArray(body.data) ? body.data.find((x: any) => x?.instId === instId) : undefined;
     if (!d) {
-      if (body?.code === "0" || body?.code === "51001") throw notListed(v, instId, `instruments of ${rest}, instType ${type}`);
+      if (body?.code === "0" || body?.code === "51001" || /instId|instrument/i.test(String(body?.msg))) throw notListed(v, instId, `instruments of ${rest}, instType ${type}`);
       throw new ConfigError(`okx: ${url} answered code ${body?.code}: ${body?.msg}; check BOT4_OKX_REST_URL`);
     }
     const unified = okxUnified(instId);
@@ -459,7 +461,12 @@ async function planCcxt(p: VenuePlan, venueId: number): Promise<void> {
   const { TickBuffer } = await import("../domain/tick-buffer.ts");
   const { v } = p;
   const ep = p.ws && p.rest ? { http: p.rest, ws: p.ws } : undefined;
-  const probe = new CcxtFeed({ exchange: v, symbols: p.syms, sink: new TickBuffer(16), instruments: p.instruments, venue: venueId, endpoint: ep, log: (await import("../telemetry/log.ts")).log() });
+  let probe: InstanceType<typeof CcxtFeed>;
+  try {
+    probe = new CcxtFeed({ exchange: v, symbols: p.syms, sink: new TickBuffer(16), instruments: p.instruments, venue: venueId, endpoint: ep, log: (await import("../telemetry/log.ts")).log() });
+  } catch (e) {
+    throw new ConfigError(`${v}: ccxt cannot set the exchange up for ${p.syms.join(", ")} (${(e as Error).message}); check BOT4_SYMBOLS`);
+  }
   const ex = probe.exchange as unknown as { markets: Record<string, any>; markets_by_id: Record<string, any[]> | undefined; precisionMode: number };
   try {
     await probe.exchange.loadMarkets();
