@@ -58,6 +58,14 @@ describe("configuration", () => {
     expect(JSON.stringify(shown)).not.toContain("s3cr3t");
   });
 
+  test("order entry per venue: BOT4_<VENUE>_ORDER_API is native or ccxt, anything else refused", () => {
+    const c = loadConfig({ BOT4_BINANCE_ORDER_API: "ccxt", BOT4_KRAKEN_ORDER_API: "native" });
+    expect(c.orderApi).toEqual({ binance: "ccxt", kraken: "native" });
+    expect(describeConfig(c).BOT4_BINANCE_ORDER_API).toBe("ccxt");
+    expect(loadConfig({}).orderApi).toEqual({});
+    expect(() => loadConfig({ BOT4_BINANCE_ORDER_API: "rest" })).toThrow(/BOT4_BINANCE_ORDER_API="rest": expected native .* or ccxt/);
+  });
+
   test("masking hides short secrets entirely", () => {
     expect(mask("abc")).toBe("****");
     expect(mask("0123456789")).toBe("****6789");

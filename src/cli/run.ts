@@ -553,23 +553,47 @@ async function runOnVenues(o: RunOptions): Promise<number> {
     else if (v === "kraken") await planKraken(p);
     else await planCcxt(p, firstFree + viaCcxt.indexOf(v));
   }
-  // live order entry: Binance spot's WebSocket API with the configured keys
+  // live order entry, per venue: Binance spot's WebSocket API (native) unless
+  // BOT4_BINANCE_ORDER_API=ccxt; every other venue through ccxt's REST client (the venue's
+  // own endpoints, or BOT4_<VENUE>_REST_URL with nothing else reachable)
   let liveVenues: import("../engine/paper.ts").LiveVenue[] | undefined;
   if (c.BOT4_MODE === "live") {
-    const cr = c.credentials.binance ?? {};
-    const secret = cr.API_SECRET ?? "";
-    const pem = secret.includes("PRIVATE KEY");
-    liveVenues = [{
-      venue: "binance",
-      kind: "binance-ws",
-      url: c.endpoints.binance?.ORDER_URL ?? "wss://ws-api.binance.com:443/ws-api/v3",
-      apiKey: cr.API_KEY ?? "",
-      ...(pem ? { privateKey: secret } : { secret }),
-      symbols: Object.fromEntries(infos.filter((i) => i.venue === "binance").map((i) => [i.symbol, { id: i.symbol.replace("/", "") }])),
-    }];
+    const ccxt = (await import("ccxt")).default;
+    liveVenues = venues.map((v): import("../engine/paper.ts").LiveVenue => {
+      const cr = c.credentials[v] ?? {};
+      const secret = cr.API_SECRET ?? "";
+      const api = c.orderApi[v] ?? (v === "binance" ? "native" : "ccxt");
+      if (api === "native") {
+        if (v !== "binance") throw new ConfigError(`BOT4_${v.toUpperCase()}_ORDER_API=native: bot4's own order entry covers binance (spot, WebSocket API); ${v} takes its orders through ccxt (unset the variable or set it to ccxt)`);
+        const pem = secret.includes("PRIVATE KEY");
+        const url = c.endpoints.binance?.ORDER_URL ?? "wss://ws-api.binance.com:443/ws-api/v3";
+        if (!/^wss?:\/\//.test(url)) throw new ConfigError(`BOT4_BINANCE_ORDER_URL=${JSON.stringify(url)}: bot4's own Binance order entry is the WebSocket API (ws:// or wss://); a REST URL takes BOT4_BINANCE_ORDER_API=ccxt`);
+        return {
+          venue: "binance",
+          kind: "binance-ws",
+          url,
+          apiKey: cr.API_KEY ?? "",
+          ...(pem ? { privateKey: secret } : { secret }),
+          symbols: Object.fromEntries(infos.filter((i) => i.venue === "binance").map((i) => [i.symbol, { id: i.symbol.replace("/", "") }])),
+        };
+      }
+      if (typeof (ccxt as unknown as Record<string, unknown>)[v] !== "function") throw new ConfigError(`BOT4_MODE=live: ccxt ${ccxt.version} has no exchange ${v} to send orders to`);
+      // orders to ORDER_URL (its REST API), else where the market data's REST goes, else the venue's own
+      const at = c.endpoints[v]?.ORDER_URL ?? c.endpoints[v]?.REST_URL;
+      if (at && !/^https?:\/\//.test(at)) throw new ConfigError(`BOT4_${v.toUpperCase()}_ORDER_URL=${JSON.stringify(at)}: orders through ccxt go to the venue's REST API (http:// or https://)`);
+      return {
+        venue: v,
+        kind: "ccxt",
+        exchange: v,
+        apiKey: cr.API_KEY ?? "",
+        secret,
+        password: cr.PASSPHRASE,
+        endpoint: at ? { http: at } : undefined,
+      };
+    });
   }
   return drive({ ...o, live: liveVenues }, {
-    header: `live market data from ${labels.join(", ")} (${wanted.map((w) => `${w.venue}:${w.symbol}`).join(", ")}), ${liveVenues ? "LIVE ORDERS on binance" : "simulated execution"}`,
+    header: `live market data from ${labels.join(", ")} (${wanted.map((w) => `${w.venue}:${w.symbol}`).join(", ")}), ${liveVenues ? `LIVE ORDERS on ${liveVenues.map((l) => `${l.venue} (${l.kind === "ccxt" ? "ccxt REST" : "WebSocket API"})`).join(", ")}` : "simulated execution"}`,
     feeds: feedNames,
     records: 0,
     instruments,

@@ -40,6 +40,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const known = new Set(Object.keys(settings));
   const credentials: Config["credentials"] = {};
   const endpoints: Config["endpoints"] = {};
+  const orderApi: Config["orderApi"] = {};
   for (const key of Object.keys(env)) {
     if (!key.startsWith("BOT4_") || known.has(key)) continue;
     const cred = /^BOT4_([A-Z0-9]+)_(API_KEY|API_SECRET|PASSPHRASE)$/.exec(key);
@@ -51,10 +52,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const ep = /^BOT4_([A-Z0-9]+)_(WS_URL|REST_URL|ORDER_URL)$/.exec(key);
     if (ep) {
       const v = env[key] ?? "";
-      const ws = ep[2] !== "REST_URL";
-      const want = ws ? /^wss?:\/\/[^\s/]+/ : /^https?:\/\/[^\s/]+/;
-      if (!want.test(v)) problems.push(`${key}=${JSON.stringify(v)}: expected a ${ws ? "ws:// or wss://" : "http:// or https://"} URL`);
+      // market data streams are WebSocket, REST is HTTP; orders go to a WebSocket API (native) or a REST API (ccxt)
+      const kind = ep[2] === "WS_URL" ? "ws" : ep[2] === "REST_URL" ? "http" : "either";
+      const want = kind === "ws" ? /^wss?:\/\/[^\s/]+/ : kind === "http" ? /^https?:\/\/[^\s/]+/ : /^(wss?|https?):\/\/[^\s/]+/;
+      if (!want.test(v)) problems.push(`${key}=${JSON.stringify(v)}: expected a ${kind === "ws" ? "ws:// or wss://" : kind === "http" ? "http:// or https://" : "ws://, wss:// (a WebSocket order API), http:// or https:// (a REST order API)"} URL`);
       else (endpoints[ep[1]!.toLowerCase()] ??= {})[ep[2] as "WS_URL" | "REST_URL" | "ORDER_URL"] = v;
+      continue;
+    }
+    const api = /^BOT4_([A-Z0-9]+)_ORDER_API$/.exec(key);
+    if (api) {
+      const v = (env[key] ?? "").trim();
+      if (v !== "native" && v !== "ccxt") problems.push(`${key}=${JSON.stringify(env[key] ?? "")}: expected native (the venue's own order entry where bot4 has one: binance) or ccxt (ccxt's REST client)`);
+      else orderApi[api[1]!.toLowerCase()] = v;
       continue;
     }
     problems.push(`${key}=${displayValue(key, env[key])}: unknown setting; known settings are listed by \`bot4 --help\``);
@@ -75,9 +84,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (problems.length) {
     throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}\nFix these in your .env (or the environment) and start again.`);
   }
-  return { ...(parsed.data as z_Out), credentials, endpoints };
+  return { ...(parsed.data as z_Out), credentials, endpoints, orderApi };
 }
-type z_Out = Omit<Config, "credentials" | "endpoints">;
+type z_Out = Omit<Config, "credentials" | "endpoints" | "orderApi">;
 
 /** The effective configuration as name → display string, secrets masked (for `bot4 info`). */
 export function describeConfig(c: Config): Record<string, string> {
@@ -89,5 +98,6 @@ export function describeConfig(c: Config): Record<string, string> {
   for (const [venue, e] of Object.entries(c.endpoints ?? {})) {
     for (const [k, v] of Object.entries(e)) out[`BOT4_${venue.toUpperCase()}_${k}`] = JSON.stringify(v);
   }
+  for (const [venue, v] of Object.entries(c.orderApi ?? {})) out[`BOT4_${venue.toUpperCase()}_ORDER_API`] = v;
   return out;
 }

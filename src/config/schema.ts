@@ -84,7 +84,7 @@ export const SECRET_PATTERN = /(SECRET|KEY|PASSWORD|PASSPHRASE|TOKEN|PRIVATE)/i;
 /** Per-venue credentials: BOT4_<VENUE>_API_KEY, BOT4_<VENUE>_API_SECRET, BOT4_<VENUE>_PASSPHRASE. */
 export const CREDENTIAL_SUFFIXES = ["API_KEY", "API_SECRET", "PASSPHRASE"] as const;
 
-/** Per-venue endpoints: BOT4_<VENUE>_WS_URL (market data stream base), _REST_URL, _ORDER_URL (WebSocket order entry). */
+/** Per-venue endpoints: BOT4_<VENUE>_WS_URL (market data stream base), _REST_URL (market data REST), _ORDER_URL (order entry: a WebSocket API natively, a REST API through ccxt). */
 export const ENDPOINT_SUFFIXES = ["WS_URL", "REST_URL", "ORDER_URL"] as const;
 
 export const configSchema = z.object(
@@ -97,4 +97,6 @@ export type Config = z.output<typeof configSchema> & {
   credentials: Record<string, Partial<Record<(typeof CREDENTIAL_SUFFIXES)[number], string>>>;
   /** per-venue endpoint overrides: BOT4_<VENUE>_WS_URL, BOT4_<VENUE>_REST_URL (a local simulator, a testnet) */
   endpoints: Record<string, Partial<Record<(typeof ENDPOINT_SUFFIXES)[number], string>>>;
+  /** per-venue order entry in live mode: BOT4_<VENUE>_ORDER_API=native|ccxt (default: native where bot4 has one, else ccxt) */
+  orderApi: Record<string, "native" | "ccxt">;
 };

@@ -21,6 +21,7 @@ import { TERMINAL, type Gateway } from "../domain/order.ts";
 import { SimExchange } from "../exec/sim/exchange.ts";
 import { SimGateway, VirtualClock } from "../exec/sim/gateway.ts";
 import type { BinanceWsGateway } from "../exec/gateway/binance-ws.ts";
+import type { CcxtGateway } from "../exec/gateway/ccxt.ts";
 import { BpsFeeModel, ConservativeQueue, ConstantLatency } from "../exec/sim/models.ts";
 import { OrderJournal } from "../journal/journal.ts";
 import { JournaledGateway } from "../journal/journaled-gateway.ts";
@@ -59,17 +60,33 @@ export interface TradingInit {
   live?: LiveVenue[];
 }
 
-export interface LiveVenue {
-  venue: string;
-  /** Binance spot WebSocket API (order.place / order.cancel, user data on the same connection) */
-  kind: "binance-ws";
-  url: string;
-  apiKey: string;
-  secret?: string;
-  privateKey?: string;
-  /** unified symbol -> the venue's id */
-  symbols: Record<string, { id: string }>;
-}
+export type LiveVenue =
+  | {
+      venue: string;
+      /** Binance spot WebSocket API (order.place / order.cancel, user data on the same connection) */
+      kind: "binance-ws";
+      url: string;
+      apiKey: string;
+      secret?: string;
+      privateKey?: string;
+      /** unified symbol -> the venue's id */
+      symbols: Record<string, { id: string }>;
+    }
+  | {
+      venue: string;
+      /** any venue ccxt supports, over its REST API (createOrder, cancelOrder; open orders and trades polled) */
+      kind: "ccxt";
+      /** ccxt exchange id */
+      exchange: string;
+      apiKey: string;
+      secret: string;
+      password?: string;
+      /** every REST URL pointed here (a testnet, a local venue), any other origin refused; absent: the venue's own */
+      endpoint?: { http: string; ws?: string };
+      /** ccxt options (e.g. defaultType) */
+      exchangeOptions?: Record<string, unknown>;
+      pollMs?: number;
+    };
 
 export interface PaperTrading {
   core: TradingCore;
@@ -99,23 +116,31 @@ export async function startPaperTrading(t: TradingInit, deps: { books: BookSet; 
   const toFund: Array<{ inst: number; ex: SimExchange; base: string }> = [];
   const fundedQuote = new Set<string>(), fundedBase = new Set<string>();
   const liveVenues = new Map((t.live ?? []).map((l) => [l.venue, l]));
-  const liveGateways = new Map<string, BinanceWsGateway>();
+  const liveGateways = new Map<string, Gateway>();
   // set once the core exists: a venue error storm trips the kill switch (no retry storm)
   let onStorm: (detail: string) => void = () => {};
   for (const l of liveVenues.values()) {
-    const { BinanceWsGateway } = await import("../exec/gateway/binance-ws.ts");
-    const g = new BinanceWsGateway({
-      url: l.url, apiKey: l.apiKey, secret: l.secret, privateKey: l.privateKey, venue: l.venue, symbols: l.symbols,
-      onErrorStorm: (i) => onStorm(`${i.venue}: ${i.errors} errors within ${i.windowMs} ms, last: ${i.last}`),
-    });
+    const storm = (i: { venue: string; errors: number; windowMs: number; last: string }) => onStorm(`${i.venue}: ${i.errors} errors within ${i.windowMs} ms, last: ${i.last}`);
+    let g: BinanceWsGateway | CcxtGateway;
+    let where: string;
+    if (l.kind === "binance-ws") {
+      const { BinanceWsGateway } = await import("../exec/gateway/binance-ws.ts");
+      g = new BinanceWsGateway({ url: l.url, apiKey: l.apiKey, secret: l.secret, privateKey: l.privateKey, venue: l.venue, symbols: l.symbols, onErrorStorm: storm });
+      where = `the order-entry session at ${l.url}`;
+    } else {
+      const { CcxtGateway } = await import("../exec/gateway/ccxt.ts");
+      g = new CcxtGateway({ exchange: l.exchange, venue: l.venue, apiKey: l.apiKey, secret: l.secret, password: l.password, endpoint: l.endpoint, exchangeOptions: l.exchangeOptions, pollMs: l.pollMs, onErrorStorm: storm });
+      where = `${l.exchange}'s REST API${l.endpoint ? ` at ${l.endpoint.http}` : ""} (markets)`;
+    }
+    const opened: Promise<unknown> = g.start();
     try {
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([g.start(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no session within 15 s")), 15_000)))]).finally(() => clearTimeout(timer));
+      await Promise.race([opened, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no answer within 15 s")), 15_000)))]).finally(() => clearTimeout(timer));
     } catch (e) {
       await g.close();
-      throw new Error(`${l.venue}: cannot open the order-entry session at ${l.url}: ${(e as Error).message}`);
+      throw new Error(`${l.venue}: cannot open ${where}: ${(e as Error).message}`);
     }
-    liveGateways.set(l.venue, g);
+    liveGateways.set(l.venue, g as Gateway);
   }
   for (const i of t.instruments) {
     if (liveVenues.has(i.venue)) continue;

@@ -137,7 +137,11 @@ export class CcxtGateway implements Gateway {
     this.log = (o.log ?? rootLog()).child({ gateway: "ccxt", exchange: o.exchange });
     const ex = new Rest({ apiKey: o.apiKey, secret: o.secret, password: o.password, enableRateLimit: false, timeout: o.timeoutMs ?? 10_000 });
     this.ex = ex;
-    if (o.exchange.startsWith("binance")) Object.assign(ex.options, { fetchCurrencies: false, fetchMargins: false, adjustForTimeDifference: false, fetchMarkets: { types: ["spot"] }, defaultType: "spot" });
+    // Binance spot: markets of spot only (ccxt otherwise also loads margin and derivatives markets from other hosts); binanceusdm / binancecoinm are their own ccxt classes
+    if (o.exchange === "binance") Object.assign(ex.options, { fetchCurrencies: false, fetchMargins: false, adjustForTimeDifference: false, fetchMarkets: { types: ["spot"] }, defaultType: "spot" });
+    // recovery asks for every open order in one call; the gateway's own limiter charges it the
+    // venue's weight for that (80), so ccxt's refusal-by-default of a symbol-less call is off
+    ex.options.warnOnFetchOpenOrdersWithoutSymbol = false;
     if (o.exchangeOptions) Object.assign(ex.options, o.exchangeOptions);
     if (o.endpoint) {
       const http = o.endpoint.http.replace(/\/$/, "");
@@ -164,7 +168,7 @@ export class CcxtGateway implements Gateway {
   }
 
   /** Loads markets; starts polling. Called by the first submit if not called before. */
-  start(): Promise<unknown> {
+  start(): Promise<void> {
     if (!this.ready) {
       this.ready = this.ex.loadMarkets().catch((e) => {
         this.ready = undefined; // the next call tries again
@@ -175,7 +179,7 @@ export class CcxtGateway implements Gateway {
       const ms = this.o.pollMs ?? 1000;
       if (ms > 0) this.pollTimer = setInterval(() => void this.poll(), ms);
     }
-    return this.ready;
+    return this.ready.then(() => undefined);
   }
 
   onReport(handler: (r: ExecReport) => void): void {
