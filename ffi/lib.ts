@@ -27,6 +27,7 @@ import { feedLayouts, feedSymbols } from "./sym/feed.ts";
 import { indLayouts, indSymbols } from "./sym/ind.ts";
 import { modelLayouts, modelSymbols } from "./sym/model.ts";
 import { vparseLayouts, vparseSymbols } from "./sym/vparse.ts";
+import { signLayouts, signSymbols } from "./sym/sign.ts";
 
 export const VARIANTS = ["native", "v4", "v3", "base"] as const;
 export type Variant = (typeof VARIANTS)[number];
@@ -80,8 +81,9 @@ const symbols = {
   ...indSymbols,
   ...modelSymbols,
   ...vparseSymbols,
+  ...signSymbols,
 } as const;
-const layouts = [...coreLayouts, ...ringLayouts, ...histLayouts, ...clockLayouts, ...memLayouts, ...stateLayouts, ...feedLayouts, ...indLayouts, ...modelLayouts, ...vparseLayouts];
+const layouts = [...coreLayouts, ...ringLayouts, ...histLayouts, ...clockLayouts, ...memLayouts, ...stateLayouts, ...feedLayouts, ...indLayouts, ...modelLayouts, ...vparseLayouts, ...signLayouts];
 
 /** Opens one variant and checks its layouts; used directly by tests that compare variants. */
 export function openVariant(variant: Variant) {

@@ -254,6 +254,17 @@ export class WsClient {
     return this.write(w.buf, w.start, len);
   }
 
+  /**
+   * Writes an already-built, masked client frame buf[0, len) (c/order.c builds whole order
+   * frames) through the same path as send(): one socket write, queued in order under
+   * backpressure (the queue keeps a copy, so buf may be reused at once). The caller guarantees
+   * it is one complete, valid client frame. Same return values as send().
+   */
+  sendFrame(buf: Uint8Array, len: number): number {
+    if (this.state !== OPEN) return -1;
+    return this.write(buf, 0, len);
+  }
+
   /** Sends a protocol ping (payload up to 125 bytes); same return values as send(). */
   sendPing(payload?: Uint8Array): number {
     if (this.state !== OPEN) return -1;

@@ -29,7 +29,9 @@
  */
 import type { Logger } from "pino";
 import type { ExecReport, Gateway, OrderRequest, ReportKind, VenueOrder } from "../../domain/order.ts";
+import { OrderConst, OrderError, OrderFrameEncoder } from "../../../ffi/sign.ts";
 import { WsClient } from "../../net/ws-client.ts";
+import { MaskKeys } from "../../net/ws-frame.ts";
 import { log as rootLog } from "../../telemetry/log.ts";
 import { ErrorStorm, RateLimiter, type WindowLimit } from "./rate-limit.ts";
 import { Ed25519Signer, HmacSha256Signer, signerFromConfig, wsApiPayload, type Signer } from "./sign.ts";
@@ -96,7 +98,17 @@ interface SymEntry {
   idBytes: Uint8Array;
   pd?: number;
   ad?: number;
+  /** the decimals as c/order.h takes them: 0..15, SHORTEST (none given) or NO_FORMAT */
+  pdC: number;
+  adC: number;
 }
+
+/** decimals for the C formatter: what putDecimal formats itself, else "decline" (text path) */
+function cDecimals(d: number | undefined): number {
+  if (d === undefined) return OrderConst.SHORTEST;
+  return Number.isInteger(d) && d >= 0 && d <= 15 ? d : OrderConst.NO_FORMAT;
+}
+const symEntry = (id: string, pd?: number, ad?: number): SymEntry => ({ id, idBytes: ASCII(id), pd, ad, pdC: cDecimals(pd), adC: cDecimals(ad) });
 
 interface Pending {
   kind: Kind;
@@ -269,6 +281,13 @@ export class BinanceWsGateway implements Gateway {
   private readonly rwQBytes: Uint8Array;
   /** submit writes order.place from bytes (false: an Ed25519 key signing every order) */
   private readonly bytePath: boolean;
+  /**
+   * The C path (c/order.c): text + HMAC signature + masked frame in one FFI call, sent with
+   * WsClient.sendFrame. null where the byte path is off or the pieces do not fit its context.
+   */
+  private readonly cenc: OrderFrameEncoder | null;
+  /** mask keys for the frames the C path builds (xoshiro128**, seeded from the OS CSPRNG) */
+  private readonly masks = new MaskKeys();
   private readonly symIds = new Map<string, SymEntry>();
   private seq = 0;
   private offsetMs = 0;
@@ -293,7 +312,8 @@ export class BinanceWsGateway implements Gateway {
     this.rwBytes = ASCII(`","recvWindow":${o.recvWindow ?? 5000},"side":"`);
     this.keyPartBytes = ASCII(`${this.keyPart}newClientOrderId=`);
     this.rwQBytes = ASCII(`${this.rwPart}&side=`);
-    for (const [u, s] of Object.entries(o.symbols ?? {})) this.symIds.set(u, { id: s.id, idBytes: ASCII(s.id), pd: s.priceDecimals, ad: s.amountDecimals });
+    for (const [u, s] of Object.entries(o.symbols ?? {})) this.symIds.set(u, symEntry(s.id, s.priceDecimals, s.amountDecimals));
+    this.cenc = this.bytePath ? this.makeEncoder() : null;
     this.tracker = new OrderTracker(this.venue);
     this.limiter = new RateLimiter(this.venue, o.limits);
     this.storm = new ErrorStorm(this.venue, { threshold: o.errorStorm?.threshold ?? 20, windowMs: o.errorStorm?.windowMs ?? 10_000, onErrorStorm: (i) => {
@@ -347,7 +367,7 @@ export class BinanceWsGateway implements Gateway {
     let s = this.symIds.get(unified);
     if (!s) {
       const id = unified.split(":")[0]!.replace("/", "");
-      s = { id, idBytes: ASCII(id) };
+      s = symEntry(id);
       this.symIds.set(unified, s);
     }
     return s;
@@ -479,6 +499,37 @@ export class BinanceWsGateway implements Gateway {
     return j;
   }
 
+  /**
+   * The C path: order.place as a complete masked client frame in `e.out` (returned length, the
+   * same text as encodePlaceInto; test/order-c.test.ts), or a negative OrderError when it
+   * declines (the caller then takes the byte path above).
+   */
+  encodeFrame(e: OrderFrameEncoder, id: number, req: OrderRequest, tsMs: number, mask: number): number {
+    const s = this.sym(req.symbol);
+    const limit = req.type === "limit";
+    const type = !limit ? OrderConst.MARKET : req.timeInForce === "PO" ? OrderConst.LIMIT_MAKER : OrderConst.LIMIT;
+    const tif = type === OrderConst.LIMIT ? req.timeInForce ?? "" : "";
+    const n = e.place(id, tsMs, req.side !== "buy", type, limit ? req.price! : 0, s.pdC, req.amount, s.adC, req.clientOrderId, s.idBytes, tif, mask);
+    if (n !== OrderError.number) return n;
+    // a number the byte formatter declines (as putDecimal does): decimalText's string, cold
+    return e.numbersAsText(limit ? decimalText(req.price!, s.pd) : "", decimalText(req.amount, s.ad));
+  }
+
+  /** the C encoder for this gateway's fixed pieces (null, logged, when they do not fit it) */
+  private makeEncoder(): OrderFrameEncoder | null {
+    try {
+      return new OrderFrameEncoder({ secret: this.hmac !== null ? this.o.secret : undefined, head: this.headBytes, rw: this.rwBytes, keyPart: this.keyPartBytes, rwQuery: this.rwQBytes });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "C order encoder unavailable: orders are encoded in TypeScript");
+      return null;
+    }
+  }
+
+  /** true when submit builds frames in C (c/order.c) */
+  get nativeFrames(): boolean {
+    return this.cenc !== null;
+  }
+
   private putNumber(b: Uint8Array, at: number, x: number, decimals: number | undefined): number {
     const e = putDecimal(b, at, x, decimals);
     return e >= 0 ? e : putText(b, at, decimalText(x, decimals));
@@ -516,6 +567,14 @@ export class BinanceWsGateway implements Gateway {
     const id = ++this.seq;
     this.pending.set(id, { kind: Kind.place, cid, symbol: req.symbol, sentAt: performance.now(), tries: 0 });
     const ts = this.now();
+    const e = this.cenc;
+    if (e !== null) {
+      const f = this.encodeFrame(e, id, req, ts, this.masks.next());
+      if (f > 0) {
+        this.client.sendFrame(e.out, f);
+        return;
+      }
+    }
     const n = this.bytePath ? this.encodePlaceInto(id, req, ts) : -1;
     if (n >= 0) {
       // a whole-array view per length, made once: the frame writer copies it without a subarray
