@@ -10,6 +10,9 @@
  * ffi/clock.ts), each shown with its timer pair's own cost measured the same way; and one over
  * batches of BATCH consecutive calls (timer cost / BATCH per call), i.e. the distribution of
  * the per-check cost averaged over short runs, which the timer's own jitter does not swamp.
+ * The batch figures are then taken again in REPS repetitions (p50 and p99 of each, lowest and
+ * median p99): this host's two vCPUs share a core, the same compiled check runs ~1.8x slower
+ * while the other one is busy, and the spread over repetitions shows which speed a p99 is.
  * Goal: check <= 50 ns p99.
  */
 import { now as tscNow } from "../ffi/clock.ts";
@@ -245,6 +248,21 @@ const ctr = perCall(2, tscNow);
 const bb = perBatch(0);
 const bp = perBatch(1);
 const br = perBatch(2);
+// The same batch figures again in REPS repetitions, p50 and p99 of each. On this host the two
+// vCPUs share one physical core: while anything runs on the other one (another process, a
+// test, this process's own helper threads) the same compiled check runs ~1.8x slower (a spin
+// loop pinned to the other vCPU takes a fixed arithmetic loop from 1.46 to 2.52 ns). So one
+// process shows repetitions with p50 ~37 ns next to ones with p50 ~65 ns (no recompilation in
+// between), and a p99 over one ~80 ms run is the slow speed as soon as the other vCPU was busy
+// for 1 % of it; the spread over repetitions shows which speed a p99 belongs to.
+const REPS = 5;
+const repPass: Pct[] = [], repRej: Pct[] = [];
+for (let r = 0; r < REPS; r++) {
+  repPass.push(perBatch(1));
+  repRej.push(perBatch(2));
+}
+const sorted = (a: number[]) => [...a].sort((u, v) => u - v);
+const med = (a: number[]) => sorted(a)[a.length >> 1]!;
 if (risk.check(P.inst[0]!, P.venue[0]!, P.side[0]!, P.price[0]!, P.amount[0]!, T) !== Reject.OK) throw new Error("state drifted");
 
 section("summary (goal: check <= 50 ns p99)");
@@ -274,5 +292,11 @@ figure("batch_check_pass_p50_ns", bp.p50, "ns", `per call over batches of ${BATC
 figure("batch_check_pass_p99_ns", bp.p99, "ns", `p99.9 ${bp.p999}`);
 figure("batch_check_reject_p50_ns", br.p50, "ns");
 figure("batch_check_reject_p99_ns", br.p99, "ns", `p99.9 ${br.p999}`);
+const p99s = (a: Pct[]) => a.map((p) => p.p99);
+const each = (a: Pct[]) => a.map((p) => `${p.p50.toFixed(1)}/${p.p99.toFixed(1)}`).join(" ");
+figure("batch_check_pass_p99_reps_min_ns", Math.min(...p99s(repPass)), "ns", `the batch p99 in ${REPS} more repetitions: lowest; p50/p99 of each ${each(repPass)}`);
+figure("batch_check_pass_p99_reps_median_ns", med(p99s(repPass)), "ns");
+figure("batch_check_reject_p99_reps_min_ns", Math.min(...p99s(repRej)), "ns", `p50/p99 of each ${each(repRej)}`);
+figure("batch_check_reject_p99_reps_median_ns", med(p99s(repRej)), "ns");
 do_not_optimize(samples);
 done();
