@@ -61,15 +61,15 @@ static void keys_fill(const bot4_model_t *m, bot4_knode_t *kn, float *leaf, uint
   }
   const bot4_mnode_t *n = &nodes[src];
   if (pass || (n->meta & BOT4_MN_LEAF)) { /* a leaf above depth D: always left, value at every leaf below */
-    kn[pos].thr = 1;
-    kn[pos].slot = 2 * F * 8;
+    kn[pos].thr = 0; /* key(t) - 1 for key(t) = 1: below every key but the slot's 0 */
+    kn[pos].off = 2 * F * 32;
     keys_fill(m, kn, leaf, src, 2 * pos + 1, d + 1, D, 1);
     keys_fill(m, kn, leaf, src, 2 * pos + 2, d + 1, D, 1);
     return;
   }
   const uint32_t f = n->meta & BOT4_MN_FEAT, dl = (n->meta >> BOT4_MN_DL_SHIFT) & 1;
-  kn[pos].thr = fkey((float)n->thr);
-  kn[pos].slot = (dl ? F + f : f) * 8;
+  kn[pos].thr = fkey((float)n->thr) - 1; /* >= 0x007FFFFE: -inf is the smallest threshold */
+  kn[pos].off = (dl ? F + f : f) * 32;
   keys_fill(m, kn, leaf, (uint32_t)n->left, 2 * pos + 1, d + 1, D, 0);
   keys_fill(m, kn, leaf, (uint32_t)n->left + 1, 2 * pos + 2, d + 1, D, 0);
 }
@@ -94,7 +94,8 @@ static int keys_build(bot4_model_t *m) {
     inner += (1u << depth[t]) - 1;
     leaves += 1u << depth[t];
   }
-  const uint64_t start = keys_start(m), need = (uint64_t)T * sizeof(bot4_ktree_t) + inner * sizeof(bot4_knode_t) + leaves * 4;
+  const uint64_t start = keys_start(m),
+                 need = (uint64_t)T * sizeof(bot4_ktree_t) + inner * sizeof(bot4_knode_t) + leaves * 4 + (uint64_t)T * 64;
   if (start + need > m->bytes || leaves > 0x7FFFFFFFu) return 0;
   bot4_ktree_t *tr = (bot4_ktree_t *)((char *)m + start);
   bot4_knode_t *kn = (bot4_knode_t *)(tr + T);
@@ -104,104 +105,188 @@ static int keys_build(bot4_model_t *m) {
     const uint32_t D = depth[t];
     tr[t].node = (uint32_t)ko;
     tr[t].depth = D;
-    tr[t].lbias = (int32_t)((int64_t)lo - (int64_t)((1u << D) - 1));
+    tr[t].lbias = (int32_t)((int64_t)lo - (int64_t)(1u << D));
     tr[t].group = group[t];
     keys_fill(m, kn + ko, leaf + lo, root[t], 0, 0, D, 0);
     ko += (1u << D) - 1;
     lo += 1u << D;
   }
+  int32_t *vt = (int32_t *)(leaf + leaves);
+  for (uint32_t t = 0; t < T; t++)
+    for (uint32_t n = 0; n < 16; n++)
+      vt[t * 16 + n] = n + 1 < (1u << tr[t].depth) ? (int32_t)((kn[tr[t].node + n].thr + 1) ^ 0x80000000u) : 0;
   return 1;
 }
 
 /* A row's 2F + 1 keys (see model.h), 8 apart: rows are expanded in groups of 8, slot s of row i
  * of a group at s * 8 + i, so a slot of the whole group is one 32-byte row (vector code reads it
- * as such) and a node names its slot pre-multiplied by 8. */
-M_INLINE void keys_row(const double *x, const uint32_t *gather, uint32_t F, uint32_t *k) {
+ * as such) and a node names its slot by that row's byte offset (slot * 32). A group holds the
+ * keys twice: first biased to signed order (key ^ 0x80000000, for AVX2's signed compare), then
+ * as they are (for the scalar steps' unsigned compare): 2 * (2F + 1) slots. ku gets the unsigned
+ * keys of a row, ks (when not NULL) the signed ones. */
+M_INLINE void keys_row(const double *x, const uint32_t *gather, uint32_t F, uint32_t *ku, uint32_t *ks) {
   for (uint32_t f = 0; f < F; f++) {
     const double v = x[gather ? gather[f] : f];
     const uint32_t key = fkey((float)v);
     const int nan = v != v;
-    k[f * 8] = nan ? 0xFFFFFFFFu : key;
-    k[(F + f) * 8] = nan ? 0u : key;
+    const uint32_t r = nan ? 0xFFFFFFFFu : key, l = nan ? 0u : key;
+    ku[f * 8] = r;
+    ku[(F + f) * 8] = l;
+    if (ks) {
+      ks[f * 8] = r ^ 0x80000000u;
+      ks[(F + f) * 8] = l ^ 0x80000000u;
+    }
   }
-  k[2 * F * 8] = 0;
+  ku[2 * F * 8] = 0;
+  if (ks) ks[2 * F * 8] = 0x80000000u;
 }
 
-/* level-order step: left child 2j+1 when key < thr, else right 2j+2 */
-M_INLINE uint64_t kstep(const bot4_knode_t *nd, uint64_t j, const uint32_t *xr) {
-  return 2 * j + 2 - (uint64_t)(xr[nd[j].slot] < nd[j].thr);
+/* the key a node tests: xr is a row's first unsigned key (row i of a group: that part's start + i) */
+#define KX(xr, off) (*(const uint32_t *)((const char *)(xr) + (off)))
+
+/* 1 where node i (its 0-based level-order index) sends the row right */
+#define KRIGHT(nd, i, xr) ((uint64_t)((nd)[i].thr < KX(xr, (nd)[i].off)))
+
+/* One level down in heap order (root 1, children of k: 2k left, 2k + 1 right; node k is nd[k - 1]):
+ * k -> 2k + went right, which compiles to a compare and an add-with-carry. */
+M_INLINE uint64_t kstep(const bot4_knode_t *nd, uint64_t k, const uint32_t *xr) {
+#if defined(__x86_64__)
+  /* the C form below compiles to lea + adc $0 (and often an lea for the node's address): one or
+   * two more instructions on the hottest line */
+  uint32_t t, o;
+  __asm__("movl -8(%[nd],%[k],8), %[t]\n\t"
+          "movl -4(%[nd],%[k],8), %[o]\n\t"
+          "cmpl (%[x],%q[o]), %[t]\n\t"
+          "adcq %[k], %[k]"
+          : [k] "+r"(k), [t] "=&r"(t), [o] "=&r"(o)
+          : [nd] "r"(nd), [x] "r"(xr), "m"(*(const char(*)[])nd), "m"(*(const char(*)[])xr)
+          : "cc");
+  return k;
+#else
+  return 2 * k + KRIGHT(nd, k - 1, xr);
+#endif
 }
 
 /* The first two levels of a tree of depth >= 2: both level-1 nodes are tested, so the three loads
- * do not wait on each other. Returns the level-order index at depth 2. */
+ * do not wait on each other. Returns the heap index at depth 2. */
 M_INLINE uint64_t kpeel2(const bot4_knode_t *nd, const uint32_t *xr) {
-  const uint64_t l = 4 - (uint64_t)(xr[nd[1].slot] < nd[1].thr), r = 6 - (uint64_t)(xr[nd[2].slot] < nd[2].thr);
-  return xr[nd[0].slot] < nd[0].thr ? l : r;
+  const uint64_t l = 4 + KRIGHT(nd, 1, xr), r = 6 + KRIGHT(nd, 2, xr);
+  return KRIGHT(nd, 0, xr) ? r : l;
 }
 
 M_INLINE uint64_t kwalk1(const bot4_knode_t *nd, uint32_t D, const uint32_t *xr) {
-  uint64_t j = 0;
-  for (uint32_t d = 0; d < D; d++) j = kstep(nd, j, xr);
-  return j;
+  uint64_t k = 1;
+  for (uint32_t d = 0; d < D; d++) k = kstep(nd, k, xr);
+  return k;
 }
 
 #if defined(__AVX2__)
 #include <immintrin.h>
-/* 8 rows at node n: -1 where the row goes right (key >= thr, unsigned), 0 where it goes left */
-M_INLINE __m256i kge(const bot4_knode_t *nd, int n, const uint32_t *xg) {
-  const __m256i x = _mm256_load_si256((const __m256i *)(xg + nd[n].slot));
-  return _mm256_cmpeq_epi32(_mm256_max_epu32(x, _mm256_set1_epi32((int)nd[n].thr)), x);
-}
-#define KSEL(a, b, m) _mm256_blendv_epi8((a), (b), (m)) /* m ? b : a, per lane */
+/* Masks of node n (0-based level order) for two groups of 8 rows (their signed keys at xa, xb): -1
+ * where the row goes left (key < thr = node's thr + 1), 0 where it goes right. The threshold is
+ * broadcast once for both. */
+#define KLT2(n, ma, mb)                                                                            \
+  do {                                                                                             \
+    const __m256i t_ = _mm256_set1_epi32(vt[n]);                                                   \
+    const uint32_t o_ = nd[n].off;                                                                 \
+    ma = _mm256_cmpgt_epi32(t_, _mm256_load_si256((const __m256i *)((const char *)xa + o_)));      \
+    mb = _mm256_cmpgt_epi32(t_, _mm256_load_si256((const __m256i *)((const char *)xb + o_)));      \
+  } while (0)
+/* m ? b : a, per 32-bit lane (m: 0 or -1); blendvps reads the lane's sign bit as is */
+#define KSEL(a, b, m) \
+  _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), _mm256_castsi256_ps(m)))
 
-/* The first four levels for a group of 8 rows at once: all 15 tests of levels 0-3 as vector
- * compares, each row's path picked by blends. Writes the level-order index at depth 4. */
-M_INLINE void kvec4(const bot4_knode_t *nd, const uint32_t *xg, uint64_t *j) {
-  const __m256i one = _mm256_set1_epi32(1);
-  const __m256i g0 = kge(nd, 0, xg);
-  const __m256i a = KSEL(kge(nd, 1, xg), kge(nd, 2, xg), g0);
-  const __m256i b = KSEL(KSEL(kge(nd, 3, xg), kge(nd, 4, xg), a), KSEL(kge(nd, 5, xg), kge(nd, 6, xg), a), g0);
-  const __m256i cl = KSEL(KSEL(kge(nd, 7, xg), kge(nd, 8, xg), b), KSEL(kge(nd, 9, xg), kge(nd, 10, xg), b), a);
-  const __m256i cr = KSEL(KSEL(kge(nd, 11, xg), kge(nd, 12, xg), b), KSEL(kge(nd, 13, xg), kge(nd, 14, xg), b), a);
-  const __m256i c = KSEL(cl, cr, g0);
-  /* index = 2 * index + 1 + went_right, level by level from the root (0); masks are 0 / -1 */
-  __m256i n = _mm256_sub_epi32(one, g0);
-  n = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(n, n), one), a);
-  n = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(n, n), one), b);
-  n = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(n, n), one), c);
-  uint32_t o[8] __attribute__((aligned(32)));
-  _mm256_store_si256((__m256i *)o, n);
-  for (int i = 0; i < 8; i++) j[i] = o[i];
+/* The first four levels for two groups of 8 rows at once: all 15 tests of levels 0-3 as vector
+ * compares, each row's decisions picked by blends (lk: -1 where the row went left at level k).
+ * Returns the heap indices at depth 4 (16 to 31) in *na, *nb. xb may equal xa. */
+M_INLINE void kvec4(const bot4_knode_t *nd, const int32_t *vt, const uint32_t *xa, const uint32_t *xb, __m256i *na,
+                    __m256i *nb) {
+  __m256i l0a, l0b, l1a, l1b, l2a, l2b, l3a, l3b, pa, pb, qa, qb, ra, rb, sa, sb;
+  KLT2(0, l0a, l0b);
+  KLT2(1, pa, pb);
+  KLT2(2, qa, qb);
+  l1a = KSEL(qa, pa, l0a);
+  l1b = KSEL(qb, pb, l0b);
+  /* level 2: l0 ? (l1 ? n3 : n4) : (l1 ? n5 : n6) */
+  KLT2(3, pa, pb);
+  KLT2(4, qa, qb);
+  ra = KSEL(qa, pa, l1a);
+  rb = KSEL(qb, pb, l1b);
+  KLT2(5, pa, pb);
+  KLT2(6, qa, qb);
+  l2a = KSEL(KSEL(qa, pa, l1a), ra, l0a);
+  l2b = KSEL(KSEL(qb, pb, l1b), rb, l0b);
+  /* level 3: nodes 7-10 under the left child (picked by l1 then l2), 11-14 under the right */
+  KLT2(7, pa, pb);
+  KLT2(8, qa, qb);
+  ra = KSEL(qa, pa, l2a);
+  rb = KSEL(qb, pb, l2b);
+  KLT2(9, pa, pb);
+  KLT2(10, qa, qb);
+  sa = KSEL(KSEL(qa, pa, l2a), ra, l1a); /* the left child's choice */
+  sb = KSEL(KSEL(qb, pb, l2b), rb, l1b);
+  KLT2(11, pa, pb);
+  KLT2(12, qa, qb);
+  ra = KSEL(qa, pa, l2a);
+  rb = KSEL(qb, pb, l2b);
+  KLT2(13, pa, pb);
+  KLT2(14, qa, qb);
+  l3a = KSEL(KSEL(KSEL(qa, pa, l2a), ra, l1a), sa, l0a);
+  l3b = KSEL(KSEL(KSEL(qb, pb, l2b), rb, l1b), sb, l0b);
+  /* heap index 2^k + (path bits, 1 = right) at depth k: with lk = -(went left), n = 2n + lk from
+   * n = 0 gives (path bits) - 15 after four levels */
+  const __m256i c31 = _mm256_set1_epi32(31);
+  __m256i n = l0a;
+  n = _mm256_add_epi32(_mm256_add_epi32(n, n), l1a);
+  n = _mm256_add_epi32(_mm256_add_epi32(n, n), l2a);
+  n = _mm256_add_epi32(_mm256_add_epi32(n, n), l3a);
+  *na = _mm256_add_epi32(n, c31);
+  n = l0b;
+  n = _mm256_add_epi32(_mm256_add_epi32(n, n), l1b);
+  n = _mm256_add_epi32(_mm256_add_epi32(n, n), l2b);
+  n = _mm256_add_epi32(_mm256_add_epi32(n, n), l3b);
+  *nb = _mm256_add_epi32(n, c31);
 }
 #undef KSEL
+#undef KLT2
 #endif
 
-/* 8 rows (group xg) through one tree: their level-order indices at its depth D */
-M_INLINE void ktree8(const bot4_knode_t *nd, uint32_t D, const uint32_t *xg, uint64_t *j) {
+/* 8 rows (group xg: its signed keys, the unsigned ones U slots later) through one tree: their
+ * heap indices at its depth D */
+M_INLINE void ktree8(const bot4_knode_t *nd, const int32_t *vt, uint32_t D, const uint32_t *xg, uint32_t U, uint64_t *j) {
+  const uint32_t *xu = xg + (uint64_t)U * 8;
 #if defined(__AVX2__)
   if (D >= 4) {
-    kvec4(nd, xg, j);
+    __m256i n, unused;
+    kvec4(nd, vt, xg, xg, &n, &unused);
+    uint32_t o[8] __attribute__((aligned(32)));
+    _mm256_store_si256((__m256i *)o, n);
+    for (int i = 0; i < 8; i++) j[i] = o[i];
     for (uint32_t d = D - 4; d > 0; d--)
-      for (int i = 0; i < 8; i++) j[i] = kstep(nd, j[i], xg + i);
+      for (int i = 0; i < 8; i++) j[i] = kstep(nd, j[i], xu + i);
     return;
   }
 #endif
   if (D >= 2) {
-    for (int i = 0; i < 8; i++) j[i] = kpeel2(nd, xg + i);
+    for (int i = 0; i < 8; i++) j[i] = kpeel2(nd, xu + i);
     for (uint32_t d = D - 2; d > 0; d--)
-      for (int i = 0; i < 8; i++) j[i] = kstep(nd, j[i], xg + i);
+      for (int i = 0; i < 8; i++) j[i] = kstep(nd, j[i], xu + i);
   } else {
-    for (int i = 0; i < 8; i++) j[i] = kwalk1(nd, D, xg + i);
+    for (int i = 0; i < 8; i++) j[i] = kwalk1(nd, D, xu + i);
   }
 }
 
 #define KEYS_TREE_BLOCK 16 /* trees whose nodes and leaves (<= ~12 KiB at depth 6) stay in L1 with the rows */
+/* rows per block: one 48-row pass of keys_rows; their keys (48 x 2(2F + 1) x 4 bytes, 15.7 KiB at
+ * F = 20) stay in L1 with a tree block */
+#define KEYS_RB 48
 
 #if defined(__AVX2__)
 /* keys_row for 8 rows at once (row q at rp[q]): the same conversion, rounding and NaN folding,
- * one vector per slot */
-M_INLINE void keys_rows8(const double *const *rp, const uint32_t *gather, uint32_t F, uint32_t *k) {
+ * one vector per slot; the unsigned keys U slots after the signed ones */
+M_INLINE void keys_rows8(const double *const *rp, const uint32_t *gather, uint32_t F, uint32_t U, uint32_t *k) {
   const __m256i sgn = _mm256_set1_epi32((int)0x80000000u);
+  uint32_t *ku = k + (uint64_t)U * 8;
   for (uint32_t f = 0; f < F; f++) {
     const uint32_t c = gather ? gather[f] : f;
     const __m256d lo = _mm256_set_pd(rp[3][c], rp[2][c], rp[1][c], rp[0][c]);
@@ -210,55 +295,156 @@ M_INLINE void keys_rows8(const double *const *rp, const uint32_t *gather, uint32
     const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     const __m256i b = _mm256_castps_si256(_mm256_add_ps(v, _mm256_setzero_ps())); /* -0 -> +0 */
     const __m256i key = _mm256_xor_si256(b, _mm256_or_si256(_mm256_srai_epi32(b, 31), sgn));
-    _mm256_store_si256((__m256i *)(k + f * 8), _mm256_or_si256(key, nan));             /* NaN -> 0xFFFFFFFF */
-    _mm256_store_si256((__m256i *)(k + (F + f) * 8), _mm256_andnot_si256(nan, key));   /* NaN -> 0 */
+    const __m256i r = _mm256_or_si256(key, nan), l = _mm256_andnot_si256(nan, key); /* NaN -> 0xFFFFFFFF, 0 */
+    _mm256_store_si256((__m256i *)(ku + f * 8), r);
+    _mm256_store_si256((__m256i *)(ku + (F + f) * 8), l);
+    _mm256_store_si256((__m256i *)(k + f * 8), _mm256_xor_si256(r, sgn));
+    _mm256_store_si256((__m256i *)(k + (F + f) * 8), _mm256_xor_si256(l, sgn));
   }
-  _mm256_store_si256((__m256i *)(k + 2 * F * 8), _mm256_setzero_si256());
+  _mm256_store_si256((__m256i *)(ku + 2 * F * 8), _mm256_setzero_si256());
+  _mm256_store_si256((__m256i *)(k + 2 * F * 8), sgn);
 }
+
+/* Steps the 16 rows from their depth-4 indices o[] down L more levels and returns their leaves
+ * as two vectors. One row after another: each row's steps depend only on its own loads, so the
+ * 16 chains overlap, and few values are live at once. */
+#define KDEEP16(L)                                                                                 \
+  do {                                                                                             \
+    uint64_t j_[16];                                                                               \
+    _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) {                                        \
+      const uint32_t *xr = (i < 8 ? ua : ub - 8) + i;                                              \
+      uint64_t j = o[i];                                                                           \
+      _Pragma("GCC unroll 8") for (int d = 0; d < (L); d++) j = kstep(nd, j, xr);                  \
+      j_[i] = j;                                                                                   \
+    }                                                                                              \
+    *va = _mm256_setr_ps(lv[j_[0]], lv[j_[1]], lv[j_[2]], lv[j_[3]], lv[j_[4]], lv[j_[5]], lv[j_[6]], lv[j_[7]]); \
+    *vb = _mm256_setr_ps(lv[j_[8]], lv[j_[9]], lv[j_[10]], lv[j_[11]], lv[j_[12]], lv[j_[13]], lv[j_[14]], lv[j_[15]]); \
+  } while (0)
+
+/* The first four levels of a tree of depth >= 4 for 16 rows (groups xa, xb): their heap indices
+ * at depth 4 into o[16], read back as scalar loads (not 16 lane extracts). */
+M_INLINE void khead16(const bot4_knode_t *nd, const int32_t *vt, const uint32_t *xa, const uint32_t *xb, uint32_t *o) {
+  __m256i na, nb;
+  kvec4(nd, vt, xa, xb, &na, &nb);
+  _mm256_store_si256((__m256i *)o, na);
+  _mm256_store_si256((__m256i *)(o + 8), nb);
+  __asm__("" : "+m"(*(uint32_t(*)[16])o));
+}
+
+/* The rest of that tree for the 16 rows from o[] (their unsigned keys at ua, ub): the leaf values
+ * as two vectors. */
+M_INLINE void kdeep16(const bot4_knode_t *nd, uint32_t D, const float *lv, const uint32_t *o, const uint32_t *ua,
+                      const uint32_t *ub, __m256 *va, __m256 *vb) {
+  switch (D) {
+  case 4: KDEEP16(0); return;
+  case 5: KDEEP16(1); return;
+  case 6: KDEEP16(2); return;
+  case 7: KDEEP16(3); return;
+  default: break;
+  }
+  uint64_t j[16];
+  for (int i = 0; i < 16; i++) j[i] = o[i];
+  for (uint32_t d = D - 4; d > 0; d--)
+    for (int i = 0; i < 16; i++) j[i] = kstep(nd, j[i], (i < 8 ? ua : ub - 8) + i);
+  *va = _mm256_setr_ps(lv[j[0]], lv[j[1]], lv[j[2]], lv[j[3]], lv[j[4]], lv[j[5]], lv[j[6]], lv[j[7]]);
+  *vb = _mm256_setr_ps(lv[j[8]], lv[j[9]], lv[j[10]], lv[j[11]], lv[j[12]], lv[j[13]], lv[j[14]], lv[j[15]]);
+}
+
+/* The leaf values of one tree of depth < 4 for 16 rows as two vectors. */
+M_INLINE void kshallow16(const bot4_knode_t *nd, uint32_t D, const float *lv, const uint32_t *xa, const uint32_t *xb,
+                         uint32_t U, __m256 *va, __m256 *vb) {
+  uint64_t j[16];
+  ktree8(nd, NULL, D, xa, U, j); /* D < 4: no vector levels */
+  ktree8(nd, NULL, D, xb, U, j + 8);
+  *va = _mm256_setr_ps(lv[j[0]], lv[j[1]], lv[j[2]], lv[j[3]], lv[j[4]], lv[j[5]], lv[j[6]], lv[j[7]]);
+  *vb = _mm256_setr_ps(lv[j[8]], lv[j[9]], lv[j[10]], lv[j[11]], lv[j[12]], lv[j[13]], lv[j[14]], lv[j[15]]);
+}
+#undef KDEEP16
 #endif
 
-/* R rows (a multiple of 8) of keys in groups of 8 (S slots each) through every tree: 8 rows walk
- * one tree together (8 independent descents in flight; with AVX2 the first four levels as vector
- * compares). Trees go in blocks of KEYS_TREE_BLOCK, rows inside a block (rows x trees
- * interchanged, so a block's nodes stay in L1); with one output group the 8 rows' sums stay in
- * registers through a block. acc[r * G + g] holds float32 sums, added in tree order. */
-static void keys_rows(const bot4_model_t *m, const uint32_t *xk, uint32_t S, uint32_t R, float *acc) {
+/* R rows (a multiple of 8) of keys in groups of 8 (S slots each, the unsigned keys from slot U)
+ * through every tree: rows walk one tree together, 48 or 16 at a time with AVX2 and one output
+ * group (the first four levels as vector compares, the rest as scalar steps), 8 otherwise
+ * (independent descents in flight). Trees go in blocks of KEYS_TREE_BLOCK, rows inside a block
+ * (rows x trees interchanged, so a block's nodes stay in L1); with one output group the rows'
+ * sums stay in registers through a block. acc[r * G + g] holds float32 sums, added in tree
+ * order. */
+static void keys_rows(const bot4_model_t *m, const uint32_t *xk, uint32_t S, uint32_t U, uint32_t R, float *acc) {
   const uint64_t start = keys_start(m);
   const bot4_ktree_t *tr = (const bot4_ktree_t *)((const char *)m + start);
   const uint32_t T = m->n_trees, G = m->n_groups;
   const bot4_knode_t *kn = (const bot4_knode_t *)(tr + T);
   const float *leaf = (const float *)(kn + tr[T - 1].node + ((1u << tr[T - 1].depth) - 1));
+  const int32_t *vthr = (const int32_t *)(leaf + tr[T - 1].lbias + (2u << tr[T - 1].depth)); /* after the last leaf */
   for (uint32_t t0 = 0; t0 < T; t0 += KEYS_TREE_BLOCK) {
     const uint32_t t1 = T - t0 > KEYS_TREE_BLOCK ? t0 + KEYS_TREE_BLOCK : T;
     uint32_t r = 0;
+#if defined(__AVX2__)
     if (G == 1) {
-      /* two groups of 8 rows per pass: 16 descents in flight */
-      for (; r + 16 <= R; r += 16) {
-        const uint32_t *xa = xk + (uint64_t)r * S, *xb = xa + (uint64_t)8 * S;
-        float a[16];
-        for (int i = 0; i < 16; i++) a[i] = acc[r + (uint32_t)i];
+      const uint64_t h = (uint64_t)8 * S, u = (uint64_t)U * 8; /* the second group of a pair; the unsigned keys */
+      /* 48 rows per pass: the vector levels of three pairs of groups, then their scalar levels, so
+       * 48 descents are in flight (measured faster than 16 or 32 per pass, and than 64) */
+      for (; r + 48 <= R; r += 48) {
+        const uint32_t *x0 = xk + (uint64_t)r * S, *x1 = x0 + 2 * h, *x2 = x1 + 2 * h;
+        __m256 a0 = _mm256_loadu_ps(acc + r), a1 = _mm256_loadu_ps(acc + r + 8);
+        __m256 a2 = _mm256_loadu_ps(acc + r + 16), a3 = _mm256_loadu_ps(acc + r + 24);
+        __m256 a4 = _mm256_loadu_ps(acc + r + 32), a5 = _mm256_loadu_ps(acc + r + 40);
+        uint32_t o0[16] __attribute__((aligned(32))), o1[16] __attribute__((aligned(32)));
+        uint32_t o2[16] __attribute__((aligned(32)));
         for (uint32_t t = t0; t < t1; t++) {
           const bot4_knode_t *nd = kn + tr[t].node;
           const uint32_t D = tr[t].depth;
-          uint64_t j[16];
-#if defined(__AVX2__)
-          if (D >= 4) {
-            kvec4(nd, xa, j);
-            kvec4(nd, xb, j + 8);
-            for (uint32_t d = D - 4; d > 0; d--)
-              for (int i = 0; i < 16; i++) j[i] = kstep(nd, j[i], (i < 8 ? xa : xb - 8) + i);
-          } else
-#endif
-          {
-            ktree8(nd, D, xa, j);
-            ktree8(nd, D, xb, j + 8);
-          }
           const float *lv = leaf + tr[t].lbias;
-          for (int i = 0; i < 16; i++) a[i] += lv[j[i]];
+          __m256 v0, v1, v2, v3, v4, v5;
+          if (D >= 4) {
+            khead16(nd, vthr + t * 16, x0, x0 + h, o0);
+            khead16(nd, vthr + t * 16, x1, x1 + h, o1);
+            khead16(nd, vthr + t * 16, x2, x2 + h, o2);
+            kdeep16(nd, D, lv, o0, x0 + u, x0 + h + u, &v0, &v1);
+            kdeep16(nd, D, lv, o1, x1 + u, x1 + h + u, &v2, &v3);
+            kdeep16(nd, D, lv, o2, x2 + u, x2 + h + u, &v4, &v5);
+          } else {
+            kshallow16(nd, D, lv, x0, x0 + h, U, &v0, &v1);
+            kshallow16(nd, D, lv, x1, x1 + h, U, &v2, &v3);
+            kshallow16(nd, D, lv, x2, x2 + h, U, &v4, &v5);
+          }
+          a0 = _mm256_add_ps(a0, v0);
+          a1 = _mm256_add_ps(a1, v1);
+          a2 = _mm256_add_ps(a2, v2);
+          a3 = _mm256_add_ps(a3, v3);
+          a4 = _mm256_add_ps(a4, v4);
+          a5 = _mm256_add_ps(a5, v5);
         }
-        for (int i = 0; i < 16; i++) acc[r + (uint32_t)i] = a[i];
+        _mm256_storeu_ps(acc + r, a0);
+        _mm256_storeu_ps(acc + r + 8, a1);
+        _mm256_storeu_ps(acc + r + 16, a2);
+        _mm256_storeu_ps(acc + r + 24, a3);
+        _mm256_storeu_ps(acc + r + 32, a4);
+        _mm256_storeu_ps(acc + r + 40, a5);
+      }
+      for (; r + 16 <= R; r += 16) {
+        const uint32_t *x0 = xk + (uint64_t)r * S;
+        __m256 a0 = _mm256_loadu_ps(acc + r), a1 = _mm256_loadu_ps(acc + r + 8);
+        uint32_t o0[16] __attribute__((aligned(32)));
+        for (uint32_t t = t0; t < t1; t++) {
+          const bot4_knode_t *nd = kn + tr[t].node;
+          const uint32_t D = tr[t].depth;
+          const float *lv = leaf + tr[t].lbias;
+          __m256 v0, v1;
+          if (D >= 4) {
+            khead16(nd, vthr + t * 16, x0, x0 + h, o0);
+            kdeep16(nd, D, lv, o0, x0 + u, x0 + h + u, &v0, &v1);
+          } else {
+            kshallow16(nd, D, lv, x0, x0 + h, U, &v0, &v1);
+          }
+          a0 = _mm256_add_ps(a0, v0);
+          a1 = _mm256_add_ps(a1, v1);
+        }
+        _mm256_storeu_ps(acc + r, a0);
+        _mm256_storeu_ps(acc + r + 8, a1);
       }
     }
+#endif
     for (; r < R; r += 8) {
       const uint32_t *xg = xk + (uint64_t)r * S;
       uint64_t j[8];
@@ -266,14 +452,14 @@ static void keys_rows(const bot4_model_t *m, const uint32_t *xk, uint32_t S, uin
         float a[8];
         for (int i = 0; i < 8; i++) a[i] = acc[r + (uint32_t)i];
         for (uint32_t t = t0; t < t1; t++) {
-          ktree8(kn + tr[t].node, tr[t].depth, xg, j);
+          ktree8(kn + tr[t].node, vthr + t * 16, tr[t].depth, xg, U, j);
           const float *lv = leaf + tr[t].lbias;
           for (int i = 0; i < 8; i++) a[i] += lv[j[i]];
         }
         for (int i = 0; i < 8; i++) acc[r + (uint32_t)i] = a[i];
       } else {
         for (uint32_t t = t0; t < t1; t++) {
-          ktree8(kn + tr[t].node, tr[t].depth, xg, j);
+          ktree8(kn + tr[t].node, vthr + t * 16, tr[t].depth, xg, U, j);
           const float *lv = leaf + tr[t].lbias;
           for (int i = 0; i < 8; i++) acc[(r + (uint32_t)i) * G + tr[t].group] += lv[j[i]];
         }
@@ -283,8 +469,9 @@ static void keys_rows(const bot4_model_t *m, const uint32_t *xk, uint32_t S, uin
 }
 
 /* One row, 8 trees at a time (independent descents in flight) when they have the same depth,
- * otherwise one by one. Node indices are absolute (kn + j), so the 8 descents share one base;
- * from the root r a step is j -> 2j + 2 - r - (went left). Sums in tree order; with one output
+ * otherwise one by one. Node indices are absolute (kn[j], j = r + k - 1 for heap index k in the
+ * tree whose root is kn[r]), so the 8 descents share one base; a step is
+ * j -> 2j + 1 - r + went right. Sums in tree order; with one output
  * group the running sum stays in a register (the float adds form one chain in any case). */
 M_INLINE void keys_one_g(const bot4_model_t *m, const uint32_t *xr, float *acc, const int one) {
   const uint64_t start = keys_start(m);
@@ -303,12 +490,12 @@ M_INLINE void keys_one_g(const bot4_model_t *m, const uint32_t *xr, float *acc, 
       uint64_t j[8], c[8];
       for (int k = 0; k < 8; k++) {
         const uint64_t r = tr[t + k].node;
-        c[k] = 2 - r;
-        j[k] = r + kpeel2(kn + r, xr);
+        c[k] = 1 - r;
+        j[k] = r - 1 + kpeel2(kn + r, xr);
       }
       for (uint32_t d = D - 2; d > 0; d--)
-        for (int k = 0; k < 8; k++) j[k] = 2 * j[k] + c[k] - (uint64_t)(xr[kn[j[k]].slot] < kn[j[k]].thr);
-      for (int k = 0; k < 8; k++) v[k] = leaf[(int64_t)tr[t + k].lbias + (int64_t)(j[k] - tr[t + k].node)];
+        for (int k = 0; k < 8; k++) j[k] = 2 * j[k] + c[k] + KRIGHT(kn, j[k], xr);
+      for (int k = 0; k < 8; k++) v[k] = leaf[(int64_t)tr[t + k].lbias + (int64_t)(j[k] + c[k])];
     } else {
       for (int k = 0; k < 8; k++) {
         const bot4_ktree_t *q = &tr[t + k];
@@ -563,23 +750,28 @@ static void finish(const bot4_model_t *m, const double *acc, double *out, uint32
 
 static void keys_predict(const bot4_model_t *m, const double *x, uint64_t n, uint64_t stride, const uint32_t *gather,
                          double *out, uint32_t raw) {
-  const uint32_t F = m->n_features, G = m->n_groups, O = bot4_model_outputs(m, raw), S = 2 * F + 1;
+  const uint32_t F = m->n_features, G = m->n_groups, O = bot4_model_outputs(m, raw);
   const double *base = CREGION(m, off_base, double);
   uint32_t xk[KEYS_BUF] __attribute__((aligned(64)));
   float acc[KEYS_ACC];
   double sum[BOT4_MODEL_KEYS_MAX_GROUPS];
-  if (n == 1) {
-    keys_row(x, gather, F, xk);
+  if (n == 1) { /* scalar steps only: the unsigned keys */
+    keys_row(x, gather, F, xk, NULL);
     for (uint32_t g = 0; g < G; g++) acc[g] = (float)base[g];
     keys_one(m, xk, acc);
     for (uint32_t g = 0; g < G; g++) sum[g] = acc[g];
     finish(m, sum, out, raw);
     return;
   }
+#if defined(__AVX2__)
+  const uint32_t U = 2 * F + 1, S = 2 * U; /* signed keys for the vector levels, then the unsigned ones */
+#else
+  const uint32_t U = 0, S = 2 * F + 1; /* the unsigned keys only */
+#endif
   uint32_t RB = KEYS_BUF / S;
-  if (RB > 64) RB = 64;
+  if (RB > KEYS_RB) RB = KEYS_RB;
   if (RB * G > KEYS_ACC) RB = KEYS_ACC / G;
-  RB &= ~7u; /* >= 8: S <= 511 and G <= 512 */
+  RB &= ~7u; /* >= 8: S <= 1022 and G <= 512 */
   for (uint64_t r = 0; r < n; r += RB) {
     const uint32_t nb = n - r < RB ? (uint32_t)(n - r) : RB, R8 = (nb + 7) & ~7u;
     /* a short last block repeats its last row up to a multiple of 8; those sums are dropped */
@@ -587,15 +779,15 @@ static void keys_predict(const bot4_model_t *m, const double *x, uint64_t n, uin
     for (uint32_t i = 0; i < R8; i += 8) {
       const double *rp[8];
       for (uint32_t q = 0; q < 8; q++) rp[q] = x + (r + (i + q < nb ? i + q : nb - 1)) * stride;
-      keys_rows8(rp, gather, F, xk + (uint64_t)(i / 8) * S * 8);
+      keys_rows8(rp, gather, F, U, xk + (uint64_t)(i / 8) * S * 8);
     }
 #else
     for (uint32_t i = 0; i < R8; i++)
-      keys_row(x + (r + (i < nb ? i : nb - 1)) * stride, gather, F, xk + (uint64_t)(i / 8) * S * 8 + i % 8);
+      keys_row(x + (r + (i < nb ? i : nb - 1)) * stride, gather, F, xk + (uint64_t)(i / 8) * S * 8 + i % 8, NULL);
 #endif
     for (uint32_t i = 0; i < R8; i++)
       for (uint32_t g = 0; g < G; g++) acc[i * G + g] = (float)base[g];
-    keys_rows(m, xk, S, R8, acc);
+    keys_rows(m, xk, S, U, R8, acc);
     for (uint32_t i = 0; i < nb; i++) {
       for (uint32_t g = 0; g < G; g++) sum[g] = acc[i * G + g];
       finish(m, sum, out + (r + i) * O, raw);

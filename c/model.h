@@ -73,29 +73,37 @@ enum {
  * reaches that far (the loader sizes it; a buffer too short just keeps the node walk):
  *   bot4_ktree_t tree[n_trees]                      16 bytes each
  *   bot4_knode_t node[sum over trees of 2^D - 1]    each tree padded to a complete tree of its
- *                                                   depth D, level order (children of i: 2i+1, 2i+2)
+ *                                                   depth D, level order: heap index k (root 1,
+ *                                                   children 2k, 2k + 1) is the tree's node[k - 1]
  *   float        leaf[sum over trees of 2^D]        leaf values as float32 (XGBoost adds in float)
+ *   int32_t      vthr[16 * n_trees]                 per tree, the signed keys (below) of the
+ *                                                   thresholds of its nodes 0-14 (levels 0-3; 0
+ *                                                   past the tree), for the vector compares
  * A leaf above depth D becomes pass-through nodes that always go left, its value at every leaf
  * below. Comparisons are on 32-bit keys: key(x) = the bits of (float)x + 0.0f mapped so that
  * unsigned order is float order (-0 folded into +0), so `(float)x < t` is `key(x) < key(t)`, one
  * integer compare. Each row is expanded once into 2F + 1 keys: slot f for nodes whose missing
  * value goes right (NaN -> 0xFFFFFFFF, above every threshold key), slot F + f for nodes whose
  * missing value goes left (NaN -> 0, below every key), slot 2F = 0 for the pass-through nodes
- * (threshold key 1). Same decisions, same float32 sums in tree order: bit-identical results.
+ * (threshold key 1). A node stores key(t) - 1 (every threshold key is >= 1), so the scalar step
+ * is k -> 2k + (thr < key(x)): one compare and an add-with-carry. With AVX2, 8 rows are compared
+ * at once on their signed keys (key ^ 0x80000000, so signed order is float order, for the signed
+ * vector compare), kept beside the unsigned ones. Same decisions, same float32 sums in tree
+ * order: bit-identical results.
  */
 #define BOT4_MODEL_KEYS_MAX_DEPTH 10
 #define BOT4_MODEL_KEYS_MAX_FEATURES 255
 #define BOT4_MODEL_KEYS_MAX_GROUPS 512
 
 typedef struct {
-  uint32_t thr;  /* key of the float32 threshold: go left iff key(x) < thr */
-  uint32_t slot; /* 8 x the index into the row's 2F + 1 keys (rows are expanded 8 side by side) */
+  uint32_t thr; /* key of the float32 threshold minus 1: go right iff thr < key(x) */
+  uint32_t off; /* byte offset of the tested slot in a group of 8 expanded rows: 32 x its index into the 2F + 1 keys */
 } bot4_knode_t;
 
 typedef struct {
   uint32_t node;  /* index of the tree's root in node[] */
   uint32_t depth; /* D: steps from the root to a leaf */
-  int32_t lbias;  /* leaf[lbias + i] is the value at level-order index i (2^D - 1 <= i < 2^(D+1) - 1) */
+  int32_t lbias;  /* leaf[lbias + k] is the value at heap index k (2^D <= k < 2^(D+1)) */
   uint32_t group; /* output group */
 } bot4_ktree_t;
 

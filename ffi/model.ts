@@ -73,8 +73,9 @@ const KEYS_MAX_GROUPS = 512;
 
 /**
  * Bytes of the key layout region (c/model.h) for these arrays, 0 when the model cannot use it:
- * per tree a 16-byte record, 2^D - 1 8-byte nodes and 2^D float leaves, D the tree's depth. C
- * rebuilds the same sizes from the validated nodes and only uses the layout when it fits.
+ * per tree a 16-byte record, 2^D - 1 8-byte nodes, 2^D float leaves and 16 int32 thresholds of
+ * its first four levels for the vector compares, D the tree's depth. C rebuilds the same sizes
+ * from the validated nodes and only uses the layout when it fits.
  */
 export function keyLayoutBytes(a: ModelArrays): number {
   if (!a.fp32 || a.nFeatures > KEYS_MAX_FEATURES || a.nGroups > KEYS_MAX_GROUPS) return 0;
@@ -99,7 +100,7 @@ export function keyLayoutBytes(a: ModelArrays): number {
     inner += 2 ** d - 1;
     leaves += 2 ** d;
   }
-  return T * 16 + inner * 8 + leaves * 4;
+  return T * 16 + inner * 8 + leaves * 4 + T * 64;
 }
 
 export class Model {

@@ -342,13 +342,40 @@ describe("key layout (c/model.h: complete trees, integer keys)", () => {
 
   test("random incomplete trees of mixed depth (0 to 10), binary and 3-class, every block size", () => {
     let seed = 100;
-    for (const [trees, F, depth, classes] of [[37, 5, 6, 1], [100, 20, 6, 1], [24, 9, 10, 3], [9, 3, 2, 1], [1, 1, 1, 1]] as const) {
+    // binary models take C's 48- and 16-row passes (vector levels, then 0 to 6 scalar ones, and trees
+    // under 4 deep), then 8-row ones; 3-class ones the 8-row passes. Row counts around each.
+    const shapes = [[37, 5, 6, 1], [100, 20, 6, 1], [30, 6, 10, 1], [40, 7, 5, 1], [24, 9, 10, 3], [9, 3, 2, 1], [1, 1, 1, 1]] as const;
+    for (const [trees, F, depth, classes] of shapes) {
       const next = rng(seed++);
       const text = randomXgboost(seed++, trees, F, depth, () => (next() - 0.5) * 4, classes);
       const a = parseModel(text);
       const m = new Model(a);
       expect(m.keyLayout).toBe(true);
-      for (const n of [1, 7, 8, 9, 64, 65, 203]) agree(m, a, edgeRows(a, n, seed++), n);
+      for (const n of [1, 7, 8, 9, 16, 17, 47, 48, 49, 64, 65, 97, 203]) agree(m, a, edgeRows(a, n, seed++), n);
+    }
+  });
+
+  test.skipIf(!hasXgb)("fixtures: batched = one row at a time, bit for bit, for counts around the 8-, 16- and 48-row passes", async () => {
+    const counts = [1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 50, 63, 64, 65, 95, 96, 97, 113, 160];
+    const N = counts[counts.length - 1]!;
+    for (const c of CASES) {
+      const text = await Bun.file(`${XGB}gbtree_${c}.model.json`).text();
+      const a = parseModel(text);
+      const m = new Model(a);
+      const F = m.nFeatures;
+      const rows = edgeRows(a, N, 77);
+      for (const raw of [false, true]) {
+        const O = m.outputsFor(raw);
+        const single = new Float64Array(N * O);
+        for (let r = 0; r < N; r++) m.predictRow(rows.subarray(r * F, (r + 1) * F), single.subarray(r * O, (r + 1) * O), raw);
+        const bits = new BigUint64Array(single.buffer);
+        for (const n of counts) {
+          const out = new Float64Array(n * O + 1).fill(-7); // one value past the end: must stay untouched
+          m.predictBatch(rows, n, out, raw);
+          expect(out[n * O]).toBe(-7);
+          expect(Array.from(new BigUint64Array(out.buffer, 0, n * O))).toEqual(Array.from(bits.subarray(0, n * O)));
+        }
+      }
     }
   });
 
