@@ -322,13 +322,16 @@ M_INLINE void keys_rows8(const double *const *rp, const uint32_t *gather, uint32
   } while (0)
 
 /* The first four levels of a tree of depth >= 4 for 16 rows (groups xa, xb): their heap indices
- * at depth 4 into o[16], read back as scalar loads (not 16 lane extracts). */
+ * at depth 4 into o[16]. */
 M_INLINE void khead16(const bot4_knode_t *nd, const int32_t *vt, const uint32_t *xa, const uint32_t *xb, uint32_t *o) {
+  /* hides that consecutive calls read the same nodes: the compiler would otherwise keep their 15
+   * thresholds and offsets from one call to the next, spilled to the stack, where reading them
+   * again costs the same loads */
+  __asm__("" : "+r"(nd), "+r"(vt));
   __m256i na, nb;
   kvec4(nd, vt, xa, xb, &na, &nb);
   _mm256_store_si256((__m256i *)o, na);
   _mm256_store_si256((__m256i *)(o + 8), nb);
-  __asm__("" : "+m"(*(uint32_t(*)[16])o));
 }
 
 /* The rest of that tree for the 16 rows from o[] (their unsigned keys at ua, ub): the leaf values
