@@ -1,8 +1,13 @@
 /**
  * Order entry: what it costs to turn a decided order into signed bytes on a socket.
- *  - signing: HMAC-SHA256 (hex) and Ed25519 (base64) of a Binance order payload (goal: <= 1 µs);
+ *  - signing: HMAC-SHA256 (hex) and Ed25519 (base64) of a Binance order payload (goal: <= 1 µs):
+ *    Bun.CryptoHasher (string and byte paths) and, same run, the C kernel (c/sign.c: SHA-NI where
+ *    the CPU has it, and the portable rounds forced, for reference);
  *  - encode + sign: BinanceWsGateway.encodePlace (the order.place text, params in sorted order,
  *    signed: HMAC key; Ed25519 logged-on session: no per-order signature);
+ *  - encode + sign + frame: what submit does before the socket write — the C path (c/order.c:
+ *    text + signature + masked frame in one FFI call) against the TypeScript byte path
+ *    (encodePlaceInto + Bun.CryptoHasher HMAC + WsFrameWriter), same run, with the ratio;
  *  - encode + sign + write: BinanceWsGateway.submit into a loopback WebSocket (127.0.0.1, a
  *    server that discards), each call timed alone (Bun.nanoseconds) for P50 / P99 (goal: P99 <=
  *    15 µs for risk + route + encode + sign + write; risk and route are not in this figure —
@@ -14,7 +19,10 @@
 import ccxt from "ccxt";
 import { generateKeyPairSync } from "node:crypto";
 import type { OrderRequest } from "../src/domain/order.ts";
+import { HmacKey, useSha256, type OrderFrameEncoder } from "../ffi/sign.ts";
+import { alignedBuffer } from "../ffi/buffers.ts";
 import { BinanceWsGateway } from "../src/exec/gateway/binance-ws.ts";
+import { MaskKeys, OP_TEXT, WsFrameWriter } from "../src/net/ws-frame.ts";
 import { Ed25519Signer, HmacSha256Signer } from "../src/exec/gateway/sign.ts";
 import { SimExchange } from "../src/exec/sim/exchange.ts";
 import { pointUrlsAt } from "../src/feed/ccxt/adapter.ts";
@@ -40,6 +48,18 @@ const sigOut = new Uint8Array(64);
 const hmacInto = await micro("hmac_sha256_sign_into", () => hmac.signHexInto(qBytes.length, sigOut, 0));
 await micro("ed25519_sign", () => edS.sign(QUERY));
 figure("hmac_string_over_bytes", hmacStr / hmacInto, "x", "keyed-hasher copy + hex string / two SHA256.hash into preallocated buffers, same run");
+// the C kernel on the same payload, in C-visible memory (addresses taken once: no allocation)
+const cKey = new HmacKey(SECRET);
+const cMem = alignedBuffer(4096);
+new Uint8Array(cMem.buffer, cMem.byteOffset + 64, qBytes.length).set(qBytes);
+// the closures read the addresses through cMem, so the buffer stays reachable while C writes into it
+const cImpl = useSha256("auto");
+const hmacC = await micro(`hmac_sha256_c_${cImpl}`, () => cKey.hexInto(cMem.ptr + 64, qBytes.length, cMem.ptr));
+useSha256("portable");
+const hmacCPortable = await micro("hmac_sha256_c_portable", () => cKey.hexInto(cMem.ptr + 64, qBytes.length, cMem.ptr));
+useSha256("auto");
+figure("hmac_bytes_over_c", hmacInto / hmacC, "x", `Bun.SHA256.hash byte path / C HMAC (${cImpl}), same run`);
+figure("hmac_c_portable_over_c", hmacCPortable / hmacC, "x", `C portable rounds / C ${cImpl}, same run`);
 
 section("encode + sign (order.place text)");
 const gwH = new BinanceWsGateway({ url: "ws://127.0.0.1:9/ws-api/v3", apiKey: KEY, secret: SECRET, reconnect: false, log: quiet });
@@ -52,6 +72,19 @@ await micro("encode_ed25519_session", () => gwE.encodePlace(++n, order, 1_700_00
 await micro("encode_ed25519_session_bytes", () => gwE.encodePlaceInto(++n, order, 1_700_000_000_000 + n));
 figure("encode_sign_string_over_bytes", encStr / encBytes, "x", "encodePlace (strings) / encodePlaceInto (bytes; what submit uses), HMAC, same run");
 await micro("encode_sign_ed25519_each", () => gwE2.encodePlace(++n, order, 1_700_000_000_000 + n));
+
+section("encode + sign + frame (what submit does before the socket write), HMAC key");
+// the TypeScript byte path: encodePlaceInto (Bun.CryptoHasher HMAC) + WsFrameWriter (mask, copy)
+const jsWriter = new WsFrameWriter();
+const jsFrame = (gwH as unknown as { frame: Uint8Array }).frame;
+const encFrameJs = await micro("encode_sign_frame_js", () => jsWriter.bytes(OP_TEXT, jsFrame, 0, gwH.encodePlaceInto(++n, order, 1_700_000_000_000 + n)));
+// the C path: one FFI call (text + HMAC + masked frame), mask key from the same xoshiro generator
+const cencH = (gwH as unknown as { cenc: OrderFrameEncoder }).cenc;
+const masks = new MaskKeys();
+const encFrameC = await micro("encode_sign_frame_c", () => gwH.encodeFrame(cencH, ++n, order, 1_700_000_000_000 + n, masks.next()));
+const cencE = (gwE as unknown as { cenc: OrderFrameEncoder }).cenc;
+await micro("encode_frame_c_ed25519_session", () => gwE.encodeFrame(cencE, ++n, order, 1_700_000_000_000 + n, masks.next()));
+figure("encode_sign_frame_js_over_c", encFrameJs / encFrameC, "x", "TypeScript bytes + CryptoHasher + WsFrameWriter / one C call, same run");
 await Promise.all([gwH.close(), gwE.close(), gwE2.close()]);
 
 section("encode + sign + write to a loopback WebSocket (each call timed alone)");
@@ -82,27 +115,39 @@ async function loopback(name: string, creds: { secret?: string; privateKey?: str
   figure(`${name}_submit_p50_us`, t[N >> 1]! / 1000, "µs");
   figure(`${name}_submit_p99_us`, t[Math.floor(N * 0.99)]! / 1000, "µs");
   figure(`${name}_submit_max_us`, t[N - 1]! / 1000, "µs");
-  // the stages of one submit, each timed alone on the same connection: encode+sign into bytes,
-  // frame+mask+write (WsClient.sendText), and the bookkeeping (tracker entry, pending entry, limiter)
-  const te = new Float64Array(N), tw = new Float64Array(N);
+  // the stages of one submit, each timed alone on the same connection, interleaved so both paths
+  // see the same load: C (encode+sign+frame in one call, then WsClient.sendFrame: one socket
+  // write) and TypeScript (encodePlaceInto, then sendText: copy + mask + one socket write)
+  const ce = new Float64Array(N), cw = new Float64Array(N), te = new Float64Array(N), tw = new Float64Array(N);
   const frame = (gw as unknown as { frame: Uint8Array }).frame;
+  const enc = (gw as unknown as { cenc: OrderFrameEncoder }).cenc;
+  const mk = new MaskKeys();
   for (let i = 0; i < N + WARM; i++) {
     req.clientOrderId = cids[i]!;
     const a = Bun.nanoseconds();
-    const len = gw.encodePlaceInto(1e6 + i, req, 1_700_000_000_000 + i);
+    const f = gw.encodeFrame(enc, 1e6 + i, req, 1_700_000_000_000 + i, mk.next());
     const b = Bun.nanoseconds();
-    gw.client.sendText(frame, 0, len);
+    gw.client.sendFrame(enc.out, f);
     const c = Bun.nanoseconds();
+    const len = gw.encodePlaceInto(2e6 + i, req, 1_700_000_000_000 + i);
+    const d = Bun.nanoseconds();
+    gw.client.sendText(frame, 0, len);
+    const e = Bun.nanoseconds();
     if (i >= WARM) {
-      te[i - WARM] = b - a;
-      tw[i - WARM] = c - b;
+      ce[i - WARM] = b - a;
+      cw[i - WARM] = c - b;
+      te[i - WARM] = d - c;
+      tw[i - WARM] = e - d;
     }
     if ((i & 255) === 255) await Bun.sleep(0);
   }
-  te.sort();
-  tw.sort();
-  figure(`${name}_stage_encode_sign_p50_us`, te[N >> 1]! / 1000, "µs", `p99 ${(te[Math.floor(N * 0.99)]! / 1000).toFixed(2)}`);
-  figure(`${name}_stage_frame_write_p50_us`, tw[N >> 1]! / 1000, "µs", `p99 ${(tw[Math.floor(N * 0.99)]! / 1000).toFixed(2)} (mask + one socket write)`);
+  for (const t of [ce, cw, te, tw]) t.sort();
+  const p50 = (t: Float64Array) => t[N >> 1]! / 1000, p99 = (t: Float64Array) => t[Math.floor(N * 0.99)]! / 1000;
+  figure(`${name}_stage_c_encode_sign_frame_p50_us`, p50(ce), "µs", `p99 ${p99(ce).toFixed(2)} (one FFI call: text + signature + masked frame)`);
+  figure(`${name}_stage_c_write_p50_us`, p50(cw), "µs", `p99 ${p99(cw).toFixed(2)} (sendFrame: one socket write)`);
+  figure(`${name}_stage_js_encode_sign_p50_us`, p50(te), "µs", `p99 ${p99(te).toFixed(2)} (encodePlaceInto)`);
+  figure(`${name}_stage_js_frame_write_p50_us`, p50(tw), "µs", `p99 ${p99(tw).toFixed(2)} (sendText: copy + mask + one socket write)`);
+  figure(`${name}_stage_js_over_c_p50`, (p50(te) + p50(tw)) / (p50(ce) + p50(cw)), "x", `encode..write, TypeScript / C, same run; p99 ratio ${((p99(te) + p99(tw)) / (p99(ce) + p99(cw))).toFixed(2)}`);
   await gw.close();
 }
 await loopback("hmac", { secret: SECRET });

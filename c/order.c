@@ -1,6 +1,8 @@
 /*
  * order.c — Binance `order.place` text + HMAC signature + masked client frame in one call.
  * See order.h for the guarantees; the TypeScript reference is BinanceWsGateway.encodePlaceInto.
+ * The number formatting is exact only without FMA contraction (the Makefile's -ffp-contract=off):
+ * `m - hi * 1e9` fused would not round like the TypeScript expression.
  */
 #include "order.h"
 

@@ -8,12 +8,16 @@
  * `signEveryRequest`; an HMAC key signs every request (params sorted by name, HMAC-SHA256 hex)
  * and subscribes to user data with `userDataStream.subscribe.signature`.
  *
- * Hot path (`submit`): the request is written as bytes into a preallocated buffer from pieces
- * encoded at start-up (`"apiKey=<key>&newClientOrderId="`, the symbol's id, `recvWindow`) and the
- * order's numbers (encodePlaceInto), the signature payload beside it in the signer's buffer,
- * signed there (HMAC-SHA256, hex into the frame), and sent as one frame with one socket write;
- * per order it makes a pending entry and the tracker's entry, nothing else. encodePlace() is the
- * same text as a string (cold path, tests, Ed25519 keys that sign every order). No queue: an order the rate limiter or a closed
+ * Hot path (`submit`): one FFI call (c/order.c via ffi/sign.ts OrderFrameEncoder) writes the
+ * order.place text from pieces prepared at start-up (`"apiKey=<key>&newClientOrderId="`,
+ * `recvWindow`, the HMAC key's pad states) and the order's fields (the symbol's id, the numbers
+ * formatted as putDecimal does), signs the sorted payload (HMAC-SHA256 hex, SHA-NI where the CPU
+ * has it) and wraps it in the masked client frame, which WsClient.sendFrame writes with one
+ * socket write; per order it makes a pending entry and the tracker's entry, nothing else.
+ * Where the C path declines (a client id JSON cannot carry as is, an API key too long for its
+ * context), encodePlaceInto writes the same text in TypeScript (bytes, Bun.CryptoHasher
+ * HMAC), framed by WsClient.sendText; encodePlace() is the same text as a string (cold path,
+ * tests, Ed25519 keys that sign every order). No queue: an order the rate limiter or a closed
  * connection cannot take now is rejected at once (risk decides what to do), never held.
  *
  * What comes back:
