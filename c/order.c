@@ -38,18 +38,23 @@ static inline uint8_t *put_padded(uint8_t *b, int32_t v, int n) {
   return b + n;
 }
 
-static inline uint8_t *put_small(uint8_t *b, int32_t v) {
-  int n = 1;
-  while (n < 9 && v >= POW10[n]) n++;
-  return put_padded(b, v, n);
-}
-
-/* putUint: a whole number 0 <= m < 2^53 */
+/*
+ * putUint: a whole number 0 <= m < 2^53 (every caller passes one: ids and timestamps are checked,
+ * the formatter's values are floors and rounds below 9e15). For such m the TypeScript steps —
+ * floor(m / 1e9), then m - hi * 1e9 — are exact (m / 1e9 is at least 1e-9 from the next whole
+ * number, more than half an ulp below 2^53 / 1e9), so integer digits are the same digits.
+ */
 static uint8_t *put_uint(uint8_t *b, double m) {
-  if (m < 1e9) return put_small(b, js_i32(m));
-  double hi = floor(m / 1e9);
-  b = put_uint(b, hi);
-  return put_padded(b, js_i32(m - hi * 1e9), 9);
+  uint64_t v = (uint64_t)m;
+  uint8_t tmp[20];
+  int n = 0;
+  do {
+    uint64_t q = v / 10;
+    tmp[19 - n++] = (uint8_t)('0' + (v - q * 10));
+    v = q;
+  } while (v != 0);
+  memcpy(b, tmp + 20 - n, (size_t)n);
+  return b + n;
 }
 
 /* putScaled: m / 10^d with exactly d decimals */
