@@ -758,6 +758,197 @@ static bot4_ind_config_t cfg1(void) {
   return c;
 }
 
+/* ---- one series (W = 1) past its warm-up: the step functions' arithmetic on scalars, state in
+ * registers (the vector form broadcasts the one series into every lane and keeps its state in
+ * memory: a store and reload on each step's dependency chain). Same operations in the same order,
+ * so the same bits as lane 0 of the vector form (IEEE arithmetic, no contraction). ---- */
+
+/* A long series runs as PAR1 chunks side by side (independent dependency chains, one per chunk),
+ * each chunk but the first started from a guessed state. Then each later chunk is repaired in
+ * order: from the true state (the previous chunk's last, already exact) the steps are recomputed
+ * beside the chunk's guessed trajectory (deterministic: the same operations from the same guess)
+ * until the two states are equal bit for bit; from there on the chunk's results are the exact
+ * ones. Both Wilder's and the EMA's smoothing contract (by (p-1)/p, (p-1)/(p+1) per step), so the
+ * repair is some hundreds of steps; if the states never met it would recompute the whole chunk,
+ * still exact. Results: the same bits as the sequential form. */
+enum { PAR1 = 8, PAR1_MIN = 1 << 15 /* steps: below this, sequential */ };
+static inline int same_bits(double a, double b) {
+  uint64_t u, v;
+  memcpy(&u, &a, 8);
+  memcpy(&v, &b, 8);
+  return u == v;
+}
+
+/* ema_step, warm 0 */
+static inline double ema1_step(double s, double xv, double k) { return (xv - s) * k + s; }
+static void ema1_seq(const double *restrict x, int64_t t0, int64_t n, double s, double k, double *restrict out) {
+  for (int64_t t = t0; t < n; t++) out[t] = s = ema1_step(s, x[t], k);
+}
+static void ema1_steady(const double *restrict x, int64_t t0, int64_t n, double s, double k, double *restrict out) {
+  const int64_t c = (n - t0) / PAR1;
+  if (n - t0 < PAR1_MIN) {
+    ema1_seq(x, t0, n, s, k, out);
+    return;
+  }
+  double st[PAR1], guess[PAR1];
+  for (int j = 0; j < PAR1; j++) st[j] = guess[j] = j == 0 ? s : x[t0 + j * c - 1];
+  const double *xs = x + t0;
+  double *os = out + t0;
+  for (int64_t i = 0; i < c; i++)
+    for (int j = 0; j < PAR1; j++) os[j * c + i] = st[j] = ema1_step(st[j], xs[j * c + i], k);
+  ema1_seq(x, t0 + PAR1 * c, n, st[PAR1 - 1], k, out); /* the remainder after the last chunk */
+  for (int j = 1; j < PAR1; j++) {
+    const int64_t b0 = t0 + j * c, b1 = j == PAR1 - 1 ? n : b0 + c;
+    double tr = out[b0 - 1], gs = guess[j];
+    for (int64_t t = b0; t < b1; t++) {
+      tr = ema1_step(tr, x[t], k);
+      gs = ema1_step(gs, x[t], k);
+      if (same_bits(tr, gs)) break;
+      out[t] = tr;
+    }
+  }
+}
+
+/* rsi_step, warm 0 */
+typedef struct { double g, l; } rsi1_t;
+static inline rsi1_t rsi1_step(rsi1_t s, double diff, double pm1, double ri) {
+  /* the selects as masks in SSE registers (a branch on the sign of a price change is a coin toss) */
+  const __m128d dv = _mm_set_sd(diff), neg = _mm_cmplt_sd(dv, _mm_setzero_pd());
+  const double gain = _mm_cvtsd_f64(_mm_andnot_pd(neg, dv));
+  const double loss = _mm_cvtsd_f64(_mm_and_pd(neg, _mm_xor_pd(dv, _mm_set_sd(-0.0))));
+  return (rsi1_t){(s.g * pm1 + gain) * ri, (s.l * pm1 + loss) * ri};
+}
+static inline double rsi1_out(rsi1_t s) {
+  const double tot = s.g + s.l;
+  return tot < 1e-14 ? 0.0 : 100.0 * (s.g / tot); /* TA_IS_ZERO */
+}
+static void rsi1_seq(const double *restrict x, int64_t t0, int64_t n, rsi1_t s, double pm1, double ri, double *restrict out) {
+  for (int64_t t = t0; t < n; t++) {
+    s = rsi1_step(s, x[t] - x[t - 1], pm1, ri);
+    out[t] = rsi1_out(s);
+  }
+}
+static void rsi1_steady(const double *restrict x, int64_t t0, int64_t n, double prev, double g, double l, double pm1,
+                        double ri, double *restrict out) {
+  (void)prev; /* = x[t0 - 1] */
+  const rsi1_t s0 = {g, l};
+  const int64_t c = (n - t0) / PAR1;
+  if (n - t0 < PAR1_MIN) {
+    rsi1_seq(x, t0, n, s0, pm1, ri, out);
+    return;
+  }
+  /* chains side by side: gains and losses per block into small buffers, then the ratio as vectors */
+  enum { RB = 256 };
+  double gb[PAR1][RB], lb[PAR1][RB];
+  rsi1_t st[PAR1], guess[PAR1];
+  for (int j = 0; j < PAR1; j++) {
+    const double d = fabs(x[t0 + j * c] - x[t0 + j * c - 1]);
+    st[j] = guess[j] = j == 0 ? s0 : (rsi1_t){d, d};
+  }
+  for (int64_t i0 = 0; i0 < c; i0 += RB) {
+    const int m = c - i0 < RB ? (int)(c - i0) : RB;
+    for (int i = 0; i < m; i++)
+      for (int j = 0; j < PAR1; j++) {
+        const int64_t t = t0 + j * c + i0 + i;
+        st[j] = rsi1_step(st[j], x[t] - x[t - 1], pm1, ri);
+        gb[j][i] = st[j].g;
+        lb[j][i] = st[j].l;
+      }
+    for (int j = 0; j < PAR1; j++) {
+      double *o = out + t0 + j * c + i0;
+      int i = 0;
+      for (; i + L <= m; i += L) {
+        f64v gv, lv;
+        memcpy(&gv, gb[j] + i, sizeof gv);
+        memcpy(&lv, lb[j] + i, sizeof lv);
+        const f64v tot = gv + lv;
+        const f64v r = sel((i64v)(tot < S(1e-14)), S(0.0), S(100.0) * (gv / tot));
+        memcpy(o + i, &r, sizeof r);
+      }
+      for (; i < m; i++) o[i] = rsi1_out((rsi1_t){gb[j][i], lb[j][i]});
+    }
+  }
+  rsi1_seq(x, t0 + PAR1 * c, n, st[PAR1 - 1], pm1, ri, out);
+  /* repair: the true state at a chunk's start is the previous chunk's last (st[j] after the side by
+   * side pass, exact once that chunk is repaired); recompute beside the guessed trajectory until
+   * they meet */
+  rsi1_t tr = st[0];
+  for (int j = 1; j < PAR1; j++) {
+    const int64_t b0 = t0 + j * c, b1 = j == PAR1 - 1 ? n : b0 + c;
+    rsi1_t gs = guess[j];
+    int met = 0;
+    for (int64_t t = b0; t < b1 && !met; t++) {
+      const double d = x[t] - x[t - 1];
+      tr = rsi1_step(tr, d, pm1, ri);
+      gs = rsi1_step(gs, d, pm1, ri);
+      met = same_bits(tr.g, gs.g) && same_bits(tr.l, gs.l);
+      out[t] = rsi1_out(tr);
+    }
+    if (met) tr = st[j]; /* the chunk's own end state is exact (never read for the last chunk) */
+  }
+}
+
+/* win_steady on one series, Bollinger outputs. Every step of a batch is an update, so the window's
+ * phase is t mod p: the rebuild falls on t = p-1 mod p (the warm-up ends on one, at t = p-1).
+ * Blocks of BB1_BLOCK steps: the running sums in scalar registers write mean and variance (middle
+ * and upper as scratch), then the square roots and bands are vectors over the block. */
+enum { BB1_BLOCK = 512 };
+static void bb1_steady(const double *restrict x, int64_t t0, int64_t n, uint32_t p, double k_dev, bot4_ind_win_t *w,
+                       double *restrict upper, double *restrict middle, double *restrict lower) {
+  const double P = p, ip = 1.0 / p;
+  double K = w->k[0], S1 = w->s1[0], S2 = w->s2[0], T1 = w->t1[0], T2 = w->t2[0];
+  int64_t left = (int64_t)p - 1 - t0 % p; /* steps before the next rebuild */
+  for (int64_t b0 = t0; b0 < n; b0 += BB1_BLOCK) {
+    const int64_t b1 = b0 + BB1_BLOCK < n ? b0 + BB1_BLOCK : n;
+    for (int64_t t = b0; t < b1;) {
+      const int64_t run = left < b1 - t ? left : b1 - t; /* steps without a rebuild */
+      for (const int64_t e = t + run; t < e; t++) {
+        const double d = x[t] - K, dold = x[t - p] - K;
+        S1 = S1 + (d - dold);
+        S2 = S2 + (d * d - dold * dold);
+        T1 = T1 + d;
+        T2 = T2 + d * d;
+        const double m1 = S1 * ip, v = S2 * ip - m1 * m1;
+        middle[t] = K + m1;
+        upper[t] = v < 1e-14 ? 0.0 : v; /* TA_IS_ZERO_OR_NEG */
+      }
+      left -= run;
+      if (t == b1) break;
+      /* the rebuild step (left == 0) */
+      const double d = x[t] - K;
+      /* the fresh pair replaces the running one (win_steady computes and discards the running sums) */
+      const double t1 = T1 + d, t2 = T2 + d * d;
+      const double delta = t1 * ip;
+      const double s1w = t1 - P * delta;
+      S2 = t2 - delta * (t1 + s1w);
+      S1 = s1w;
+      K = K + delta;
+      T1 = 0.0;
+      T2 = 0.0;
+      const double m1 = S1 * ip, v = S2 * ip - m1 * m1;
+      middle[t] = K + m1;
+      upper[t] = v < 1e-14 ? 0.0 : v;
+      left = p - 1;
+      t++;
+    }
+    const f64v kd = S(k_dev);
+    int64_t t = b0;
+    for (; t + L <= b1; t += L) {
+      f64v m, v;
+      memcpy(&m, middle + t, sizeof m);
+      memcpy(&v, upper + t, sizeof v);
+      const f64v wd = vsqrt(v) * kd, u = m + wd, lo = m - wd;
+      memcpy(upper + t, &u, sizeof u);
+      memcpy(lower + t, &lo, sizeof lo);
+    }
+    for (; t < b1; t++) {
+      const double wd = sqrt(upper[t]) * k_dev, m = middle[t];
+      upper[t] = m + wd;
+      lower[t] = m - wd;
+    }
+  }
+}
+
 BOT4_API int32_t bot4_ind_batch_sma(const double *x, int32_t n, int32_t W, uint32_t p, double *out) {
   if (!batch_ok(n, W) || p < 1 || p > BOT4_IND_MAX_PERIOD) return -1;
   batch_t b;
@@ -782,6 +973,8 @@ BOT4_API int32_t bot4_ind_batch_bbands(const double *x, int32_t n, int32_t W, ui
   double *const outs_[] = {upper, middle, lower};
   const int nt = batch_nt(n, W, outs_, 3);
   const double P = p, ip = 1.0 / p;
+  const int32_t n_all = n;
+  if (W == 1 && n > (int32_t)p) n = p; /* one series: the vector form for the warm-up only */
   BATCH_LOOP(p, {
     f64v mean, var;
     if (warm) win_step(&G->w_bb, o, in_at(x, t, W, gi, o), old_at(x, t, p, W, gi, o), has, cnt, P, ip, 1, &mean, &var);
@@ -792,6 +985,7 @@ BOT4_API int32_t bot4_ind_batch_bbands(const double *x, int32_t n, int32_t W, ui
     out_at(upper, t, W, gi, o, warm ? sel(ok, mean + w, S(NAN)) : mean + w);
     out_at(lower, t, W, gi, o, warm ? sel(ok, mean - w, S(NAN)) : mean - w);
   });
+  if (n_all > n) bb1_steady(x, n, n_all, p, k_dev, &b.g[0].w_bb, upper, middle, lower);
   return 0;
 }
 
@@ -824,7 +1018,10 @@ BOT4_API int32_t bot4_ind_batch_ema(const double *x, int32_t n, int32_t W, uint3
   c.ema = p;
   prm_t Pm;
   prm_init(&Pm, &c);
+  const int32_t n_all = n;
+  if (W == 1 && n > (int32_t)p) n = p; /* one series: the vector form for the warm-up only */
   BATCH_LOOP(p, { out_at(out, t, W, gi, o, ema_step(G, o, in_at(x, t, W, gi, o), has, cnt, &Pm, warm)); });
+  if (n_all > n) ema1_steady(x, n, n_all, b.g[0].ema_s[0], Pm.ema_k, out);
   return 0;
 }
 
@@ -838,7 +1035,13 @@ BOT4_API int32_t bot4_ind_batch_rsi(const double *x, int32_t n, int32_t W, uint3
   c.rsi = p;
   prm_t Pm;
   prm_init(&Pm, &c);
+  const int32_t n_all = n;
+  if (W == 1 && (int64_t)n > (int64_t)p + 1) n = p + 1; /* one series: the vector form for the warm-up only */
   BATCH_LOOP(p + 1, { out_at(out, t, W, gi, o, rsi_step(G, o, in_at(x, t, W, gi, o), has, cnt, &Pm, warm)); });
+  if (n_all > n) {
+    const bot4_ind_group_t *G = &b.g[0];
+    rsi1_steady(x, n, n_all, G->rsi_prev[0], G->rsi_g[0], G->rsi_l[0], Pm.rsi_pm1, Pm.rsi_i, out);
+  }
   return 0;
 }
 

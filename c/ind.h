@@ -34,7 +34,10 @@
  *    with an id out of range or a non-positive size are counted in `rejected` and never applied.
  *  - Batch kernels (bot4_ind_batch_*) run the same step functions as the incremental form on W
  *    series at once (layout [t][W], W a multiple of 8, at most BOT4_IND_BATCH_MAX): incremental and
- *    batch agree bit for bit (tested over 1 M updates), in every build variant. A single-output
+ *    batch agree bit for bit (tested over 1 M updates), in every build variant. One series (W = 1)
+ *    runs EMA, RSI and Bollinger past the warm-up on scalar chains (EMA and RSI as chunks side by
+ *    side, each repaired from the exact state of the one before): the same bits as lane 0 of the
+ *    8-wide form (tested over 1 M steps). A single-output
  *    batch of 4 MiB or more into 64-byte aligned memory is written with streaming stores (it does
  *    not stay in the cache afterwards).
  *  - update8 with all 8 lanes updating, every lane warm and at one ring slot (instruments fed

@@ -262,6 +262,47 @@ function same(a: number, b: number): boolean {
   return Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
 }
 
+/**
+ * One series (W = 1) runs its own kernels past the warm-up: scalar chains, and for EMA and RSI a
+ * long series in chunks side by side, each chunk repaired from the exact state of the one before
+ * (c/ind.c ema1_steady, rsi1_steady). They must give lane 0 of the 8-wide kernels bit for bit:
+ * series long enough for the chunks (>= 2^15 steps), odd lengths (a remainder after the chunks),
+ * period ends at every phase, prices with a large offset, flat stretches (RSI 0/0, zero variance).
+ */
+describe("one series (W = 1) equals lane 0 of the 8-wide batch, bit for bit", () => {
+  const cases: [string, number, Float64Array][] = [
+    ["random walk", 1_000_003, walk(1_000_003, 1, 11)],
+    ["offset 1e9", 300_001, walk(300_001, 1, 12, 100, 1e9)],
+    ["short (sequential)", 5_000, walk(5_000, 1, 13)],
+  ];
+  // flat stretches: repeats of 2000 equal prices every 50,000 steps
+  const flat = walk(200_000, 1, 14);
+  for (let t = 0; t < flat.length; t++) if (t % 50_000 < 2000) flat[t] = flat[t - (t % 50_000)]!;
+  cases.push(["flat stretches", flat.length, flat]);
+  for (const [name, n, x1] of cases) {
+    test(`${name}: ${n} steps`, () => {
+      const x8 = new Float64Array(n * 8);
+      for (let t = 0; t < n; t++) x8.fill(x1[t]!, t * 8, t * 8 + 8);
+      const col0 = (a: Float64Array) => Float64Array.from({ length: n }, (_, t) => a[t * 8]!);
+      const check = (one: Float64Array, wide: Float64Array, what: string) => {
+        const ref = col0(wide);
+        for (let t = 0; t < n; t++)
+          if (!same(one[t]!, ref[t]!)) throw new Error(`${name} ${what}: step ${t}: W=1 ${one[t]}, W=8 lane 0 ${ref[t]}`);
+        expect(Number.isFinite(one[n - 1]!)).toBe(true);
+      };
+      for (const p of [14, 20, 97]) {
+        const one = new Float64Array(n), wide = new Float64Array(n * 8);
+        B.ema(x1, n, 1, p, one); B.ema(x8, n, 8, p, wide); check(one, wide, `EMA(${p})`);
+        B.rsi(x1, n, 1, p, one); B.rsi(x8, n, 8, p, wide); check(one, wide, `RSI(${p})`);
+        const u = new Float64Array(n), m = new Float64Array(n), l = new Float64Array(n);
+        const U = new Float64Array(n * 8), M = new Float64Array(n * 8), Lw = new Float64Array(n * 8);
+        B.bbands(x1, n, 1, p, 2, u, m, l); B.bbands(x8, n, 8, p, 2, U, M, Lw);
+        check(u, U, `BB(${p}) upper`); check(m, M, `BB(${p}) middle`); check(l, Lw, `BB(${p}) lower`);
+      }
+    }, 60_000);
+  }
+});
+
 describe("incremental update8 equals the batch kernels, bit for bit, over 1 M updates", () => {
   test("8 lanes x 125,000 steps (one lane skipped on every 7th step)", () => {
     const steps = 125_000, n = steps;
