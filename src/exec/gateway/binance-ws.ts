@@ -519,6 +519,24 @@ export class BinanceWsGateway implements Gateway {
     return e.numbersAsText(limit ? decimalText(req.price!, s.pd) : "", decimalText(req.amount, s.ad));
   }
 
+  /**
+   * What submit does between its bookkeeping and the socket write, on its own (measurement): the
+   * C call's frame length, or the byte path's text length when there is no C encoder or it declines.
+   */
+  encodeForSubmit(id: number, req: OrderRequest, tsMs: number): number {
+    const e = this.cenc;
+    if (e !== null) {
+      const f = this.encodeFrame(e, id, req, tsMs, this.masks.next());
+      if (f > 0) return f;
+    }
+    return this.bytePath ? this.encodePlaceInto(id, req, tsMs) : this.encodePlace(id, req, tsMs).length;
+  }
+
+  /** true when orders are encoded, signed and framed by the C call */
+  get cEncoder(): boolean {
+    return this.cenc !== null;
+  }
+
   /** the C encoder for this gateway's fixed pieces (null, logged, when they do not fit it) */
   private makeEncoder(): OrderFrameEncoder | null {
     try {
