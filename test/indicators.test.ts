@@ -303,6 +303,32 @@ describe("one series (W = 1) equals lane 0 of the 8-wide batch, bit for bit", ()
   }
 });
 
+/**
+ * EMA past the warm-up runs long batches as chunks of rows side by side, each chunk started early
+ * from a guess and repaired from the exact state of the one before (c/ind.c emaw_steady): 64
+ * series at once must give what 8 at a time give, bit for bit (the 8-wide form is itself checked
+ * against the incremental update8 above; the chunk boundaries differ between the two widths).
+ */
+describe("EMA over 64 series equals 8 series at a time, bit for bit", () => {
+  const n = 20_000, W = 64;
+  const X = walk(n, W, 21);
+  for (const p of [5, 20, 97]) {
+    test(`EMA(${p}), ${n} steps x ${W} series`, () => {
+      const wide = new Float64Array(n * W);
+      B.ema(X, n, W, p, wide);
+      for (let g = 0; g < W / 8; g++) {
+        const x8 = new Float64Array(n * 8), y8 = new Float64Array(n * 8);
+        for (let t = 0; t < n; t++) for (let l = 0; l < 8; l++) x8[t * 8 + l] = X[t * W + g * 8 + l]!;
+        B.ema(x8, n, 8, p, y8);
+        for (let t = 0; t < n; t++)
+          for (let l = 0; l < 8; l++)
+            if (!same(wide[t * W + g * 8 + l]!, y8[t * 8 + l]!)) throw new Error(`EMA(${p}) step ${t} series ${g * 8 + l}: W=64 ${wide[t * W + g * 8 + l]}, W=8 ${y8[t * 8 + l]}`);
+      }
+      expect(Number.isFinite(wide[n * W - 1]!)).toBe(true);
+    });
+  }
+});
+
 describe("incremental update8 equals the batch kernels, bit for bit, over 1 M updates", () => {
   test("8 lanes x 125,000 steps (one lane skipped on every 7th step)", () => {
     const steps = 125_000, n = steps;
