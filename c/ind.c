@@ -1022,6 +1022,73 @@ static void emaw_steady(const double *x, int64_t t0, int64_t n, int32_t W, doubl
   }
 }
 
+/* Bollinger past the warm-up, W a multiple of 8: win_steady's arithmetic (same bits) without its
+ * per-lane phase row — every lane of a batch updates on every step, so all wrap together, on
+ * t = p-1 mod p (the warm-up ends on one) — and the period's rebuild as its own loop. Measured
+ * (Zen3, 1 M prices, same run): 1.86-1.96 vs 2.01-2.04 ns per price for 64 series; 15-25% less
+ * where the data sits in cache. Streaming stores lose here (3 outputs: 4.3-7.3 ns in every
+ * arrangement tried: whole lines in turn, staged runs). */
+static void bbw_steady(const double *x, int64_t t0, int64_t n, int32_t W, uint32_t p, double k_dev, batch_t *b,
+                       double *upper, double *middle, double *lower) {
+  const int32_t groups = W / BOT4_GROUP;
+  const f64v Pv = S((double)p), ipv = S(1.0 / p), eps = S(1e-14), zero = S(0.0), kd = S(k_dev);
+  uint32_t left = p - 1 - (uint32_t)(t0 % p); /* steps before the next rebuild */
+  for (int64_t t = t0; t < n; t++) {
+    const double *xt = x + t * W, *xo = x + (t - p) * W;
+    double *mt = middle + t * W, *ut = upper + t * W, *lt = lower + t * W;
+    if (BOT4_LIKELY(left != 0)) {
+      left--;
+      for (int gi = 0; gi < groups; gi++) {
+        bot4_ind_win_t *w = &b->g[gi].w_bb;
+        for (int k = 0; k < BOT4_STEPS; k++) {
+          const int o = k * L, go = gi * BOT4_GROUP + o;
+          const f64v K = ld(w->k + o);
+          const f64v d = ld(xt + go) - K, dold = ld(xo + go) - K;
+          const f64v S1 = ld(w->s1 + o) + (d - dold), S2 = ld(w->s2 + o) + (d * d - dold * dold);
+          st(w->t1 + o, ld(w->t1 + o) + d);
+          st(w->t2 + o, ld(w->t2 + o) + d * d);
+          st(w->s1 + o, S1);
+          st(w->s2 + o, S2);
+          const f64v m1 = S1 * ipv;
+          const f64v v = S2 * ipv - m1 * m1;
+          const f64v mean = K + m1;
+          const f64v wd = vsqrt(sel((i64v)(v < eps), zero, v)) * kd; /* TA_IS_ZERO_OR_NEG */
+          st(mt + go, mean);
+          st(ut + go, mean + wd);
+          st(lt + go, mean - wd);
+        }
+      }
+    } else { /* the rebuild: the fresh pair replaces the running one, K moves to the period's mean */
+      left = p - 1;
+      for (int gi = 0; gi < groups; gi++) {
+        bot4_ind_win_t *w = &b->g[gi].w_bb;
+        for (int k = 0; k < BOT4_STEPS; k++) {
+          const int o = k * L, go = gi * BOT4_GROUP + o;
+          const f64v K = ld(w->k + o);
+          const f64v d = ld(xt + go) - K;
+          const f64v t1 = ld(w->t1 + o) + d, t2 = ld(w->t2 + o) + d * d;
+          const f64v delta = t1 * ipv;
+          const f64v S1 = t1 - Pv * delta;
+          const f64v S2 = t2 - delta * (t1 + S1);
+          const f64v K2 = K + delta;
+          st(w->k + o, K2);
+          st(w->t1 + o, zero);
+          st(w->t2 + o, zero);
+          st(w->s1 + o, S1);
+          st(w->s2 + o, S2);
+          const f64v m1 = S1 * ipv;
+          const f64v v = S2 * ipv - m1 * m1;
+          const f64v mean = K2 + m1;
+          const f64v wd = vsqrt(sel((i64v)(v < eps), zero, v)) * kd;
+          st(mt + go, mean);
+          st(ut + go, mean + wd);
+          st(lt + go, mean - wd);
+        }
+      }
+    }
+  }
+}
+
 BOT4_API int32_t bot4_ind_batch_sma(const double *x, int32_t n, int32_t W, uint32_t p, double *out) {
   if (!batch_ok(n, W) || p < 1 || p > BOT4_IND_MAX_PERIOD) return -1;
   batch_t b;
@@ -1047,7 +1114,7 @@ BOT4_API int32_t bot4_ind_batch_bbands(const double *x, int32_t n, int32_t W, ui
   const int nt = batch_nt(n, W, outs_, 3);
   const double P = p, ip = 1.0 / p;
   const int32_t n_all = n;
-  if (W == 1 && n > (int32_t)p) n = p; /* one series: the vector form for the warm-up only */
+  if (n > (int32_t)p) n = p; /* the generic form for the warm-up only */
   BATCH_LOOP(p, {
     f64v mean, var;
     if (warm) win_step(&G->w_bb, o, in_at(x, t, W, gi, o), old_at(x, t, p, W, gi, o), has, cnt, P, ip, 1, &mean, &var);
@@ -1058,7 +1125,8 @@ BOT4_API int32_t bot4_ind_batch_bbands(const double *x, int32_t n, int32_t W, ui
     out_at(upper, t, W, gi, o, warm ? sel(ok, mean + w, S(NAN)) : mean + w);
     out_at(lower, t, W, gi, o, warm ? sel(ok, mean - w, S(NAN)) : mean - w);
   });
-  if (n_all > n) bb1_steady(x, n, n_all, p, k_dev, &b.g[0].w_bb, upper, middle, lower);
+  if (n_all > n && W == 1) bb1_steady(x, n, n_all, p, k_dev, &b.g[0].w_bb, upper, middle, lower);
+  else if (n_all > n) bbw_steady(x, n, n_all, W, p, k_dev, &b, upper, middle, lower);
   return 0;
 }
 
