@@ -83,6 +83,12 @@ export class OrderTable {
     this.filled[s] = 0;
     this.terminal[s] = 0;
     this.ids[s] = this.idFor(seq);
+    this.pushLive(inst, s);
+    return s;
+  }
+
+  /** appends a slot to its instrument's live list (the list doubles when full) */
+  private pushLive(inst: number, s: number): void {
     let list = this.live[inst]!;
     const k = this.liveN[inst]!;
     if (k === list.length) {
@@ -93,7 +99,6 @@ export class OrderTable {
     list[k] = s;
     this.pos[s] = k;
     this.liveN[inst] = k + 1;
-    return s;
   }
 
   /** `${prefix}${seq}`, built from a cached prefix of all but the last three digits (formatted once per thousand ids) */
@@ -193,20 +198,7 @@ export class OrderTable {
     }
     // live lists hold slots: rebuild them, and every position
     this.liveN.fill(0);
-    for (let d = 0; d < cap; d++) {
-      if (this.seqOf[d] === 0 || this.terminal[d] === 1) continue;
-      const inst = this.inst[d]!;
-      let list = this.live[inst]!;
-      const k = this.liveN[inst]!;
-      if (k === list.length) {
-        const bigger = new Int32Array(list.length * 2);
-        bigger.set(list);
-        this.live[inst] = list = bigger;
-      }
-      list[k] = d;
-      this.pos[d] = k;
-      this.liveN[inst] = k + 1;
-    }
+    for (let d = 0; d < cap; d++) if (this.seqOf[d] !== 0 && this.terminal[d] === 0) this.pushLive(this.inst[d]!, d);
     this.grown++;
   }
 }
