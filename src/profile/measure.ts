@@ -629,6 +629,8 @@ export async function runProfile(o: ProfileOptions) {
 
   o.progress(`one core vs two (ring of ${config.BOT4_RING_CAPACITY} records, alternating runs) and the cross-core round trip`);
   const one: number[] = [], two: number[] = [], ratios: number[] = [], rtts: Array<{ p50: number; p99: number }> = [];
+  /** two-core runs: share of the run the engine thread spent in the engine step (the rest it waited for records), and the feed's naps on a full ring */
+  const engineBusy: number[] = [], feedNaps: number[] = [];
   let pinned = "";
   const rttN = o.quick ? 20_000 : 100_000;
   let oneOrders = 0, twoOrders = 0, oneBatches = 0, twoBatches = 0;
@@ -637,7 +639,9 @@ export async function runProfile(o: ProfileOptions) {
     pinned = x.pinned;
     rtts.push(x);
     const [b] = await pipelineRun(fs, live, ["both"], WARM_PASSES, config.BOT4_RING_CAPACITY);
-    const [, e] = await pipelineRun(fs, live, ["feed", "engine"], WARM_PASSES, config.BOT4_RING_CAPACITY);
+    const [f, e] = await pipelineRun(fs, live, ["feed", "engine"], WARM_PASSES, config.BOT4_RING_CAPACITY);
+    engineBusy.push(e!.busyNs / e!.ns);
+    feedNaps.push(f!.fullWaits);
     if (b!.records !== fs.records || e!.records !== fs.records) throw new ProfileError(`profile: the pipeline lost records (${b!.records} / ${e!.records} of ${fs.records})`);
     one.push(b!.records / (b!.ns / 1e9));
     two.push(e!.records / (e!.ns / 1e9));
@@ -739,7 +743,7 @@ export async function runProfile(o: ProfileOptions) {
       parseOnlyPerS: c.parseRate,
       fiveVenueEnginePerS: five.rate,
       oneCore: { orders: oneOrders, batches: oneBatches },
-      twoCore: { orders: twoOrders, batches: twoBatches },
+      twoCore: { orders: twoOrders, batches: twoBatches, engineBusyShare: median(engineBusy), feedNapsOnFullRing: median(feedNaps) },
       crossCoreRtt: { pinned, windowsP50Ns: rtts.map((x) => x.p50), windowsP99Ns: rtts.map((x) => x.p99), minP50Ns: Math.min(...rtts.map((x) => x.p50)), maxP50Ns: Math.max(...rtts.map((x) => x.p50)), roundTripsPerWindow: rttN },
     },
     memory: {

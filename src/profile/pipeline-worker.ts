@@ -93,12 +93,16 @@ function run(job: PipelineJob): PipelineResult {
     for (let c = 0; c < chunks; c++) {
       const r = cp!.parse(c, s.ptr, STAGE_RECORDS);
       let put = 0;
-      for (;;) {
+      for (let tries = 0; ; tries++) {
         put += r0.push(s.ptr + put * TICK_BYTES, r - put);
         if (put >= r) break;
-        // a full ring: nap 20 µs rather than spin on a core the engine may need
+        // a full ring: the engine frees a batch every few µs, so keep offering for a while (each
+        // try is an FFI call); only a ring that stays full gets a nap, which the kernel may make
+        // far longer than asked
+        if (tries < 4096) continue;
         Atomics.wait(flags, 0, 1, 0.02);
         fullWaits++;
+        tries = 0;
       }
       records += r;
       batches++;

@@ -95,6 +95,7 @@ export function renderReport(r: ProfileReport, md: boolean): string {
   const x = t.crossCoreRtt;
   p(`${md ? "\n" : "  "}cross-core cache-line round trip (two C threads, ${x.pinned}, one record each way, ${x.roundTripsPerWindow} per window, measured before, between and after the runs above): P50 ${x.windowsP50Ns.map((v) => ns(v)).join(", ")}; P99 ${x.windowsP99Ns.map((v) => ns(v)).join(", ")}. Host placement varies: lowest window P50 ${ns(x.minP50Ns)}, highest ${ns(x.maxP50Ns)}.`);
   p(`${md ? "" : "  "}one core: ${t.oneCore.orders} orders in ${t.oneCore.batches} engine batches; two cores: ${t.twoCore.orders} orders in ${t.twoCore.batches} batches.`);
+  p(`${md ? "" : "  "}two cores: the engine thread was in the engine step ${(t.twoCore.engineBusyShare * 100).toFixed(0)}% of the run and waited for records the rest; the feed thread napped on a ring that stayed full ${t.twoCore.feedNapsOnFullRing} times (medians over the runs).`);
   p(`${md ? "" : "  "}every engine figure is steady state: each timed run follows ${t.warmPasses} untimed passes of a throwaway parser and engine over the whole recording (the JIT's last tier, where a running engine spends its life).`);
 
   h("Memory");
