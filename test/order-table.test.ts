@@ -99,3 +99,48 @@ test("ids over thousands of orders are exactly `${prefix}${seq}` (the digits are
   expect(t.find("b4x-25000")).toBeGreaterThanOrEqual(0);
   expect(t.find("b4x-1000")).toBe(-1); // its slot was reused
 });
+
+describe("TradingCore over the order table", () => {
+  test("cancelAll cancels each live order once even when a synchronous answer makes the table grow mid-way", async () => {
+    const { TradingCore } = await import("../src/engine/trading.ts");
+    const { VirtualClock } = await import("../src/exec/sim/gateway.ts");
+    type Report = import("../src/domain/order.ts").ExecReport;
+    const cancels: string[] = [];
+    let handler: (r: Report) => void = () => {};
+    const report = (kind: Report["kind"], id: string): Report => ({ kind, venue: "v", symbol: "BTC/USDT", clientOrderId: id, side: "buy", lastAmount: 0, lastPrice: 0, filled: 0, remaining: 0.001, fee: 0, venueTimeMs: 0 });
+    // a venue that acks every order and answers every cancel at once, inside the call
+    const gw = {
+      onReport(h: (r: Report) => void) { handler = h; },
+      submit(req: { clientOrderId: string }) { handler(report("ack", req.clientOrderId)); },
+      cancel(_s: string, id: string) { cancels.push(id); handler(report("cancelled", id)); },
+      async openOrders() { return []; },
+      async fills() { return []; },
+      async close() {},
+    };
+    let core!: InstanceType<typeof TradingCore>;
+    let replacements = 0;
+    // the strategy replaces the first cancelled order: with 4096 orders live that submit needs a
+    // slot still held by a live order, so the table doubles while cancelAll is under way
+    // (the first new order takes the slot the cancel just freed, the second one finds its slot live)
+    const strategy = { name: "replacer", onOrder(ev: { kind: string }) { if (ev.kind === "cancelled" && replacements === 0) { replacements++; expect(core.submit(0, 0, 0.001, 99)).not.toBe(""); expect(core.submit(0, 0, 0.001, 99)).not.toBe(""); } } };
+    core = new TradingCore({ instruments: [{ id: 0, venue: "v", symbol: "BTC/USDT", tickSize: 0.01, lotSize: 0.001 }], strategy, clock: new VirtualClock(0), gateways: new Map([["v", gw as never]]), risk: { collarBps: 500, staleMs: 0 }, idPrefix: "t-" });
+    core.market.refPrice[0] = 100;
+    core.market.usable[0] = 1;
+    core.market.updatedNs[0] = 0;
+    const ids: string[] = [];
+    for (let k = 0; k < 4096; k++) {
+      const id = core.submit(0, 0, 0.001, 99);
+      if (id === "") throw new Error(`order ${k} refused: ${core.rejectText(core.lastReject)}`);
+      ids.push(id);
+    }
+    expect(core.openOrders(0)).toBe(4096);
+    expect(core.cancelAll()).toBe(4096);
+    expect(replacements).toBe(1);
+    expect(cancels.sort()).toEqual([...ids].sort());
+    // only the replacements are left, still known by their ids
+    expect(core.openOrders(0)).toBe(2);
+    expect(core.cancel("t-4097")).toBe(true);
+    expect(core.cancel("t-4098")).toBe(true);
+    expect(core.openOrders(0)).toBe(0);
+  });
+});

@@ -544,11 +544,13 @@ export class TradingCore implements StrategyContext {
   cancelAll(inst?: number): number {
     const t = this.orders;
     let n = 0;
-    // a copy of the slots: a synchronous gateway may answer (and end the order) inside cancel
-    for (const s of t.liveSlots(inst)) {
-      if (t.terminal[s] === 1) continue;
+    // the ids first: a synchronous gateway may answer inside cancel (ending the order), and a
+    // strategy answering that with a new order may make the table grow, which moves slots
+    for (const id of t.liveSlots(inst).map((x) => t.id(x))) {
+      const s = t.find(id);
+      if (s < 0 || t.terminal[s] === 1) continue;
       const i = t.inst[s]!;
-      this.gw[this.venueIdx[i]!]!.cancel(this.instruments[i]!.symbol, t.id(s));
+      this.gw[this.venueIdx[i]!]!.cancel(this.instruments[i]!.symbol, id);
       n++;
     }
     return n;
