@@ -138,12 +138,14 @@ describe("bot4 executable", () => {
     expect(krakenBooks.length).toBe(10);
     for (const b of krakenBooks) expect(b).toMatchObject({ synced: true, gaps: 0, crossed: 0 });
     expect(res.instruments.filter((i: { symbol: string }) => i.symbol.startsWith("binanceusdm:")).every((i: { trades: number }) => i.trades > 0)).toBe(true);
+    // BOT4_ENGINE_SPIN_US=auto: the engine busy-polls 1 s when pinned to a CPU of its own, else 200 µs
+    expect(res.engineSpinUs).toBe(res.enginePinned?.length ? 1e6 : 200);
   }, 60_000);
 
   test("paper run at max speed consumes every bundled record, none dropped; the books stay in sync", () => {
     const table = new InstrumentTable();
     const expected = BUNDLED.map((f) => loadBinanceCapture([f], undefined, table).count);
-    const r = bot4(["run", "--market", "replay", "--speed", "max", "--json"]);
+    const r = bot4(["run", "--market", "replay", "--speed", "max", "--json"], { env: { BOT4_ENGINE_SPIN_US: "5000" } });
     expect(r.code).toBe(0);
     const res = JSON.parse(r.out);
     const total = expected.reduce((a, b) => a + b, 0);
@@ -154,6 +156,7 @@ describe("bot4 executable", () => {
     expect(res.consumed).toBe(total);
     expect(res.latencyNs.count).toBe(total);
     expect(res.latencyNs.p50).toBeGreaterThan(0);
+    expect(res.engineSpinUs).toBe(5000);
     expect(res.instruments.map((i: { symbol: string }) => i.symbol).sort()).toEqual(["binanceusdm:BTC/USDT:USDT", "binanceusdm:ETH/USDT:USDT"]);
     for (const i of res.instruments) {
       expect(i.trades).toBeGreaterThan(0);

@@ -66,6 +66,12 @@ describe("configuration", () => {
     expect(() => loadConfig({ BOT4_BINANCE_ORDER_API: "rest" })).toThrow(/BOT4_BINANCE_ORDER_API="rest": expected native .* or ccxt/);
   });
 
+  test("BOT4_ENGINE_SPIN_US: auto by default, or whole microseconds", () => {
+    expect(loadConfig({}).BOT4_ENGINE_SPIN_US).toBe("auto");
+    expect(loadConfig({ BOT4_ENGINE_SPIN_US: "5000" }).BOT4_ENGINE_SPIN_US).toBe("5000");
+    expect(() => loadConfig({ BOT4_ENGINE_SPIN_US: "1.5" })).toThrow(/BOT4_ENGINE_SPIN_US="1.5": expected `auto` or whole microseconds/);
+  });
+
   test("masking hides short secrets entirely", () => {
     expect(mask("abc")).toBe("****");
     expect(mask("0123456789")).toBe("****6789");

@@ -711,6 +711,8 @@ async function drive(o: RunOptions, d: DriveSpec): Promise<number> {
       logger.info({ engineCpu: placement.engine, feedCpus: placement.feeds }, "cores to spare: engine thread pinned to a core of its own (BOT4_ENGINE_CPU / BOT4_FEED_CPUS override)");
     }
   }
+  // a sleeping engine waits for the kernel to wake it; with a core of its own it busy-polls
+  const spinNs = config.BOT4_ENGINE_SPIN_US === "auto" ? (placement.engine.length > 0 ? 1e9 : 200_000) : Number(config.BOT4_ENGINE_SPIN_US) * 1e3;
   const pipeline = new Pipeline({
     ...d.pipeline,
     instruments: d.instruments,
@@ -718,7 +720,7 @@ async function drive(o: RunOptions, d: DriveSpec): Promise<number> {
     speed: o.speed,
     engineCpus: placement.engine,
     feedCpus: placement.feeds,
-    spinNs: 200_000,
+    spinNs,
     pools: config,
     durationS: o.duration,
     trading,
@@ -763,7 +765,7 @@ async function drive(o: RunOptions, d: DriveSpec): Promise<number> {
   logger.info({ stoppedBy: r.stoppedBy, consumed: r.consumed, latencyNs: r.latencyNs, pnl: r.trading?.pnl }, "engine stopped");
   flushLogs();
   if (o.json) {
-    process.stdout.write(`${JSON.stringify({ kernel: choice.variant, ...d.extra, ...r, rssKb })}\n`);
+    process.stdout.write(`${JSON.stringify({ kernel: choice.variant, ...d.extra, ...r, engineSpinUs: spinNs / 1e3, rssKb })}\n`);
     return r.trading?.strategyError ? 1 : 0;
   }
   process.stdout.write(`${report(r, d).join("\n")}\nprocess memory (RSS): start ${(rssKb.start / 1024).toFixed(1)} MB, peak ${(rssKb.peak / 1024).toFixed(1)} MB, end ${(rssKb.end / 1024).toFixed(1)} MB\n`);

@@ -59,6 +59,10 @@ export const settings = {
   BOT4_MLOCK: { schema: z.enum(["off", "try", "require"], { error: "off, try or require" }).default("off"), about: "lock engine memory in RAM: try = warn on failure, require = refuse to start" },
   BOT4_ENGINE_CPU: { schema: cpuList.default([]), about: "CPU(s) the engine thread is pinned to (empty: bot4 run pins it to the last CPU when the process has 3 or more, feeds to the ones between the first and the last; else not pinned)" },
   BOT4_FEED_CPUS: { schema: cpuList.default([]), about: "CPU(s) feed workers are pinned to (empty: not pinned)" },
+  BOT4_ENGINE_SPIN_US: {
+    schema: z.string().trim().regex(/^(auto|\d{1,10})$/, "`auto` or whole microseconds such as `200`").default("auto"),
+    about: "how long the engine thread busy-polls its rings after the last record before it sleeps (µs); auto: 1 s when it has a CPU of its own (pinned), else 200 (a sleeping engine waits for the kernel to wake it: tens of µs to ms on a VM)",
+  },
   BOT4_STRATEGY: { schema: z.string().trim().default("market-maker"), about: "strategy run by `bot4 run`: a built-in name (market-maker, arbitrage, bollinger) or a .ts/.js file; `none` = market data only" },
   BOT4_STRATEGY_PARAMS: {
     schema: z.string().trim().regex(/^$|^[A-Za-z_][A-Za-z0-9_]*=-?[0-9.eE+-]+(,[A-Za-z_][A-Za-z0-9_]*=-?[0-9.eE+-]+)*$/, "name=value pairs such as `gamma=0.1,quoteAmount=0.01`").default(""),
