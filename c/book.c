@@ -306,6 +306,9 @@ BOT4_API int32_t bot4_book_init(bot4_book_t *b, uint32_t cap, uint32_t pend_cap,
     b->grid_off[s] = at;
     at += (uint64_t)BOT4_GRID_SLOTS * sizeof(double);
     b->gbest[s] = -1;
+    /* an empty slot is a zero size, and later clears only wipe windows that held levels: the
+     * caller's block may be reused memory, so the windows start zeroed here */
+    memset(grid_of(b, s), 0, (size_t)BOT4_GRID_SLOTS * sizeof(double));
   }
   b->pend_off = (at + 63) & ~63ull;
   clear_ladder(b);

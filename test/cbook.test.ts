@@ -6,7 +6,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { alignedBuffer } from "../ffi/buffers.ts";
+import { type AlignedBuffer, alignedBuffer } from "../ffi/buffers.ts";
+import { K } from "../ffi/lib.ts";
 import { BookRule, BookSet, BookState, CBook } from "../ffi/book.ts";
 import { BinanceParser } from "../ffi/parse.ts";
 import { L2Book } from "../src/book/l2book.ts";
@@ -130,6 +131,26 @@ describe("ladder", () => {
     ref[0]!.set(10.05, 3);
     expect(b.priceDigits).toBe(-2);
     check();
+  });
+
+  test("a book initialised over reused memory holds only the levels it is given (the grid windows start empty)", () => {
+    const set = new BookSet(1);
+    const b = set.add(0, BookRule.none, { levels: 1000, pending: 0 });
+    // what a reused block might hold: every byte set, so every grid slot reads as a size
+    const { mem } = b as unknown as { mem: AlignedBuffer };
+    new Uint8Array(mem.buffer, mem.byteOffset, mem.bytes).fill(0x3f);
+    expect(K.bot4_book_init(b.ptr, 1000, 0, BookRule.none, 0)).toBe(0);
+    const tb = new TickBuffer();
+    diff(tb, 0, 0, 1, 0, [[0, 100.5, 2], [0, 100.4, 3], [1, 100.6, 4], [1, 100.8, 5]], true);
+    applyAll(set, tb);
+    expect(b.priceDigits).toBe(1);
+    expect(b.levels(0)).toEqual([[100.5, 2], [100.4, 3]]);
+    expect(b.levels(1)).toEqual([[100.6, 4], [100.8, 5]]);
+    diff(tb, 0, 0, 2, 0, [[0, 100.3, 1], [1, 100.6, 0]]);
+    applyAll(set, tb);
+    expect(b.levels(0)).toEqual([[100.5, 2], [100.4, 3], [100.3, 1]]);
+    expect(b.levels(1)).toEqual([[100.8, 5]]);
+    expect(b.synced).toBe(true);
   });
 
   test("a full side drops its worst level for a better one and refuses a worse one (counted)", () => {
