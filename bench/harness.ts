@@ -4,7 +4,7 @@
  * Figures are medians unless their name says otherwise (p99, max, per_s ...).
  */
 import { measure, run, bench as mitataBench, do_not_optimize } from "mitata";
-import { alignedBuffer } from "../ffi/buffers.ts";
+import { type AlignedBuffer, alignedBuffer } from "../ffi/buffers.ts";
 
 export const JSON_MODE = process.argv.includes("--json");
 const figures: Record<string, number | string> = {};
@@ -72,9 +72,13 @@ export function done(): void {
 
 /**
  * Frames laid end to end in one aligned buffer that C can read: frame i is bytes
- * offs[i]..offs[i+1) at address `ptr`. Built once, outside the timed loop.
+ * offs[i]..offs[i+1) at address `ptr`. Built once, outside the timed loop. The result holds the
+ * backing buffer (`mem`):
+ * C reads through `ptr`, which does not keep the memory alive, so callers keep the result itself
+ * alive while C uses it (a benchmark that held only `ptr` and `offs` had its frames collected and
+ * the memory reused by later allocations mid-run).
  */
-export function frameBlob(frames: string[]): { ptr: number; offs: Float64Array; bytes: number } {
+export function frameBlob(frames: string[]): { ptr: number; offs: Float64Array; bytes: number; mem: AlignedBuffer } {
   const enc = new TextEncoder();
   const encoded = frames.map((f) => enc.encode(f));
   const total = encoded.reduce((a, b) => a + b.length, 0);
@@ -88,7 +92,7 @@ export function frameBlob(frames: string[]): { ptr: number; offs: Float64Array; 
     at += e.length;
   });
   offs[frames.length] = at;
-  return { ptr: mem.ptr, offs, bytes: total };
+  return { ptr: mem.ptr, offs, bytes: total, mem };
 }
 
 /** Median over `reps` runs of fn, in ns per item (fn handles `items` items per run). */
