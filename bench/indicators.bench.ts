@@ -8,12 +8,18 @@
  * taken under the same load on a shared machine.
  * Goals (indicator issue): batch >= 5x TA-Lib per price on AVX2 (>= 8x on AVX-512); update8 of
  * the full set <= 60 ns per call.
+ *
+ * BOT4_IND_BASELINE=<lib.so>: also times update8 of another build of c/ind.c in alternated rounds
+ * with the loaded one (same process, same load), e.g. the previous commit's:
+ *   mkdir -p /tmp/ind0 && git show HEAD~1:c/ind.c > /tmp/ind0/ind.c && git show HEAD~1:c/ind.h > /tmp/ind0/ind.h &&
+ *   gcc -O3 -std=gnu11 -fPIC -shared -fvisibility=hidden -fno-plt -ffp-contract=off -D_GNU_SOURCE -march=native -mtune=native -Ic -o /tmp/ind0/lib.so /tmp/ind0/ind.c -lm
  */
 import { ptr } from "bun:ffi";
 import { alignedBuffer } from "../ffi/buffers.ts";
 import { choice } from "../ffi/lib.ts";
-import { batch, NativeIndicatorSet } from "../ffi/ind.ts";
+import { batch, indKernelsAt, NativeIndicatorSet } from "../ffi/ind.ts";
 import { talibSymbols } from "../ffi/talib.ts";
+import { measure } from "mitata";
 import { done, figure, micro, percentiles, section } from "./harness.ts";
 
 const N = 1_000_000;
@@ -82,17 +88,35 @@ for (const [name, c] of Object.entries(cases)) {
 }
 
 section("incremental: full indicator set (SMA, EMA, BB, RSI, MACD, ATR, VWAP, z) for 8 instruments, one tick each");
-const set = new NativeIndicatorSet(8, { sma: 20, ema: 20, bb: 20, bbK: 2, rsi: 14, macdFast: 12, macdSlow: 26, macdSignal: 9, atr: 14, z: 20, vwap: 0 });
-const io = alignedBuffer(256);
-const lanes = new Float64Array(io.buffer, io.byteOffset, 32);
-for (let l = 0; l < 8; l++) { lanes[l] = lanes[8 + l] = lanes[16 + l] = 100 + l; lanes[24 + l] = 1; }
-const pc = io.ptr, ph = io.ptr + 64, pl = io.ptr + 128, pv = io.ptr + 192;
-let k = 0;
-const update = set.update8.bind(set);
-for (let i = 0; i < 1000; i++) update(0, pc, ph, pl, pv, 0xff);
-await micro("update8_full_set_8_instruments", () => {
-  lanes[k & 7] = 100 + (k & 31) * 0.01; // the price moves between calls
-  k++;
-  return update(0, pc, ph, pl, pv, 0xff);
-});
+const PERIODS = { sma: 20, ema: 20, bb: 20, bbK: 2, rsi: 14, macdFast: 12, macdSlow: 26, macdSignal: 9, atr: 14, z: 20, vwap: 0 };
+/** the bench's call: one price moves between calls, all 8 lanes update */
+function updater(set: NativeIndicatorSet): () => number {
+  const io = alignedBuffer(256);
+  const lanes = new Float64Array(io.buffer, io.byteOffset, 32);
+  for (let l = 0; l < 8; l++) { lanes[l] = lanes[8 + l] = lanes[16 + l] = 100 + l; lanes[24 + l] = 1; }
+  const pc = io.ptr, ph = io.ptr + 64, pl = io.ptr + 128, pv = io.ptr + 192;
+  let k = 0;
+  const update = set.update8.bind(set);
+  for (let i = 0; i < 1000; i++) update(0, pc, ph, pl, pv, 0xff);
+  return () => {
+    lanes[k & 7] = 100 + (k & 31) * 0.01; // the price moves between calls
+    k++;
+    return update(0, pc, ph, pl, pv, 0xff);
+  };
+}
+const ours = updater(new NativeIndicatorSet(8, PERIODS));
+await micro("update8_full_set_8_instruments", ours);
+const baselineLib = process.env.BOT4_IND_BASELINE;
+if (baselineLib) {
+  const base = updater(new NativeIndicatorSet(8, PERIODS, indKernelsAt(baselineLib)));
+  const t: number[][] = [[], []];
+  for (let r = 0; r < 11; r++) {
+    t[0]!.push((await measure(base, { min_cpu_time: 100e6 })).p50);
+    t[1]!.push((await measure(ours, { min_cpu_time: 100e6 })).p50);
+  }
+  const med = (a: number[]) => percentiles(a).p50;
+  figure("update8_baseline_alternated_ns", med(t[0]!), "ns", `${baselineLib}: median of 11 alternated rounds' p50`);
+  figure("update8_ours_alternated_ns", med(t[1]!), "ns", "the loaded kernels, same rounds");
+  figure("update8_ours_vs_baseline", med(t[1]!.map((x, i) => x / t[0]![i]!)), "x", "median of the per-round ratios");
+}
 done();

@@ -30,6 +30,25 @@ static inline f64v vsqrt(f64v v) {
   return (f64v)_mm_sqrt_pd((__m128d)v);
 #endif
 }
+/* a > b ? a : b and a < b ? a : b lane by lane (the second operand where either is NaN) */
+static inline f64v vmax(f64v a, f64v b) {
+#if BOT4_LANES == 8
+  return (f64v)_mm512_max_pd((__m512d)a, (__m512d)b);
+#elif BOT4_LANES == 4
+  return (f64v)_mm256_max_pd((__m256d)a, (__m256d)b);
+#else
+  return (f64v)_mm_max_pd((__m128d)a, (__m128d)b);
+#endif
+}
+static inline f64v vmin(f64v a, f64v b) {
+#if BOT4_LANES == 8
+  return (f64v)_mm512_min_pd((__m512d)a, (__m512d)b);
+#elif BOT4_LANES == 4
+  return (f64v)_mm256_min_pd((__m256d)a, (__m256d)b);
+#else
+  return (f64v)_mm_min_pd((__m128d)a, (__m128d)b);
+#endif
+}
 /* keep the old value in lanes without an update */
 static inline void put(double *p, i64v has, f64v v) { st(p, sel(has, v, ld(p))); }
 
@@ -43,6 +62,7 @@ typedef struct prm {
   double vw_p;
   double warm_end; /* a lane whose count is >= this before an update is past every warm-up */
   int sma_is_bb, z_is_bb, z_is_sma; /* equal periods share one window (same arithmetic, same bits) */
+  int steady_kind;                  /* update_steady_k's specialisation: 2 * (windowed VWAP) + (SMA and z share BB's window) */
 } prm_t;
 
 static void prm_init(prm_t *P, const bot4_ind_config_t *c) {
@@ -65,6 +85,7 @@ static void prm_init(prm_t *P, const bot4_ind_config_t *c) {
   P->sma_is_bb = c->sma == c->bb;
   P->z_is_bb = c->z == c->bb;
   P->z_is_sma = !P->z_is_bb && c->z == c->sma;
+  P->steady_kind = 2 * (c->vwap != 0) + (P->sma_is_bb && P->z_is_bb);
 }
 
 /* ---- step functions: one sub-vector (offset o) of a group; `warm` = 0 only when every lane is
@@ -97,23 +118,28 @@ static inline __attribute__((always_inline)) void win_step(bot4_ind_win_t *w, in
   *var = sel((i64v)(v < S(1e-14)), zero, v); /* TA_IS_ZERO_OR_NEG */
 }
 
+/* The EMA's state is its output row: past the warm-up the previous output is the previous EMA (NaN
+ * before, where it is not read), so one row is stored per update, not a state row and an output row. */
 static inline __attribute__((always_inline)) f64v ema_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v cnt, const prm_t *P, int warm) {
   const f64v p = S(P->ema_p);
-  f64v s = ld(G->ema_s + o);
+  const f64v s = ld(G->ema + o);
   const f64v stdy = (x - s) * S(P->ema_k) + s;
-  if (!warm) { put(G->ema_s + o, has, stdy); return stdy; }
+  if (!warm) { put(G->ema + o, has, stdy); return stdy; }
   const f64v sum = ld(G->ema_sum + o) + x;
   put(G->ema_sum + o, has & (i64v)(cnt <= p), sum);
-  s = sel((i64v)(cnt > p), stdy, sel((i64v)(cnt == p), sum / p, s));
-  put(G->ema_s + o, has, s);
-  return sel((i64v)(cnt >= p), s, S(NAN));
+  const f64v r = sel((i64v)(cnt > p), stdy, sel((i64v)(cnt == p), sum / p, S(NAN)));
+  put(G->ema + o, has, r);
+  return r;
 }
 
-static inline __attribute__((always_inline)) f64v rsi_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v cnt, const prm_t *P, int warm) {
+/* prev: the previous close (in a set, its `last` row before this update; not read on a lane's first
+ * update, where it is undefined) */
+static inline __attribute__((always_inline)) f64v rsi_step(bot4_ind_group_t *G, int o, f64v x, f64v prev, i64v has, f64v cnt, const prm_t *P, int warm) {
   const f64v p = S(P->rsi_p), zero = S(0.0), p1 = p + S(1.0);
-  const f64v diff = x - ld(G->rsi_prev + o);
-  const i64v neg = (i64v)(diff < zero);
-  const f64v gain = sel(neg, zero, diff), loss = sel(neg, -diff, zero);
+  const f64v diff = x - prev;
+  /* gain = diff < 0 ? 0 : diff, loss = diff < 0 ? -diff : 0, NaN included (max returns its second
+   * operand unless the first is greater) */
+  const f64v gain = vmax(zero, diff), loss = vmax(-diff, zero);
   f64v g = ld(G->rsi_g + o), l = ld(G->rsi_l + o);
   const f64v gs = (g * S(P->rsi_pm1) + gain) * S(P->rsi_i), ls = (l * S(P->rsi_pm1) + loss) * S(P->rsi_i);
   if (warm) {
@@ -128,7 +154,6 @@ static inline __attribute__((always_inline)) f64v rsi_step(bot4_ind_group_t *G, 
   }
   put(G->rsi_g + o, has, g);
   put(G->rsi_l + o, has, l);
-  put(G->rsi_prev + o, has, x);
   const f64v tot = g + l;
   const f64v r = sel((i64v)(tot < S(1e-14)), zero, S(100.0) * (g / tot)); /* TA_IS_ZERO */
   return warm ? sel((i64v)(cnt >= p1), r, S(NAN)) : r;
@@ -137,7 +162,7 @@ static inline __attribute__((always_inline)) f64v rsi_step(bot4_ind_group_t *G, 
 static inline __attribute__((always_inline)) void macd_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v cnt, const prm_t *P, int warm,
                              f64v *line, f64v *sig, f64v *hist) {
   const f64v fp = S(P->mf), sp = S(P->ms), gend = S(P->ms + P->mg - 1.0);
-  f64v fast = ld(G->m_fast + o), slow = ld(G->m_slow + o), sg = ld(G->m_sig + o);
+  f64v fast = ld(G->m_fast + o), slow = ld(G->m_slow + o), sg = ld(G->macd_signal + o);
   const f64v fs = (x - fast) * S(P->mkf) + fast, ss = (x - slow) * S(P->mks) + slow;
   if (warm) {
     const f64v fsum = ld(G->m_fsum + o) + x, ssum = ld(G->m_ssum + o) + x;
@@ -161,7 +186,6 @@ static inline __attribute__((always_inline)) void macd_step(bot4_ind_group_t *G,
   } else {
     sg = gs;
   }
-  put(G->m_sig + o, has, sg);
   if (warm) {
     const i64v out = (i64v)(cnt >= gend);
     *line = sel(out, ln, S(NAN));
@@ -172,22 +196,22 @@ static inline __attribute__((always_inline)) void macd_step(bot4_ind_group_t *G,
     *sig = sg;
     *hist = ln - sg;
   }
+  put(G->macd_signal + o, has, *sig); /* the signal's state is its output row (see ema_step) */
 }
 
-static inline __attribute__((always_inline)) f64v atr_step(bot4_ind_group_t *G, int o, f64v h, f64v lo, f64v c, i64v has, f64v cnt, const prm_t *P, int warm) {
+/* pc: the previous close (see rsi_step); the ATR's state is its output row (see ema_step) */
+static inline __attribute__((always_inline)) f64v atr_step(bot4_ind_group_t *G, int o, f64v h, f64v lo, f64v pc, i64v has, f64v cnt, const prm_t *P, int warm) {
   const f64v p = S(P->atr_p), p1 = p + S(1.0);
-  const f64v pc = ld(G->atr_pc + o);
-  const f64v hi = sel((i64v)(h > pc), h, pc), lw = sel((i64v)(lo < pc), lo, pc);
-  const f64v tr = hi - lw;
-  f64v a = ld(G->atr_s + o);
+  /* h > pc ? h : pc and lo < pc ? lo : pc, NaN included */
+  const f64v tr = vmax(h, pc) - vmin(lo, pc);
+  const f64v a = ld(G->atr + o);
   const f64v as = (a * S(P->atr_pm1) + tr) * S(P->atr_i);
-  put(G->atr_pc + o, has, c);
-  if (!warm) { put(G->atr_s + o, has, as); return as; }
+  if (!warm) { put(G->atr + o, has, as); return as; }
   const f64v sum = ld(G->atr_sum + o) + tr;
   put(G->atr_sum + o, has & (i64v)(cnt >= S(2.0)) & (i64v)(cnt <= p1), sum);
-  a = sel((i64v)(cnt > p1), as, sel((i64v)(cnt == p1), sum / p, a));
-  put(G->atr_s + o, has, a);
-  return sel((i64v)(cnt >= p1), a, S(NAN));
+  const f64v r = sel((i64v)(cnt > p1), as, sel((i64v)(cnt == p1), sum / p, S(NAN)));
+  put(G->atr + o, has, r);
+  return r;
 }
 
 static inline f64v typical(f64v h, f64v lo, f64v c) {
@@ -288,13 +312,16 @@ BOT4_API int32_t bot4_ind_init(bot4_ind_set_t *s, const bot4_ind_config_t *c, ui
   return (int32_t)s->groups;
 }
 
+static void lock_leave(bot4_ind_group_t *G);
+
 /* Resets one instrument's indicators to their warm-up state (e.g. after a data gap). */
 BOT4_API int32_t bot4_ind_reset(bot4_ind_set_t *s, uint32_t instrument) {
   if (instrument >= s->groups * BOT4_GROUP) return -1;
   bot4_ind_group_t *G = group_at(s, instrument / BOT4_GROUP);
   const uint32_t l = instrument % BOT4_GROUP;
+  if (G->lock.on) lock_leave(G);
   double *rows = (double *)G;
-  const size_t nrows = sizeof(*G) / (BOT4_GROUP * sizeof(double));
+  const size_t nrows = offsetof(bot4_ind_group_t, lock) / (BOT4_GROUP * sizeof(double));
   for (size_t r = 0; r < nrows; r++) rows[r * BOT4_GROUP + l] = r < 13 ? NAN : 0.0;
   double *ring = (double *)(G + 1);
   for (uint32_t k = 0; k < s->ring * 3; k++) ring[k * BOT4_GROUP + l] = 0.0;
@@ -368,6 +395,7 @@ static inline __attribute__((always_inline)) void update_group_k(const bot4_ind_
     }
     const f64v x = ld(c + o), hh = ld(h + o), ll = ld(lo + o), vv = ld(v + o);
     const f64v cnt = ld(G->count + o) + (full ? S(1.0) : sel(has, S(1.0), S(0.0)));
+    const f64v prev = ld(G->last + o);
     put(G->count + o, has, cnt);
     put(G->last + o, has, x);
     f64v mb, vb, ms, vs, mz, vz;
@@ -398,14 +426,13 @@ static inline __attribute__((always_inline)) void update_group_k(const bot4_ind_
       const f64v zz = sel((i64v)(sd > S(0.0)), (x - mz) / sd, S(0.0));
       put(G->zscore + o, has, warm ? sel((i64v)(cnt >= S(P->z_p)), zz, S(NAN)) : zz);
     }
-    put(G->ema + o, has, ema_step(G, o, x, has, cnt, P, warm));
-    put(G->rsi + o, has, rsi_step(G, o, x, has, cnt, P, warm));
+    ema_step(G, o, x, has, cnt, P, warm);
+    put(G->rsi + o, has, rsi_step(G, o, x, prev, has, cnt, P, warm));
     f64v ln, sg, hs;
     macd_step(G, o, x, has, cnt, P, warm, &ln, &sg, &hs);
     put(G->macd + o, has, ln);
-    put(G->macd_signal + o, has, sg);
     put(G->macd_hist + o, has, hs);
-    put(G->atr + o, has, atr_step(G, o, hh, ll, x, has, cnt, P, warm));
+    atr_step(G, o, hh, ll, prev, has, cnt, P, warm);
     const f64v pv = (flat ? x : typical(hh, ll, x)) * vv;
     st(pvn + o, pv);
     put(G->vwap + o, has, vwap_step(G, o, pv, vv, ld(ppv + o), ld(pvv + o), has, cnt, P, warm, P->vw_p == 0));
@@ -486,15 +513,61 @@ static inline __attribute__((always_inline)) void win_steady(bot4_ind_win_t *w, 
   *var = sel((i64v)(v < S(1e-14)), zero, v); /* TA_IS_ZERO_OR_NEG */
 }
 
+/* win_steady in lockstep (all lanes at one phase: `wrap` says whether this update ends a period for
+ * all of them): the same arithmetic, the phase test once for the group instead of per lane. */
+static inline __attribute__((always_inline)) void win_lock(bot4_ind_win_t *w, int o, f64v x, f64v old, double p, double ip,
+                                                            int wrap, f64v *mean, f64v *var) {
+  const f64v K = ld(w->k + o);
+  const f64v d = x - K;
+  const f64v t1 = ld(w->t1 + o) + d, t2 = ld(w->t2 + o) + d * d;
+  f64v K2 = K, S1, S2;
+  if (BOT4_LIKELY(!wrap)) {
+    const f64v dold = old - K;
+    S1 = ld(w->s1 + o) + (d - dold);
+    S2 = ld(w->s2 + o) + (d * d - dold * dold);
+    st(w->t1 + o, t1);
+    st(w->t2 + o, t2);
+  } else { /* the fresh pair replaces the running one (win_steady computes and discards the running sums) */
+    const f64v delta = t1 * S(ip);
+    S1 = t1 - S(p) * delta;
+    S2 = t2 - delta * (t1 + S1);
+    K2 = K + delta;
+    st(w->k + o, K2);
+    st(w->t1 + o, S(0.0));
+    st(w->t2 + o, S(0.0));
+  }
+  st(w->s1 + o, S1);
+  st(w->s2 + o, S2);
+  const f64v m1 = S1 * S(ip);
+  const f64v v = S2 * S(ip) - m1 * m1;
+  *mean = K2 + m1;
+  *var = sel((i64v)(v < S(1e-14)), S(0.0), v); /* TA_IS_ZERO_OR_NEG */
+}
+
+/* 1 when every lane of a comparison mask is set */
+static inline int all_lanes(i64v m) {
+#if BOT4_LANES == 8
+  return _mm512_movepi64_mask((__m512i)m) == 0xff;
+#elif BOT4_LANES == 4
+  return _mm256_movemask_pd((__m256d)m) == 0xf;
+#else
+  return _mm_movemask_pd((__m128d)m) == 0x3;
+#endif
+}
+
 /* The hot case of update_group: all 8 lanes update, every lane is past every warm-up and at the
- * same ring slot (always so for instruments fed together). The step functions run with warm 0
- * and `has` all ones, so this is the same arithmetic as update_group_k (same bits), without its
- * per-lane bookkeeping: the leaving values are whole ring rows, written back as whole rows. */
+ * same ring slot (always so for instruments fed together). The step functions' arithmetic with
+ * warm 0 and `has` all ones (same bits as update_group_k), without its per-lane bookkeeping: the
+ * leaving values are whole ring rows, written back as whole rows. `lock`: the group is in lockstep
+ * (G->lock): one phase per window and one ring slot for all lanes, kept in G->lock; else per lane
+ * in the phase and head rows.
+ * The divider's work (square roots, quotients: long latencies on one unit) comes last in program
+ * order, so that while it finishes the next update's other work is already under way. */
 static inline __attribute__((always_inline)) void update_steady_k(const bot4_ind_set_t *s, const prm_t *P,
                                                                   bot4_ind_group_t *restrict G, const double *c,
                                                                   const double *h, const double *lo, const double *v,
-                                                                  const int vw, const int shared) {
-  const uint32_t R = s->ring, hd = (uint32_t)G->head[0];
+                                                                  const int vw, const int shared, const int lock) {
+  const uint32_t R = s->ring, hd = lock ? G->lock.hd : (uint32_t)G->head[0];
   double *ring = (double *)(G + 1);
 #define BACK(p) (ring + (size_t)(hd >= (p) ? hd - (p) : hd + R - (p)) * SLOT_F64)
   const double *pb = BACK(s->cfg.bb);
@@ -504,75 +577,163 @@ static inline __attribute__((always_inline)) void update_steady_k(const bot4_ind
 #undef BACK
   double *row = ring + (size_t)hd * SLOT_F64;
   const i64v all = (i64v){0} - 1;
-#pragma GCC unroll 4
-  for (int k = 0; k < BOT4_STEPS; k++) {
+  const int own_sma = !shared && !P->sma_is_bb, own_z = !shared && !P->z_is_bb && !P->z_is_sma;
+  /* lockstep: this update ends a period of the window (phase p-1 before it) */
+  const int w_bb = lock && G->lock.ph_bb + 1 == s->cfg.bb, w_sma = lock && own_sma && G->lock.ph_sma + 1 == s->cfg.sma;
+  const int w_z = lock && own_z && G->lock.ph_z + 1 == s->cfg.z, w_vw = lock && vw && G->lock.ph_vw + 1 == s->cfg.vwap;
+  enum { K = BOT4_STEPS };
+  f64v x[K], mb[K], vb[K], mz[K], vz[K], g[K], l[K], spv[K], sv[K];
+#pragma GCC unroll 8
+  for (int k = 0; k < K; k++) {
     const int o = k * L;
-    const f64v x = ld(c + o), hh = ld(h + o), ll = ld(lo + o), vv = ld(v + o);
-    st(G->count + o, ld(G->count + o) + S(1.0));
-    st(G->last + o, x);
-    f64v mb, vb, ms, vs, mz, vz;
-    win_steady(&G->w_bb, o, x, ld(pb + o), P->bb_p, P->bb_i, &mb, &vb);
-    if (!shared && !P->sma_is_bb) win_steady(&G->w_sma, o, x, ld(ps + o), P->sma_p, P->sma_i, &ms, &vs);
-    else ms = mb, vs = vb;
-    if (shared || P->z_is_bb) mz = mb, vz = vb;
-    else if (P->z_is_sma) mz = ms, vz = vs;
-    else win_steady(&G->w_z, o, x, ld(pz + o), P->z_p, P->z_i, &mz, &vz);
+    x[k] = ld(c + o);
+    const f64v prev = ld(G->last + o);
+    f64v ms, vs;
+    if (lock) win_lock(&G->w_bb, o, x[k], ld(pb + o), P->bb_p, P->bb_i, w_bb, &mb[k], &vb[k]);
+    else win_steady(&G->w_bb, o, x[k], ld(pb + o), P->bb_p, P->bb_i, &mb[k], &vb[k]);
+    if (own_sma) {
+      if (lock) win_lock(&G->w_sma, o, x[k], ld(ps + o), P->sma_p, P->sma_i, w_sma, &ms, &vs);
+      else win_steady(&G->w_sma, o, x[k], ld(ps + o), P->sma_p, P->sma_i, &ms, &vs);
+    } else {
+      ms = mb[k], vs = vb[k];
+    }
+    if (shared || P->z_is_bb) mz[k] = mb[k], vz[k] = vb[k];
+    else if (P->z_is_sma) mz[k] = ms, vz[k] = vs;
+    else if (lock) win_lock(&G->w_z, o, x[k], ld(pz + o), P->z_p, P->z_i, w_z, &mz[k], &vz[k]);
+    else win_steady(&G->w_z, o, x[k], ld(pz + o), P->z_p, P->z_i, &mz[k], &vz[k]);
     st(G->sma + o, ms);
-    const f64v sdb = vsqrt(vb), wd = sdb * S(P->bb_k);
-    st(G->bb_middle + o, mb);
-    st(G->bb_upper + o, mb + wd);
-    st(G->bb_lower + o, mb - wd);
-    const f64v sd = shared || P->z_is_bb ? sdb : vsqrt(vz);
-    st(G->zscore + o, sel((i64v)(sd > S(0.0)), (x - mz) / sd, S(0.0)));
-    st(G->ema + o, ema_step(G, o, x, all, S(0.0), P, 0));
-    st(G->rsi + o, rsi_step(G, o, x, all, S(0.0), P, 0));
+    st(G->bb_middle + o, mb[k]);
+    { /* rsi_step up to its quotient */
+      const f64v diff = x[k] - prev, zero = S(0.0);
+      const f64v gain = vmax(zero, diff), loss = vmax(-diff, zero);
+      g[k] = (ld(G->rsi_g + o) * S(P->rsi_pm1) + gain) * S(P->rsi_i);
+      l[k] = (ld(G->rsi_l + o) * S(P->rsi_pm1) + loss) * S(P->rsi_i);
+      st(G->rsi_g + o, g[k]);
+      st(G->rsi_l + o, l[k]);
+    }
+    ema_step(G, o, x[k], all, S(0.0), P, 0);
     f64v ln, sg, hs;
-    macd_step(G, o, x, all, S(0.0), P, 0, &ln, &sg, &hs);
+    macd_step(G, o, x[k], all, S(0.0), P, 0, &ln, &sg, &hs);
     st(G->macd + o, ln);
-    st(G->macd_signal + o, sg);
     st(G->macd_hist + o, hs);
-    st(G->atr + o, atr_step(G, o, hh, ll, x, all, S(0.0), P, 0));
-    /* a tick (h = lo = c) in every lane: the typical price is the close, no division */
-    const i64v flat = (i64v)(hh == ll) & (i64v)(ll == x);
-    const f64v pv = (any_lane(~flat) ? typical(hh, ll, x) : x) * vv;
-    st(G->vwap + o, vwap_step(G, o, pv, vv, vw ? ld(pvw + BOT4_GROUP + o) : S(0.0), vw ? ld(pvw + 2 * BOT4_GROUP + o) : S(0.0), all,
-                              S(0.0), P, 0, !vw));
-    st(row + o, x);
+    const f64v hh = ld(h + o), ll = ld(lo + o), vv = ld(v + o);
+    atr_step(G, o, hh, ll, prev, all, S(0.0), P, 0);
+    /* vwap_step up to its quotient; a tick (h = lo = c) in every lane: the typical price is the
+     * close, no division */
+    const f64v pv = (all_lanes((i64v)(hh == ll) & (i64v)(ll == x[k])) ? x[k] : typical(hh, ll, x[k])) * vv;
+    if (vw) {
+      const f64v zero = S(0.0);
+      const f64v a = ld(G->v_pv + o) + (pv - ld(pvw + BOT4_GROUP + o)), b = ld(G->v_v + o) + (vv - ld(pvw + 2 * BOT4_GROUP + o));
+      const f64v tpv = ld(G->v_tpv + o) + pv, tv = ld(G->v_tv + o) + vv;
+      if (lock) {
+        spv[k] = w_vw ? tpv : a;
+        sv[k] = w_vw ? tv : b;
+        st(G->v_tpv + o, w_vw ? zero : tpv);
+        st(G->v_tv + o, w_vw ? zero : tv);
+      } else {
+        const f64v ph = ld(G->v_ph + o) + S(1.0);
+        const i64v wrap = (i64v)(ph == S(P->vw_p));
+        spv[k] = sel(wrap, tpv, a);
+        sv[k] = sel(wrap, tv, b);
+        st(G->v_tpv + o, sel(wrap, zero, tpv));
+        st(G->v_tv + o, sel(wrap, zero, tv));
+        st(G->v_ph + o, sel(wrap, zero, ph));
+      }
+    } else {
+      spv[k] = ld(G->v_pv + o) + pv;
+      sv[k] = ld(G->v_v + o) + vv;
+    }
+    st(G->v_pv + o, spv[k]);
+    st(G->v_v + o, sv[k]);
+    st(G->count + o, ld(G->count + o) + S(1.0));
+    st(G->last + o, x[k]);
+    st(row + o, x[k]);
     if (vw) {
       st(row + BOT4_GROUP + o, pv);
       st(row + 2 * BOT4_GROUP + o, vv);
     }
   }
-  const f64v next = S((double)(hd + 1 == R ? 0 : hd + 1));
-  for (int k = 0; k < BOT4_STEPS; k++) st(G->head + k * L, next);
+  const uint32_t next = hd + 1 == R ? 0 : hd + 1;
+  if (lock) {
+    G->lock.hd = next;
+    G->lock.ph_bb = w_bb ? 0 : G->lock.ph_bb + 1;
+    if (own_sma) G->lock.ph_sma = w_sma ? 0 : G->lock.ph_sma + 1;
+    if (own_z) G->lock.ph_z = w_z ? 0 : G->lock.ph_z + 1;
+    if (vw) G->lock.ph_vw = w_vw ? 0 : G->lock.ph_vw + 1;
+  } else {
+    for (int k = 0; k < BOT4_STEPS; k++) st(G->head + k * L, S((double)next));
+  }
+#pragma GCC unroll 8
+  for (int k = 0; k < K; k++) {
+    const int o = k * L;
+    const f64v sdb = vsqrt(vb[k]), wd = sdb * S(P->bb_k);
+    st(G->bb_upper + o, mb[k] + wd);
+    st(G->bb_lower + o, mb[k] - wd);
+    const f64v sd = shared || P->z_is_bb ? sdb : vsqrt(vz[k]);
+    const f64v tot = g[k] + l[k];
+    st(G->rsi + o, sel((i64v)(tot < S(1e-14)), S(0.0), S(100.0) * (g[k] / tot))); /* TA_IS_ZERO */
+    st(G->vwap + o, sel((i64v)(sv[k] > S(0.0)), spv[k] / sv[k], S(NAN)));
+    st(G->zscore + o, sel((i64v)(sd > S(0.0)), (x[k] - mz[k]) / sd, S(0.0)));
+  }
 }
 
 /* update_steady_k specialised on a windowed VWAP and on SMA and z-score sharing Bollinger's window
  * (the defaults): the configuration tests fold away */
-static __attribute__((noinline)) void update_steady(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group_t *restrict G,
-                                                    const double *c, const double *h, const double *lo, const double *v) {
-  const int vw = s->cfg.vwap != 0, shared = P->sma_is_bb && P->z_is_bb;
-  if (vw) {
-    if (shared) update_steady_k(s, P, G, c, h, lo, v, 1, 1);
-    else update_steady_k(s, P, G, c, h, lo, v, 1, 0);
-  } else {
-    if (shared) update_steady_k(s, P, G, c, h, lo, v, 0, 1);
-    else update_steady_k(s, P, G, c, h, lo, v, 0, 0);
+#define STEADY_FN(name, LOCK)                                                                            \
+  static __attribute__((noinline)) void name(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group_t *restrict G, \
+                                             const double *c, const double *h, const double *lo, const double *v) { \
+    switch (P->steady_kind) {                                                                            \
+    case 0: update_steady_k(s, P, G, c, h, lo, v, 0, 0, LOCK); break;                                    \
+    case 1: update_steady_k(s, P, G, c, h, lo, v, 0, 1, LOCK); break;                                    \
+    case 2: update_steady_k(s, P, G, c, h, lo, v, 1, 0, LOCK); break;                                    \
+    default: update_steady_k(s, P, G, c, h, lo, v, 1, 1, LOCK); break;                                   \
+    }                                                                                                    \
   }
+STEADY_FN(update_steady, 0)
+STEADY_FN(update_lock, 1)
+
+/* Lockstep (G->lock) is entered after an update that leaves every lane with the same count, past
+ * every warm-up (so at one ring slot and one phase of each window: the head and phase rows are
+ * whole functions of the count), and left before any other path runs or a lane is reset: the
+ * per-lane rows are written back. */
+static void lock_leave(bot4_ind_group_t *G) {
+  const double hd = G->lock.hd, pb = G->lock.ph_bb, ps = G->lock.ph_sma, pz = G->lock.ph_z, pv = G->lock.ph_vw;
+  for (int l = 0; l < BOT4_GROUP; l++) {
+    G->head[l] = hd;
+    G->w_bb.ph[l] = pb;
+    G->w_sma.ph[l] = ps;
+    G->w_z.ph[l] = pz;
+    G->v_ph[l] = pv;
+  }
+  G->lock.on = 0;
 }
 
-static void update_group(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group_t *restrict G, const double *c,
-                         const double *h, const double *lo, const double *v, uint32_t mask) {
-  if (mask == 0xff) {
-    /* the hot case: every lane past its warm-up and at the same ring slot */
-    const f64v we = S(P->warm_end), h0 = S(G->head[0]);
-    i64v off = (i64v){0};
-    for (int k = 0; k < BOT4_STEPS; k++) off |= (i64v)(ld(G->count + k * L) < we) | (i64v)(ld(G->head + k * L) != h0);
-    if (!any_lane(off)) {
-      update_steady(s, P, G, c, h, lo, v);
+static void lock_try(const prm_t *P, bot4_ind_group_t *G) {
+  const double c0 = G->count[0];
+  if (!(c0 >= P->warm_end)) return;
+  for (int l = 1; l < BOT4_GROUP; l++)
+    if (G->count[l] != c0 || G->head[l] != G->head[0] || G->w_bb.ph[l] != G->w_bb.ph[0] || G->w_sma.ph[l] != G->w_sma.ph[0] ||
+        G->w_z.ph[l] != G->w_z.ph[0] || G->v_ph[l] != G->v_ph[0])
       return;
-    }
-  }
+  G->lock.hd = (uint32_t)G->head[0];
+  G->lock.ph_bb = (uint32_t)G->w_bb.ph[0];
+  G->lock.ph_sma = (uint32_t)G->w_sma.ph[0];
+  G->lock.ph_z = (uint32_t)G->w_z.ph[0];
+  G->lock.ph_vw = (uint32_t)G->v_ph[0];
+  G->lock.on = 1;
+}
+
+/* every lane past its warm-up and at the same ring slot: update_steady's condition */
+static inline int group_steady(const prm_t *P, const bot4_ind_group_t *G) {
+  const f64v we = S(P->warm_end), h0 = S(G->head[0]);
+  i64v off = (i64v){0};
+  for (int k = 0; k < BOT4_STEPS; k++) off |= (i64v)(ld(G->count + k * L) < we) | (i64v)(ld(G->head + k * L) != h0);
+  return !any_lane(off);
+}
+
+static __attribute__((noinline)) void update_general(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group_t *restrict G,
+                                                     const double *c, const double *h, const double *lo, const double *v,
+                                                     uint32_t mask) {
   int warm = 0;
   for (int l = 0; l < BOT4_GROUP; l++) warm |= (mask >> l & 1) & (G->count[l] < P->warm_end);
   if (mask == 0xff) {
@@ -582,6 +743,22 @@ static void update_group(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group
     if (warm) update_group_k(s, P, G, c, h, lo, v, mask, 1, 0);
     else update_group_k(s, P, G, c, h, lo, v, mask, 0, 0);
   }
+}
+
+/* every path but lockstep: leaves lockstep first, tries to enter it after */
+static __attribute__((noinline)) void update_other(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group_t *restrict G,
+                                                   const double *c, const double *h, const double *lo, const double *v,
+                                                   uint32_t mask) {
+  if (G->lock.on) lock_leave(G);
+  if (mask == 0xff && group_steady(P, G)) update_steady(s, P, G, c, h, lo, v);
+  else update_general(s, P, G, c, h, lo, v, mask);
+  lock_try(P, G);
+}
+
+static inline void update_group(const bot4_ind_set_t *s, const prm_t *P, bot4_ind_group_t *restrict G, const double *c,
+                                const double *h, const double *lo, const double *v, uint32_t mask) {
+  if (BOT4_LIKELY(G->lock.on && mask == 0xff)) update_lock(s, P, G, c, h, lo, v);
+  else update_other(s, P, G, c, h, lo, v, mask);
 }
 
 /* One incremental step for group g: lane l takes close c[l], high h[l], low lo[l], volume v[l]
@@ -749,6 +926,10 @@ static int batch_nt(int64_t n, int32_t W, double *const *outs, int k) {
     }                                                                                           \
   } while (0)
 
+/* the previous input (t = 0: none, 0; the step functions do not read it on a series' first step) */
+static inline f64v prev_at(const double *x, int64_t t, int32_t W, int gi, int o) {
+  return t > 0 ? in_at(x, t - 1, W, gi, o) : S(0.0);
+}
 static inline f64v old_at(const double *x, int64_t t, int64_t p, int32_t W, int gi, int o) {
   return t >= p ? in_at(x, t - p, W, gi, o) : S(0.0);
 }
@@ -828,9 +1009,8 @@ static void rsi1_seq(const double *restrict x, int64_t t0, int64_t n, rsi1_t s, 
     out[t] = rsi1_out(s);
   }
 }
-static void rsi1_steady(const double *restrict x, int64_t t0, int64_t n, double prev, double g, double l, double pm1,
-                        double ri, double *restrict out) {
-  (void)prev; /* = x[t0 - 1] */
+static void rsi1_steady(const double *restrict x, int64_t t0, int64_t n, double g, double l, double pm1, double ri,
+                        double *restrict out) {
   const rsi1_t s0 = {g, l};
   const int64_t c = (n - t0) / PAR1;
   if (n - t0 < PAR1_MIN) {
@@ -962,7 +1142,7 @@ static void emaw_steady(const double *x, int64_t t0, int64_t n, int32_t W, doubl
   double st_[EMAW_C][BOT4_IND_BATCH_MAX] __attribute__((aligned(64)));
   const int32_t nv = W / L;
   const f64v kv = S(k);
-  for (int gi = 0; gi < W / BOT4_GROUP; gi++) memcpy(st_[0] + gi * BOT4_GROUP, b->g[gi].ema_s, sizeof b->g[gi].ema_s);
+  for (int gi = 0; gi < W / BOT4_GROUP; gi++) memcpy(st_[0] + gi * BOT4_GROUP, b->g[gi].ema, sizeof b->g[gi].ema);
   const int64_t R = n - t0;
   const double a = 1.0 - k;
   const int64_t ov = a > 0 ? (int64_t)ceil(-60.0 * M_LN2 / log(a)) + 1 : 1;
@@ -1162,7 +1342,7 @@ BOT4_API int32_t bot4_ind_batch_ema(const double *x, int32_t n, int32_t W, uint3
   const int32_t n_all = n;
   if (n > (int32_t)p) n = p; /* the generic form for the warm-up only */
   BATCH_LOOP(p, { out_at(out, t, W, gi, o, ema_step(G, o, in_at(x, t, W, gi, o), has, cnt, &Pm, warm)); });
-  if (n_all > n && W == 1) ema1_steady(x, n, n_all, b.g[0].ema_s[0], Pm.ema_k, out);
+  if (n_all > n && W == 1) ema1_steady(x, n, n_all, b.g[0].ema[0], Pm.ema_k, out);
   else if (n_all > n) emaw_steady(x, n, n_all, W, Pm.ema_k, &b, out, batch_nt(n_all, W, outs_, 1));
   return 0;
 }
@@ -1179,10 +1359,10 @@ BOT4_API int32_t bot4_ind_batch_rsi(const double *x, int32_t n, int32_t W, uint3
   prm_init(&Pm, &c);
   const int32_t n_all = n;
   if (W == 1 && (int64_t)n > (int64_t)p + 1) n = p + 1; /* one series: the vector form for the warm-up only */
-  BATCH_LOOP(p + 1, { out_at(out, t, W, gi, o, rsi_step(G, o, in_at(x, t, W, gi, o), has, cnt, &Pm, warm)); });
+  BATCH_LOOP(p + 1, { out_at(out, t, W, gi, o, rsi_step(G, o, in_at(x, t, W, gi, o), prev_at(x, t, W, gi, o), has, cnt, &Pm, warm)); });
   if (n_all > n) {
     const bot4_ind_group_t *G = &b.g[0];
-    rsi1_steady(x, n, n_all, G->rsi_prev[0], G->rsi_g[0], G->rsi_l[0], Pm.rsi_pm1, Pm.rsi_i, out);
+    rsi1_steady(x, n, n_all, G->rsi_g[0], G->rsi_l[0], Pm.rsi_pm1, Pm.rsi_i, out);
   }
   return 0;
 }
@@ -1224,7 +1404,7 @@ BOT4_API int32_t bot4_ind_batch_atr(const double *h, const double *lo, const dou
   prm_init(&Pm, &cf);
   BATCH_LOOP(p + 1, {
     out_at(out, t, W, gi, o,
-           atr_step(G, o, in_at(h, t, W, gi, o), in_at(lo, t, W, gi, o), in_at(c, t, W, gi, o), has, cnt, &Pm, warm));
+           atr_step(G, o, in_at(h, t, W, gi, o), in_at(lo, t, W, gi, o), prev_at(c, t, W, gi, o), has, cnt, &Pm, warm));
   });
   return 0;
 }

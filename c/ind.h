@@ -41,7 +41,9 @@
  *    batch of 4 MiB or more into 64-byte aligned memory is written with streaming stores (it does
  *    not stay in the cache afterwards).
  *  - update8 with all 8 lanes updating, every lane warm and at one ring slot (instruments fed
- *    together) takes a path without per-lane bookkeeping; same arithmetic, same bits.
+ *    together) takes a path without per-lane bookkeeping; same arithmetic, same bits. With equal
+ *    counts in every lane as well (fed together from their start or last reset) the group runs in
+ *    lockstep: one ring slot and one phase per window for the group, tested once per update.
  *  - Vector code written once against f64v (simd.h); -ffp-contract=off keeps variants identical.
  *  - Single writer; readers may see a group mid-update.
  */
@@ -70,19 +72,28 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_ind_group {
   double bb_upper[BOT4_GROUP], bb_middle[BOT4_GROUP], bb_lower[BOT4_GROUP];
   double rsi[BOT4_GROUP], macd[BOT4_GROUP], macd_signal[BOT4_GROUP], macd_hist[BOT4_GROUP];
   double atr[BOT4_GROUP], vwap[BOT4_GROUP], zscore[BOT4_GROUP], count[BOT4_GROUP];
-  /* state */
+  /* state (the EMA's, ATR's and MACD signal's own state is their output row; the previous close
+   * is `last`) */
   bot4_ind_win_t w_sma, w_bb, w_z;
-  double ema_s[BOT4_GROUP], ema_sum[BOT4_GROUP];
-  double rsi_prev[BOT4_GROUP], rsi_g[BOT4_GROUP], rsi_l[BOT4_GROUP];
-  double m_fast[BOT4_GROUP], m_slow[BOT4_GROUP], m_fsum[BOT4_GROUP], m_ssum[BOT4_GROUP];
-  double m_sig[BOT4_GROUP], m_sigsum[BOT4_GROUP];
-  double atr_pc[BOT4_GROUP], atr_s[BOT4_GROUP], atr_sum[BOT4_GROUP];
+  double ema_sum[BOT4_GROUP];
+  double rsi_g[BOT4_GROUP], rsi_l[BOT4_GROUP];
+  double m_fast[BOT4_GROUP], m_slow[BOT4_GROUP], m_fsum[BOT4_GROUP], m_ssum[BOT4_GROUP], m_sigsum[BOT4_GROUP];
+  double atr_sum[BOT4_GROUP];
   double v_pv[BOT4_GROUP], v_v[BOT4_GROUP], v_tpv[BOT4_GROUP], v_tv[BOT4_GROUP], v_ph[BOT4_GROUP];
   double head[BOT4_GROUP]; /* next ring slot per lane */
+  /* In lockstep (every lane past every warm-up with the same count, so at one ring slot and one
+   * phase of every window; set and left by ind.c) the ring slot and the windows' phases are kept
+   * here once for the group, and the per-lane head and phase rows are written back only on leaving. */
+  struct {
+    uint32_t on, hd;
+    uint32_t ph_bb, ph_sma, ph_z, ph_vw;
+  } BOT4_ALIGNED(BOT4_CACHELINE) lock;
+  uint8_t _spare[4 * BOT4_CACHELINE];
   /* ring of `ring` slots follows the group: slot = {close[8], pv[8], v[8]} */
 } bot4_ind_group_t;
 
 static_assert(sizeof(bot4_ind_group_t) % BOT4_CACHELINE == 0, "rows are whole cache lines");
+static_assert(sizeof(bot4_ind_group_t) == 52 * BOT4_CACHELINE, "group size as mirrored in ffi/sym/ind.ts");
 
 typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_ind_set {
   uint32_t groups, ring, group_bytes, instruments;

@@ -5,10 +5,19 @@
  */
 import { K } from "./lib.ts";
 import { alignedBuffer, type AlignedBuffer } from "./buffers.ts";
-import { ptr } from "bun:ffi";
-import { BarLayout, BarsLayout, IND_GROUP, IndConfigLayout, IndLayout } from "./sym/ind.ts";
+import { dlopen, ptr } from "bun:ffi";
+import { BarLayout, BarsLayout, IND_GROUP, IndConfigLayout, IndLayout, indSymbols } from "./sym/ind.ts";
 
 export type Kernels = typeof K;
+
+/**
+ * c/ind.c's symbols from another build of the library at `path` (e.g. one built from an earlier
+ * commit): a baseline that benches time beside the loaded kernels in the same run. Only its
+ * indicator symbols are used, so pass it where a NativeIndicatorSet or batch() takes kernels.
+ */
+export function indKernelsAt(path: string): Kernels {
+  return dlopen(path, indSymbols).symbols as unknown as Kernels;
+}
 
 export interface IndPeriods {
   sma: number;
