@@ -3,6 +3,9 @@
 
 #include <math.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define BLK BOT4_LADDER_BLOCK
 
@@ -198,11 +201,48 @@ static int ladder_set(bot4_ladder_t *l, double key, double size) {
 
 static inline double *grid_of(bot4_book_t *b, uint32_t side) { return (double *)((uint8_t *)b + b->grid_off[side]); }
 
+/* llrint without the library call: cvtsd2si rounds by the MXCSR mode, round-to-nearest-even
+ * unless someone changed it, exactly as llrint does (and the same INT64_MIN for NaN or range). */
+static inline int64_t round_i64(double x) {
+#ifdef __SSE2__
+  return _mm_cvtsd_si64(_mm_set_sd(x));
+#else
+  return (int64_t)llrint(x);
+#endif
+}
+
+/* Whether t / scale rounds to key, i.e. the slot's price (grid_key) is key bit for bit. With FMA
+ * the division is skipped: r = key*scale - t is exact (key and t are multiples of ulp(key) and
+ * key*scale lies within a unit of t, so the difference has few bits), and t/scale rounds to key
+ * exactly when |t/scale - key| is under half the gap to key's neighbours, i.e. |r| < scale*ulp/2.
+ * Only a tie, a power-of-two key (whose lower gap is half the upper one), or a key outside the
+ * normal range (ulp not a plain double) is left to the division. */
+static inline int on_unit(double key, double scale, int64_t t) {
+#ifdef __FMA__
+  uint64_t bits;
+  double a = fabs(key);
+  memcpy(&bits, &a, 8);
+  const uint64_t ex = bits >> 52;
+  if (BOT4_LIKELY(ex > 52 && ex < 0x7ff && (bits & 0xfffffffffffffull) != 0)) {
+    const uint64_t ub = (ex - 52) << 52;
+    double ulp;
+    memcpy(&ulp, &ub, 8);
+    const double r = fabs(__builtin_fma(key, scale, -(double)t));
+    const double h = scale * ulp * 0.5; /* exact: scale is an integer below 2^53, ulp a power of two */
+    if (r < h) return 1;
+    if (r > h) return 0;
+  }
+#endif
+  return (double)t / scale == key;
+}
+
+BOT4_API int32_t bot4_book_unit_check(double key, double scale) { return on_unit(key, scale, round_i64(key * scale)); }
+
 /* Slot of key in the window; -1 outside the window (or no grid); -2 not a multiple of the unit. */
 static inline int64_t grid_slot(const bot4_book_t *b, uint32_t side, double key) {
   if (b->scale == 0) return -1;
-  const int64_t t = (int64_t)llrint(key * b->scale);
-  if (BOT4_UNLIKELY((double)t / b->scale != key)) return -2;
+  const int64_t t = round_i64(key * b->scale);
+  if (BOT4_UNLIKELY(!on_unit(key, b->scale, t))) return -2;
   const int64_t i = t - b->gbase[side];
   return (uint64_t)i < b->gslots ? i : -1;
 }
@@ -211,25 +251,23 @@ static inline double grid_key(const bot4_book_t *b, uint32_t side, int64_t slot)
   return (double)(b->gbase[side] + slot) / b->scale;
 }
 
+/* size is >= 0 (callers refuse anything else). Whether a level is added, updated or removed
+ * depends on the data, not on anything a predictor learns, so the common bookkeeping is
+ * arithmetic and selects; only taking away the best level branches, to find the next one. */
 static inline void grid_set(bot4_book_t *b, uint32_t side, int64_t i, double size) {
   double *g = grid_of(b, side);
   const double old = g[i];
   bot4_ladder_t *l = &b->side[side];
-  if (size > 0) {
-    g[i] = size;
-    if (old == 0) {
-      l->gcount++;
-      if (i > b->gbest[side]) b->gbest[side] = (int32_t)i;
-    }
-  } else if (old != 0) {
-    g[i] = 0;
-    l->gcount--;
-    if (i == b->gbest[side]) {
-      int64_t j = i - 1;
-      if (l->gcount == 0) j = -1;
-      while (j >= 0 && g[j] == 0) j--;
-      b->gbest[side] = (int32_t)j;
-    }
+  const int add = size > 0, had = old != 0;
+  g[i] = add ? size : 0.0;
+  l->gcount += (uint32_t)(add - had);
+  const int32_t gb = b->gbest[side];
+  b->gbest[side] = add && i > gb ? (int32_t)i : gb;
+  if (BOT4_UNLIKELY(!add && had && i == gb)) {
+    int64_t j = i - 1;
+    if (l->gcount == 0) j = -1;
+    while (j >= 0 && g[j] == 0) j--;
+    b->gbest[side] = (int32_t)j;
   }
 }
 
@@ -384,7 +422,7 @@ static void recenter(bot4_book_t *b, uint32_t side) {
   if (l->nblk == 0) return;
   double k, sz;
   ladder_best(l, &k, &sz);
-  b->gbase[side] = (int64_t)llrint(k * b->scale) - (int64_t)(b->gslots / 2);
+  b->gbase[side] = round_i64(k * b->scale) - (int64_t)(b->gslots / 2);
   while (l->nblk) {
     ladder_best(l, &k, &sz);
     const int64_t slot = grid_slot(b, side, k);
@@ -686,6 +724,16 @@ BOT4_API int32_t bot4_books_apply(bot4_book_t **books, uint32_t nbooks, const bo
     if (r->instrument >= nbooks || (r->kind != BOT4_TICK_LEVEL && r->kind != BOT4_TICK_STATUS)) continue;
     bot4_book_t *b = books[r->instrument];
     if (!b) continue;
+    /* the bulk of the records: a level inside a message already judged to apply, neither its
+     * first nor its last record, a valid price and size — applied here without the call into
+     * record(), whose other paths (verdicts, buffering, message ends) these records never take */
+    if (BOT4_LIKELY(b->verdict == V_APPLY && r->kind == BOT4_TICK_LEVEL &&
+                    !(r->flags & (BOT4_FLAG_LAST | BOT4_FLAG_NOLEVEL)) && r->price > 0 && r->size >= 0)) {
+      const uint32_t side = (r->flags & BOT4_FLAG_ASK) ? 1 : 0;
+      set_key(b, side, side ? -r->price : r->price, r->size);
+      b->level_updates++;
+      continue;
+    }
     if (BOT4_UNLIKELY(r->kind == BOT4_TICK_STATUS)) {
       /* the stream is down: nothing in this book can be trusted until a snapshot resyncs it */
       b->interruptions++;

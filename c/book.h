@@ -154,6 +154,9 @@ BOT4_API int32_t bot4_books_check_stale(bot4_book_t **books, uint32_t nbooks, ui
 BOT4_API void bot4_book_set(bot4_book_t *b, uint32_t side, double price, double size);
 /* Copies up to n levels of a side, best first, as (price, size) pairs into out; returns how many. */
 BOT4_API uint32_t bot4_book_levels(bot4_book_t *b, uint32_t side, double *out, uint32_t n);
+/* The grid's exactness rule, exported for tests: 1 when round(key * scale) / scale is key bit for
+ * bit (key is a price the window can hold at scale = 10^digits), else 0. */
+BOT4_API int32_t bot4_book_unit_check(double key, double scale);
 BOT4_API int bot4_layout_book(char *buf, int cap);
 
 #endif

@@ -163,3 +163,49 @@ describe("state kernel: 8-wide update equals scalar apply, bit for bit, in every
     });
   }
 });
+
+describe("book grid: the exactness rule without a division (FMA variants) equals round(key*scale)/scale === key (base variant, division)", () => {
+  // keys a venue sends (decimals with 0..10 digits, either sign: asks are stored negated), their
+  // neighbours one ulp away (never exactly on the unit), ties and powers of two (the division
+  // path), against every decimal scale a book infers (10^0..10^8)
+  const keys: number[] = [];
+  let seed = 99;
+  const rnd = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const up = (x: number) => {
+    const f = new Float64Array([x]);
+    const u = new BigInt64Array(f.buffer);
+    u[0] = u[0]! + (x >= 0 ? 1n : -1n);
+    return f[0]!;
+  };
+  for (let i = 0; i < 20000; i++) {
+    const digits = Math.floor(rnd() * 11);
+    const k = Number((rnd() * 10 ** Math.floor(rnd() * 7)).toFixed(digits)) || 1;
+    keys.push(k, -k, up(k), -up(k));
+  }
+  for (let e = -20; e <= 40; e++) keys.push(2 ** e, -(2 ** e), up(2 ** e));
+  keys.push(0.5, 1.5, 2.5, 1e15 + 0.5, 2 ** 52 + 1, 2 ** 53, 1e300, 5e-324);
+  const expected = (key: number, scale: number) => {
+    const x = key * scale;
+    // nearest integer, ties to even (what cvtsd2si and llrint do)
+    let t = Math.round(x);
+    if (Math.abs(x % 1) === 0.5 && t % 2 !== 0) t -= 1;
+    if (!(Math.abs(t) < 2 ** 63)) t = -(2 ** 63); // cvtsd2si's answer out of range: INT64_MIN
+    return t / scale === key ? 1 : 0;
+  };
+  for (const v of runnable) {
+    test(v, () => {
+      const lib = openVariant(v).symbols;
+      let mismatches = 0, onUnit = 0;
+      for (let d = 0; d <= 8; d++) {
+        const scale = 10 ** d;
+        for (const key of keys) {
+          const got = lib.bot4_book_unit_check(key, scale);
+          onUnit += got;
+          if (got !== expected(key, scale)) mismatches++;
+        }
+      }
+      expect(mismatches).toBe(0);
+      expect(onUnit).toBeGreaterThan(keys.length); // both verdicts are exercised
+    });
+  }
+});

@@ -17,6 +17,7 @@ export const feedSymbols = {
   bot4_books_check_stale: { args: ["ptr", "u32", "u64", "u64"], returns: "i32" },
   bot4_book_set: { args: ["ptr", "u32", "f64", "f64"], returns: "void" },
   bot4_book_levels: { args: ["ptr", "u32", "ptr", "u32"], returns: "u32" },
+  bot4_book_unit_check: { args: ["f64", "f64"], returns: "i32" },
   bot4_layout_book: { args: ["ptr", "i32"], returns: "i32" },
 } as const;
 
