@@ -663,17 +663,23 @@ static inline __attribute__((always_inline)) void update_steady_k(const bot4_ind
   } else {
     for (int k = 0; k < BOT4_STEPS; k++) st(G->head + k * L, S((double)next));
   }
+  /* the quotients' operands are read back from the rows just stored (forwarded from the store
+   * queue) rather than kept in registers across the first part, which would spill them */
+  __asm__ volatile("" ::: "memory");
 #pragma GCC unroll 8
   for (int k = 0; k < K; k++) {
     const int o = k * L;
+    const f64v mbk = ld(G->bb_middle + o), xk = ld(G->last + o);
     const f64v sdb = vsqrt(vb[k]), wd = sdb * S(P->bb_k);
-    st(G->bb_upper + o, mb[k] + wd);
-    st(G->bb_lower + o, mb[k] - wd);
+    st(G->bb_upper + o, mbk + wd);
+    st(G->bb_lower + o, mbk - wd);
     const f64v sd = shared || P->z_is_bb ? sdb : vsqrt(vz[k]);
-    const f64v tot = g[k] + l[k];
-    st(G->rsi + o, sel((i64v)(tot < S(1e-14)), S(0.0), S(100.0) * (g[k] / tot))); /* TA_IS_ZERO */
-    st(G->vwap + o, sel((i64v)(sv[k] > S(0.0)), spv[k] / sv[k], S(NAN)));
-    st(G->zscore + o, sel((i64v)(sd > S(0.0)), (x[k] - mz[k]) / sd, S(0.0)));
+    const f64v gk = ld(G->rsi_g + o), tot = gk + ld(G->rsi_l + o);
+    st(G->rsi + o, sel((i64v)(tot < S(1e-14)), S(0.0), S(100.0) * (gk / tot))); /* TA_IS_ZERO */
+    const f64v svk = ld(G->v_v + o);
+    st(G->vwap + o, sel((i64v)(svk > S(0.0)), ld(G->v_pv + o) / svk, S(NAN)));
+    const f64v mzk = shared || P->z_is_bb ? mbk : mz[k];
+    st(G->zscore + o, sel((i64v)(sd > S(0.0)), (xk - mzk) / sd, S(0.0)));
   }
 }
 
@@ -766,7 +772,18 @@ static inline void update_group(const bot4_ind_set_t *s, const prm_t *P, bot4_in
 BOT4_API int32_t bot4_ind_update8(bot4_ind_set_t *s, uint32_t g, const double *c, const double *h, const double *lo,
                                   const double *v, uint32_t mask) {
   if (BOT4_UNLIKELY(g >= s->groups)) return -1;
-  update_group(s, prm_of(s), group_at(s, g), c, h, lo, v, mask & 0xff);
+  const prm_t *P = prm_of(s);
+  bot4_ind_group_t *G = group_at(s, g);
+  if (BOT4_LIKELY(G->lock.on && (mask & 0xff) == 0xff)) { /* update_lock, inlined: the hot call */
+    switch (P->steady_kind) {
+    case 0: update_steady_k(s, P, G, c, h, lo, v, 0, 0, 1); break;
+    case 1: update_steady_k(s, P, G, c, h, lo, v, 0, 1, 1); break;
+    case 2: update_steady_k(s, P, G, c, h, lo, v, 1, 0, 1); break;
+    default: update_steady_k(s, P, G, c, h, lo, v, 1, 1, 1); break;
+    }
+  } else {
+    update_other(s, P, G, c, h, lo, v, mask & 0xff);
+  }
   return 0;
 }
 
