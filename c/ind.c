@@ -63,7 +63,15 @@ typedef struct prm {
   double warm_end; /* a lane whose count is >= this before an update is past every warm-up */
   int sma_is_bb, z_is_bb, z_is_sma; /* equal periods share one window (same arithmetic, same bits) */
   int steady_kind;                  /* update_steady_k's specialisation: 2 * (windowed VWAP) + (SMA and z share BB's window) */
+  /* the constants the update reads, each in all 8 lanes: a vector operand straight from memory
+   * (a broadcast would be an instruction of its own); 8 lanes whatever the build's width */
+  double vc[16][BOT4_GROUP] BOT4_ALIGNED(BOT4_CACHELINE);
 } prm_t;
+enum { VC_BB_P, VC_BB_I, VC_BB_K, VC_SMA_P, VC_SMA_I, VC_Z_P, VC_Z_I, VC_EMA_K, VC_RSI_PM1, VC_RSI_I, VC_MKF, VC_MKS, VC_MKG,
+       VC_ATR_PM1, VC_ATR_I, VC_VW_P };
+static inline f64v PV(const prm_t *P, int i) { return ld(P->vc[i]); }
+/* a constant in every lane, as a vector constant (an operand from memory, no broadcast); not for -0.0 */
+#define VK(c) ((f64v){0} + (c))
 
 static void prm_init(prm_t *P, const bot4_ind_config_t *c) {
   P->sma_p = c->sma; P->sma_i = 1.0 / c->sma;
@@ -86,6 +94,10 @@ static void prm_init(prm_t *P, const bot4_ind_config_t *c) {
   P->z_is_bb = c->z == c->bb;
   P->z_is_sma = !P->z_is_bb && c->z == c->sma;
   P->steady_kind = 2 * (c->vwap != 0) + (P->sma_is_bb && P->z_is_bb);
+  const double vc[16] = {P->bb_p, P->bb_i, P->bb_k, P->sma_p, P->sma_i, P->z_p, P->z_i, P->ema_k, P->rsi_pm1, P->rsi_i,
+                         P->mkf, P->mks, P->mkg, P->atr_pm1, P->atr_i, P->vw_p};
+  for (int i = 0; i < 16; i++)
+    for (int l = 0; l < BOT4_GROUP; l++) P->vc[i][l] = vc[i];
 }
 
 /* ---- step functions: one sub-vector (offset o) of a group; `warm` = 0 only when every lane is
@@ -123,7 +135,7 @@ static inline __attribute__((always_inline)) void win_step(bot4_ind_win_t *w, in
 static inline __attribute__((always_inline)) f64v ema_step(bot4_ind_group_t *G, int o, f64v x, i64v has, f64v cnt, const prm_t *P, int warm) {
   const f64v p = S(P->ema_p);
   const f64v s = ld(G->ema + o);
-  const f64v stdy = (x - s) * S(P->ema_k) + s;
+  const f64v stdy = (x - s) * PV(P, VC_EMA_K) + s;
   if (!warm) { put(G->ema + o, has, stdy); return stdy; }
   const f64v sum = ld(G->ema_sum + o) + x;
   put(G->ema_sum + o, has & (i64v)(cnt <= p), sum);
@@ -141,7 +153,7 @@ static inline __attribute__((always_inline)) f64v rsi_step(bot4_ind_group_t *G, 
    * operand unless the first is greater) */
   const f64v gain = vmax(zero, diff), loss = vmax(-diff, zero);
   f64v g = ld(G->rsi_g + o), l = ld(G->rsi_l + o);
-  const f64v gs = (g * S(P->rsi_pm1) + gain) * S(P->rsi_i), ls = (l * S(P->rsi_pm1) + loss) * S(P->rsi_i);
+  const f64v gs = (g * PV(P, VC_RSI_PM1) + gain) * PV(P, VC_RSI_I), ls = (l * PV(P, VC_RSI_PM1) + loss) * PV(P, VC_RSI_I);
   if (warm) {
     const i64v acc = (i64v)(cnt >= S(2.0)) & (i64v)(cnt <= p1);
     const f64v ga = g + gain, la = l + loss;
@@ -163,7 +175,7 @@ static inline __attribute__((always_inline)) void macd_step(bot4_ind_group_t *G,
                              f64v *line, f64v *sig, f64v *hist) {
   const f64v fp = S(P->mf), sp = S(P->ms), gend = S(P->ms + P->mg - 1.0);
   f64v fast = ld(G->m_fast + o), slow = ld(G->m_slow + o), sg = ld(G->macd_signal + o);
-  const f64v fs = (x - fast) * S(P->mkf) + fast, ss = (x - slow) * S(P->mks) + slow;
+  const f64v fs = (x - fast) * PV(P, VC_MKF) + fast, ss = (x - slow) * PV(P, VC_MKS) + slow;
   if (warm) {
     const f64v fsum = ld(G->m_fsum + o) + x, ssum = ld(G->m_ssum + o) + x;
     put(G->m_fsum + o, has & (i64v)(cnt >= S(P->mstart)) & (i64v)(cnt <= sp), fsum);
@@ -178,7 +190,7 @@ static inline __attribute__((always_inline)) void macd_step(bot4_ind_group_t *G,
   put(G->m_fast + o, has, fast);
   put(G->m_slow + o, has, slow);
   const f64v ln = fast - slow;
-  const f64v gs = (ln - sg) * S(P->mkg) + sg;
+  const f64v gs = (ln - sg) * PV(P, VC_MKG) + sg;
   if (warm) {
     const f64v sigsum = ld(G->m_sigsum + o) + ln;
     put(G->m_sigsum + o, has & (i64v)(cnt >= sp) & (i64v)(cnt <= gend), sigsum);
@@ -205,7 +217,7 @@ static inline __attribute__((always_inline)) f64v atr_step(bot4_ind_group_t *G, 
   /* h > pc ? h : pc and lo < pc ? lo : pc, NaN included */
   const f64v tr = vmax(h, pc) - vmin(lo, pc);
   const f64v a = ld(G->atr + o);
-  const f64v as = (a * S(P->atr_pm1) + tr) * S(P->atr_i);
+  const f64v as = (a * PV(P, VC_ATR_PM1) + tr) * PV(P, VC_ATR_I);
   if (!warm) { put(G->atr + o, has, as); return as; }
   const f64v sum = ld(G->atr_sum + o) + tr;
   put(G->atr_sum + o, has & (i64v)(cnt >= S(2.0)) & (i64v)(cnt <= p1), sum);
@@ -480,17 +492,17 @@ static inline int any_lane(i64v m) {
 /* win_step for a whole group past its warm-up (warm 0, every lane updating): the same arithmetic,
  * but the period's rebuild (K moves, the fresh pair replaces the running one) is done only when a
  * lane's period ends — once every p updates — instead of computed and discarded every update. */
-static inline __attribute__((always_inline)) void win_steady(bot4_ind_win_t *w, int o, f64v x, f64v old, double p, double ip,
+static inline __attribute__((always_inline)) void win_steady(bot4_ind_win_t *w, int o, f64v x, f64v old, f64v P, f64v ip,
                                                               f64v *mean, f64v *var) {
-  const f64v P = S(p), zero = S(0.0);
+  const f64v zero = S(0.0);
   const f64v K = ld(w->k + o);
   const f64v d = x - K, dold = old - K;
   f64v S1 = ld(w->s1 + o) + (d - dold), S2 = ld(w->s2 + o) + (d * d - dold * dold);
-  const f64v t1 = ld(w->t1 + o) + d, t2 = ld(w->t2 + o) + d * d, ph = ld(w->ph + o) + S(1.0);
+  const f64v t1 = ld(w->t1 + o) + d, t2 = ld(w->t2 + o) + d * d, ph = ld(w->ph + o) + VK(1.0);
   const i64v wrap = (i64v)(ph == P);
   f64v K2 = K;
   if (BOT4_UNLIKELY(any_lane(wrap))) {
-    const f64v delta = t1 * S(ip);
+    const f64v delta = t1 * ip;
     const f64v s1w = t1 - P * delta;
     const f64v s2w = t2 - delta * (t1 + s1w);
     K2 = sel(wrap, K + delta, K);
@@ -507,15 +519,15 @@ static inline __attribute__((always_inline)) void win_steady(bot4_ind_win_t *w, 
   }
   st(w->s1 + o, S1);
   st(w->s2 + o, S2);
-  const f64v m1 = S1 * S(ip);
-  const f64v v = S2 * S(ip) - m1 * m1;
+  const f64v m1 = S1 * ip;
+  const f64v v = S2 * ip - m1 * m1;
   *mean = K2 + m1;
-  *var = sel((i64v)(v < S(1e-14)), zero, v); /* TA_IS_ZERO_OR_NEG */
+  *var = sel((i64v)(v < VK(1e-14)), zero, v); /* TA_IS_ZERO_OR_NEG */
 }
 
 /* win_steady in lockstep (all lanes at one phase: `wrap` says whether this update ends a period for
  * all of them): the same arithmetic, the phase test once for the group instead of per lane. */
-static inline __attribute__((always_inline)) void win_lock(bot4_ind_win_t *w, int o, f64v x, f64v old, double p, double ip,
+static inline __attribute__((always_inline)) void win_lock(bot4_ind_win_t *w, int o, f64v x, f64v old, f64v p, f64v ip,
                                                             int wrap, f64v *mean, f64v *var) {
   const f64v K = ld(w->k + o);
   const f64v d = x - K;
@@ -528,8 +540,8 @@ static inline __attribute__((always_inline)) void win_lock(bot4_ind_win_t *w, in
     st(w->t1 + o, t1);
     st(w->t2 + o, t2);
   } else { /* the fresh pair replaces the running one (win_steady computes and discards the running sums) */
-    const f64v delta = t1 * S(ip);
-    S1 = t1 - S(p) * delta;
+    const f64v delta = t1 * ip;
+    S1 = t1 - p * delta;
     S2 = t2 - delta * (t1 + S1);
     K2 = K + delta;
     st(w->k + o, K2);
@@ -538,10 +550,10 @@ static inline __attribute__((always_inline)) void win_lock(bot4_ind_win_t *w, in
   }
   st(w->s1 + o, S1);
   st(w->s2 + o, S2);
-  const f64v m1 = S1 * S(ip);
-  const f64v v = S2 * S(ip) - m1 * m1;
+  const f64v m1 = S1 * ip;
+  const f64v v = S2 * ip - m1 * m1;
   *mean = K2 + m1;
-  *var = sel((i64v)(v < S(1e-14)), S(0.0), v); /* TA_IS_ZERO_OR_NEG */
+  *var = sel((i64v)(v < VK(1e-14)), S(0.0), v); /* TA_IS_ZERO_OR_NEG */
 }
 
 /* 1 when every lane of a comparison mask is set */
@@ -589,25 +601,25 @@ static inline __attribute__((always_inline)) void update_steady_k(const bot4_ind
     x[k] = ld(c + o);
     const f64v prev = ld(G->last + o);
     f64v ms, vs;
-    if (lock) win_lock(&G->w_bb, o, x[k], ld(pb + o), P->bb_p, P->bb_i, w_bb, &mb[k], &vb[k]);
-    else win_steady(&G->w_bb, o, x[k], ld(pb + o), P->bb_p, P->bb_i, &mb[k], &vb[k]);
+    if (lock) win_lock(&G->w_bb, o, x[k], ld(pb + o), PV(P, VC_BB_P), PV(P, VC_BB_I), w_bb, &mb[k], &vb[k]);
+    else win_steady(&G->w_bb, o, x[k], ld(pb + o), PV(P, VC_BB_P), PV(P, VC_BB_I), &mb[k], &vb[k]);
     if (own_sma) {
-      if (lock) win_lock(&G->w_sma, o, x[k], ld(ps + o), P->sma_p, P->sma_i, w_sma, &ms, &vs);
-      else win_steady(&G->w_sma, o, x[k], ld(ps + o), P->sma_p, P->sma_i, &ms, &vs);
+      if (lock) win_lock(&G->w_sma, o, x[k], ld(ps + o), PV(P, VC_SMA_P), PV(P, VC_SMA_I), w_sma, &ms, &vs);
+      else win_steady(&G->w_sma, o, x[k], ld(ps + o), PV(P, VC_SMA_P), PV(P, VC_SMA_I), &ms, &vs);
     } else {
       ms = mb[k], vs = vb[k];
     }
     if (shared || P->z_is_bb) mz[k] = mb[k], vz[k] = vb[k];
     else if (P->z_is_sma) mz[k] = ms, vz[k] = vs;
-    else if (lock) win_lock(&G->w_z, o, x[k], ld(pz + o), P->z_p, P->z_i, w_z, &mz[k], &vz[k]);
-    else win_steady(&G->w_z, o, x[k], ld(pz + o), P->z_p, P->z_i, &mz[k], &vz[k]);
+    else if (lock) win_lock(&G->w_z, o, x[k], ld(pz + o), PV(P, VC_Z_P), PV(P, VC_Z_I), w_z, &mz[k], &vz[k]);
+    else win_steady(&G->w_z, o, x[k], ld(pz + o), PV(P, VC_Z_P), PV(P, VC_Z_I), &mz[k], &vz[k]);
     st(G->sma + o, ms);
     st(G->bb_middle + o, mb[k]);
     { /* rsi_step up to its quotient */
       const f64v diff = x[k] - prev, zero = S(0.0);
       const f64v gain = vmax(zero, diff), loss = vmax(-diff, zero);
-      g[k] = (ld(G->rsi_g + o) * S(P->rsi_pm1) + gain) * S(P->rsi_i);
-      l[k] = (ld(G->rsi_l + o) * S(P->rsi_pm1) + loss) * S(P->rsi_i);
+      g[k] = (ld(G->rsi_g + o) * PV(P, VC_RSI_PM1) + gain) * PV(P, VC_RSI_I);
+      l[k] = (ld(G->rsi_l + o) * PV(P, VC_RSI_PM1) + loss) * PV(P, VC_RSI_I);
       st(G->rsi_g + o, g[k]);
       st(G->rsi_l + o, l[k]);
     }
@@ -632,7 +644,7 @@ static inline __attribute__((always_inline)) void update_steady_k(const bot4_ind
         st(G->v_tv + o, w_vw ? zero : tv);
       } else {
         const f64v ph = ld(G->v_ph + o) + S(1.0);
-        const i64v wrap = (i64v)(ph == S(P->vw_p));
+        const i64v wrap = (i64v)(ph == PV(P, VC_VW_P));
         spv[k] = sel(wrap, tpv, a);
         sv[k] = sel(wrap, tv, b);
         st(G->v_tpv + o, sel(wrap, zero, tpv));
@@ -645,7 +657,7 @@ static inline __attribute__((always_inline)) void update_steady_k(const bot4_ind
     }
     st(G->v_pv + o, spv[k]);
     st(G->v_v + o, sv[k]);
-    st(G->count + o, ld(G->count + o) + S(1.0));
+    st(G->count + o, ld(G->count + o) + VK(1.0));
     st(G->last + o, x[k]);
     st(row + o, x[k]);
     if (vw) {
@@ -670,14 +682,14 @@ static inline __attribute__((always_inline)) void update_steady_k(const bot4_ind
   for (int k = 0; k < K; k++) {
     const int o = k * L;
     const f64v mbk = ld(G->bb_middle + o), xk = ld(G->last + o);
-    const f64v sdb = vsqrt(vb[k]), wd = sdb * S(P->bb_k);
+    const f64v sdb = vsqrt(vb[k]), wd = sdb * PV(P, VC_BB_K);
     st(G->bb_upper + o, mbk + wd);
     st(G->bb_lower + o, mbk - wd);
     const f64v sd = shared || P->z_is_bb ? sdb : vsqrt(vz[k]);
     const f64v gk = ld(G->rsi_g + o), tot = gk + ld(G->rsi_l + o);
-    st(G->rsi + o, sel((i64v)(tot < S(1e-14)), S(0.0), S(100.0) * (gk / tot))); /* TA_IS_ZERO */
+    st(G->rsi + o, sel((i64v)(tot < VK(1e-14)), S(0.0), VK(100.0) * (gk / tot))); /* TA_IS_ZERO */
     const f64v svk = ld(G->v_v + o);
-    st(G->vwap + o, sel((i64v)(svk > S(0.0)), ld(G->v_pv + o) / svk, S(NAN)));
+    st(G->vwap + o, sel((i64v)(svk > S(0.0)), ld(G->v_pv + o) / svk, VK(NAN)));
     const f64v mzk = shared || P->z_is_bb ? mbk : mz[k];
     st(G->zscore + o, sel((i64v)(sd > S(0.0)), (xk - mzk) / sd, S(0.0)));
   }
@@ -823,7 +835,7 @@ static void stage_init(stage_t *sg) {
  * applied. */
 BOT4_API int32_t bot4_ind_apply(bot4_ind_set_t *restrict s, const bot4_tick_t *restrict rec, uint32_t mask,
                                 uint32_t start, int32_t n) {
-  const prm_t P = *prm_of(s);
+  const prm_t *P = prm_of(s);
   stage_t sg;
   stage_init(&sg);
   const uint32_t cap = s->instruments;
@@ -834,10 +846,10 @@ BOT4_API int32_t bot4_ind_apply(bot4_ind_set_t *restrict s, const bot4_tick_t *r
     if (t->kind != BOT4_TICK_TRADE) { skipped++; continue; }
     const double px = t->price, q = t->size;
     if (BOT4_UNLIKELY(t->instrument >= cap || !(q > 0) || !isfinite(px) || !isfinite(q))) { rejected++; continue; }
-    stage_put(s, &P, &sg, t->instrument, px, px, px, q);
+    stage_put(s, P, &sg, t->instrument, px, px, px, q);
     applied++;
   }
-  stage_flush(s, &P, &sg);
+  stage_flush(s, P, &sg);
   s->applied += (uint64_t)applied;
   s->skipped += skipped;
   s->rejected += rejected;
@@ -847,7 +859,7 @@ BOT4_API int32_t bot4_ind_apply(bot4_ind_set_t *restrict s, const bot4_tick_t *r
 /* Drives the indicators by closed bars (bot4_bar_t records from bot4_bars_apply): close, high,
  * low and volume of each bar. Returns bars applied. */
 BOT4_API int32_t bot4_ind_apply_bars(bot4_ind_set_t *restrict s, const bot4_bar_t *restrict bars, int32_t n) {
-  const prm_t P = *prm_of(s);
+  const prm_t *P = prm_of(s);
   stage_t sg;
   stage_init(&sg);
   int32_t applied = 0;
@@ -857,10 +869,10 @@ BOT4_API int32_t bot4_ind_apply_bars(bot4_ind_set_t *restrict s, const bot4_bar_
       s->rejected++;
       continue;
     }
-    stage_put(s, &P, &sg, b->instrument, b->close, b->high, b->low, b->volume);
+    stage_put(s, P, &sg, b->instrument, b->close, b->high, b->low, b->volume);
     applied++;
   }
-  stage_flush(s, &P, &sg);
+  stage_flush(s, P, &sg);
   s->applied += (uint64_t)applied;
   return applied;
 }
@@ -1296,7 +1308,7 @@ BOT4_API int32_t bot4_ind_batch_sma(const double *x, int32_t n, int32_t W, uint3
   BATCH_LOOP(p, {
     f64v mean, var;
     if (warm) win_step(&G->w_sma, o, in_at(x, t, W, gi, o), old_at(x, t, p, W, gi, o), has, cnt, P, ip, 1, &mean, &var);
-    else win_steady(&G->w_sma, o, in_at(x, t, W, gi, o), in_at(x, t - p, W, gi, o), P, ip, &mean, &var);
+    else win_steady(&G->w_sma, o, in_at(x, t, W, gi, o), in_at(x, t - p, W, gi, o), S(P), S(ip), &mean, &var);
     out_at(out, t, W, gi, o, warm ? sel((i64v)(cnt >= S(P)), mean, S(NAN)) : mean);
   });
   return 0;
@@ -1315,7 +1327,7 @@ BOT4_API int32_t bot4_ind_batch_bbands(const double *x, int32_t n, int32_t W, ui
   BATCH_LOOP(p, {
     f64v mean, var;
     if (warm) win_step(&G->w_bb, o, in_at(x, t, W, gi, o), old_at(x, t, p, W, gi, o), has, cnt, P, ip, 1, &mean, &var);
-    else win_steady(&G->w_bb, o, in_at(x, t, W, gi, o), in_at(x, t - p, W, gi, o), P, ip, &mean, &var);
+    else win_steady(&G->w_bb, o, in_at(x, t, W, gi, o), in_at(x, t - p, W, gi, o), S(P), S(ip), &mean, &var);
     const f64v w = vsqrt(var) * S(k_dev);
     const i64v ok = (i64v)(cnt >= S(P));
     out_at(middle, t, W, gi, o, warm ? sel(ok, mean, S(NAN)) : mean);
@@ -1338,7 +1350,7 @@ BOT4_API int32_t bot4_ind_batch_zscore(const double *x, int32_t n, int32_t W, ui
     f64v mean, var;
     const f64v xv = in_at(x, t, W, gi, o);
     if (warm) win_step(&G->w_z, o, xv, old_at(x, t, p, W, gi, o), has, cnt, P, ip, 1, &mean, &var);
-    else win_steady(&G->w_z, o, xv, in_at(x, t - p, W, gi, o), P, ip, &mean, &var);
+    else win_steady(&G->w_z, o, xv, in_at(x, t - p, W, gi, o), S(P), S(ip), &mean, &var);
     const f64v sd = vsqrt(var);
     const f64v zz = sel((i64v)(sd > S(0.0)), (xv - mean) / sd, S(0.0));
     out_at(out, t, W, gi, o, warm ? sel((i64v)(cnt >= S(P)), zz, S(NAN)) : zz);
