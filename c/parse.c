@@ -247,9 +247,10 @@ static const uint8_t *c_levels(const uint8_t *p, const uint8_t *e, fields_t *f, 
   if (p >= e || *p != '[') return NULL;
   p++;
   if (p < e && *p == ']') return p + 1;
+  dshape_t sh[2] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
   for (;;) {
     double px, sz;
-    p = quick_level(p, e, &px, &sz);
+    p = quick_level_shaped(p, e, sh, &px, &sz);
     if (!p || !(px > 0) || !(sz >= 0)) return NULL;
     if (BOT4_UNLIKELY(f->lv >= cap)) {
       f->lv = UINT32_MAX;
@@ -284,9 +285,18 @@ static const uint8_t *c_object(const uint8_t *p, const uint8_t *e, fields_t *f, 
   for (;;) {
     const uint8_t *k;
     uint32_t kn;
-    p = c_str(p, e, &k, &kn);
-    if (!p || p >= e || *p != ':') return NULL;
-    p++;
+    if (BOT4_LIKELY(e - p >= 4 && p[0] == '"' && p[2] == '"' && p[3] == ':' && p[1] != '\\' && p[1] != '"')) {
+      /* a one-letter key (every member of Binance's events): checked in place, so the cursor
+       * moves by a constant instead of by a search for the closing quote that the next member
+       * would wait for */
+      k = p + 1;
+      kn = 1;
+      p += 4;
+    } else {
+      p = c_str(p, e, &k, &kn);
+      if (!p || p >= e || *p != ':') return NULL;
+      p++;
+    }
     if (p >= e) return NULL;
     const uint8_t ch = *p;
     int which = -1, is_int = 0;
@@ -394,7 +404,11 @@ BOT4_API int32_t bot4_parser_add_symbol(bot4_parser_t *p, const uint8_t *name, u
 /* ---- frames -------------------------------------------------------------------------------- */
 
 static inline int span_is(const fields_t *f, int which, const char *lit, uint32_t n) {
-  return (f->have & HAVE_S(which)) && f->n[which] == n && memcmp(f->s[which], lit, n) == 0;
+  if (!(f->have & HAVE_S(which)) || f->n[which] != n) return 0;
+  /* byte by byte: n is a constant at every call, so this unrolls (memcmp stayed a libc call) */
+  for (uint32_t i = 0; i < n; i++)
+    if (f->s[which][i] != (uint8_t)lit[i]) return 0;
+  return 1;
 }
 
 static inline int stream_ends(const fields_t *f, const char *suffix, uint32_t n) {
@@ -450,8 +464,8 @@ BOT4_API int32_t bot4_binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32
     if (cap < 1) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
     bot4_tick_t *t = &out[0];
     stamp(t, p, inst, ts_ms * 1000000ull, recv_ns);
-    t->price = decimal(f.s[F_P], f.n[F_P]);
-    t->size = decimal(f.s[F_Q], f.n[F_Q]);
+    t->price = span_decimal(f.s[F_P], f.n[F_P], buf + len);
+    t->size = span_decimal(f.s[F_Q], f.n[F_Q], buf + len);
     if (!(t->price > 0) || !(t->size >= 0)) return bot4_parse_fail(p, BOT4_PARSE_MISSING);
     t->price2 = 0;
     t->size2 = 0;
@@ -501,10 +515,10 @@ BOT4_API int32_t bot4_binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32
     if (cap < 1) return bot4_parse_fail(p, BOT4_PARSE_TOO_MANY);
     bot4_tick_t *t = &out[0];
     stamp(t, p, inst, ts_ms * 1000000ull, recv_ns);
-    t->price = decimal(f.s[F_B], f.n[F_B]);
-    t->size = decimal(f.s[F_BQ], f.n[F_BQ]);
-    t->price2 = decimal(f.s[F_A], f.n[F_A]);
-    t->size2 = decimal(f.s[F_AQ], f.n[F_AQ]);
+    t->price = span_decimal(f.s[F_B], f.n[F_B], buf + len);
+    t->size = span_decimal(f.s[F_BQ], f.n[F_BQ], buf + len);
+    t->price2 = span_decimal(f.s[F_A], f.n[F_A], buf + len);
+    t->size2 = span_decimal(f.s[F_AQ], f.n[F_AQ], buf + len);
     if (!(t->price > 0) || !(t->price2 > 0) || !(t->size >= 0) || !(t->size2 >= 0)) return bot4_parse_fail(p, BOT4_PARSE_MISSING);
     t->seq = f.v[N_U];
     t->kind = BOT4_TICK_QUOTE;

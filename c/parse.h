@@ -111,6 +111,9 @@ BOT4_API int bot4_layout_parse(char *buf, int cap);
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- exact decimal conversion ------------------------------------------------------------- */
 
@@ -325,6 +328,87 @@ static inline const uint8_t *quick_decimal(const uint8_t *p, const uint8_t *e, d
   return p + 1;
 }
 
+/* k (<= 8) digits at s as an integer, without a loop: eight bytes loaded, '0' taken from each
+ * (a byte past the digits may borrow, but only from the bytes above it, which the shift drops),
+ * the digits shifted to the top so the missing leading ones read as zeros, then pairs, quads and
+ * the eight combined (little-endian: the first digit is the lowest byte). Needs s + 8 readable. */
+static inline uint64_t swar_digits(const uint8_t *s, uint32_t k) {
+  if (k == 0) return 0;
+  uint64_t w;
+  memcpy(&w, s, 8);
+  w = (w - 0x3030303030303030ull) << (8 * (8 - k));
+  w = (w * 10 + (w >> 8)) & 0x00ff00ff00ff00ffull;
+  w = (w * 100 + (w >> 16)) & 0x0000ffff0000ffffull;
+  return (w * 10000 + (w >> 32)) & 0xffffffffull;
+}
+
+static const uint64_t POW10_U[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+/* The shape of a quoted decimal's text: `a` integer digits, `f` fraction digits (0: no dot), and
+ * its length through the closing quote. Levels of one message mostly repeat the shapes of the
+ * one before (a venue writes prices with a fixed number of decimals), so each number is first
+ * tried against the last shape seen in its column: one 16-byte compare says whether the digits
+ * and the dot and quote sit where the shape puts them. The cursor then moves by the shape's
+ * length, which the branch predicts, instead of by a length read out of the data, so the next
+ * number's scan does not wait for this one. */
+typedef struct {
+  uint32_t a, f, len, mask;
+} dshape_t;
+
+#ifdef __SSE2__
+static inline uint32_t digit_mask16(const uint8_t *p) {
+  const __m128i d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8('0'));
+  return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d));
+}
+#endif
+
+/* Learns the shape of the quoted decimal at p from its digit mask; 0 when it has no plain shape
+ * of at most 8 + 8 digits closed by a quote within 16 bytes. */
+static inline int learn_shape(const uint8_t *p, uint32_t dm, dshape_t *sh) {
+  const uint32_t nd = ~dm & 0xffffu;
+  if (nd == 0) return 0;
+  const uint32_t a = (uint32_t)__builtin_ctz(nd);
+  uint32_t f = 0, len = a + 1;
+  if (p[a] == '.') {
+    const uint32_t rest = nd & (nd - 1);
+    if (rest == 0) return 0;
+    const uint32_t b = (uint32_t)__builtin_ctz(rest);
+    f = b - a - 1;
+    len = b + 1;
+  }
+  if (p[len - 1] != '"' || a > 8 || f > 8 || a + f == 0) return 0;
+  sh->a = a;
+  sh->f = f;
+  sh->len = len;
+  sh->mask = ((1u << a) - 1) | (((1u << f) - 1) << (a + 1));
+  return 1;
+}
+
+/* A quoted decimal's digits from p (after the opening quote) through the closing quote, by its
+ * shape; NULL when neither the last shape nor a new one fits (the caller's byte-wise path then
+ * reads it). The value is the same double either way: m / 10^f with m <= 2^53, one rounding. */
+static inline const uint8_t *shaped_decimal(const uint8_t *p, const uint8_t *e, dshape_t *sh, double *out) {
+#ifdef __SSE2__
+  if (BOT4_UNLIKELY(e - p < 24)) return NULL;
+  const uint32_t dm = digit_mask16(p);
+  const uint32_t span = (1u << sh->len) - 1;
+  if (BOT4_UNLIKELY(sh->len == 0 || (dm & span) != sh->mask || p[sh->len - 1] != '"' || (sh->f && p[sh->a] != '.'))) {
+    if (!learn_shape(p, dm, sh)) {
+      sh->len = 0;
+      return NULL;
+    }
+  }
+  const uint32_t a = sh->a, f = sh->f;
+  const uint64_t m = swar_digits(p, a) * POW10_U[f] + swar_digits(p + a + 1, f);
+  if (BOT4_UNLIKELY(m > (1ull << 53))) return NULL;
+  *out = (double)m / POW10[f];
+  return p + sh->len;
+#else
+  (void)p, (void)e, (void)sh, (void)out;
+  return NULL;
+#endif
+}
+
 /* The compact form every venue's encoder writes, ["61659.70","1.486"], in one pass with no
  * whitespace handling; NULL sends the caller to the general path. */
 static inline const uint8_t *quick_level(const uint8_t *p, const uint8_t *e, double *px, double *sz) {
@@ -336,7 +420,61 @@ static inline const uint8_t *quick_level(const uint8_t *p, const uint8_t *e, dou
   return p + 1;
 }
 
+/* decimal() of the span s[0..n) when the bytes up to `end` may be read (the span's closing quote
+ * and what follows in the frame): the plain form, at most 8 integer and 8 fraction digits, by one
+ * 16-byte compare and SWAR — no loop per digit, so no mispredicted exit where lengths vary (trade
+ * sizes do) — anything else (signs, exponents, longer numbers, a short tail) by decimal(). Same
+ * double either way: m / 10^f with m <= 2^53, one rounding. */
+static inline double span_decimal(const uint8_t *s, uint32_t n, const uint8_t *end) {
+#ifdef __SSE2__
+  if (BOT4_LIKELY(n >= 1 && n <= 16 && end - s >= 24)) {
+    const uint32_t nd = ~digit_mask16(s) & (uint32_t)((1ull << n) - 1); /* non-digits inside the span */
+    uint32_t a = n, f = 0;
+    if (nd != 0) {
+      a = (uint32_t)__builtin_ctz(nd);
+      f = n - a - 1;
+      if ((nd & (nd - 1)) != 0 || s[a] != '.') return decimal(s, n);
+    }
+    if (BOT4_LIKELY(a <= 8 && f <= 8 && a + f > 0)) {
+      const uint64_t m = swar_digits(s, a) * POW10_U[f] + swar_digits(s + a + 1, f);
+      if (BOT4_LIKELY(m <= (1ull << 53))) return (double)m / POW10[f];
+    }
+  }
+#else
+  (void)end;
+#endif
+  return decimal(s, n);
+}
+
+/* quick_level with a shape per column (price, size) carried from level to level by the caller. */
+static inline const uint8_t *quick_level_shaped(const uint8_t *p, const uint8_t *e, dshape_t sh[2], double *px, double *sz) {
+  if (BOT4_UNLIKELY(e - p < 8 || p[0] != '[' || p[1] != '"')) return NULL;
+  const uint8_t *q = shaped_decimal(p + 2, e, &sh[0], px);
+  if (BOT4_UNLIKELY(!q)) return quick_level(p, e, px, sz);
+  if (BOT4_UNLIKELY(e - q < 4 || q[0] != ',' || q[1] != '"')) return NULL;
+  const uint8_t *r = shaped_decimal(q + 2, e, &sh[1], sz);
+  if (BOT4_UNLIKELY(!r)) {
+    r = quick_decimal(q + 2, e, sz);
+    if (!r) return NULL;
+  }
+  if (BOT4_UNLIKELY(r >= e || *r != ']')) return NULL;
+  return r + 1;
+}
+
 static inline const uint8_t *c_int(const uint8_t *p, const uint8_t *e, uint64_t *v) {
+#ifdef __SSE2__
+  /* up to 15 digits (timestamps, ids) measured by one 16-byte compare and converted by SWAR:
+   * no loop per digit for the tail past a multiple of eight */
+  if (BOT4_LIKELY(e - p >= 24)) {
+    const uint32_t nd = ~digit_mask16(p) & 0xffffu;
+    if (BOT4_LIKELY(nd != 0)) {
+      const uint32_t n = (uint32_t)__builtin_ctz(nd);
+      if (n == 0) return NULL;
+      *v = n <= 8 ? swar_digits(p, n) : swar_digits(p, n - 8) * 100000000ull + swar_digits(p + n - 8, 8);
+      return p + n;
+    }
+  }
+#endif
   uint64_t x = 0;
   const uint8_t *b = p;
   /* eight digits at a time where the buffer allows (timestamps and ids are 10-19 digits) */
@@ -361,6 +499,16 @@ static inline const uint8_t *c_int(const uint8_t *p, const uint8_t *e, uint64_t 
 static inline const uint8_t *c_str(const uint8_t *p, const uint8_t *e, const uint8_t **s, uint32_t *n) {
   if (p >= e || *p != '"') return NULL;
   const uint8_t *b = ++p;
+#ifdef __SSE2__
+  while (e - p >= 16) {
+    const uint32_t q = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8('"')));
+    if (q) {
+      p += __builtin_ctz(q);
+      goto found;
+    }
+    p += 16;
+  }
+#endif
   /* the closing quote, eight bytes at a time: one predictable exit instead of one per length */
   while (e - p >= 8) {
     uint64_t w;

@@ -84,6 +84,30 @@ describe("Binance frames", () => {
     expect(r.tsEx).toBe(1723161255121n * 1_000_000n);
     expect(r.tsRecv).toBe(99n);
   });
+  test("trade ids and times of every length 1..20 digits read exactly (property)", () => {
+    // ids are measured by a 16-byte compare up to 15 digits and by the digit loop beyond; prices
+    // and sizes of every plain shape; the frame's tail decides which path a number takes
+    const p = parser();
+    let seed = 777;
+    const rnd = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+    const digits = (n: number) => String(1 + Math.floor(rnd() * 9)) + Array.from({ length: n - 1 }, () => String(Math.floor(rnd() * 10))).join("");
+    for (let i = 0; i < 3000; i++) {
+      const id = digits(1 + (i % 19));
+      const ms = digits(1 + Math.floor(rnd() * 13)); // ms times; x 1e6 must fit the record's u64 ns
+      const px = `${digits(1 + Math.floor(rnd() * 9))}.${digits(1 + Math.floor(rnd() * 9))}`;
+      const qty = rnd() < 0.5 ? digits(1 + Math.floor(rnd() * 9)) : `0.${digits(1 + Math.floor(rnd() * 9))}`;
+      const tail = rnd() < 0.5 ? "}" : ',"X":"MARKET","m":true}';
+      const text = `{"e":"trade","E":${ms},"T":${ms},"s":"BTCUSDT","t":${id},"p":"${px}","q":"${qty}"${tail.startsWith(",") ? tail : ',"m":false}'}`;
+      expect(parse(p, text)).toBe(1);
+      const r = rec(0);
+      if (r.seq !== BigInt(id) || r.tsEx !== BigInt(ms) * 1_000_000n || r.price !== Number(px) || r.size !== Number(qty)) {
+        throw new Error(`${text}: seq ${r.seq} ts ${r.tsEx} price ${r.price} size ${r.size}`);
+      }
+    }
+    // 20 digits: past the compact reader, the general walker still reads a value that fits u64
+    expect(parse(p, '{"e":"trade","E":1,"T":2,"s":"BTCUSDT","t":12345678901234567890,"p":"1.5","q":"2","m":true}')).toBe(1);
+    expect(rec(0).seq).toBe(12345678901234567890n);
+  });
   test("spot trade (raw stream), buyer aggressor, and aggTrade", () => {
     const p = parser();
     expect(parse(p, '{"e":"trade","E":1,"s":"ETHUSDT","t":12,"p":"2500.01","q":"1.5","T":2,"m":false,"M":true}')).toBe(1);
@@ -120,6 +144,31 @@ describe("Binance frames", () => {
     // spot: no pu -> -1; an empty diff still carries its ids
     expect(parse(p, '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":106,"u":107,"b":[],"a":[]}')).toBe(1);
     expect(rec(0)).toMatchObject({ kind: TickKind.level, flags: TickFlag.nolevel | TickFlag.last, price2: 106, size2: -1 });
+  });
+  test("depthUpdate levels whose decimal shapes change from level to level equal Number() of each (property)", () => {
+    // the level reader tries each number against the previous one's shape first; runs of one
+    // shape, shape changes, lengths past its 8 + 8 digits and numbers near the frame's end
+    const p = parser();
+    let seed = 4242;
+    const rnd = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+    const digits = (n: number) => Array.from({ length: n }, () => String(Math.floor(rnd() * 10))).join("");
+    let shape = [5, 2];
+    const num = () => {
+      if (rnd() < 0.3) shape = [Math.floor(rnd() * 11), Math.floor(rnd() * 11)];
+      const [a, f] = shape as [number, number];
+      const text = (a ? digits(a) : "0") + (f ? "." + digits(f) : rnd() < 0.1 ? "." : "");
+      return /[1-9]/.test(text) ? text : "1" + text;
+    };
+    for (let frame = 0; frame < 400; frame++) {
+      const levels: Array<[string, string]> = Array.from({ length: 1 + Math.floor(rnd() * 60) }, () => [num(), num()]);
+      const half = Math.floor(levels.length / 2);
+      const text = `{"e":"depthUpdate","E":1,"T":2,"s":"BTCUSDT","U":1,"u":2,"pu":0,"b":${JSON.stringify(levels.slice(0, half))},"a":${JSON.stringify(levels.slice(half))}}`;
+      expect(parse(p, text)).toBe(levels.length);
+      for (let i = 0; i < levels.length; i++) {
+        const r = rec(i);
+        if (r.price !== Number(levels[i]![0]) || r.size !== Number(levels[i]![1])) throw new Error(`frame ${frame} level ${i}: ${levels[i]} read as ${r.price}, ${r.size}`);
+      }
+    }
   });
   test("REST snapshot takes the caller's instrument and SNAPSHOT flags", () => {
     const p = parser();
