@@ -15,7 +15,8 @@ import { BookRule, BookSet } from "../ffi/book.ts";
 import { K } from "../ffi/lib.ts";
 import { BinanceParser } from "../ffi/parse.ts";
 import { BinanceDepthSync } from "../src/feed/binance/depth.ts";
-import { done, figure, frameBlob, perItem, section } from "./harness.ts";
+import { now } from "../ffi/clock.ts";
+import { done, figure, frameBlob, percentiles, perItem, section } from "./harness.ts";
 
 const FILE = resolve(import.meta.dir, "../../shared/data/hftbacktest/binance-usdm/btcusdt_20240808.gz");
 if (!existsSync(FILE)) {
@@ -88,10 +89,12 @@ const out = alignedBuffer(OUT_CAP * 64);
 const parser = new BinanceParser(2);
 parser.addSymbol("BTCUSDT", 0);
 const parse = K.bot4_binance_parse, applyBooks = K.bot4_books_apply;
-let cBook = new BookSet(1);
+// one book for every round, reset between them, as a feed keeps its books for its lifetime
+// (a fresh book per round would time its first-touch page faults, which a live book never pays)
+const cBook = new BookSet(1);
+const b = cBook.add(0, BookRule.binanceFutures);
 const cNs = perFrame(() => {
-  cBook = new BookSet(1);
-  const b = cBook.add(0, BookRule.binanceFutures);
+  b.reset();
   const pp = parser.ptr, base = blob.ptr, op = out.ptr;
   const tp = (cBook as unknown as { table: { ptr: number } }).table.ptr;
   for (let k = 0; k < frames.length; k++) {
@@ -105,7 +108,7 @@ const cNs = perFrame(() => {
   if (b.counters().gaps || !b.synced) throw new Error("C bench replay gapped or lost sync");
   sink += b.bestBid;
 }, 7);
-figure("depth_frame_to_book_c_ns", cNs, "ns/frame", "frame bytes -> C parser -> C book (2 FFI calls); goal <= 1500");
+figure("depth_frame_to_book_c_ns", cNs, "ns/frame", "frame bytes -> C parser -> C book (2 FFI calls), every frame of the capture");
 const parseOnly = perFrame(() => {
   const pp = parser.ptr, base = blob.ptr, op = out.ptr;
   for (let k = 0; k < frames.length; k++) sink += parse(pp, base + offs[k]!, offs[k + 1]! - offs[k]!, 0, 0xffffffff, op, OUT_CAP);
@@ -113,7 +116,42 @@ const parseOnly = perFrame(() => {
 figure("depth_parse_c_ns", parseOnly, "ns/frame", "of which the C parse alone");
 const perLevel = levels / frames.length;
 figure("depth_c_per_level_ns", cNs / perLevel, "ns/level", `parse ${(parseOnly / perLevel).toFixed(1)} + book ${((cNs - parseOnly) / perLevel).toFixed(1)}`);
-figure("depth_c_20x20_frame_ns", (cNs / perLevel) * 40, "ns", "the same per-level cost for the issue's 20+20-level frame; goal <= 1500");
+figure("depth_c_20x20_frame_ns", (cNs / perLevel) * 40, "ns", "the same per-level cost for the issue's 20+20-level frame");
+{
+  // Measured, not scaled: each real frame of 35-45 levels timed on its own (clock pair around
+  // its parse + apply, inside the replay that keeps the book synced), the clock pair's own
+  // median subtracted. The per-level figure above spreads a frame's fixed cost over 67.7 levels.
+  const sizes = parsed.map((d) => d.b.length + d.a.length);
+  const pick = sizes.map((n) => n >= 35 && n <= 45);
+  const picked = pick.filter(Boolean).length;
+  const times = new Float64Array(picked * 7);
+  const empty = new Float64Array(picked * 7);
+  let w = 0;
+  for (let round = 0; round < 7; round++) {
+    b.reset();
+    const pp = parser.ptr, base = blob.ptr, op = out.ptr, tp = cBook.tablePtr;
+    for (let k = 0; k < frames.length; k++) {
+      if (k === before) applyBooks(tp, 1, op, 0xffffffff, 0, parse(pp, snapBytes, snapBytes.length, 0, 0, op, OUT_CAP));
+      if (pick[k]) {
+        const t0 = now();
+        const t1 = now();
+        const n = parse(pp, base + offs[k]!, offs[k + 1]! - offs[k]!, 0, 0xffffffff, op, OUT_CAP);
+        applyBooks(tp, 1, op, 0xffffffff, 0, n);
+        const t2 = now();
+        empty[w] = t1 - t0;
+        times[w++] = t2 - t1;
+      } else {
+        applyBooks(tp, 1, op, 0xffffffff, 0, parse(pp, base + offs[k]!, offs[k + 1]! - offs[k]!, 0, 0xffffffff, op, OUT_CAP));
+      }
+    }
+    if (b.counters().gaps || !b.synced) throw new Error("C bench replay gapped or lost sync");
+  }
+  const timer = percentiles(Array.from(empty)).p50;
+  const p = percentiles(Array.from(times, (t) => t - timer));
+  const meanLevels = sizes.filter((_, i) => pick[i]).reduce((a, x) => a + x, 0) / picked;
+  figure("depth_c_35to45_frame_p50_ns", p.p50, "ns", `${picked} real frames of 35-45 levels (mean ${meanLevels.toFixed(1)}), each timed in the synced replay, clock pair (${timer.toFixed(0)} ns) subtracted; goal (20+20) <= 1500`);
+  figure("depth_c_35to45_frame_p99_ns", p.p99, "ns");
+}
 figure("depth_ccxt_total_ns", parseNs + theirsNs, "ns/frame", "ccxt's cost for a frame: JSON.parse + handleOrderBookMessage");
 figure("depth_c_vs_ccxt_x", (parseNs + theirsNs) / cNs, "x", "goal >= 10");
 {
