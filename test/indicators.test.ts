@@ -402,7 +402,14 @@ describe("incremental update8 equals the batch kernels, bit for bit, over 1 M up
  * bit for bit, for configurations that share or own their windows, cumulative and windowed VWAP,
  * ticks (h = l = c), bars, and both mixed within one update.
  */
-function steadyAgainstBatch(P: typeof PERIODS, n: number, seed: number, kind: "ticks" | "bars" | "mixed"): number {
+/**
+ * opts.history: that many updates of other prices first, then every lane reset (bot4_ind_reset):
+ * the compared run starts from a reset group whose ring holds old prices. opts.idleEvery: an update
+ * with no lane (mask 0) every that many steps: the group leaves lockstep (its per-lane head and
+ * phase rows written back) and enters it again on the next update.
+ */
+function steadyAgainstBatch(P: typeof PERIODS, n: number, seed: number, kind: "ticks" | "bars" | "mixed",
+                            opts: { history?: number; idleEvery?: number } = {}): number {
   const X = walk(n, 8, seed);
   const tick = (i: number) => kind === "ticks" || (kind === "mixed" && ((i >> 3) + (i & 7)) % 3 !== 0);
   const H = X.map((x, i) => (tick(i) ? x : x + (i % 5) * 0.01)), Lo = X.map((x, i) => (tick(i) ? x : x - (i % 3) * 0.01));
@@ -415,8 +422,17 @@ function steadyAgainstBatch(P: typeof PERIODS, n: number, seed: number, kind: "t
   const got = rows.map(() => new Float64Array(n * 8));
   const g = set.groupView(0);
   const idx = rows.map((r) => set.rowIndex(0, r) - set.rowIndex(0, "last"));
+  if (opts.history) {
+    const old = walk(opts.history, 8, seed + 1000, 50);
+    for (let t = 0; t < opts.history; t++) {
+      c.set(old.subarray(t * 8, t * 8 + 8)); h.set(c); l.set(c); v.fill(1);
+      set.update8(0, io.ptr, io.ptr + 64, io.ptr + 128, io.ptr + 192, 0xff);
+    }
+    for (let i = 0; i < 8; i++) set.reset(i);
+  }
   for (let t = 0; t < n; t++) {
     c.set(X.subarray(t * 8, t * 8 + 8)); h.set(H.subarray(t * 8, t * 8 + 8)); l.set(Lo.subarray(t * 8, t * 8 + 8)); v.set(V.subarray(t * 8, t * 8 + 8));
+    if (opts.idleEvery && t % opts.idleEvery === opts.idleEvery - 1) set.update8(0, io.ptr, io.ptr + 64, io.ptr + 128, io.ptr + 192, 0);
     expect(set.update8(0, io.ptr, io.ptr + 64, io.ptr + 128, io.ptr + 192, 0xff)).toBe(0);
     for (let r = 0; r < rows.length; r++) got[r]!.set(g.subarray(idx[r]!, idx[r]! + 8), t * 8);
   }
@@ -449,6 +465,14 @@ describe("update8 with every lane updating (the steady-state path) equals the ba
   });
   test("z shares SMA(30), BB(7), VWAP over 5, ticks and bars mixed within an update", () => {
     steadyAgainstBatch({ ...PERIODS, sma: 30, bb: 7, z: 30, vwap: 5 }, 20_000, 23, "mixed");
+  });
+  test("lockstep left and entered again (an update with no lane every 37 steps), own windows, VWAP over 14", () => {
+    steadyAgainstBatch({ ...PERIODS, sma: 10, z: 30, vwap: 14 }, 20_000, 24, "bars", { idleEvery: 37 });
+    steadyAgainstBatch({ ...PERIODS, z: 20 }, 20_000, 25, "ticks", { idleEvery: 5 });
+  });
+  test("every lane reset after 5000 updates of other prices: the reset group warms up and runs as a fresh one", () => {
+    steadyAgainstBatch({ ...PERIODS, z: 20 }, 20_000, 26, "ticks", { history: 5000 });
+    steadyAgainstBatch({ ...PERIODS, sma: 30, bb: 7, z: 30, vwap: 5 }, 20_000, 27, "mixed", { history: 4999, idleEvery: 101 });
   });
 });
 
@@ -505,12 +529,35 @@ describe("every build variant gives the same bits", () => {
     b.macd(X, n, 8, 12, 26, 9, out.subarray(3 * w, 4 * w), new Float64Array(w), new Float64Array(w));
   };
   run(K, ref);
+  /* update8 through every path: warm-up, lockstep, left for a lane's missing tick, a reset lane,
+   * bars (h, l apart from c); the group's 13 output rows after every update */
+  const steps = 6000;
+  const updates = (k: typeof K): Float64Array => {
+    const set = new NativeIndicatorSet(8, { ...PERIODS, vwap: 14 }, k);
+    const io = alignedBuffer(4 * 64);
+    const f = new Float64Array(io.buffer, io.byteOffset, 32);
+    const g = set.groupView(0), rows = 13 * 8, out = new Float64Array(steps * rows);
+    for (let t = 0; t < steps; t++) {
+      for (let l = 0; l < 8; l++) {
+        const x = X[t * 8 + l]!;
+        f[l] = x; f[8 + l] = t % 3 ? x : x + 0.01 * l; f[16 + l] = t % 5 ? x : x - 0.02; f[24 + l] = 1 + (t % 7);
+      }
+      if (t === 3000) set.reset(5);
+      set.update8(0, io.ptr, io.ptr + 64, io.ptr + 128, io.ptr + 192, t % 997 === 996 ? 0xfb : 0xff);
+      out.set(g.subarray(0, rows), t * rows);
+    }
+    return out;
+  };
+  const refUpdates = updates(K);
   for (const v of runnable) {
     test(v, () => {
       const out = new Float64Array(n * 8 * 4);
       run(openVariant(v).symbols, out);
       expect(Buffer.compare(Buffer.from(out.buffer), Buffer.from(ref.buffer))).toBe(0);
       expect(Number.isFinite(out[n * 8 * 4 - 1]!)).toBe(true);
+      const u = updates(openVariant(v).symbols);
+      expect(Buffer.compare(Buffer.from(u.buffer), Buffer.from(refUpdates.buffer))).toBe(0);
+      expect(Number.isFinite(u[u.length - 1]!)).toBe(true);
     });
   }
 });
