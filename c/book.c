@@ -721,6 +721,10 @@ BOT4_API int32_t bot4_books_apply(bot4_book_t **books, uint32_t nbooks, const bo
   int32_t resyncs = 0;
   for (uint32_t i = 0; i < n; i++) {
     const bot4_tick_t *r = &recs[(start + i) & mask];
+    /* replayed and ring-fed records arrive as a stream of lines not yet in cache, and the book
+     * work per record is short enough that the hardware prefetcher falls behind: ask ahead (a
+     * prefetch never faults, so past the end of a flat array is harmless) */
+    __builtin_prefetch(&recs[(start + i + 24) & mask]);
     if (r->instrument >= nbooks || (r->kind != BOT4_TICK_LEVEL && r->kind != BOT4_TICK_STATUS)) continue;
     bot4_book_t *b = books[r->instrument];
     if (!b) continue;
