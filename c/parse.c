@@ -423,8 +423,8 @@ static inline void stamp(bot4_tick_t *t, const bot4_parser_t *p, uint32_t inst, 
   t->venue = p->venue;
 }
 
-BOT4_API int32_t bot4_binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32_t len, uint64_t recv_ns,
-                                    uint32_t default_inst, bot4_tick_t *out, uint32_t cap) {
+static int32_t binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32_t len, uint64_t recv_ns,
+                             uint32_t default_inst, bot4_tick_t *out, uint32_t cap) {
   p->frames++;
   fields_t f;
   f.have = 0;
@@ -560,9 +560,14 @@ BOT4_API int32_t bot4_binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32
 #undef HAS
 }
 
-BOT4_API int32_t bot4_binance_to_ring(bot4_parser_t *p, const uint8_t *buf, uint32_t len, uint64_t recv_ns,
+BOT4_API int32_t bot4_binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32_t len, double recv_ns,
+                                    uint32_t default_inst, bot4_tick_t *out, uint32_t cap) {
+  return binance_parse(p, buf, len, bot4_ns_of(recv_ns), default_inst, out, cap);
+}
+
+BOT4_API int32_t bot4_binance_to_ring(bot4_parser_t *p, const uint8_t *buf, uint32_t len, double recv_ns,
                                       bot4_ring_t *ring) {
-  int32_t n = bot4_binance_parse(p, buf, len, recv_ns, UINT32_MAX, p->scratch, BOT4_PARSE_SCRATCH);
+  int32_t n = binance_parse(p, buf, len, bot4_ns_of(recv_ns), UINT32_MAX, p->scratch, BOT4_PARSE_SCRATCH);
   if (n <= 0) return n;
   int32_t put = bot4_ring_push_drop(ring, p->scratch, n);
   if (put < n) p->ring_drops += (uint64_t)(n - put);
@@ -573,7 +578,7 @@ BOT4_API int32_t bot4_binance_parse_many(bot4_parser_t *p, const uint8_t *buf, c
                                          const uint64_t *recv_ns, bot4_tick_t *out, uint32_t cap) {
   uint32_t w = 0;
   for (uint32_t i = 0; i < n; i++) {
-    int32_t r = bot4_binance_parse(p, buf + offs[i], offs[i + 1] - offs[i], recv_ns[i], UINT32_MAX, out + w, cap - w);
+    int32_t r = binance_parse(p, buf + offs[i], offs[i + 1] - offs[i], recv_ns[i], UINT32_MAX, out + w, cap - w);
     if (r > 0) w += (uint32_t)r;
   }
   return (int32_t)w;

@@ -87,12 +87,12 @@ BOT4_API int32_t bot4_parser_init(bot4_parser_t *p, uint32_t venue);
 BOT4_API int32_t bot4_parser_add_symbol(bot4_parser_t *p, const uint8_t *name, uint32_t len, uint32_t instrument);
 /* Parses one Binance frame into out[0..cap). default_inst is used when the frame names no symbol
  * (REST snapshot); pass 0xffffffff for none. Returns records written or a negative status. */
-BOT4_API int32_t bot4_binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32_t len, uint64_t recv_ns,
+BOT4_API int32_t bot4_binance_parse(bot4_parser_t *p, const uint8_t *buf, uint32_t len, double recv_ns,
                                     uint32_t default_inst, bot4_tick_t *out, uint32_t cap);
 /* Parses one Binance frame and pushes its records into an SPSC ring (whole frame or, when the
  * ring is full, as many as fit: the rest are counted in ring_drops and in the ring's drops; the
  * book's sequence check then sees the gap and resyncs). Returns records pushed or a status. */
-BOT4_API int32_t bot4_binance_to_ring(bot4_parser_t *p, const uint8_t *buf, uint32_t len, uint64_t recv_ns,
+BOT4_API int32_t bot4_binance_to_ring(bot4_parser_t *p, const uint8_t *buf, uint32_t len, double recv_ns,
                                       bot4_ring_t *ring);
 /* Parses many frames in one call: frames laid end to end in buf, offs[i]..offs[i+1) is frame i,
  * recv_ns[i] its receive time; records go to out (cap). Returns records written; per-frame

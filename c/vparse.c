@@ -1596,8 +1596,14 @@ BOT4_API int32_t bot4_vfeed_scratch(bot4_vfeed_t *f, bot4_tick_t *recs, uint32_t
 
 static int32_t kraken_parse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns, bot4_tick_t *out, uint32_t cap);
 
-BOT4_API int32_t bot4_vparse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns, bot4_tick_t *out,
+static int32_t vparse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns, bot4_tick_t *out, uint32_t cap);
+
+BOT4_API int32_t bot4_vparse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, double recv_ns, bot4_tick_t *out,
                              uint32_t cap) {
+  return vparse(f, buf, len, bot4_ns_of(recv_ns), out, cap);
+}
+
+static int32_t vparse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns, bot4_tick_t *out, uint32_t cap) {
   f->parser->frames++;
   f->instrument = UINT32_MAX;
   f->what = BOT4_VP_NONE;
@@ -2672,9 +2678,15 @@ BOT4_API uint32_t bot4_kraken_checksum(bot4_vfeed_t *f, uint32_t instrument) {
   return kr_checksum(&f->kraken->book[instrument]);
 }
 
-BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns) {
+static int32_t vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns);
+
+BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, double recv_ns) {
+  return vfeed_frame(f, buf, len, bot4_ns_of(recv_ns));
+}
+
+static int32_t vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns) {
   bot4_tick_t *const rec = f->scratch;
-  const int32_t n = bot4_vparse(f, buf, len, recv_ns, rec, f->scratch_cap);
+  const int32_t n = vparse(f, buf, len, recv_ns, rec, f->scratch_cap);
   if (f->venue_kind == BOT4_VP_COINBASE) {
     if (BOT4_UNLIKELY(f->gap)) /* sequence_num is connection-wide: no book can be trusted */
       for (uint32_t i = 0; i < f->nbooks; i++) vfail_book(f, i, BOT4_BOOK_GAP, f->seq_last, recv_ns);
@@ -2708,7 +2720,7 @@ BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t 
 }
 
 BOT4_API int32_t bot4_vfeed_frame_now(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len) {
-  return bot4_vfeed_frame(f, buf, len, bot4_clock_now_ns());
+  return vfeed_frame(f, buf, len, bot4_clock_now_ns());
 }
 
 BOT4_API int32_t bot4_vfeed_fail(bot4_vfeed_t *f, uint32_t instrument, uint64_t recv_ns) {
@@ -2751,7 +2763,7 @@ BOT4_API int32_t bot4_vfeed_frames(bot4_vfeed_t *f, const uint8_t *buf, const ui
                                    const uint64_t *recv_ns) {
   int32_t w = 0;
   for (uint32_t i = 0; i < n; i++) {
-    const int32_t r = bot4_vfeed_frame(f, buf + offs[i], offs[i + 1] - offs[i], recv_ns[i]);
+    const int32_t r = vfeed_frame(f, buf + offs[i], offs[i + 1] - offs[i], recv_ns[i]);
     if (r > 0) w += r;
   }
   return w;

@@ -266,12 +266,12 @@ BOT4_API int32_t bot4_vfeed_init(bot4_vfeed_t *f, bot4_parser_t *p, uint32_t ven
                                  uint32_t nbooks, bot4_ring_t *ring);
 /* Parses one frame of the feed's venue into out[0..cap) (records stamped with recv_ns and the
  * parser's venue); sets f->instrument / f->what. Returns records or a negative status. */
-BOT4_API int32_t bot4_vparse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns, bot4_tick_t *out,
+BOT4_API int32_t bot4_vparse(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, double recv_ns, bot4_tick_t *out,
                              uint32_t cap);
 /* Parses one frame into the parser's scratch, applies its LEVEL records to the feed's books, and
  * pushes all its records into the ring. Returns records produced or a negative status; f->status,
  * f->resyncs, f->instrument, f->what and f->pushed describe the frame. */
-BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, uint64_t recv_ns);
+BOT4_API int32_t bot4_vfeed_frame(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len, double recv_ns);
 /* bot4_vfeed_frame stamped with the bot4 clock (clock.h bot4_clock_now_ns) on entry: a feed whose
  * clock is that clock saves the FFI call that would fetch it. */
 BOT4_API int32_t bot4_vfeed_frame_now(bot4_vfeed_t *f, const uint8_t *buf, uint32_t len);

@@ -5,8 +5,9 @@ export const feedSymbols = {
   bot4_parser_bytes: { args: [], returns: "u64" },
   bot4_parser_init: { args: ["ptr", "u32"], returns: "i32" },
   bot4_parser_add_symbol: { args: ["ptr", "ptr", "u32", "u32"], returns: "i32" },
-  bot4_binance_parse: { args: ["ptr", "ptr", "u32", "u64", "u32", "ptr", "u32"], returns: "i32" },
-  bot4_binance_to_ring: { args: ["ptr", "ptr", "u32", "u64", "ptr"], returns: "i32" },
+  // receive times as f64: the bot4 clock is a number in TypeScript, and a u64 argument costs ~10 ns per call
+  bot4_binance_parse: { args: ["ptr", "ptr", "u32", "f64", "u32", "ptr", "u32"], returns: "i32" },
+  bot4_binance_to_ring: { args: ["ptr", "ptr", "u32", "f64", "ptr"], returns: "i32" },
   bot4_binance_parse_many: { args: ["ptr", "ptr", "ptr", "u32", "ptr", "ptr", "u32"], returns: "i32" },
   bot4_parse_decimal: { args: ["ptr", "u32"], returns: "f64" },
   bot4_layout_parse: { args: ["ptr", "i32"], returns: "i32" },
