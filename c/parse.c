@@ -247,7 +247,8 @@ static const uint8_t *c_levels(const uint8_t *p, const uint8_t *e, fields_t *f, 
   if (p >= e || *p != '[') return NULL;
   p++;
   if (p < e && *p == ']') return p + 1;
-  dshape_t sh[2] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
+  dshape_t sh[2];
+  memset(sh, 0, sizeof sh); /* len 0: no shape yet, the first level teaches one */
   for (;;) {
     double px, sz;
     p = quick_level_shaped(p, e, sh, &px, &sz);

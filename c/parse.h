@@ -114,6 +114,9 @@ BOT4_API int bot4_layout_parse(char *buf, int cap);
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#ifdef __SSSE3__
+#include <tmmintrin.h>
+#endif
 
 /* ---- exact decimal conversion ------------------------------------------------------------- */
 
@@ -353,6 +356,9 @@ static const uint64_t POW10_U[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10
  * number's scan does not wait for this one. */
 typedef struct {
   uint32_t a, f, len, mask;
+#ifdef __SSSE3__
+  __m128i shuf; /* gathers the a + f digits, dot left out, right-aligned behind zeros */
+#endif
 } dshape_t;
 
 #ifdef __SSE2__
@@ -381,8 +387,31 @@ static inline int learn_shape(const uint8_t *p, uint32_t dm, dshape_t *sh) {
   sh->f = f;
   sh->len = len;
   sh->mask = ((1u << a) - 1) | (((1u << f) - 1) << (a + 1));
+#ifdef __SSSE3__
+  uint8_t idx[16];
+  const uint32_t n = a + f;
+  for (uint32_t i = 0; i < 16; i++) {
+    const uint32_t j = i - (16 - n); /* the j-th digit of the number (wraps for the padding) */
+    idx[i] = i < 16 - n ? 0x80 : (uint8_t)(j < a ? j : j + 1);
+  }
+  memcpy(&sh->shuf, idx, 16);
+#endif
   return 1;
 }
+
+#ifdef __SSSE3__
+/* Up to 16 digit values (0..9), most significant first and right-aligned behind zeros, as one
+ * integer: pairs, quads and eights by multiply-adds across lanes, then the two eights joined. */
+static inline uint64_t sse_digits16(__m128i d) {
+  const __m128i pairs = _mm_maddubs_epi16(d, _mm_set_epi8(1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10));
+  const __m128i quads = _mm_madd_epi16(pairs, _mm_set_epi16(1, 100, 1, 100, 1, 100, 1, 100));
+  const __m128i q16 = _mm_packs_epi32(quads, quads); /* each quad <= 9999 */
+  const __m128i eights = _mm_madd_epi16(q16, _mm_set_epi16(1, 10000, 1, 10000, 1, 10000, 1, 10000));
+  const uint64_t hi = (uint32_t)_mm_cvtsi128_si32(eights);
+  const uint64_t lo = (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(eights, 4));
+  return hi * 100000000ull + lo;
+}
+#endif
 
 /* A quoted decimal's digits from p (after the opening quote) through the closing quote, by its
  * shape; NULL when neither the last shape nor a new one fits (the caller's byte-wise path then
@@ -390,7 +419,12 @@ static inline int learn_shape(const uint8_t *p, uint32_t dm, dshape_t *sh) {
 static inline const uint8_t *shaped_decimal(const uint8_t *p, const uint8_t *e, dshape_t *sh, double *out) {
 #ifdef __SSE2__
   if (BOT4_UNLIKELY(e - p < 24)) return NULL;
+#ifdef __SSSE3__
+  const __m128i dv = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8('0'));
+  const uint32_t dm = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(dv, _mm_set1_epi8(9)), dv));
+#else
   const uint32_t dm = digit_mask16(p);
+#endif
   const uint32_t span = (1u << sh->len) - 1;
   if (BOT4_UNLIKELY(sh->len == 0 || (dm & span) != sh->mask || p[sh->len - 1] != '"' || (sh->f && p[sh->a] != '.'))) {
     if (!learn_shape(p, dm, sh)) {
@@ -398,8 +432,13 @@ static inline const uint8_t *shaped_decimal(const uint8_t *p, const uint8_t *e, 
       return NULL;
     }
   }
-  const uint32_t a = sh->a, f = sh->f;
+  const uint32_t f = sh->f;
+#ifdef __SSSE3__
+  const uint64_t m = sse_digits16(_mm_shuffle_epi8(dv, sh->shuf));
+#else
+  const uint32_t a = sh->a;
   const uint64_t m = swar_digits(p, a) * POW10_U[f] + swar_digits(p + a + 1, f);
+#endif
   if (BOT4_UNLIKELY(m > (1ull << 53))) return NULL;
   *out = (double)m / POW10[f];
   return p + sh->len;
