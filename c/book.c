@@ -325,6 +325,19 @@ static inline void clear_ladder(bot4_book_t *b) {
   b->best_bid = b->best_ask = b->best_bid_size = b->best_ask_size = NAN;
 }
 
+/* Zeroes [p, p+n) writing only the pages that hold something: a window is 512 KB a side, and
+ * fresh memory (a new mapping, a JS ArrayBuffer) already reads as zero without being resident,
+ * so a book costs resident memory only where levels land. */
+static void zero_pages(uint8_t *p, size_t n) {
+  for (size_t off = 0; off < n; off += 4096) {
+    const size_t len = n - off < 4096 ? n - off : 4096;
+    const uint64_t *w = (const uint64_t *)(p + off);
+    uint64_t any = 0;
+    for (size_t i = 0; i < len / 8; i++) any |= w[i];
+    if (any) memset(p + off, 0, len);
+  }
+}
+
 BOT4_API int32_t bot4_book_init(bot4_book_t *b, uint32_t cap, uint32_t pend_cap, uint32_t rule, uint32_t instrument) {
   if (!b || ((uintptr_t)b & (BOT4_CACHELINE - 1)) || cap < 1 || rule > BOT4_RULE_SEQ) return -1;
   memset(b, 0, sizeof *b);
@@ -346,7 +359,7 @@ BOT4_API int32_t bot4_book_init(bot4_book_t *b, uint32_t cap, uint32_t pend_cap,
     b->gbest[s] = -1;
     /* an empty slot is a zero size, and later clears only wipe windows that held levels: the
      * caller's block may be reused memory, so the windows start zeroed here */
-    memset(grid_of(b, s), 0, (size_t)BOT4_GRID_SLOTS * sizeof(double));
+    zero_pages((uint8_t *)grid_of(b, s), (size_t)BOT4_GRID_SLOTS * sizeof(double));
   }
   b->pend_off = (at + 63) & ~63ull;
   clear_ladder(b);

@@ -68,7 +68,7 @@ enum bot4_book_problem {
 enum bot4_book_verdict { V_NONE = 0, V_APPLY = 1, V_SKIP = 2, V_BUFFER = 3, V_SNAPSHOT = 4 };
 
 #define BOT4_LADDER_BLOCK 64
-#define BOT4_GRID_SLOTS 16384
+#define BOT4_GRID_SLOTS 65536
 
 typedef struct bot4_ladder {
   uint32_t n;     /* levels held */

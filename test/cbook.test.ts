@@ -100,10 +100,10 @@ describe("ladder", () => {
       expect(b.bestBid).toBe(Math.max(...ref[0]!.keys()));
       expect(b.bestAsk).toBe(Math.min(...ref[1]!.keys()));
     };
-    // the mid walks from 1000 to ~4000 and back: far outside the first window (16384 units of 0.1)
+    // the mid walks from 1000 to ~13000 and back: far outside the first window (65536 units of 0.1)
     let mid = 1000;
     for (let step = 0; step < 400; step++) {
-      mid += step < 200 ? 15 : -14;
+      mid += step < 200 ? 60 : -59;
       const levels: Array<[number, number, number]> = [];
       for (let k = 0; k < 40; k++) {
         const side = rnd() < 0.5 ? 0 : 1;

@@ -85,7 +85,7 @@ export const BookLayout = {
   ladderBlock: 64,
   scale: 256,
   digits: 268,
-  gridSlots: 16384,
+  gridSlots: 65536,
   msgs: 320,
   applied: 328,
   stale: 336,
