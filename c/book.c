@@ -271,9 +271,13 @@ static inline void grid_set(bot4_book_t *b, uint32_t side, int64_t i, double siz
   }
 }
 
+/* Empties both windows by writing only the slots that hold a level: a whole-window memset would
+ * make every page of the 512 KB resident where levels never land. */
 static void grid_clear(bot4_book_t *b) {
   for (uint32_t s = 0; s < 2; s++) {
-    if (b->side[s].gcount) memset(grid_of(b, s), 0, (size_t)b->gslots * sizeof(double));
+    double *g = grid_of(b, s);
+    for (uint32_t i = 0, left = b->side[s].gcount; left && i < b->gslots; i++)
+      if (g[i] != 0) g[i] = 0, left--;
     b->side[s].gcount = 0;
     b->gbest[s] = -1;
   }
@@ -425,10 +429,12 @@ static void grid_disable(bot4_book_t *b) {
 static void recenter(bot4_book_t *b, uint32_t side) {
   bot4_ladder_t *l = &b->side[side];
   double *g = grid_of(b, side);
-  if (l->gcount)
-    for (uint32_t i = 0; i < b->gslots; i++)
-      if (g[i] != 0) ladder_put(b, side, grid_key(b, side, i), g[i]);
-  if (l->gcount) memset(g, 0, (size_t)b->gslots * sizeof(double));
+  for (uint32_t i = 0, left = l->gcount; left && i < b->gslots; i++)
+    if (g[i] != 0) {
+      ladder_put(b, side, grid_key(b, side, i), g[i]);
+      g[i] = 0; /* slot by slot, not a memset of the window: see grid_clear */
+      left--;
+    }
   l->gcount = 0;
   b->gbest[side] = -1;
   b->recenters++;
