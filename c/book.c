@@ -254,7 +254,7 @@ static inline double grid_key(const bot4_book_t *b, uint32_t side, int64_t slot)
 /* size is >= 0 (callers refuse anything else). Whether a level is added, updated or removed
  * depends on the data, not on anything a predictor learns, so the common bookkeeping is
  * arithmetic and selects; only taking away the best level branches, to find the next one. */
-static inline void grid_set(bot4_book_t *b, uint32_t side, int64_t i, double size) {
+static inline void grid_set(bot4_book_t *b, uint32_t side, int64_t i, double size, double key) {
   double *g = grid_of(b, side);
   const double old = g[i];
   bot4_ladder_t *l = &b->side[side];
@@ -262,12 +262,15 @@ static inline void grid_set(bot4_book_t *b, uint32_t side, int64_t i, double siz
   g[i] = add ? size : 0.0;
   l->gcount += (uint32_t)(add - had);
   const int32_t gb = b->gbest[side];
-  b->gbest[side] = add && i > gb ? (int32_t)i : gb;
+  const int up = add && i > gb;
+  b->gbest[side] = up ? (int32_t)i : gb;
+  b->gbest_key[side] = up ? key : b->gbest_key[side]; /* key is the slot's price bit for bit (grid_slot) */
   if (BOT4_UNLIKELY(!add && had && i == gb)) {
     int64_t j = i - 1;
     if (l->gcount == 0) j = -1;
     while (j >= 0 && g[j] == 0) j--;
     b->gbest[side] = (int32_t)j;
+    if (j >= 0) b->gbest_key[side] = grid_key(b, side, j);
   }
 }
 
@@ -304,7 +307,7 @@ static inline void side_best(bot4_book_t *b, uint32_t side, double *key, double 
   ladder_best(&b->side[side], key, size);
   const int32_t g = b->gbest[side];
   if (g >= 0) {
-    const double gk = grid_key(b, side, g);
+    const double gk = b->gbest_key[side];
     if (!(*key >= gk)) { /* NaN (empty ladder) or below the window's top */
       *key = gk;
       *size = grid_of(b, side)[g];
@@ -403,7 +406,7 @@ static void grid_disable(bot4_book_t *b);
 static inline void set_key(bot4_book_t *b, uint32_t side, double key, double size) {
   const int64_t slot = grid_slot(b, side, key);
   if (BOT4_LIKELY(slot >= 0)) {
-    grid_set(b, side, slot, size);
+    grid_set(b, side, slot, size, key);
     return;
   }
   if (BOT4_UNLIKELY(slot == -2)) grid_disable(b); /* a price off the unit: the ladder keeps it all */
@@ -446,7 +449,7 @@ static void recenter(bot4_book_t *b, uint32_t side) {
     ladder_best(l, &k, &sz);
     const int64_t slot = grid_slot(b, side, k);
     if (slot < 0) break; /* below the window (keys are all on the unit while the grid is on) */
-    grid_set(b, side, slot, sz);
+    grid_set(b, side, slot, sz, k);
     const uint32_t j = l->nblk - 1;
     remove_at(l, j, bcnt(l)[did(l)[j]] - 1);
   }
@@ -464,7 +467,7 @@ static inline void follow_top(bot4_book_t *b) {
     } else {
       double k, sz;
       ladder_best(l, &k, &sz);
-      drift = gb < (int32_t)(b->gslots / 8) || gb > (int32_t)(b->gslots - b->gslots / 8) || k > grid_key(b, s, gb);
+      drift = gb < (int32_t)(b->gslots / 8) || gb > (int32_t)(b->gslots - b->gslots / 8) || k > b->gbest_key[s];
     }
     if (BOT4_UNLIKELY(drift)) recenter(b, s);
   }

@@ -107,7 +107,9 @@ typedef struct BOT4_ALIGNED(BOT4_CACHELINE) bot4_book {
   double best_ask;
   double best_ask_size;
   uint64_t pend_off;
-  uint64_t pad1[3];
+  double gbest_key[2]; /* the price key of gbest's slot, kept while gbest >= 0: the level's own key
+                        * when it became the best, so reading the top divides nothing */
+  uint64_t pad1;
   /* lines 2-3: the two ladders */
   bot4_ladder_t side[2];
   /* line 4: the grid windows (see above) */
