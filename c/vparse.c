@@ -62,9 +62,11 @@ static void vlevels(cur_t *c, bot4_tick_t *out, uint32_t cap, uint32_t *lv, uint
     c->p++;
     return;
   }
+  dshape_t sh[2];
+  memset(sh, 0, sizeof sh); /* no shape yet: the first level teaches one (parse.h shaped_decimal) */
   for (;;) {
     double px, sz;
-    const uint8_t *q = quick_level(c->p, c->e, &px, &sz);
+    const uint8_t *q = quick_level_shaped(c->p, c->e, sh, &px, &sz);
     if (BOT4_LIKELY(q != NULL)) {
       c->p = q;
     } else {
@@ -505,7 +507,23 @@ static inline int obj_next(cur_t *c) {
   return 0;
 }
 
-#define CB_LIT(p, e, s) ((size_t)((e) - (p)) >= sizeof(s) - 1 && memcmp((p), (s), sizeof(s) - 1) == 0 ? (p) + sizeof(s) - 1 : NULL)
+/* n bytes at p equal the literal s: two overlapping word compares for 4..16 bytes (n is a
+ * constant at every use, so the branches fold away), libc memcmp otherwise */
+static inline int lit_eq(const uint8_t *p, const char *s, size_t n) {
+  if (n >= 8 && n <= 16) {
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, p, 8), memcpy(&b0, s, 8), memcpy(&a1, p + n - 8, 8), memcpy(&b1, s + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  if (n >= 4 && n < 8) {
+    uint32_t a0, a1, b0, b1;
+    memcpy(&a0, p, 4), memcpy(&b0, s, 4), memcpy(&a1, p + n - 4, 4), memcpy(&b1, s + n - 4, 4);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  return memcmp(p, s, n) == 0;
+}
+
+#define CB_LIT(p, e, s) ((size_t)((e) - (p)) >= sizeof(s) - 1 && lit_eq((p), (s), sizeof(s) - 1) ? (p) + sizeof(s) - 1 : NULL)
 
 /* The form Coinbase sends, compact and in its key order, read in one pass: constant keys compared
  * as blocks, numbers converted as they are passed. NULL (nothing consumed) on any other form. */
@@ -1102,11 +1120,13 @@ static inline int read_ms(cur_t *c, uint64_t *v) {
 /* [["p","s",...],...] into LEVEL records, the texts' offsets into spans */
 /* ["p","s" at p: both plain decimals read, their texts' spans; the cursor after the size's closing
  * quote, or NULL (nothing decided) on any other form. */
-static inline const uint8_t *okx_quick_level(const uint8_t *p, const uint8_t *e, double *px, double *sz, const uint8_t **ps, uint32_t *pn, const uint8_t **ss, uint32_t *sn) {
+static inline const uint8_t *okx_quick_level(const uint8_t *p, const uint8_t *e, dshape_t sh[2], double *px, double *sz, const uint8_t **ps, uint32_t *pn, const uint8_t **ss, uint32_t *sn) {
   if (e - p < 8 || p[0] != '[' || p[1] != '"') return NULL;
-  const uint8_t *a = p + 2, *q = quick_decimal(a, e, px);
+  const uint8_t *a = p + 2, *q = shaped_decimal(a, e, &sh[0], px);
+  if (BOT4_UNLIKELY(!q)) q = quick_decimal(a, e, px);
   if (!q || e - q < 3 || q[0] != ',' || q[1] != '"') return NULL;
-  const uint8_t *b = q + 2, *r = quick_decimal(b, e, sz);
+  const uint8_t *b = q + 2, *r = shaped_decimal(b, e, &sh[1], sz);
+  if (BOT4_UNLIKELY(!r)) r = quick_decimal(b, e, sz);
   if (!r) return NULL;
   *ps = a;
   *pn = (uint32_t)(q - 1 - a);
@@ -1121,6 +1141,8 @@ static void okx_levels(cur_t *c, okx_t *o, const uint8_t *base, bot4_tick_t *out
     c->p++;
     return;
   }
+  dshape_t sh[2];
+  memset(sh, 0, sizeof sh);
   for (;;) {
     if (BOT4_UNLIKELY(o->lv >= cap)) {
       o->lv = UINT32_MAX;
@@ -1129,7 +1151,7 @@ static void okx_levels(cur_t *c, okx_t *o, const uint8_t *base, bot4_tick_t *out
     double px = NAN, sz = NAN;
     const uint8_t *ps = NULL, *ss = NULL;
     uint32_t pn = 0, sn = 0;
-    const uint8_t *q = okx_quick_level(c->p, c->e, &px, &sz, &ps, &pn, &ss, &sn);
+    const uint8_t *q = okx_quick_level(c->p, c->e, sh, &px, &sz, &ps, &pn, &ss, &sn);
     if (BOT4_LIKELY(q != NULL)) {
       /* the form OKX sends, ["p","s",...]: both numbers read in one pass, the rest skipped */
       c->p = q;
@@ -1346,12 +1368,14 @@ static inline const uint8_t *okx_quick_side(const uint8_t *p, const uint8_t *e, 
   if (p >= e || *p != '[') return NULL;
   p++;
   if (p < e && *p == ']') return p + 1;
+  dshape_t sh[2];
+  memset(sh, 0, sizeof sh);
   for (;;) {
     if (o->lv >= cap) return NULL;
     double px, sz;
     const uint8_t *ps, *ss;
     uint32_t pn, sn;
-    const uint8_t *q = okx_quick_level(p, e, &px, &sz, &ps, &pn, &ss, &sn);
+    const uint8_t *q = okx_quick_level(p, e, sh, &px, &sz, &ps, &pn, &ss, &sn);
     if (!q) return NULL;
     while (q < e && *q == ',') { /* the level's other fields: short strings */
       if (++q >= e || *q != '"') return NULL;
