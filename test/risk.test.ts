@@ -553,6 +553,27 @@ describe("check() compiled per checker", () => {
     expect(chk(b.risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
   });
 
+  test("where code generation from strings is refused, the same rules run as a shared closure", () => {
+    const F = globalThis.Function;
+    globalThis.Function = function () {
+      throw new EvalError("code generation from strings disallowed");
+    } as unknown as FunctionConstructor;
+    let a: ReturnType<typeof setup>;
+    try {
+      a = setup({ maxOrderAmount: 1, maxMsgsPerSec: 1, msgBurst: 1 });
+    } finally {
+      globalThis.Function = F;
+    }
+    expect(a.risk.ownCode).toBe(false);
+    expect(chk(a.risk, 0, BUY, 100, 1, T0)).toBe(Reject.OK);
+    expect(chk(a.risk, 0, BUY, 100, 2, T0)).toBe(Reject.MAX_ORDER_AMOUNT);
+    expect([a.risk.lastValue, a.risk.lastLimit]).toEqual([2, 1]);
+    expect(chk(a.risk, 0, BUY, 100, 1, T0)).toBe(Reject.THROTTLE);
+    expect(chk(a.risk, 0, BUY, 100, 1, T0 + 1e9)).toBe(Reject.OK);
+    a.kill.trip(KillReason.MANUAL, "test", T0);
+    expect(chk(a.risk, 0, BUY, 100, 1, T0 + 2e9)).toBe(Reject.KILL_SWITCH);
+  });
+
   test("same decisions and figures as the plain reference over random states, orders and limit changes", () => {
     let seed = 7;
     const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
