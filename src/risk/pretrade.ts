@@ -58,7 +58,9 @@
  * that counts and records in place (no call): split into pieces for the JIT's inliner, its
  * choices changed from run to run. Tried and not kept: the side (buy or sell at random) picked
  * with integer arithmetic instead of branches (~3 ns of mispredictions per check measured
- * against all-buy orders, yet 3 % slower overall). Where code generation from strings is not
+ * against all-buy orders, yet 3 % slower overall); everything that depends on the side under
+ * one branch (position, exposure and the self-trade test decided together): within +-3 % of
+ * this, pass and reject, in interleaved runs. Where code generation from strings is not
  * allowed, the same program runs as an ordinary closure (shared code: correct, without the
  * folding; `ownCode` says which).
  */
