@@ -13,10 +13,6 @@
  * The batch figures are then taken again in REPS repetitions (p50 and p99 of each, lowest and
  * median p99): this host's two vCPUs share a core, the same compiled check runs ~1.8x slower
  * while the other one is busy, and the spread over repetitions shows which speed a p99 is.
- * Each PreTradeRisk compiles check() for itself (src/risk/pretrade.ts), so the passing and the
- * rejecting checker here each run their own code, as the engine's one checker per thread does;
- * the timed loops call it on a module constant (a direct call), where the engine reads it from
- * its TradingCore (two field loads more).
  * Goal: check <= 50 ns p99.
  */
 import { now as tscNow } from "../ffi/clock.ts";
@@ -296,10 +292,6 @@ figure("batch_check_pass_p50_ns", bp.p50, "ns", `per call over batches of ${BATC
 figure("batch_check_pass_p99_ns", bp.p99, "ns", `p99.9 ${bp.p999}`);
 figure("batch_check_reject_p50_ns", br.p50, "ns");
 figure("batch_check_reject_p99_ns", br.p99, "ns", `p99.9 ${br.p999}`);
-// the same p99s less the median cost of the loop itself (order loads, timer share), as
-// check_pass_net_ns is for mitata's median: what the check adds per order
-figure("batch_check_pass_p99_net_ns", bp.p99 - bb.p50, "ns", "batch p99 minus the batch loop's p50");
-figure("batch_check_reject_p99_net_ns", br.p99 - bb.p50, "ns");
 const p99s = (a: Pct[]) => a.map((p) => p.p99);
 const each = (a: Pct[]) => a.map((p) => `${p.p50.toFixed(1)}/${p.p99.toFixed(1)}`).join(" ");
 figure("batch_check_pass_p99_reps_min_ns", Math.min(...p99s(repPass)), "ns", `the batch p99 in ${REPS} more repetitions: lowest; p50/p99 of each ${each(repPass)}`);
