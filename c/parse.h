@@ -381,6 +381,9 @@ static inline int learn_shape(const uint8_t *p, uint32_t dm, dshape_t *sh) {
     const uint32_t b = (uint32_t)__builtin_ctz(rest);
     f = b - a - 1;
     len = b + 1;
+    /* "1." is left to the byte-wise path: a shape with a dot and no fraction digits would let
+     * the next number's check skip the byte where its dot should be */
+    if (f == 0) return 0;
   }
   if (p[len - 1] != '"' || a > 8 || f > 8 || a + f == 0) return 0;
   sh->a = a;

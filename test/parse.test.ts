@@ -170,6 +170,16 @@ describe("Binance frames", () => {
       }
     }
   });
+  test("a level number that is not a decimal is refused even right after a number of an unusual shape", () => {
+    const p = parser();
+    // asks follow so the suspect number is far from the frame's end (the shaped reader needs 24 bytes)
+    const frame = (b: string) => `{"e":"depthUpdate","E":1,"T":2,"s":"BTCUSDT","U":1,"u":2,"pu":0,"b":${b},"a":[["3.5","1"],["3.6","1"]]}`;
+    expect(parse(p, frame('[["1.","1"],["2.5","1"]]'))).toBe(4);
+    expect([rec(0).price, rec(1).price]).toEqual([1, 2.5]);
+    for (const bad of ['[["1.","1"],["2-","1"]]', '[["1.5","1"],["2x5","1"]]', '[["12","1"],["1-","1"]]', '[["1.25","1"],["1.2\"","1"]]']) {
+      expect([bad, parse(p, frame(bad)) < 0]).toEqual([bad, true]);
+    }
+  });
   test("REST snapshot takes the caller's instrument and SNAPSHOT flags", () => {
     const p = parser();
     const n = parse(p, '{"lastUpdateId":555,"E":1,"T":2,"bids":[["10.0","1"],["9.5","2"]],"asks":[["10.5","3"]]}', 1, CAP, 1);
