@@ -362,10 +362,14 @@ typedef struct {
 } dshape_t;
 
 #ifdef __SSE2__
-static inline uint32_t digit_mask16(const uint8_t *p) {
-  const __m128i d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8('0'));
+/* the 16 bytes at p less '0' (a digit byte becomes its value 0..9), and which of them are digits */
+static inline __m128i digit_values16(const uint8_t *p) {
+  return _mm_sub_epi8(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8('0'));
+}
+static inline uint32_t digit_mask_of(__m128i d) {
   return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d));
 }
+static inline uint32_t digit_mask16(const uint8_t *p) { return digit_mask_of(digit_values16(p)); }
 #endif
 
 /* Learns the shape of the quoted decimal at p from its digit mask; 0 when it has no plain shape
@@ -422,12 +426,8 @@ static inline uint64_t sse_digits16(__m128i d) {
 static inline const uint8_t *shaped_decimal(const uint8_t *p, const uint8_t *e, dshape_t *sh, double *out) {
 #ifdef __SSE2__
   if (BOT4_UNLIKELY(e - p < 24)) return NULL;
-#ifdef __SSSE3__
-  const __m128i dv = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8('0'));
-  const uint32_t dm = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(dv, _mm_set1_epi8(9)), dv));
-#else
-  const uint32_t dm = digit_mask16(p);
-#endif
+  const __m128i dv = digit_values16(p);
+  const uint32_t dm = digit_mask_of(dv);
   const uint32_t span = (1u << sh->len) - 1;
   if (BOT4_UNLIKELY(sh->len == 0 || (dm & span) != sh->mask || p[sh->len - 1] != '"' || (sh->f && p[sh->a] != '.'))) {
     if (!learn_shape(p, dm, sh)) {
