@@ -143,9 +143,13 @@ BOT4_API void bot4_ring_publish(bot4_ring_t *r, int32_t n) {
 }
 
 BOT4_API int32_t bot4_ring_available(bot4_ring_t *r, int32_t max) {
-  if (max <= 0) return 0;
-  const uint32_t tail = LOAD_RLX(&r->tail);
-  const uint32_t k = spsc_ready(r, tail, (uint32_t)max);
+  return bot4_ring_available_after(r, 0, max);
+}
+
+BOT4_API int32_t bot4_ring_available_after(bot4_ring_t *r, int32_t held, int32_t max) {
+  if (max <= 0 || held < 0) return 0;
+  const uint32_t from = LOAD_RLX(&r->tail) + (uint32_t)held;
+  const uint32_t k = spsc_ready(r, from, (uint32_t)max);
   if (k == 0) {
     add_double(&r->empty_polls, 1);
     return 0;
@@ -154,7 +158,7 @@ BOT4_API int32_t bot4_ring_available(bot4_ring_t *r, int32_t max) {
    * cross-core transfers overlap instead of each one stalling the first reader in turn (the
    * consumer reads them right after this call). One line per record; never faults. */
   uint8_t *base = recs_of(r);
-  for (uint32_t i = 0; i < k; i++) __builtin_prefetch(base + (size_t)((tail + i) & r->mask) * BOT4_RING_RECORD, 0, 3);
+  for (uint32_t i = 0; i < k; i++) __builtin_prefetch(base + (size_t)((from + i) & r->mask) * BOT4_RING_RECORD, 0, 3);
   return (int32_t)k;
 }
 

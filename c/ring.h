@@ -86,6 +86,11 @@ BOT4_API int32_t bot4_ring_size(const bot4_ring_t *r); /* records in the ring no
 BOT4_API int32_t bot4_ring_claim(bot4_ring_t *r, int32_t want);
 BOT4_API void bot4_ring_publish(bot4_ring_t *r, int32_t n);
 BOT4_API int32_t bot4_ring_available(bot4_ring_t *r, int32_t max);
+/* As available, for a consumer still holding `held` read records it has not released: the ready
+ * records after them (from index tail + held), at most `max`. Releasing in large steps keeps the
+ * producer from re-reading the consumer's line after every small batch (the two cores then trade
+ * that line and the head's once per step, not once per batch). */
+BOT4_API int32_t bot4_ring_available_after(bot4_ring_t *r, int32_t held, int32_t max);
 
 /* SPSC, batched: copy up to n records in / out; return how many moved. push_drop counts the
  * records it could not place as drops. peek/release let a consumer read in place. */

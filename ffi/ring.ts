@@ -40,6 +40,7 @@ const destroy_ = K.bot4_ring_destroy;
 const claim_ = K.bot4_ring_claim;
 const publish_ = K.bot4_ring_publish;
 const available_ = K.bot4_ring_available;
+const availableAfter_ = K.bot4_ring_available_after;
 const release_ = K.bot4_ring_release;
 const push_ = K.bot4_ring_push;
 const pushDrop_ = K.bot4_ring_push_drop;
@@ -166,6 +167,14 @@ export class SpscRing extends RingBase {
   /** Records ready to read, at most `max`. */
   available(max: number): number {
     return available_(this.ptr, max);
+  }
+  /**
+   * Records ready after the first `held` ones (read, not yet released), at most `max`; they start
+   * at index tailSlot + held. A consumer that releases every few thousand records instead of
+   * after each batch stops the ping-pong of the ring's two index lines between the cores.
+   */
+  availableAfter(held: number, max: number): number {
+    return availableAfter_(this.ptr, held, max);
   }
   /** Index of the first ready record (free-running; slot = (tailSlot + k) & mask). */
   get tailSlot(): number {

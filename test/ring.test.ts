@@ -69,6 +69,45 @@ describe("SPSC on one thread", () => {
     expect(r.tailSlot).toBeGreaterThan(3000);
   });
 
+  test("a consumer holding read records: availableAfter counts past them, the producer gets room only on release", () => {
+    const r = spsc(8);
+    expect(r.claim(8)).toBe(8);
+    for (let k = 0; k < 8; k++) r.f64[k * 8 + 2] = k;
+    r.publish(6);
+    expect(r.availableAfter(0, 4)).toBe(4);
+    expect(r.availableAfter(4, 4)).toBe(2); // records 4 and 5
+    expect(r.availableAfter(6, 4)).toBe(0); // nothing after the six published
+    expect(r.availableAfter(-1, 4)).toBe(0);
+    r.publish(2);
+    expect(r.availableAfter(6, 4)).toBe(2); // the two just published, re-read from the head
+    // none released yet: the ring is full for the producer
+    expect(r.claim(1)).toBe(0);
+    r.release(5);
+    expect(r.claim(8)).toBe(5);
+    expect(r.tailSlot).toBe(5);
+    expect(r.availableAfter(0, 8)).toBe(3);
+    expect(r.availableAfter(3, 8)).toBe(0);
+    // over many laps: read in steps of up to 3, release every 5 or when dry; every record once, in order
+    const q = spsc(16);
+    let next = 0, expectNext = 0, held = 0;
+    for (let lap = 0; lap < 2000; lap++) {
+      const n = q.claim(1 + (lap % 6));
+      const h = q.headSlot;
+      for (let k = 0; k < n; k++) q.f64[((h + k) & q.mask) * 8 + 2] = next++;
+      q.publish(n);
+      const m = q.availableAfter(held, 3);
+      const t = q.tailSlot + held;
+      for (let k = 0; k < m; k++) expect(q.f64[((t + k) & q.mask) * 8 + 2]).toBe(expectNext++);
+      held += m;
+      if (held >= 5 || m === 0) {
+        q.release(held);
+        held = 0;
+      }
+    }
+    expect(expectNext).toBeGreaterThan(3000);
+    expect(next - expectNext).toBeLessThanOrEqual(16);
+  });
+
   test("free-running indices wrap past 2^32", () => {
     const r = spsc(4);
     // move both indices to just below 2^32 (the only writer of each is this thread)

@@ -10,6 +10,7 @@ export const ringSymbols = {
   bot4_ring_claim: { args: ["ptr", "i32"], returns: "i32" },
   bot4_ring_publish: { args: ["ptr", "i32"], returns: "void" },
   bot4_ring_available: { args: ["ptr", "i32"], returns: "i32" },
+  bot4_ring_available_after: { args: ["ptr", "i32", "i32"], returns: "i32" },
   bot4_ring_release: { args: ["ptr", "i32"], returns: "void" },
   bot4_ring_push: { args: ["ptr", "ptr", "i32"], returns: "i32" },
   bot4_ring_push_drop: { args: ["ptr", "ptr", "i32"], returns: "i32" },
