@@ -64,6 +64,36 @@ BOT4_API int bot4_layout_sys(char *buf, int cap) {
   return n;
 }
 
+BOT4_API int32_t bot4_sys_gaps(double ms, double *out) {
+  if (!out || !(ms > 0) || ms > 60000) return EINVAL;
+  double c5 = 0, c10 = 0, c30 = 0, c100 = 0, max = 0, lost = 0, reads = 0;
+  const uint64_t start = bot4_clock_ns(), end = start + (uint64_t)(ms * 1e6);
+  uint64_t prev = start;
+  for (;;) {
+    const uint64_t t = bot4_clock_ns();
+    const double g = (double)(t - prev);
+    prev = t;
+    reads += 1;
+    if (g > 5000) {
+      c5 += 1;
+      lost += g;
+      if (g > 10000) c10 += 1;
+      if (g > 30000) c30 += 1;
+      if (g > 100000) c100 += 1;
+      if (g > max) max = g;
+    }
+    if (t >= end) break;
+  }
+  out[0] = c5;
+  out[1] = c10;
+  out[2] = c30;
+  out[3] = c100;
+  out[4] = max;
+  out[5] = lost / (double)(prev - start);
+  out[6] = reads;
+  return 0;
+}
+
 BOT4_API int32_t bot4_sys_send_floor(int32_t n, int32_t bytes, double *out_ns) {
   if (n <= 0 || bytes <= 0 || bytes > 65536 || !out_ns) return EINVAL;
   int l = -1, c = -1, a = -1, rc = 0;

@@ -31,6 +31,13 @@ BOT4_API int32_t bot4_sys_tid(void); /* the calling thread's kernel id (gettid) 
  * 0, or an errno (socket set-up or a failed write). */
 BOT4_API int32_t bot4_sys_send_floor(int32_t n, int32_t bytes, double *out_ns);
 
+/* How often this thread is kept off its CPU (interrupts, the host descheduling a virtual CPU): a
+ * loop that only reads the bot4 clock for `ms` milliseconds counts the gaps between consecutive
+ * reads. out[0..4]: gaps over 5, 10, 30 and 100 µs, the largest gap (ns); out[5]: the share of
+ * the time lost in gaps over 5 µs; out[6]: the loop's own reads. Any latency sample taken while
+ * such a gap falls inside it carries the gap. 0, or EINVAL. */
+BOT4_API int32_t bot4_sys_gaps(double ms, double *out);
+
 BOT4_API int bot4_layout_sys(char *buf, int cap);
 
 #endif

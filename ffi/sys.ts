@@ -140,6 +140,26 @@ export function hugepageStatus(): HugepageStatus {
  * writes of `bytes` bytes timed alone with the bot4 clock: the floor under any order path that
  * ends in a socket write on this machine (see c/sys.h). Throws with the errno on a socket failure.
  */
+export interface Gaps {
+  ms: number;
+  /** gaps between two consecutive clock reads over 5 / 10 / 30 / 100 µs */
+  over5us: number;
+  over10us: number;
+  over30us: number;
+  over100us: number;
+  maxNs: number;
+  /** share of the time lost in gaps over 5 µs */
+  lostShare: number;
+}
+
+/** How often this thread is kept off its CPU: `ms` milliseconds of a C loop reading the clock (see c/sys.h). */
+export function gaps(ms: number): Gaps {
+  const out = new Float64Array(7);
+  const rc = K.bot4_sys_gaps(ms, out);
+  if (rc !== 0) throw new RangeError(`gap probe: the duration must be in (0, 60000] ms, got ${ms}`);
+  return { ms, over5us: out[0]!, over10us: out[1]!, over30us: out[2]!, over100us: out[3]!, maxNs: out[4]!, lostShare: out[5]! };
+}
+
 export function sendFloor(n: number, bytes: number): Float64Array {
   const out = new Float64Array(n);
   const rc = K.bot4_sys_send_floor(n, bytes, out);

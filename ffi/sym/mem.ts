@@ -27,6 +27,7 @@ export const memSymbols = {
   bot4_sys_mlockall: { args: ["i32"], returns: "i32" },
   bot4_sys_tid: { args: [], returns: "i32" },
   bot4_sys_send_floor: { args: ["i32", "i32", "ptr"], returns: "i32" },
+  bot4_sys_gaps: { args: ["f64", "ptr"], returns: "i32" },
   bot4_layout_sys: { args: ["ptr", "i32"], returns: "i32" },
 } as const;
 
