@@ -34,6 +34,21 @@ function checkReport(r: any): void {
   expect(r.machine.kernel.variant.length).toBeGreaterThan(0);
   expect(typeof r.machine.cpu.features).toBe("string");
   expect(r.machine.cpu.features).toContain("avx2");
+  // the gap probe before and after: counts nest (over 5 µs >= over 10 >= over 30 >= over 100), and
+  // at least one read was slower than the next (the clock moved), the longest gap bounds them all
+  expect(r.machine.gaps.length).toBe(2);
+  for (const g of r.machine.gaps) {
+    expect(g.over5us).toBeGreaterThanOrEqual(g.over10us);
+    expect(g.over10us).toBeGreaterThanOrEqual(g.over30us);
+    expect(g.over30us).toBeGreaterThanOrEqual(g.over100us);
+    positive("longest gap", g.maxNs);
+    expect(g.lostShare).toBeGreaterThanOrEqual(0);
+    expect(g.lostShare).toBeLessThan(1);
+    if (g.over5us > 0) expect(g.maxNs).toBeGreaterThan(5000);
+    if (g.over100us > 0) expect(g.lostShare).toBeGreaterThan(0);
+  }
+  expect(r.throughput.warmShare).toBeGreaterThan(0);
+  expect(r.throughput.warmShare).toBeLessThan(1);
   positive("data.records", r.data.records);
   positive("data.frames", r.data.frames);
 

@@ -22,15 +22,29 @@ export interface PipelineJob {
   frames: FrameShare;
   spec: EngineSpec;
   ring: number;
-  /** i32[0] GO, i32[1] feed finished; f64[1] start stamp (bot4 clock ns) */
+  /** i32[0] GO, i32[1] feed finished; f64[1] start stamp (bot4 clock ns); i32[4] records of the
+   * untimed opening chunks, i32[5] set once the feed has pushed them (32 bytes) */
   flags: SharedArrayBuffer;
   /** passes over the recording before the timed one */
   warmPasses: number;
+  /** capacity of the ring (records): the warm-up's own ring has at least this many */
+  ringRecords: number;
+  /** share of the chunks each role runs untimed through its own parser and engine before the start */
+  warmShare: number;
 }
+
+/** how long the feed keeps offering records to a full ring before it naps (ns) */
+const FULL_SPIN_NS = 5e6;
+
+/** a pause after the warm-up (ms) */
+const QUIET_MS = 100;
 
 export interface PipelineResult {
   role: string;
+  /** records handled in the timed run (after the untimed opening chunks) */
   records: number;
+  /** records of the untimed opening chunks */
+  warmRecords: number;
   /** ns from the start stamp to the last record handled by this role */
   ns: number;
   batches: number;
@@ -51,15 +65,99 @@ function stage() {
   };
 }
 
+type Stage = ReturnType<typeof stage>;
+type Eng = ReturnType<typeof buildEngine>;
+
+/**
+ * The roles' loop bodies, one function each: the warm-up runs these very functions (over a ring
+ * of its own), so the timed run starts in the code the JIT compiled for them, not in a loop it
+ * meets for the first time (measured before: the ring calls and the role loops were compiled
+ * during the timed run, on the CPU the other role needed).
+ */
+function bothChunk(cp: ChunkParser, c: number, s: Stage, e: Eng): number {
+  const r = cp.parse(c, s.ptr, STAGE_RECORDS);
+  step(e, s.u8, s.u32, s.f64, s.ptr, 0xffffffff, 0, r);
+  return r;
+}
+
+/** parses chunk c and pushes its records; returns naps taken on a ring that stayed full */
+function feedChunk(cp: ChunkParser, c: number, s: Stage, ring: SpscRing, flags: Int32Array, out: { records: number }): number {
+  const r = cp.parse(c, s.ptr, STAGE_RECORDS);
+  let put = 0, naps = 0, fullSince = -1;
+  for (;;) {
+    put += ring.push(s.ptr + put * TICK_BYTES, r - put);
+    if (put >= r) break;
+    // a full ring: the engine releases an eighth of it at a time, every ~100 µs when it runs
+    // behind, so keep offering (each try one FFI call reading the consumer's index, a line the
+    // engine writes only when it releases) for up to FULL_SPIN_NS; only a ring that stays full
+    // that long gets a nap. Naps were the old rule after a few thousand tries (~50 µs): the
+    // kernel made them last milliseconds here, and the engine drained the ring and sat idle
+    if (fullSince < 0) fullSince = now();
+    else if (now() - fullSince > FULL_SPIN_NS) {
+      Atomics.wait(flags, 0, 1, 0.05);
+      naps++;
+      fullSince = -1;
+    }
+  }
+  out.records = r;
+  return naps;
+}
+
+/**
+ * Engine steps (<= MAX_BATCH records each) over what the ring holds now; returns the records
+ * taken. Slots go back to the feed every `releaseEvery` records and when the ring runs dry, not
+ * after each step: the feed re-reads the consumer's index only when it runs out of room, so the
+ * two cores trade the ring's index lines once per release instead of once per step.
+ */
+function engineDrain(e: Eng, ring: SpscRing, releaseEvery: number): number {
+  const core = e.core, clock = e.clock;
+  const u8 = ring.u8, u32 = ring.u32, f64 = ring.f64, p = ring.recordsPtr, mask = ring.mask;
+  let taken = 0, held = 0, from = ring.tailSlot;
+  for (;;) {
+    const n = ring.availableAfter(held, MAX_BATCH);
+    if (n === 0) break;
+    e.deliver();
+    core.onRecords(u8, u32, f64, p, mask, from + held, n, clock);
+    held += n;
+    if (held >= releaseEvery) {
+      ring.release(held);
+      taken += held;
+      from += held;
+      held = 0;
+    }
+  }
+  if (held > 0) ring.release(held);
+  return taken + held;
+}
+
+/** an eighth of the ring: the feed always has room for a chunk of that size */
+function releaseEvery(ring: SpscRing): number {
+  return Math.max(MAX_BATCH, ring.capacity >>> 3);
+}
+
 function warm(job: PipelineJob): void {
   const s = stage();
-  for (let p = 0; p < job.warmPasses; p++) {
-    const cp = new ChunkParser(job.frames);
-    const e = buildEngine(job.spec);
-    for (let c = 0; c < cp.chunks; c++) {
-      const r = cp.parse(c, s.ptr, STAGE_RECORDS);
-      step(e, s.u8, s.u32, s.f64, s.ptr, 0xffffffff, 0, r);
+  const ring = job.role === "both" ? null : SpscRing.create(Math.max(job.ringRecords, STAGE_RECORDS));
+  const flags = new Int32Array(2);
+  const out = { records: 0 };
+  try {
+    for (let p = 0; p < job.warmPasses; p++) {
+      const cp = new ChunkParser(job.frames);
+      const e = job.role === "feed" ? null : buildEngine(job.spec);
+      for (let c = 0; c < cp.chunks; c++) {
+        if (job.role === "both") bothChunk(cp, c, s, e!);
+        else if (job.role === "feed") {
+          feedChunk(cp, c, s, ring!, flags, out);
+          ring!.release(ring!.available(out.records));
+        } else {
+          const r = cp.parse(c, s.ptr, STAGE_RECORDS);
+          ring!.push(s.ptr, r);
+          engineDrain(e!, ring!, releaseEvery(ring!));
+        }
+      }
     }
+  } finally {
+    ring?.free();
   }
 }
 
@@ -69,75 +167,70 @@ function orders(core: { summary(): { perVenue: Array<{ orders: number }> } }): n
 
 function run(job: PipelineJob): PipelineResult {
   const flags = new Int32Array(job.flags, 0, 2);
+  const prefix = new Int32Array(job.flags, 16, 2);
   const stamps = new Float64Array(job.flags, 8, 1);
   warm(job);
   const s = stage();
   const cp = job.role === "engine" ? null : new ChunkParser(job.frames);
   const e = job.role === "feed" ? null : buildEngine(job.spec);
   const ring = job.role === "both" ? null : SpscRing.attach(job.ring);
+  const every = ring ? releaseEvery(ring) : 0;
+  // the opening chunks run untimed through this run's own parser and engine before the start
+  // (as TradingCore's first decisions in measure.ts: once-per-life costs of a fresh engine)
+  const chunks = cp ? cp.chunks : 0;
+  const first = Math.floor(chunks * job.warmShare);
+  let warmRecords = 0;
+  if (job.role === "both") {
+    for (let c = 0; c < first; c++) warmRecords += bothChunk(cp!, c, s, e!);
+  } else if (job.role === "feed") {
+    const out = { records: 0 };
+    for (let c = 0; c < first; c++) {
+      feedChunk(cp!, c, s, ring!, flags, out);
+      warmRecords += out.records;
+    }
+    prefix[0] = warmRecords;
+    Atomics.store(prefix, 1, 1);
+  } else {
+    while (Atomics.load(prefix, 1) === 0 || warmRecords < prefix[0]!) warmRecords += engineDrain(e!, ring!, every);
+  }
+  // compilations queued by now finish before the start, not on the timed run's CPUs
+  Atomics.wait(flags, 1, 0, QUIET_MS);
   postMessage({ ready: true });
   while (Atomics.load(flags, 0) === 0) Atomics.wait(flags, 0, 0, 50);
   const t0 = stamps[0]!;
+  const batches0 = e ? e.core.counters.batches : 0;
+  const orders0 = e ? orders(e.core) : 0;
   let records = 0, batches = 0, busyNs = 0, fullWaits = 0;
   if (job.role === "both") {
-    const chunks = cp!.chunks;
-    for (let c = 0; c < chunks; c++) {
-      const r = cp!.parse(c, s.ptr, STAGE_RECORDS);
-      step(e!, s.u8, s.u32, s.f64, s.ptr, 0xffffffff, 0, r);
-      records += r;
-    }
-    batches = e!.core.counters.batches;
+    for (let c = first; c < chunks; c++) records += bothChunk(cp!, c, s, e!);
   } else if (job.role === "feed") {
-    const chunks = cp!.chunks;
-    const r0 = ring!;
-    for (let c = 0; c < chunks; c++) {
-      const r = cp!.parse(c, s.ptr, STAGE_RECORDS);
-      let put = 0;
-      for (let tries = 0; ; tries++) {
-        put += r0.push(s.ptr + put * TICK_BYTES, r - put);
-        if (put >= r) break;
-        // a full ring: the engine frees a batch every few µs, so keep offering for a while (each
-        // try is an FFI call); only a ring that stays full gets a nap, which the kernel may make
-        // far longer than asked
-        if (tries < 4096) continue;
-        Atomics.wait(flags, 0, 1, 0.02);
-        fullWaits++;
-        tries = 0;
-      }
-      records += r;
+    const out = { records: 0 };
+    for (let c = first; c < chunks; c++) {
+      fullWaits += feedChunk(cp!, c, s, ring!, flags, out);
+      records += out.records;
       batches++;
     }
     Atomics.store(flags, 1, 1);
   } else {
-    const r0 = ring!;
-    const core = e!.core, clock = e!.clock;
-    const u8 = r0.u8, u32 = r0.u32, f64 = r0.f64, p = r0.recordsPtr, mask = r0.mask;
     // waiting is stamped where it starts and ends (two clock reads per wait), so the steps
     // themselves run without timers, as in the one-thread run they are compared with
-    let idleNs = 0, idleFrom = -1;
+    let idleNs = 0;
     for (;;) {
-      const n = r0.available(MAX_BATCH);
-      if (n === 0) {
-        if (idleFrom < 0) idleFrom = now();
-        if (Atomics.load(flags, 1) === 1 && r0.available(1) === 0) break;
+      const n = engineDrain(e!, ring!, every);
+      if (n > 0) {
+        records += n;
         continue;
       }
-      if (idleFrom >= 0) {
-        idleNs += now() - idleFrom;
-        idleFrom = -1;
-      }
-      e!.deliver();
-      core.onRecords(u8, u32, f64, p, mask, r0.tailSlot, n, clock);
-      r0.release(n);
-      records += n;
-      batches++;
+      const idleFrom = now();
+      while (ring!.available(1) === 0 && Atomics.load(flags, 1) === 0);
+      idleNs += now() - idleFrom;
+      if (ring!.available(1) === 0) break;
     }
-    const end = now();
-    if (idleFrom >= 0) idleNs += end - idleFrom;
-    busyNs = end - t0 - idleNs;
+    busyNs = now() - t0 - idleNs;
   }
   const t1 = now();
-  return { role: job.role, records, ns: t1 - t0, batches, orders: e ? orders(e.core) : 0, busyNs, fullWaits };
+  if (e) batches = e.core.counters.batches - batches0;
+  return { role: job.role, records, warmRecords, ns: t1 - t0, batches, orders: e ? orders(e.core) - orders0 : 0, busyNs, fullWaits };
 }
 
 const result = run(workerData as PipelineJob);

@@ -24,6 +24,11 @@ export function ns(v: number): string {
 const num = (v: number, d = 2) => (Math.abs(v) >= 1e6 ? `${(v / 1e6).toFixed(d)} M` : Math.abs(v) >= 1e4 ? `${(v / 1e3).toFixed(0)} k` : v.toFixed(d));
 
 /** A log-scale bar from 10 ns to 1 ms: solid to P50, shaded from P50 to P99, a mark at P99.9. */
+/** events per second from a count over `ms` milliseconds */
+function rate(count: number, ms: number): string {
+  return Math.round((count * 1000) / ms).toString();
+}
+
 export function bar(d: Dist, width = 30): string {
   const pos = (v: number) => Math.max(0, Math.min(width, Math.round(((Math.log10(Math.max(v, 10)) - 1) / 5) * width)));
   const a = pos(d.p50), b = pos(d.p99), c = pos(d.p999);
@@ -53,6 +58,7 @@ export function renderReport(r: ProfileReport, md: boolean): string {
         ["clock", `${m.clock.source} (${m.clock.tscGHz} GHz; calibration ±${m.clock.calibrationErrorPpm} ppm)`],
         ["Bun", m.bun],
         ["load average (1 min), start / end of the run", `${m.loadAverage1m.start} / ${m.loadAverage1m.end} (other processes share these CPUs)`],
+        ["a spinning thread kept off its CPU, start / end of the run", m.gaps.map((g) => `${rate(g.over10us, g.ms)}/s over 10 µs, ${rate(g.over30us, g.ms)}/s over 30 µs, longest ${ns(g.maxNs)}, ${(g.lostShare * 100).toFixed(1)}% of the time`).join(" / ") + " (a C loop reading the clock; a latency sample that such a gap falls into carries it)"],
       ],
       md,
     ),
@@ -96,7 +102,7 @@ export function renderReport(r: ProfileReport, md: boolean): string {
   p(`${md ? "\n" : "  "}cross-core cache-line round trip (two C threads, ${x.pinned}, one record each way, ${x.roundTripsPerWindow} per window, measured before, between and after the runs above): P50 ${x.windowsP50Ns.map((v) => ns(v)).join(", ")}; P99 ${x.windowsP99Ns.map((v) => ns(v)).join(", ")}. Host placement varies: lowest window P50 ${ns(x.minP50Ns)}, highest ${ns(x.maxP50Ns)}.`);
   p(`${md ? "" : "  "}one core: ${t.oneCore.orders} orders in ${t.oneCore.batches} engine batches; two cores: ${t.twoCore.orders} orders in ${t.twoCore.batches} batches.`);
   p(`${md ? "" : "  "}two cores: the engine thread was in the engine step ${(t.twoCore.engineBusyShare * 100).toFixed(0)}% of the run and waited for records the rest; the feed thread napped on a ring that stayed full ${t.twoCore.feedNapsOnFullRing} times (medians over the runs).`);
-  p(`${md ? "" : "  "}every engine figure is steady state: each timed run follows ${t.warmPasses} untimed passes of a throwaway parser and engine over the whole recording (the JIT's last tier, where a running engine spends its life).`);
+  p(`${md ? "" : "  "}every engine figure is steady state: each timed run follows ${t.warmPasses} untimed passes of a throwaway parser and engine over the whole recording (the JIT's last tier, where a running engine spends its life), and the timed parser and engine first run the opening ${(t.warmShare * 100).toFixed(0)}% of the recording untimed themselves (a fresh engine's once-per-life costs: its first book snapshot, first touches of its tables, its first orders); the figures cover the rest.`);
 
   h("Memory");
   const mem = r.memory;
