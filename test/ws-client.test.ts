@@ -666,6 +666,39 @@ describe("WsClient against Bun.serve", () => {
     expect(c.send("late")).toBe(-1);
   });
 
+  test("cork: frames sent meanwhile are held, in order, and uncork writes them with one socket write", async () => {
+    const r = recorder();
+    let opened!: WsClient;
+    const c = client({ url: url("/echo"), ...r, onOpen: (cl) => void (opened = cl) });
+    await until(() => opened !== undefined, "open");
+    const before = c.counters.bytesOut;
+    const writes0 = c.counters.writes;
+    c.cork();
+    expect(c.send("cork-a")).toBe(0);
+    expect(c.sendText(enc.encode("cork-b"))).toBe(0);
+    expect(c.send(pattern(5000, 3))).toBe(0); // grows the hold buffer past its first 4 KiB
+    expect(c.send("cork-c")).toBe(0);
+    // nothing reached the socket yet
+    expect(c.counters.bytesOut).toBe(before);
+    expect(c.counters.writes).toBe(writes0);
+    expect(c.uncork()).toBe(0);
+    expect(c.counters.writes).toBe(writes0 + 1);
+    const held = c.counters.bytesOut - before;
+    expect(held).toBe(2 * (6 + 6) + (5000 + 8) + (6 + 6));
+    await until(() => r.got.length === 4, "four echoes");
+    expect(r.texts()).toEqual(["cork-a", "cork-b", "<bin 5000>", "cork-c"]);
+    expect(r.got[2]!.bytes).toEqual(pattern(5000, 3));
+    // uncorked: sends go straight out again; an empty cork writes nothing
+    expect(c.send("after")).toBe(0);
+    expect(c.counters.bytesOut).toBe(before + held + 6 + 5);
+    c.cork();
+    expect(c.uncork()).toBe(0);
+    expect(c.counters.bytesOut).toBe(before + held + 11);
+    expect(c.counters.writes).toBe(writes0 + 2);
+    await until(() => r.got.length === 5, "fifth echo");
+    await c.close();
+  });
+
   test("large messages (> 64 KiB) from the server, and a 300 KiB binary send", async () => {
     const r = recorder();
     const c = client({ url: url("/push"), ...r });

@@ -95,6 +95,8 @@ export interface WsClientCounters {
   /** socket reads (bytesIn / reads: how much each wake-up brings) */
   reads: number;
   bytesOut: number;
+  /** socket writes (one per frame sent, one per uncork(), more under backpressure) */
+  writes: number;
   messages: number;
   pingsIn: number;
   pongsOut: number;
@@ -131,7 +133,7 @@ export class WsClient {
   /** why the last connection ended, other than by close() (wall-clock `at`, ms) */
   lastError: { reason: string; at: number } | null = null;
   private readonly c: Omit<WsClientCounters, "messages"> = {
-    connects: 0, reconnects: 0, connectFailures: 0, handshakeFailures: 0, bytesIn: 0, reads: 0, bytesOut: 0,
+    connects: 0, reconnects: 0, connectFailures: 0, handshakeFailures: 0, bytesIn: 0, reads: 0, bytesOut: 0, writes: 0,
     pingsIn: 0, pongsOut: 0, pingsOut: 0, pongsIn: 0, heartbeats: 0, stalls: 0, protocolErrors: 0,
     oversize: 0, serverCloses: 0, handlerErrors: 0, backpressured: 0,
   };
@@ -157,6 +159,10 @@ export class WsClient {
   private lastRx = 0;
   private queue: Uint8Array[] = [];
   private buffered = 0;
+  /** cork(): frames are copied here, in order, and written together by uncork() */
+  private corked = false;
+  private corkBuf = new Uint8Array(4096);
+  private corkLen = 0;
   private everOpen = false;
   private connectTimer: unknown = null;
   private stallTimer: unknown = null;
@@ -263,6 +269,25 @@ export class WsClient {
   sendFrame(buf: Uint8Array, len: number): number {
     if (this.state !== OPEN) return -1;
     return this.write(buf, 0, len);
+  }
+
+  /**
+   * Holds this client's writes from now on: each frame sent is copied, in order, and uncork()
+   * writes them all with one socket write (a gateway sending one engine step's orders and
+   * cancels pays one system call, ~7 µs on loopback here, instead of one per frame). Call
+   * uncork() before returning to the event loop.
+   */
+  cork(): void {
+    this.corked = true;
+  }
+
+  /** Ends cork(): the held frames in one write. Same return values as send() (0 when nothing was held). */
+  uncork(): number {
+    this.corked = false;
+    const n = this.corkLen;
+    if (n === 0) return 0;
+    this.corkLen = 0;
+    return this.write(this.corkBuf, 0, n);
   }
 
   /** Sends a protocol ping (payload up to 125 bytes); same return values as send(). */
@@ -510,6 +535,7 @@ export class WsClient {
     while (q.length > 0) {
       const head = q[0]!;
       const n = s.write(head, 0, head.length);
+      this.c.writes++;
       if (n < 0) return;
       this.c.bytesOut += n;
       this.buffered -= n;
@@ -534,8 +560,19 @@ export class WsClient {
   private write(buf: Uint8Array, start: number, len: number): number {
     const s = this.sock;
     if (s === null) return -1;
+    if (this.corked) {
+      if (this.corkLen + len > this.corkBuf.length) {
+        const bigger = new Uint8Array(Math.max(this.corkBuf.length * 2, this.corkLen + len));
+        bigger.set(this.corkBuf.subarray(0, this.corkLen));
+        this.corkBuf = bigger;
+      }
+      this.corkBuf.set(len === buf.length && start === 0 ? buf : buf.subarray(start, start + len), this.corkLen);
+      this.corkLen += len;
+      return 0;
+    }
     if (this.queue.length === 0) {
       const n = s.write(buf, start, len);
+      this.c.writes++;
       if (n === len) {
         this.c.bytesOut += n;
         return 0;
@@ -585,6 +622,8 @@ export class WsClient {
     this.connectTimer = this.stallTimer = this.heartbeatTimer = this.closeTimer = null;
     const s = this.sock;
     this.sock = null;
+    // frames held by cork() for this connection go nowhere (the gateway's timeouts see to their requests)
+    this.corkLen = 0;
     if (s !== null) {
       if (abort) s.terminate();
       else {
