@@ -88,6 +88,25 @@ describe("BinanceWsGateway against the local venue's WebSocket API", () => {
     expect(reports.filter((r) => r.kind === "ack").length).toBeGreaterThan(N / 2);
   });
 
+  test("hold/flush: a step's orders and cancels (C-built and TypeScript-built frames) leave in one socket write, each answered", async () => {
+    const { gw, reports, venue } = setup("hmac", { ordersPer10s: 1e9, weightPerMinute: 1e9 }, { limits: [], userData: false });
+    await gw.start();
+    gw.submit(order("h0"));
+    await until(() => of(reports, "h0").includes("ack"));
+    const writes0 = gw.client.counters.writes, bytes0 = gw.client.counters.bytesOut;
+    gw.hold();
+    gw.cancel("BTC/USDT", "h0");
+    gw.submit(order("h1", { price: 48_000 }));
+    gw.submit(order("h2", { side: "sell", price: 52_000 }));
+    expect(gw.client.counters.writes).toBe(writes0);
+    gw.flush();
+    expect(gw.client.counters.writes).toBe(writes0 + 1);
+    expect(gw.client.counters.bytesOut).toBeGreaterThan(bytes0 + 3 * 150);
+    await until(() => of(reports, "h0").includes("cancelled") && of(reports, "h1").includes("ack") && of(reports, "h2").includes("ack"));
+    expect(venue.counters.badSignatures).toBe(0);
+    expect(gw.counters.badMessages).toBe(0);
+  });
+
   test("encodePlace: params in sorted order, signature = HMAC of the sorted payload (Binance's rule)", () => {
     const g = new BinanceWsGateway({ url: "ws://127.0.0.1:9/ws-api/v3", apiKey: HKEY, secret: HSECRET, reconnect: false });
     const text = g.encodePlace(7, order("x1", { price: 49_000.5, amount: 0.00123 }), 1_700_000_000_000);

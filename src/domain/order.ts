@@ -100,6 +100,12 @@ export interface Gateway {
   onReport(handler: (r: ExecReport) => void): void;
   submit(req: OrderRequest): void;
   cancel(symbol: string, clientOrderId: string): void;
+  /**
+   * Several requests follow (one strategy step's): a gateway that can may hold its writes until
+   * flush() and send them together. Every hold() is followed by flush(), also when a request throws.
+   */
+  hold?(): void;
+  flush?(): void;
   /** for reconciliation after a restart or reconnect */
   openOrders(symbol?: string): Promise<VenueOrder[]>;
   fills(symbol: string, sinceMs: number): Promise<ExecReport[]>;

@@ -9,7 +9,8 @@
  *      each record's receive stamp first, so acks and fills due earlier happen before it;
  *   4. strategy dispatch: onTrade per trade record, onBook per touched book, timers.
  * Orders: ctx.submit -> pre-trade risk (reason code on refusal, counted) -> the instrument's
- * venue gateway. Reports flow back through `onReport`: order state, positions and PnL, strategy
+ * venue gateway; inside a strategy step the step's submits and cancels are queued and handed over,
+ * in order, when its handlers return (each gateway held meanwhile, so it can write them together). Reports flow back through `onReport`: order state, positions and PnL, strategy
  * handlers. Every stage's wall time is recorded into latency histograms.
  *
  * Known simplification: the strategy sees a batch's books as of its end (batches are bounded to
@@ -90,7 +91,10 @@ export class TradingCore implements StrategyContext {
    * Stage latencies (wall clock ns): batch = books, state, indicators and the market view of one
    * batch (the engine's own work before the strategy); strategy = its handlers for the batch;
    * risk = one pre-trade check; submit = order built and handed to the gateway (journal included);
-   * tickToDecision = batch start to an order handed to the gateway, less venueSim.
+   * tickToDecision = batch start to an order decided (risk passed, order built, queued for its
+   * gateway: the step's requests go out after its handlers return), less venueSim. Orders placed
+   * outside a strategy step (a handler answering a report) go at once and are not tick-driven:
+   * no tickToDecision sample.
    */
   readonly hist = {
     batch: LatencyHistogram.create(),
@@ -139,6 +143,23 @@ export class TradingCore implements StrategyContext {
   readonly curve = { t: [] as number[], equity: [] as number[], positions: [] as number[][] };
   private readonly logFn: (msg: string, fields?: Record<string, unknown>) => void;
   private batchStartWall = 0;
+  /**
+   * Outbox of the strategy step running now: what its handlers submit and cancel is decided at
+   * once (risk, order table, tick-to-decision stamped) and handed to the gateways after the
+   * handlers return, each gateway held meanwhile (hold / flush) so it can write a step's requests
+   * together: a quote update's two cancels and two orders leave in one socket write instead of
+   * four, and no socket write sits between the tick and a later decision of the same step.
+   */
+  private deferring = false;
+  private outN = 0;
+  private outKind = new Uint8Array(16); // 1 submit, 2 cancel
+  private outVenue = new Int32Array(16);
+  private outReq: Array<OrderRequest | null> = new Array<OrderRequest | null>(16).fill(null);
+  private outSym: string[] = new Array<string>(16).fill("");
+  private outId: string[] = new Array<string>(16).fill("");
+  /** ns spent building each queued order (its share of the submit histogram before the gateway's) */
+  private outBuild = new Float64Array(16);
+  private readonly held: Uint8Array;
   private readonly snapshotSeen: Uint8Array;
   private stopped = false;
   /** a strategy handler threw: the strategy is stopped and its orders cancelled */
@@ -174,6 +195,7 @@ export class TradingCore implements StrategyContext {
     this.lotInv = Float64Array.from({ length: Math.max(1, n) }, (_, i) => inv(o.instruments[i]?.lotSize ?? 0));
     this.tickInv = Float64Array.from({ length: Math.max(1, n) }, (_, i) => inv(o.instruments[i]?.tickSize ?? 0));
     this.snapshotSeen = new Uint8Array(Math.max(1, n));
+    this.held = new Uint8Array(Math.max(1, this.venueNames.length));
     this.stats = this.venueNames.map((venue) => ({ venue, orders: 0, rejectedByRisk: 0, rejectedByVenue: 0, fills: 0, filledAmount: 0, orderedAmount: 0, fees: 0, turnover: 0 }));
     this.sampleNs = o.sampleNs ?? 1e9;
     this.capital = o.capital ?? 0;
@@ -267,9 +289,17 @@ export class TradingCore implements StrategyContext {
     this.hist.venueSim.record(this.simWall);
     this.hist.batch.record(w1 - w0 - this.simWall);
     if (!this.strategyError && !this.stopped) {
-      this.dispatcher.dispatch(u8, u32, f64, mask, start, n);
-      if (this.t >= this.nextTimer) this.fireTimer();
-      this.hist.strategy.record(wallNow() - w1);
+      this.deferring = true;
+      let w2 = 0;
+      try {
+        this.dispatcher.dispatch(u8, u32, f64, mask, start, n);
+        if (this.t >= this.nextTimer) this.fireTimer();
+      } finally {
+        this.deferring = false;
+        w2 = wallNow();
+        if (this.outN > 0) this.flushOutbox();
+      }
+      this.hist.strategy.record(w2 - w1);
     }
     if (this.t >= this.nextSample) this.sample();
     this.counters.records += n;
@@ -523,13 +553,78 @@ export class TradingCore implements StrategyContext {
     const st = this.stats[v]!;
     st.orders++;
     st.orderedAmount += amount;
-    this.gw[v]!.submit(req);
-    const w2 = wallNow();
-    this.hist.submit.record(w2 - w1);
-    this.hist.tickToDecision.record(w2 - this.batchStartWall - this.simWall);
-    this.ttdWindow.record(w2 - this.batchStartWall - this.simWall);
+    if (this.deferring) {
+      // decided: stamped here, handed to the gateway when the step's handlers return
+      const w2 = wallNow();
+      const k = this.queue(1, v);
+      this.outReq[k] = req;
+      this.outBuild[k] = w2 - w1;
+      this.hist.tickToDecision.record(w2 - this.batchStartWall - this.simWall);
+      this.ttdWindow.record(w2 - this.batchStartWall - this.simWall);
+    } else {
+      // outside a strategy step (a handler answering a report, a caller of its own): at once
+      this.gw[v]!.submit(req);
+      this.hist.submit.record(wallNow() - w1);
+    }
     this.lastReject = 0;
     return id;
+  }
+
+  /** a slot in the outbox (grows, cold, past 16 requests in one step) */
+  private queue(kind: number, venue: number): number {
+    const k = this.outN++;
+    if (k === this.outKind.length) {
+      const m = k * 2;
+      const kinds = new Uint8Array(m), venues = new Int32Array(m), build = new Float64Array(m);
+      kinds.set(this.outKind);
+      venues.set(this.outVenue);
+      build.set(this.outBuild);
+      this.outKind = kinds;
+      this.outVenue = venues;
+      this.outBuild = build;
+      for (let i = k; i < m; i++) {
+        this.outReq.push(null);
+        this.outSym.push("");
+        this.outId.push("");
+      }
+    }
+    this.outKind[k] = kind;
+    this.outVenue[k] = venue;
+    return k;
+  }
+
+  /** The step's requests to their gateways, in the order decided; each gateway held until the last. */
+  private flushOutbox(): void {
+    const n = this.outN;
+    this.outN = 0;
+    const held = this.held;
+    for (let k = 0; k < n; k++) {
+      const v = this.outVenue[k]!;
+      if (held[v] === 0) {
+        held[v] = 1;
+        this.gw[v]!.hold?.();
+      }
+    }
+    try {
+      for (let k = 0; k < n; k++) {
+        const g = this.gw[this.outVenue[k]!]!;
+        if (this.outKind[k] === 1) {
+          const req = this.outReq[k]!;
+          this.outReq[k] = null;
+          const w0 = wallNow();
+          g.submit(req);
+          this.hist.submit.record(this.outBuild[k]! + (wallNow() - w0));
+        } else {
+          g.cancel(this.outSym[k]!, this.outId[k]!);
+        }
+      }
+    } finally {
+      for (let v = 0; v < held.length; v++) {
+        if (held[v] === 0) continue;
+        held[v] = 0;
+        this.gw[v]!.flush?.();
+      }
+    }
   }
 
   cancel(clientOrderId: string): boolean {
@@ -537,8 +632,20 @@ export class TradingCore implements StrategyContext {
     const s = t.find(clientOrderId);
     if (s < 0 || t.terminal[s] === 1) return false;
     const inst = t.inst[s]!;
-    this.gw[this.venueIdx[inst]!]!.cancel(this.instruments[inst]!.symbol, clientOrderId);
+    this.sendCancel(inst, clientOrderId);
     return true;
+  }
+
+  /** a cancel to the instrument's venue: queued during a strategy step, else at once */
+  private sendCancel(inst: number, clientOrderId: string): void {
+    const v = this.venueIdx[inst]!;
+    if (!this.deferring) {
+      this.gw[v]!.cancel(this.instruments[inst]!.symbol, clientOrderId);
+      return;
+    }
+    const k = this.queue(2, v);
+    this.outSym[k] = this.instruments[inst]!.symbol;
+    this.outId[k] = clientOrderId;
   }
 
   cancelAll(inst?: number): number {
@@ -549,8 +656,7 @@ export class TradingCore implements StrategyContext {
     for (const id of t.liveSlots(inst).map((x) => t.id(x))) {
       const s = t.find(id);
       if (s < 0 || t.terminal[s] === 1) continue;
-      const i = t.inst[s]!;
-      this.gw[this.venueIdx[i]!]!.cancel(this.instruments[i]!.symbol, id);
+      this.sendCancel(t.inst[s]!, id);
       n++;
     }
     return n;

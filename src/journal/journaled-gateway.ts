@@ -64,6 +64,13 @@ export class JournaledGateway implements Gateway {
     this.inner.cancel(symbol, clientOrderId);
   }
 
+  hold(): void {
+    this.inner.hold?.();
+  }
+  flush(): void {
+    this.inner.flush?.();
+  }
+
   openOrders(symbol?: string): Promise<VenueOrder[]> {
     return this.inner.openOrders(symbol);
   }

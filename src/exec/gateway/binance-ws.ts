@@ -606,6 +606,14 @@ export class BinanceWsGateway implements Gateway {
     } else this.client.send(this.encodePlace(id, req, ts));
   }
 
+  /** One engine step's requests follow: their frames go out in one socket write at flush(). */
+  hold(): void {
+    this.client.cork();
+  }
+  flush(): void {
+    this.client.uncork();
+  }
+
   private refuse(cid: string, reason: string): void {
     this.counters.refused++;
     this.emit(this.tracker.event(cid, "rejected", { filled: 0, lastPrice: 0, fee: 0, timeMs: this.now(), reason }));
