@@ -232,11 +232,44 @@ let sink = 0;
 const jsonParse = () => (text: string) => {
   sink += JSON.parse(text) === null ? 1 : 0;
 };
-/** The feed on a fresh connection (h.onOpen starts new books), handed each frame as its socket would. */
+/** The feed on a fresh connection (h.onOpen starts new books), handed each frame as text (Bun's WebSocket transport). */
 const feedFrames = (lb: { handlers: () => TextTransportHandlers }) => () => {
   const h = lb.handlers();
   h.onOpen();
   return (text: string) => h.onText(text);
+};
+
+/**
+ * The same feed handed each frame as its default transport does (wsClientTransport): the frame's
+ * UTF-8 bytes in a receive buffer C reads in place, no string. The tape's frames are laid out
+ * once in C-readable memory; a pass hands them over in tape order (`pass` walks the tape in
+ * order, so the k-th call is frame k).
+ */
+const feedBytes = (lb: { handlers: () => TextTransportHandlers }, t: Tape) => {
+  const enc = new TextEncoder();
+  const parts = t.frames.map((f) => enc.encode(f));
+  const total = parts.reduce((a, b) => a + b.length, 0);
+  const mem = alignedBuffer(Math.max(1, total));
+  const u8 = new Uint8Array(mem.buffer, mem.byteOffset, total);
+  const offs = new Uint32Array(parts.length + 1);
+  parts.forEach((b, k) => {
+    u8.set(b, offs[k]!);
+    offs[k + 1] = offs[k]! + b.length;
+  });
+  const base = mem.ptr;
+  return () => {
+    const h = lb.handlers();
+    h.onOpen();
+    const bytes = h.onBytes;
+    if (!bytes) throw new Error("venues bench: the feed's session takes no bytes");
+    let k = 0;
+    return (_text: string) => {
+      const a = offs[k]!, b = offs[k + 1]!;
+      k++;
+      bytes(u8, a, b, base + a);
+      void mem;
+    };
+  };
 };
 
 // ccxt is used untyped on purpose: its handlers are driven the way its own client drives them
@@ -304,16 +337,17 @@ function timeCcxt(t: Tape, make: () => OfflineCcxt, reps = REPS): { ns: Float64A
  * JSON.parse alone, our feed and ccxt (a fresh one each run, each frame through its
  * WsClient.onMessage) on the same tape, runs interleaved; fails on any frame ccxt rejected.
  */
-function measure(t: Tape, ours: Array<() => (text: string) => void>, make: () => OfflineCcxt, reps = REPS): { json: Float64Array; ours: Float64Array; theirs: Float64Array; last: OfflineCcxt } {
+function measure(t: Tape, ours: Array<() => (text: string) => void>, make: () => OfflineCcxt, reps = REPS): { json: Float64Array; ours: Float64Array; theirs: Float64Array; text: Float64Array | null; last: OfflineCcxt } {
   let last = make();
   const ccxtRun = () => {
     last = make();
     const client = last.client;
     return (text: string) => client.onMessage({ data: text });
   };
-  const r = timeTogether(t, ours.length ? [jsonParse, ours[0]!, ccxtRun] : [ccxtRun], reps);
+  // ours[0]: the feed as it runs live; ours[1] (optional): its text path, timed in the same runs
+  const r = timeTogether(t, ours.length ? [jsonParse, ours[0]!, ccxtRun, ...ours.slice(1, 2)] : [ccxtRun], reps);
   if (last.rejects.length > 0) throw new Error(`ccxt rejected ${last.rejects.length} frames, first: ${String(last.rejects[0])}`);
-  return ours.length ? { json: r[0]!, ours: r[1]!, theirs: r[2]!, last } : { json: r[0]!, ours: r[0]!, theirs: r[0]!, last };
+  return ours.length ? { json: r[0]!, ours: r[1]!, theirs: r[2]!, text: r[3] ?? null, last } : { json: r[0]!, ours: r[0]!, theirs: r[0]!, text: null, last };
 }
 
 /** What sameTop reads of our books: the TypeScript L2Book or the feeds' C books (CBook). */
@@ -339,7 +373,7 @@ function sameTop(venue: string, ours: TopBook, theirs: Any, symbol = (ours as L2
 }
 
 /** Per class present: JSON.parse, ours, ccxt, the ratio, ns per level; then all frames together. */
-function report(venue: string, t: Tape, json: Float64Array, ours: Float64Array, theirs: Float64Array, oursNote: string, ccxtNote: string): void {
+function report(venue: string, t: Tape, json: Float64Array, ours: Float64Array, theirs: Float64Array, oursNote: string, ccxtNote: string, text: Float64Array | null = null): void {
   const count = [0, 0, 0];
   for (const c of t.cls) count[c]!++;
   for (let c = 0; c < 3; c++) {
@@ -358,6 +392,10 @@ function report(venue: string, t: Tape, json: Float64Array, ours: Float64Array, 
   figure(`${venue}_all_ours_ns`, ours[3]!, "ns/frame", oursNote);
   figure(`${venue}_all_ccxt_ns`, theirs[3]!, "ns/frame", ccxtNote);
   figure(`${venue}_all_ours_vs_ccxt_x`, theirs[3]! / ours[3]!, "x", "goal >= 10");
+  if (text) {
+    for (let c = 0; c < 3; c++) if (count[c]! > 0) figure(`${venue}_${CLASSES[c]}_text_path_ns`, text[c]!, "ns/frame", `the same feed handed text (Bun's WebSocket transport: encodeInto, then the same FFI call); ${(theirs[c]! / text[c]!).toFixed(1)}x ccxt`);
+    figure(`${venue}_all_text_path_ns`, text[3]!, "ns/frame", `${(theirs[3]! / text[3]!).toFixed(1)}x ccxt; the byte path (above) is ${(text[3]! / ours[3]!).toFixed(2)}x faster`);
+  }
 }
 
 /** VENUES=kraken,okx runs only those venues (all by default) */
@@ -393,13 +431,13 @@ if (!skip("Bybit", BYBIT_FILE)) {
   const feed = new BybitFeed({ ...quiet, wsUrl: url, transport: lb.factory, depth: 200, symbols: symbols.map((symbol, instrument) => ({ symbol, instrument })), channels: ["orderbook", "publicTrade"] });
   feed.start();
   const specs = symbols.map((s) => ({ id: s, symbol: bybitUnified(s, "linear"), type: "swap" as const, contractSize: 1 }));
-  const { json, ours, theirs, last } = measure(t, [feedFrames(lb)], () => offlineCcxt("bybit", url, specs));
+  const { json, ours, theirs, text, last } = measure(t, [feedBytes(lb, t), feedFrames(lb)], () => offlineCcxt("bybit", url, specs));
   const c = feed.counters;
   if (c.gaps || c.crossed || c.bookMalformed || c.malformed || c.ringDrops || c.unknownSymbols || c.stale || c.discarded) throw new Error(`Bybit feed did not replay clean: ${JSON.stringify(c)}`);
   symbols.forEach((s, i) => sameTop("Bybit", feed.sync(i)!.book, last.ex.orderbooks[bybitUnified(s, "linear")], s));
   if (!last.ex.trades[bybitUnified(symbols[0]!, "linear")]?.length) throw new Error("Bybit: ccxt kept no trades");
   feed.stop();
-  report("bybit", t, json, ours, theirs, "BybitFeed: text -> encodeInto -> one FFI call: C parse + the feed's C book + ring", "ccxt.pro.bybit: WsClient.onMessage -> handleOrderBook / handleTrades");
+  report("bybit", t, json, ours, theirs, "BybitFeed: frame bytes as WsClient delivers them -> one FFI call: C parse + the feed's C book + ring", "ccxt.pro.bybit: WsClient.onMessage -> handleOrderBook / handleTrades", text);
   // where our time goes: the same C work on bytes already in memory, all frames in one call
   const c2 = cOnly(frames, symbols, VparseVenue.bybit, Venue.bybit, 2 * 200 + 64);
   figure("bybit_all_c_only_ns", c2, "ns/frame", "bot4_vfeed_frames on pre-encoded bytes: C parse + C book, no text, no per-frame FFI call");
@@ -431,13 +469,13 @@ if (!skip("Coinbase", COINBASE_FILE)) {
   const feed = new CoinbaseFeed({ ...quiet, transport: lb.factory, symbols: products.map((symbol, instrument) => ({ symbol, instrument })), channels: ["level2", "market_trades"] });
   feed.start();
   const specs = products.map((p) => ({ id: p, symbol: coinbaseUnified(p), type: "spot" as const }));
-  const { json, ours, theirs, last } = measure(t, [feedFrames(lb)], () => offlineCcxt("coinbase", "wss://advanced-trade-ws.coinbase.com", specs));
+  const { json, ours, theirs, text, last } = measure(t, [feedBytes(lb, t), feedFrames(lb)], () => offlineCcxt("coinbase", "wss://advanced-trade-ws.coinbase.com", specs));
   const c = feed.counters;
   if (c.gaps || c.stale || c.malformed || c.ringDrops || c.unknownSymbols || feed.sync.counters.crossed || feed.sync.counters.discarded) throw new Error(`Coinbase feed did not replay clean: ${JSON.stringify(c)}`);
   for (const p of products) sameTop("Coinbase", feed.sync.products.get(p)!.book, last.ex.orderbooks[coinbaseUnified(p)]);
   if (!last.ex.trades[coinbaseUnified(products[0]!)]?.length) throw new Error("Coinbase: ccxt kept no trades");
   feed.stop();
-  report("coinbase", t, json, ours, theirs, "CoinbaseFeed: text -> encodeInto -> one FFI call: C parse + sequence_num + the feed's C books + ring", "ccxt.pro.coinbase: WsClient.onMessage -> handleOrderBook / handleTrade");
+  report("coinbase", t, json, ours, theirs, "CoinbaseFeed: frame bytes as WsClient delivers them -> one FFI call: C parse + sequence_num + the feed's C books + ring", "ccxt.pro.coinbase: WsClient.onMessage -> handleOrderBook / handleTrade", text);
   const c2 = cOnly(frames, products, VparseVenue.coinbase, Venue.coinbase, 65536, BookRule.none, 1 << 17);
   figure("coinbase_all_c_only_ns", c2, "ns/frame", "bot4_vfeed_frames on pre-encoded bytes: C parse + sequence_num + C books, no text, no per-frame FFI call");
   figure("coinbase_all_c_only_vs_ccxt_x", theirs[3]! / c2, "x");
@@ -509,7 +547,7 @@ if (!skip("Kraken", KRAKEN_FILE)) {
   feed.start();
   const url = "wss://ws.kraken.com/v2";
   const specs = pairs.map((p) => ({ id: krakenSpotUnified(p), symbol: krakenSpotUnified(p), type: "spot" as const }));
-  const { json, ours, theirs, last } = measure(t, [feedFrames(lb)], () => offlineCcxt("kraken", url, specs));
+  const { json, ours, theirs, text, last } = measure(t, [feedBytes(lb, t), feedFrames(lb)], () => offlineCcxt("kraken", url, specs));
   const fc = feed.counters;
   const checked = symbols.reduce((a, s) => a + feed.sync(s.symbol)!.counters.checksumsChecked, 0);
   if (fc.checksumMismatches || fc.crossed || fc.bookMalformed || fc.malformed || fc.ringDrops || fc.unknownSymbols || fc.skipped || checked < fc.applied + fc.snapshots) {
@@ -519,7 +557,7 @@ if (!skip("Kraken", KRAKEN_FILE)) {
   for (const s of symbols) sameTop("Kraken", feed.sync(s.symbol)!.book, last.ex.orderbooks[s.symbol], s.symbol);
   if (trades > 0 && !Object.values(last.ex.trades as Record<string, unknown[]>).some((x) => x.length > 0)) throw new Error("Kraken: ccxt kept no trades");
   feed.stop();
-  report("kraken", t, json, ours, theirs, "KrakenFeed: text -> encodeInto -> one FFI call: C parse + the pairs' C books (truncation, CRC32 checksum on every message) + ring", "ccxt.pro.kraken: WsClient.onMessage -> handleOrderBook (checksum off, its default) / handleTrades");
+  report("kraken", t, json, ours, theirs, "KrakenFeed: frame bytes as WsClient delivers them -> one FFI call: C parse + the pairs' C books (truncation, CRC32 checksum on every message) + ring", "ccxt.pro.kraken: WsClient.onMessage -> handleOrderBook (checksum off, its default) / handleTrades", text);
   const c2 = cOnlyKraken(t.frames, symbols, 1000);
   figure("kraken_all_c_only_ns", c2, "ns/frame", "bot4_vfeed_frames on pre-encoded bytes: C parse + C books with the checksum, no text, no per-frame FFI call");
   figure("kraken_all_c_only_vs_ccxt_x", theirs[3]! / c2, "x");
@@ -558,7 +596,7 @@ if (!ONLY || ONLY.has("okx")) {
   const feed = new OkxFeed({ ...quiet, wsUrl: url, transport: lb.factory, symbols: ids.map((instId, instrument) => ({ instId, instrument })), channels: ["books", "trades"] });
   feed.start();
   const specs = ids.map((id) => ({ id, symbol: okxUnified(id), type: id.endsWith("-SWAP") ? ("swap" as const) : ("spot" as const), contractSize: 1 }));
-  const { json, ours, theirs, last } = measure(t, [feedFrames(lb)], () => {
+  const { json, ours, theirs, text, last } = measure(t, [feedBytes(lb, t), feedFrames(lb)], () => {
     const o = offlineCcxt("okx", url, specs);
     // as after watchOrderBook: handleOrderBook stops at a books message whose hash is not subscribed
     for (const s of specs) o.client.subscriptions[`books:${s.symbol}`] = {};
@@ -571,7 +609,7 @@ if (!ONLY || ONLY.has("okx")) {
   if (checked < c.snapshots + c.applied) throw new Error(`OKX: only ${checked} checksums checked`);
   if (!last.ex.trades[okxUnified(ids[0]!)]?.length) throw new Error("OKX: ccxt kept no trades");
   feed.stop();
-  report("okx", t, json, ours, theirs, "OkxFeed: text -> encodeInto -> one FFI call: C parse + seqId chain + CRC-32 checksum + the feed's C book + ring", "ccxt.pro.okx: WsClient.onMessage -> handleOrderBook (seqId check, no checksum) / handleTrades");
+  report("okx", t, json, ours, theirs, "OkxFeed: frame bytes as WsClient delivers them -> one FFI call: C parse + seqId chain + CRC-32 checksum + the feed's C book + ring", "ccxt.pro.okx: WsClient.onMessage -> handleOrderBook (seqId check, no checksum) / handleTrades", text);
   const c2 = cOnly(t.frames, ids, VparseVenue.okx, Venue.okx, 1024, BookRule.none, undefined, true);
   figure("okx_all_c_only_ns", c2, "ns/frame", "bot4_vfeed_frames on pre-encoded bytes: C parse + seqId chain + checksum + C books, no text, no per-frame FFI call");
   figure("okx_all_c_only_vs_ccxt_x", theirs[3]! / c2, "x");

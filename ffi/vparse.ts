@@ -156,6 +156,11 @@ export class VenueFrameParser {
     return this.frameNow_(this.ptr, this.bytesPtr, r.written!);
   }
 
+  /** frame() stamped in C with the bot4 clock on entry (one FFI call, as textNow). */
+  frameNow(bufPtr: number, len: number): number {
+    return this.frameNow_(this.ptr, bufPtr, len);
+  }
+
   /** One frame already in C-readable memory. */
   frame(bufPtr: number, len: number, recvNs: number): number {
     return this.frame_(this.ptr, bufPtr, len, recvNs);

@@ -19,7 +19,7 @@ import { BybitFeed } from "./bybit/feed.ts";
 import { CoinbaseFeed } from "./coinbase/feed.ts";
 import { KrakenFeed, type KrakenSymbol } from "./kraken/feed.ts";
 import { OkxFeed } from "./okx/feed.ts";
-import { bunTextWebSocketTransport, type TextTransportFactory } from "./ws-session.ts";
+import { wsClientTransport, type TextTransportFactory } from "./ws-session.ts";
 
 export interface LiveFeedInit {
   feed: number;
@@ -105,15 +105,23 @@ async function main(init: LiveFeedInit): Promise<void> {
   };
   const notice = (what: string, detail?: unknown) => onNotice(what, (detail ?? {}) as Record<string, unknown>);
   // the JSON feeds push into the ring from their frame handler: the engine is woken after each frame
-  const base = bunTextWebSocketTransport();
-  const transport: TextTransportFactory = (url, h) =>
-    base(url, {
+  const base = wsClientTransport();
+  const transport: TextTransportFactory = (url, h) => {
+    const bytes = h.onBytes;
+    return base(url, {
       ...h,
       onText: (text) => {
         h.onText(text);
         wakeEngine(ctl);
       },
+      onBytes: bytes
+        ? (buf, start, end, ptr) => {
+            bytes(buf, start, end, ptr);
+            wakeEngine(ctl);
+          }
+        : undefined,
     });
+  };
   const common = { ring, venue: init.venue, clock: now, transport, onNotice: notice };
   const native = (f: { start(): void; stop(): void; counters: object; parserCounters(): object }, resync: (i: number) => void): RunningFeed => ({
     start: () => f.start(),

@@ -10,6 +10,7 @@ import type { SpscRing } from "../../ffi/ring.ts";
 import { InstrumentTable } from "../domain/instruments.ts";
 import { T, TICK_BYTES, TICK_U32, TickFlag, TickKind, TickStatus, writeU64 } from "../domain/tick.ts";
 import { TickBuffer } from "../domain/tick-buffer.ts";
+import { WsClient, type WsClientOptions } from "../net/ws-client.ts";
 
 export type NoticeFn = (what: string, detail: Record<string, unknown>) => void;
 
@@ -42,6 +43,12 @@ export interface JsonFeedOptions {
 export interface TextTransportHandlers {
   onOpen(): void;
   onText(text: string): void;
+  /**
+   * A byte transport's frames: a text frame's UTF-8 bytes buf[start, end), at address `ptr` for
+   * C, valid only during the call (no string is made; the feed's C parser reads them in place).
+   * Without it a byte transport decodes each frame and calls onText.
+   */
+  onBytes?(buf: Uint8Array, start: number, end: number, ptr: number): void;
   onClose(reason: string): void;
 }
 export interface TextTransport {
@@ -78,6 +85,40 @@ export function bunTextWebSocketTransport(): TextTransportFactory {
   };
 }
 
+/** A frame's bytes as text (cold paths of the byte transport: replies, errors, unreadable frames). */
+export function frameText(buf: Uint8Array, start: number, end: number): string {
+  return utf8.decode(buf.subarray(start, end));
+}
+
+/**
+ * The default transport: our WebSocket client (src/net/ws-client.ts, RFC 6455 over Bun.connect,
+ * TLS for wss://) delivering each frame's bytes in its receive buffer to the feed's C parser: no
+ * string per frame and no re-encoding copy (Bun's WebSocket hands over a decoded JS string, which
+ * the feed had to encode back into bytes for C). One connection per call: the session above it
+ * does the reconnecting, the heartbeat and the stall watchdog, so the client's own are off.
+ */
+export function wsClientTransport(o: { tls?: WsClientOptions["tls"] } = {}): TextTransportFactory {
+  return (url, h) => {
+    const bytes = h.onBytes;
+    const c: WsClient = new WsClient({
+      url,
+      tls: o.tls,
+      reconnect: false,
+      stallMs: 0,
+      onOpen: () => h.onOpen(),
+      onMessage: bytes
+        ? (buf, start, end) => bytes(buf, start, end, c.rxAddress + start)
+        : (buf, start, end) => h.onText(utf8.decode(buf.subarray(start, end))),
+      onClose: (reason) => h.onClose(reason),
+    });
+    c.start();
+    return {
+      send: (text) => c.send(text) >= 0,
+      close: () => void c.close(),
+    };
+  };
+}
+
 export interface HeartbeatOptions {
   /** the application-level ping frame */
   text: string;
@@ -110,6 +151,8 @@ export interface SessionHandlers {
   /** a connection opened: subscribe here */
   onOpen(): void;
   onText(text: string): void;
+  /** frames as bytes, where the transport delivers them so (see TextTransportHandlers.onBytes) */
+  onBytes?(buf: Uint8Array, start: number, end: number, ptr: number): void;
   /** the connection ended (closed by the venue, stalled, no pong): per-connection state ends here */
   onLost(reason: string): void;
   /** every watchdog tick while started (cold path: retries); `t` = performance.now() */
@@ -197,9 +240,17 @@ export class TextFeedSession {
   }
 
   private connect(): void {
-    const mk = this.o.transport ?? bunTextWebSocketTransport();
+    const mk = this.o.transport ?? wsClientTransport();
+    const bytes = this.h.onBytes;
     let self: TextTransport | null = null;
     self = mk(this.o.url, {
+      onBytes: bytes
+        ? (buf, start, end, ptr) => {
+            if (this.transport !== self) return;
+            this.lastFrameAt = performance.now();
+            bytes.call(this.h, buf, start, end, ptr);
+          }
+        : undefined,
       onOpen: () => {
         if (this.transport !== self) return;
         const c = this.counters;

@@ -35,7 +35,7 @@ import { ParseStatus } from "../../../ffi/parse.ts";
 import { now } from "../../../ffi/clock.ts";
 import { VenueFrameParser, VparseVenue, VparseWhat } from "../../../ffi/vparse.ts";
 import { Venue } from "../../domain/instruments.ts";
-import { TextFeedSession, TickRingWriter, PendingResyncs, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
+import { TextFeedSession, TickRingWriter, PendingResyncs, frameText, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
 
 export type OkxChannel = "books" | "trades";
 
@@ -173,7 +173,7 @@ export class OkxFeed {
         onNotice: o.onNotice,
         random: o.random,
       },
-      { onOpen: () => this.onOpen(), onText: (t) => this.onText(t), onLost: () => this.onLost(), onTick: (t) => this.onTick(t) },
+      { onOpen: () => this.onOpen(), onText: (t) => this.onText(t), onBytes: (b, s, e, p) => this.onBytes(b, s, e, p), onLost: () => this.onLost(), onTick: (t) => this.onTick(t) },
       this.counters,
     );
   }
@@ -244,15 +244,32 @@ export class OkxFeed {
 
   /** Hot path: one FFI call parses the push, keeps its book by OKX's rules and fills the ring. */
   private onText(text: string): void {
-    const c = this.counters;
-    c.frames++;
+    this.counters.frames++;
     // OKX answers the text "ping" with the text "pong"
     if (text === "pong") {
       this.session.pong();
       return;
     }
     const vp = this.vp;
-    const n = this.bot4Clock ? vp.textNow(text) : vp.text(text, this.o.clock());
+    this.parsed(this.bot4Clock ? vp.textNow(text) : vp.text(text, this.o.clock()), text, null, 0, 0);
+  }
+
+  /** The same for a byte transport's frame: the C parser reads it in the transport's buffer. */
+  private onBytes(buf: Uint8Array, start: number, end: number, ptr: number): void {
+    this.counters.frames++;
+    const len = end - start;
+    if (len === 4 && buf[start] === 0x70 && buf[start + 1] === 0x6f && buf[start + 2] === 0x6e && buf[start + 3] === 0x67) {
+      this.session.pong();
+      return;
+    }
+    const vp = this.vp;
+    this.parsed(this.bot4Clock ? vp.frameNow(ptr, len) : vp.frame(ptr, len, this.o.clock()), null, buf, start, end);
+  }
+
+  /** After the C step: book outcomes, ring drops; frames it made nothing of go to the cold path (as text) */
+  private parsed(n: number, text: string | null, buf: Uint8Array | null, start: number, end: number): void {
+    const c = this.counters;
+    const vp = this.vp;
     c.records += vp.pushed;
     const book = vp.what === VparseWhat.snapshot || vp.what === VparseWhat.delta;
     if (book && vp.resyncs > 0) {
@@ -266,7 +283,7 @@ export class OkxFeed {
     }
     if (vp.ringDrops !== this.ringDropsSeen) this.ringDropped(book);
     else if (n > 0) this.dropping = false;
-    if (n < 0 && !(book && vp.resyncs > 0)) this.coldFrame(text, n);
+    if (n < 0 && !(book && vp.resyncs > 0)) this.coldFrame(text ?? frameText(buf!, start, end), n);
   }
 
   private ringDropped(book: boolean): void {
