@@ -60,7 +60,7 @@ export type TextTransportFactory = (url: string, h: TextTransportHandlers) => Te
 
 const utf8 = new TextDecoder();
 
-/** The default transport: Bun's WebSocket client; binary frames (not sent by these venues' public streams) are decoded as UTF-8. */
+/** Bun's WebSocket client as a text transport (frames as JS strings; the default is wsClientTransport below); binary frames (not sent by these venues' public streams) are decoded as UTF-8. */
 export function bunTextWebSocketTransport(): TextTransportFactory {
   return (url, h) => {
     const ws = new WebSocket(url);
@@ -180,7 +180,14 @@ export class TextFeedSession {
   private stopped = true;
   private attempt = 0;
   private openedAt = 0;
+  /**
+   * When a frame was last seen, as of the watchdog's tick: frames only count (`frames`), and the
+   * tick that finds the count moved stamps the time. No clock read per frame; silences are
+   * measured to within one tick period (at most a quarter of the stall, heartbeat and pong limits).
+   */
   private lastFrameAt = 0;
+  private frames = 0;
+  private framesSeen = 0;
   private lastPingAt = 0;
   private pingSince = 0;
   private timers = new Set<ReturnType<typeof setTimeout>>();
@@ -247,7 +254,7 @@ export class TextFeedSession {
       onBytes: bytes
         ? (buf, start, end, ptr) => {
             if (this.transport !== self) return;
-            this.lastFrameAt = performance.now();
+            this.frames++;
             bytes.call(this.h, buf, start, end, ptr);
           }
         : undefined,
@@ -258,12 +265,13 @@ export class TextFeedSession {
         if (c.connects > 1) c.reconnects++;
         this.openedAt = this.lastPingAt = performance.now();
         this.lastFrameAt = 0;
+        this.framesSeen = this.frames;
         this.pingSince = 0;
         this.h.onOpen();
       },
       onText: (text) => {
         if (this.transport !== self) return;
-        this.lastFrameAt = performance.now();
+        this.frames++;
         this.h.onText(text);
       },
       onClose: (reason) => {
@@ -279,6 +287,10 @@ export class TextFeedSession {
     const t = performance.now();
     if (this.transport && this.openedAt) {
       const hb = this.o.heartbeat, stallMs = this.o.stallMs ?? 30_000;
+      if (this.frames !== this.framesSeen) {
+        this.framesSeen = this.frames;
+        this.lastFrameAt = t;
+      }
       const silent = t - Math.max(this.lastFrameAt, this.openedAt);
       if (silent > stallMs) {
         this.counters.stalls++;
