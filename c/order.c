@@ -270,6 +270,81 @@ BOT4_API int bot4_order_place_frame(const bot4_order_ctx_t *c, const bot4_order_
   return (int)total;
 }
 
+/* The masked client text frame of the text at text[0, len) (text - 8 must be writable): header
+ * and mask key before it, payload XORed; moved to out[0]. Returns the frame's length. */
+static int frame_text(uint8_t *out, uint8_t *text, uint32_t len, uint32_t m) {
+  uint8_t *h;
+  if (BOT4_UNLIKELY(len < 126)) {
+    h = text - 6;
+    h[1] = (uint8_t)(0x80 | len);
+  } else {
+    h = text - 8;
+    h[1] = 0x80 | 126;
+    h[2] = (uint8_t)(len >> 8);
+    h[3] = (uint8_t)len;
+  }
+  h[0] = 0x81;
+  text[-4] = (uint8_t)m;
+  text[-3] = (uint8_t)(m >> 8);
+  text[-2] = (uint8_t)(m >> 16);
+  text[-1] = (uint8_t)(m >> 24);
+  const uint8_t mb[4] = {(uint8_t)m, (uint8_t)(m >> 8), (uint8_t)(m >> 16), (uint8_t)(m >> 24)};
+  const uint64_t m64 = (uint64_t)m | ((uint64_t)m << 32);
+  uint32_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, text + i, 8);
+    w ^= m64;
+    memcpy(text + i, &w, 8);
+  }
+  for (; i < len; i++) text[i] ^= mb[i & 3];
+  const uint32_t total = (uint32_t)(text - h) + len;
+  if (h != out) memmove(out, h, total);
+  return (int)total;
+}
+
+BOT4_API int bot4_order_cancel_frame(const bot4_order_ctx_t *c, const bot4_order_in_t *in, uint8_t *out, uint32_t cap) {
+  if (BOT4_UNLIKELY(c == NULL || c->magic != BOT4_ORDER_MAGIC)) return BOT4_ORDER_CTX;
+  if (BOT4_UNLIKELY(in->cid_len > BOT4_ORDER_CID || in->sym_len > BOT4_ORDER_SYM || !whole(in->id) || !whole(in->ts_ms))) return BOT4_ORDER_FIELD;
+  const uint32_t most = 8 + 200 + c->head_len + c->rw_len + in->cid_len + in->sym_len;
+  if (BOT4_UNLIKELY(cap < most)) return BOT4_ORDER_ROOM;
+  uint8_t *const text = out + 8;
+  uint8_t *p = text;
+  p = LIT(p, "{\"id\":");
+  p = put_uint(p, in->id);
+  p = put(p, c->head, c->head_len); /* ,"method":"order.cancel","params":{["apiKey":"K",]"origClientOrderId":" */
+  p = put(p, in->cid, in->cid_len);
+  p = put(p, c->rw, c->rw_len); /* ","recvWindow":W,"symbol":" */
+  p = put(p, in->sym, in->sym_len);
+  p = LIT(p, "\",\"timestamp\":");
+  uint8_t *ts_at = p;
+  p = put_uint(p, in->ts_ms);
+  uint8_t *ts_end = p;
+  if (c->sign) {
+    /* [apiKey=K&]origClientOrderId=C&recvWindow=W&symbol=S&timestamp=T: sorted by name */
+    uint8_t q[BOT4_ORDER_TEXT_MAX] BOT4_ALIGNED(16);
+    uint8_t *k = q;
+    k = put(k, c->keypart + c->pre_bytes, c->keypart_len - c->pre_bytes);
+    k = put(k, in->cid, in->cid_len);
+    k = put(k, c->rwq, c->rwq_len); /* &recvWindow=W&symbol= */
+    k = put(k, in->sym, in->sym_len);
+    k = LIT(k, "&timestamp=");
+    k = put(k, ts_at, (size_t)(ts_end - ts_at));
+    uint32_t st[8];
+    uint8_t d[32];
+    memcpy(st, c->pre, sizeof st);
+    bot4_sha256_finish(st, 64 + c->pre_bytes, q, (size_t)(k - q), d);
+    bot4_hmac_outer(&c->key, d, d);
+    p = LIT(p, ",\"signature\":\"");
+    bot4_hex32(d, p);
+    p += 64;
+    *p++ = '"';
+  }
+  *p++ = '}';
+  *p++ = '}';
+  return frame_text(out, text, (uint32_t)(p - text), in->mask);
+}
+
 BOT4_API int bot4_layout_order(char *buf, int cap) {
   int n = 0;
   BOT4_L_SIZE(bot4_order_ctx_t);

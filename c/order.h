@@ -94,6 +94,15 @@ BOT4_API int bot4_order_ctx_init(bot4_order_ctx_t *c, const uint8_t *secret, uin
                                  const uint8_t *keypart, uint32_t keypart_len, const uint8_t *rwq, uint32_t rwq_len);
 /* The frame into out[0, cap): its length, or a BOT4_ORDER_* error (nothing usable written). */
 BOT4_API int bot4_order_place_frame(const bot4_order_ctx_t *c, const bot4_order_in_t *in, uint8_t *out, uint32_t cap);
+/*
+ * order.cancel by client order id as a complete masked client frame, from a context prepared
+ * with the cancel pieces (head `,"method":"order.cancel","params":{["apiKey":"K",]"origClientOrderId":"`,
+ * rw `","recvWindow":W,"symbol":"`, keypart `[apiKey=K&]origClientOrderId=`, rwq
+ * `&recvWindow=W&symbol=`). Reads id, ts_ms, mask, cid and sym of `in`. Params in sorted-name
+ * order, the signature over the same params joined as k=v&... (as place). Its length, or a
+ * BOT4_ORDER_* error.
+ */
+BOT4_API int bot4_order_cancel_frame(const bot4_order_ctx_t *c, const bot4_order_in_t *in, uint8_t *out, uint32_t cap);
 /* putDecimal alone (tests): the text of x into out, its length, or BOT4_ORDER_NUMBER. */
 BOT4_API int bot4_order_decimal(double x, int32_t decimals, uint8_t *out);
 BOT4_API int bot4_layout_order(char *buf, int cap);

@@ -95,6 +95,8 @@ export interface OrderPieces {
   keyPart: Uint8Array;
   /** `&recvWindow=W&side=` (signed orders) */
   rwQuery: Uint8Array;
+  /** the cancel encoder's pieces instead (order.cancel by client id; see c/order.h): head, rw, keyPart, rwQuery as documented there */
+  method?: "place" | "cancel";
 }
 
 const IN_AT = 1024;
@@ -115,9 +117,10 @@ export class OrderFrameEncoder {
   private readonly u8: Uint8Array;
   private lastSym: Uint8Array | null = null;
   private lastTif = "";
-  private readonly fn = K.bot4_order_place_frame;
+  private readonly fn: typeof K.bot4_order_place_frame;
 
   constructor(p: OrderPieces) {
+    this.fn = p.method === "cancel" ? K.bot4_order_cancel_frame : K.bot4_order_place_frame;
     if (ORDER_CTX_BYTES > IN_AT || IN_AT + ORDER_IN_BYTES > OUT_AT) throw new SignError("order encoder: struct sizes outgrew the buffer plan");
     this.mem = alignedBuffer(OUT_AT + OUT_CAP);
     const base = this.mem.byteOffset, buf = this.mem.buffer;
@@ -179,6 +182,33 @@ export class OrderFrameEncoder {
       for (let i = 0; i < tif.length; i++) u8[O.tif + i] = tif.charCodeAt(i);
       u8[O.tifLen] = tif.length;
       this.lastTif = tif;
+    }
+    return this.fn(this.ctxPtr, this.inPtr, this.outPtr, OUT_CAP);
+  }
+
+  /**
+   * order.cancel of a client order id as a complete masked text frame (an encoder made with
+   * method "cancel"); its length or a negative OrderError (`field`: an id that is not plain
+   * JSON-safe ASCII or too long, a symbol too long, an id or timestamp not whole: use another path).
+   */
+  cancel(id: number, tsMs: number, cid: string, sym: Uint8Array, mask: number): number {
+    const f = this.f64, u8 = this.u8;
+    f[0] = id;
+    f[1] = tsMs;
+    this.u32[10] = mask;
+    const n = cid.length;
+    if (n > OrderConst.CID) return OrderError.field;
+    for (let i = 0; i < n; i++) {
+      const c = cid.charCodeAt(i);
+      if (c < 32 || c > 126 || c === 34 || c === 92) return OrderError.field;
+      u8[O.cid + i] = c;
+    }
+    u8[O.cidLen] = n;
+    if (sym !== this.lastSym) {
+      if (sym.length > OrderConst.SYM) return OrderError.field;
+      for (let i = 0; i < sym.length; i++) u8[O.sym + i] = sym[i]!;
+      u8[O.symLen] = sym.length;
+      this.lastSym = sym;
     }
     return this.fn(this.ctxPtr, this.inPtr, this.outPtr, OUT_CAP);
   }

@@ -196,3 +196,55 @@ describe("c/order.c order.place frames", () => {
     for (const o of outs) expect(o).toBe(new HmacSha256Signer(SECRET).sign("apiKey=k&newClientOrderId=x&timestamp=1"));
   });
 });
+
+describe("c/order.c order.cancel frames", () => {
+  test("the C frame carries the TypeScript text's params, signature included (HMAC, Ed25519 session; random ids, 6 symbols, API keys and ids across padding edges)", () => {
+    const syms = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "DOGE/USDT", "BNB/BTC", "XRP/USDT"];
+    let checked = 0;
+    for (const apiKey of ["k", "ab".repeat(20), KEY, "x".repeat(100)]) {
+      for (const auth of ["hmac", "ed25519"] as const) {
+        const g = new BinanceWsGateway({ url: URL_, apiKey, ...(auth === "hmac" ? { secret: SECRET } : { privateKey: ED_PRIV }), reconnect: false, recvWindow: 3000 });
+        const e = (g as unknown as { ccancel: OrderFrameEncoder }).ccancel;
+        expect(e).not.toBeNull();
+        for (let k = 0; k < 300; k++) {
+          const len = 1 + Math.floor(rnd() * 64);
+          let cid = "";
+          for (let i = 0; i < len; i++) cid += pick([...CID_CHARS]);
+          const id = Math.floor(rnd() * 1e12), ts = 1_700_000_000_000 + Math.floor(rnd() * 1e9), sym = pick(syms);
+          const mask = Math.floor(rnd() * 4294967296);
+          const n = g.encodeCancelFrame(id, sym, cid, ts, mask);
+          expect(n).toBeGreaterThan(0);
+          const frame = e.out.slice(0, n);
+          // one complete masked text frame: FIN + text, MASK bit, its length
+          expect(frame[0]).toBe(0x81);
+          expect(frame[1]! & 0x80).toBe(0x80);
+          const got = JSON.parse(unmask(frame));
+          const want = JSON.parse(g.encodeCancel(id, sym, cid, ts));
+          expect(got).toEqual(want);
+          // sorted by name, as the signature's payload; the signature last
+          const keys = Object.keys(got.params).filter((k) => k !== "signature");
+          expect(keys).toEqual([...keys].sort());
+          if (auth === "hmac") expect(Object.keys(got.params).at(-1)).toBe("signature");
+          if (auth === "hmac") {
+            const { signature, ...rest } = got.params;
+            expect(signature).toBe(new HmacSha256Signer(SECRET).sign(wsApiPayload(rest)));
+          } else expect(got.params.signature).toBeUndefined();
+          checked++;
+        }
+        void g.close();
+      }
+    }
+    expect(checked).toBe(2400);
+  });
+
+  test("declines what it must: JSON-unsafe or long client ids, ids not whole (the gateway then sends the TypeScript text)", () => {
+    const g = new BinanceWsGateway({ url: URL_, apiKey: KEY, secret: SECRET, reconnect: false });
+    expect(g.encodeCancelFrame(1, "BTC/USDT", 'a"b', 1, 0)).toBe(OrderError.field);
+    expect(g.encodeCancelFrame(1, "BTC/USDT", "a\\b", 1, 0)).toBe(OrderError.field);
+    expect(g.encodeCancelFrame(1, "BTC/USDT", "c".repeat(65), 1, 0)).toBe(OrderError.field);
+    expect(g.encodeCancelFrame(1.5, "BTC/USDT", "ok", 1, 0)).toBe(OrderError.field);
+    expect(g.encodeCancelFrame(1, "BTC/USDT", "ok", -1, 0)).toBe(OrderError.field);
+    expect(g.encodeCancelFrame(1, "BTC/USDT", "ok", 1, 0)).toBeGreaterThan(0);
+    void g.close();
+  });
+});

@@ -16,6 +16,7 @@ export const signSymbols = {
   bot4_order_ctx_bytes: { args: [], returns: "u32" },
   bot4_order_ctx_init: { args: ["ptr", "ptr", "u32", "ptr", "u32", "ptr", "u32", "ptr", "u32", "ptr", "u32"], returns: "i32" },
   bot4_order_place_frame: { args: ["ptr", "ptr", "ptr", "u32"], returns: "i32" },
+  bot4_order_cancel_frame: { args: ["ptr", "ptr", "ptr", "u32"], returns: "i32" },
   bot4_order_decimal: { args: ["f64", "i32", "ptr"], returns: "i32" },
   bot4_layout_order: { args: ["ptr", "i32"], returns: "i32" },
 } as const;

@@ -290,6 +290,8 @@ export class BinanceWsGateway implements Gateway {
    * WsClient.sendFrame. null where the byte path is off or the pieces do not fit its context.
    */
   private readonly cenc: OrderFrameEncoder | null;
+  /** order.cancel frames in one C call (c/order.c bot4_order_cancel_frame); null: the TypeScript text */
+  private readonly ccancel: OrderFrameEncoder | null;
   /** mask keys for the frames the C path builds (xoshiro128**, seeded from the OS CSPRNG) */
   private readonly masks = new MaskKeys();
   private readonly symIds = new Map<string, SymEntry>();
@@ -318,6 +320,7 @@ export class BinanceWsGateway implements Gateway {
     this.rwQBytes = ASCII(`${this.rwPart}&side=`);
     for (const [u, s] of Object.entries(o.symbols ?? {})) this.symIds.set(u, symEntry(s.id, s.priceDecimals, s.amountDecimals));
     this.cenc = this.bytePath ? this.makeEncoder() : null;
+    this.ccancel = this.cenc !== null ? this.makeCancelEncoder(o) : null;
     this.tracker = new OrderTracker(this.venue);
     this.limiter = new RateLimiter(this.venue, o.limits);
     this.storm = new ErrorStorm(this.venue, { threshold: o.errorStorm?.threshold ?? 20, windowMs: o.errorStorm?.windowMs ?? 10_000, onErrorStorm: (i) => {
@@ -547,6 +550,39 @@ export class BinanceWsGateway implements Gateway {
     }
   }
 
+  /** the C cancel encoder: order.cancel by client id with this gateway's key and recvWindow */
+  private makeCancelEncoder(o: BinanceWsGatewayOptions): OrderFrameEncoder | null {
+    try {
+      return new OrderFrameEncoder({
+        method: "cancel",
+        secret: this.hmac !== null ? o.secret : undefined,
+        head: ASCII(`,"method":"order.cancel","params":{${this.signOrders ? `"apiKey":"${o.apiKey}",` : ""}"origClientOrderId":"`),
+        rw: ASCII(`","recvWindow":${o.recvWindow ?? 5000},"symbol":"`),
+        keyPart: ASCII(`${this.keyPart}origClientOrderId=`),
+        rwQuery: ASCII(`${this.rwPart}&symbol=`),
+      });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "C cancel encoder unavailable: cancels are encoded in TypeScript");
+      return null;
+    }
+  }
+
+  /** The order.cancel frame in the C encoder's `out` (its length), or <= 0 when it declines (the TypeScript text then). */
+  encodeCancelFrame(id: number, symbol: string, cid: string, tsMs: number, mask: number): number {
+    const e = this.ccancel;
+    return e === null ? 0 : e.cancel(id, tsMs, cid, this.sym(symbol).idBytes, mask);
+  }
+
+  /** The TypeScript order.cancel text (the path without the C encoder, and the reference for its tests). */
+  encodeCancel(id: number, symbol: string, cid: string, tsMs: number): string {
+    const p: Record<string, string | number> = { symbol: this.sym(symbol).id, origClientOrderId: cid, timestamp: tsMs, recvWindow: this.o.recvWindow ?? 5000 };
+    if (this.signOrders) {
+      p.apiKey = this.o.apiKey;
+      p.signature = this.signer.sign(wsApiPayload(p));
+    }
+    return JSON.stringify({ id, method: "order.cancel", params: p });
+  }
+
   /** true when submit builds frames in C (c/order.c) */
   get nativeFrames(): boolean {
     return this.cenc !== null;
@@ -637,7 +673,10 @@ export class BinanceWsGateway implements Gateway {
     }
     const id = ++this.seq;
     this.pending.set(id, { kind: Kind.cancel, cid, symbol, sentAt: performance.now(), tries });
-    this.client.send(this.encodeSigned(id, "order.cancel", { symbol: this.sym(symbol).id, origClientOrderId: cid }));
+    const ts = this.now();
+    const f = this.encodeCancelFrame(id, symbol, cid, ts, this.masks.next());
+    if (f > 0) this.client.sendFrame(this.ccancel!.out, f);
+    else this.client.send(this.encodeCancel(id, symbol, cid, ts));
   }
 
   private sendStatus(symbol: string, cid: string, tries: number): void {
