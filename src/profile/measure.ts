@@ -36,8 +36,9 @@ import { InstrumentState } from "../../ffi/state.ts";
 import { gaps, processCpus, sendFloor } from "../../ffi/sys.ts";
 import { loadConfig } from "../config/load.ts";
 import { Venue } from "../domain/instruments.ts";
-import type { OrderRequest } from "../domain/order.ts";
-import { T, TICK_BYTES, TICK_U32 } from "../domain/tick.ts";
+import type { Gateway, OrderRequest } from "../domain/order.ts";
+import { TickBuffer } from "../domain/tick-buffer.ts";
+import { T, TICK_BYTES, TICK_U32, TickKind } from "../domain/tick.ts";
 import { TradingCore } from "../engine/trading.ts";
 import { BinanceWsGateway } from "../exec/gateway/binance-ws.ts";
 import { VirtualClock } from "../exec/sim/gateway.ts";
@@ -523,6 +524,86 @@ async function fiveVenues(o: ProfileOptions, shared: string | null, strategy: st
 
 // ------------------------------------------------------------------ order entry: decision -> bytes on a loopback socket
 
+/**
+ * A quote update as a running engine sends it: one engine step (a trade record) whose strategy
+ * cancels its two resting quotes and places two new ones. Timed from the step's start to the
+ * step's return, when its requests are on the socket: through the engine's outbox (the gateway
+ * held, the four frames in one write) and, alternating in the same run, through a wrapper that
+ * hides hold/flush (one write per request, as before the outbox). Between updates the venue's
+ * answers are awaited, untimed.
+ */
+async function quoteUpdates(gw: BinanceWsGateway, mid: number, n: number) {
+  const px = (x: number) => Math.round(x * 100) / 100;
+  const unheld: Gateway = {
+    venue: gw.venue,
+    onReport: (h) => gw.onReport(h),
+    submit: (r) => gw.submit(r),
+    cancel: (s, id) => gw.cancel(s, id),
+    openOrders: (s) => gw.openOrders(s),
+    fills: (s, t) => gw.fills(s, t),
+    close: () => gw.close(),
+  };
+  const tape = new TickBuffer(4);
+  tape.push({ kind: TickKind.trade, venue: Venue.binance, instrument: 0, tsExchangeNs: 1, tsRecvNs: 1, price: mid, size: 0.001 });
+  const make = (g: Gateway, prefix: string) => {
+    let ctx!: StrategyContext;
+    const ids = ["", ""];
+    let k = 0;
+    const strategy: Strategy = {
+      name: "profile-quotes",
+      onStart: (c) => void (ctx = c),
+      onTrade: (inst) => {
+        k++;
+        for (const id of ids) if (id) ctx.cancel(id);
+        ids[0] = ctx.submit(inst, 0, 0.001, px(mid * 0.998) - (k % 5) * 0.01, "PO");
+        ids[1] = ctx.submit(inst, 1, 0.001, px(mid * 1.002) + (k % 5) * 0.01, "PO");
+      },
+    };
+    const core = new TradingCore({
+      instruments: [{ id: 0, venue: "binance", symbol: "BTC/USDT", tickSize: 0.01, lotSize: 0.00001 }],
+      strategy,
+      clock: new VirtualClock(0),
+      gateways: new Map([["binance", g]]),
+      risk: { collarBps: 500, staleMs: 0 },
+      idPrefix: prefix,
+    });
+    core.market.refPrice[0] = mid;
+    core.market.usable[0] = 1;
+    core.start();
+    return core;
+  };
+  const held = make(gw, "pfq-"), apart = make(unheld, "pfu-");
+  const one = LatencyHistogram.create(), each = LatencyHistogram.create();
+  const writes = { one: 0, each: 0 };
+  const WARM = 100;
+  for (let i = 0; i < 2 * (n + WARM); i++) {
+    const core = (i & 1) === 0 ? held : apart;
+    const w0 = gw.client.counters.writes;
+    const t0 = now();
+    core.onRecords(tape.u8, tape.u32, tape.f64, 0, 0xffffffff, 0, 1);
+    const dt = now() - t0;
+    if (i >= 2 * WARM) {
+      if ((i & 1) === 0) {
+        one.record(dt);
+        writes.one += gw.client.counters.writes - w0;
+      } else {
+        each.record(dt);
+        writes.each += gw.client.counters.writes - w0;
+      }
+    }
+    // the venue's answers before the next update (untimed): at most the two new quotes stay open
+    const until = performance.now() + 5000;
+    while (core.openOrders(0) > 2) {
+      if (performance.now() > until) throw new ProfileError("profile: the local order venue did not confirm cancels within 5 s");
+      await Bun.sleep(0);
+    }
+  }
+  held.cancelAll();
+  apart.cancelAll();
+  await Bun.sleep(20);
+  return { one, each, writesPerUpdate: { one: writes.one / Math.max(1, one.count), each: writes.each / Math.max(1, each.count) } };
+}
+
 async function orderEntry(n: number, mid: number, book: ConsolidatedBook) {
   const quiet = createLogger({ level: "silent" });
   // throwaway credentials for the local venue on 127.0.0.1
@@ -608,12 +689,13 @@ async function orderEntry(n: number, mid: number, book: ConsolidatedBook) {
       if ((i & 63) === 63) await Bun.sleep(0);
     }
     await Bun.sleep(50);
+    const quotes = await quoteUpdates(gw, mid, Math.max(200, Math.floor(n / 10)));
     // the kernel's floor under the write: C send() of a frame of the order's size (WebSocket
     // header with its mask key: 8 bytes at this length) on a loopback socket, in this run
     const kernel = LatencyHistogram.create();
     kernel.recordBatch(sendFloor(n, text.length + (text.length < 126 ? 6 : 8)));
     const encoder = gw.cEncoder ? `one C call (c/order.c): order.place text, HMAC-SHA256 (SHA-NI where the CPU has it), masked frame of ${frameLen} bytes` : "TypeScript byte path: order.place text, HMAC-SHA256 (Bun.CryptoHasher)";
-    return { whole, route, risk: core.hist.risk, submit: core.hist.submit, enc, encoder, write, kernel, frameBytes, sent: gw.counters.submitted, acks: gw.counters.acks, cancels: gw.counters.cancels, venueOrders: venue.counters.placed };
+    return { whole, route, risk: core.hist.risk, submit: core.hist.submit, enc, encoder, write, kernel, frameBytes, quotes, sent: gw.counters.submitted, acks: gw.counters.acks, cancels: gw.counters.cancels, venueOrders: venue.counters.placed };
   } finally {
     await gw.close();
     await venue.stop();
@@ -723,6 +805,8 @@ export async function runProfile(o: ProfileOptions) {
     { stage: "encode/sign", unit: "ns per order", method: "per op (TSC)", ns: dist(oe.enc), note: `what BinanceWsGateway.submit runs before the write: ${oe.encoder}` },
     { stage: "write", unit: "ns per order", method: "per op (TSC)", ns: dist(oe.write), note: `WebSocket send of one text frame (a ${oe.frameBytes.ping}-byte ping; orders are ${oe.frameBytes.order} bytes) to the local venue on 127.0.0.1` },
     { stage: "kernel send()", unit: "ns per write", method: "per op (TSC)", ns: dist(oe.kernel), note: `reference, not bot4 code: the kernel's own cost of writing one ${oe.frameBytes.order + 8}-byte order frame to a loopback TCP socket (C send(), TCP_NODELAY, timed alone; the floor under "write" and "order submission" on this machine)` },
+    { stage: "quote update, one write", unit: "ns per update", method: "per op (TSC)", ns: dist(oe.quotes.one), note: `an engine step whose strategy cancels its two quotes and places two: step start -> the four requests on the socket, through the engine's outbox (gateway held, ${oe.quotes.writesPerUpdate.one.toFixed(2)} socket writes per update)` },
+    { stage: "quote update, write each", unit: "ns per update", method: "per op (TSC)", ns: dist(oe.quotes.each), note: `the same steps alternated in this run with the gateway's hold/flush hidden: one socket write per request (${oe.quotes.writesPerUpdate.each.toFixed(2)} per update), as before the outbox` },
     { stage: "order submission", unit: "ns per order", method: "per op (TSC)", ns: dist(oe.whole), note: "route + risk + encode + sign + write: TradingCore.submit -> BinanceWsGateway -> local Binance WS-API venue on 127.0.0.1 (each order cancelled after, untimed)" },
     { stage: "tick-to-decision", unit: "ns per order", method: "per op (TSC)", ns: dist(eng.frameTtd), note: `live path, frame by frame: one engine step per frame's records (${eng.frameSteps} steps, ${(eng.timedRecords / Math.max(1, eng.frameSteps)).toFixed(1)} records each on average), step start -> order decided (risk passed, order built and queued; the step's requests go to the venue gateway, held and written together, when its handlers return)` },
     { stage: "tick-to-decision, saturated", unit: "ns per order", method: "per op (TSC)", ns: dist(eng.hist.tickToDecision), note: `live path, records replayed as fast as possible: full engine steps of ${MAX_BATCH} records, step start -> order decided (risk passed, order built and queued; the step's requests go to the venue gateway, held and written together, when its handlers return) (every record of the step is applied before the strategy runs)` },
