@@ -138,6 +138,62 @@ static inline uint8_t *put_number(uint8_t *p, const bot4_order_in_t *in, double 
   return put_decimal(p, x, dec);
 }
 
+/* The masked client text frame of the text at text[0, len) (text - 8 must be writable): header
+ * and mask key before it, payload XORed; moved to out[0]. Returns the frame's length. */
+static int frame_text(uint8_t *out, uint8_t *text, uint32_t len, uint32_t m) {
+  uint8_t *h;
+  if (BOT4_UNLIKELY(len < 126)) {
+    h = text - 6;
+    h[1] = (uint8_t)(0x80 | len);
+  } else {
+    h = text - 8;
+    h[1] = 0x80 | 126;
+    h[2] = (uint8_t)(len >> 8);
+    h[3] = (uint8_t)len;
+  }
+  h[0] = 0x81;
+  text[-4] = (uint8_t)m;
+  text[-3] = (uint8_t)(m >> 8);
+  text[-2] = (uint8_t)(m >> 16);
+  text[-1] = (uint8_t)(m >> 24);
+  const uint8_t mb[4] = {(uint8_t)m, (uint8_t)(m >> 8), (uint8_t)(m >> 16), (uint8_t)(m >> 24)};
+  const uint64_t m64 = (uint64_t)m | ((uint64_t)m << 32);
+  uint32_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, text + i, 8);
+    w ^= m64;
+    memcpy(text + i, &w, 8);
+  }
+  for (; i < len; i++) text[i] ^= mb[i & 3];
+  const uint32_t total = (uint32_t)(text - h) + len;
+  if (h != out) memmove(out, h, total);
+  return (int)total;
+}
+
+/* `,"signature":"<hex>"` at p: HMAC-SHA256 of the payload q[0, n) after the context's pre-absorbed
+ * prefix; returns the end */
+static uint8_t *put_signature(const bot4_order_ctx_t *c, uint8_t *p, const uint8_t *q, size_t n) {
+  uint32_t st[8];
+  uint8_t d[32];
+  memcpy(st, c->pre, sizeof st);
+  bot4_sha256_finish(st, 64 + c->pre_bytes, q, n, d);
+  bot4_hmac_outer(&c->key, d, d);
+  p = LIT(p, ",\"signature\":\"");
+  bot4_hex32(d, p);
+  p += 64;
+  *p++ = '"';
+  return p;
+}
+
+/* closes the params and the request (`}}`), then frames text[0, p - text) (RFC 6455 5.2: FIN +
+ * text, MASK bit + length, the mask key, the payload XORed with it) at out[0] */
+static int close_frame(uint8_t *out, uint8_t *text, uint8_t *p, uint32_t mask) {
+  *p++ = '}';
+  *p++ = '}';
+  return frame_text(out, text, (uint32_t)(p - text), mask);
+}
+
 BOT4_API int bot4_order_place_frame(const bot4_order_ctx_t *c, const bot4_order_in_t *in, uint8_t *out, uint32_t cap) {
   if (BOT4_UNLIKELY(c == NULL || c->magic != BOT4_ORDER_MAGIC)) return BOT4_ORDER_CTX;
   if (BOT4_UNLIKELY(in->cid_len > BOT4_ORDER_CID || in->sym_len > BOT4_ORDER_SYM || in->tif_len > BOT4_ORDER_TIF ||
@@ -221,86 +277,9 @@ BOT4_API int bot4_order_place_frame(const bot4_order_ctx_t *c, const bot4_order_
       case BOT4_ORDER_LIMIT: k = LIT(k, "LIMIT"); break;
       default: k = LIT(k, "LIMIT_MAKER"); break;
     }
-    uint32_t st[8];
-    uint8_t d[32];
-    memcpy(st, c->pre, sizeof st);
-    bot4_sha256_finish(st, 64 + c->pre_bytes, q, (size_t)(k - q), d);
-    bot4_hmac_outer(&c->key, d, d);
-    p = LIT(p, ",\"signature\":\"");
-    bot4_hex32(d, p);
-    p += 64;
-    *p++ = '"';
+    p = put_signature(c, p, q, (size_t)(k - q));
   }
-  *p++ = '}';
-  *p++ = '}';
-
-  /* RFC 6455 5.2: FIN + text, MASK bit + length, the mask key, the payload XORed with it */
-  uint32_t len = (uint32_t)(p - text);
-  uint8_t *h;
-  if (BOT4_UNLIKELY(len < 126)) {
-    h = text - 6;
-    h[1] = (uint8_t)(0x80 | len);
-  } else {
-    h = text - 8;
-    h[1] = 0x80 | 126;
-    h[2] = (uint8_t)(len >> 8);
-    h[3] = (uint8_t)len;
-  }
-  h[0] = 0x81;
-  const uint32_t m = in->mask;
-  text[-4] = (uint8_t)m;
-  text[-3] = (uint8_t)(m >> 8);
-  text[-2] = (uint8_t)(m >> 16);
-  text[-1] = (uint8_t)(m >> 24);
-  uint8_t mb[4] = {(uint8_t)m, (uint8_t)(m >> 8), (uint8_t)(m >> 16), (uint8_t)(m >> 24)};
-  uint64_t m64;
-  uint32_t m32;
-  memcpy(&m32, mb, 4);
-  m64 = (uint64_t)m32 | ((uint64_t)m32 << 32);
-  uint32_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t w;
-    memcpy(&w, text + i, 8);
-    w ^= m64;
-    memcpy(text + i, &w, 8);
-  }
-  for (; i < len; i++) text[i] ^= mb[i & 3];
-  uint32_t total = (uint32_t)(text - h) + len;
-  if (h != out) memmove(out, h, total);
-  return (int)total;
-}
-
-/* The masked client text frame of the text at text[0, len) (text - 8 must be writable): header
- * and mask key before it, payload XORed; moved to out[0]. Returns the frame's length. */
-static int frame_text(uint8_t *out, uint8_t *text, uint32_t len, uint32_t m) {
-  uint8_t *h;
-  if (BOT4_UNLIKELY(len < 126)) {
-    h = text - 6;
-    h[1] = (uint8_t)(0x80 | len);
-  } else {
-    h = text - 8;
-    h[1] = 0x80 | 126;
-    h[2] = (uint8_t)(len >> 8);
-    h[3] = (uint8_t)len;
-  }
-  h[0] = 0x81;
-  text[-4] = (uint8_t)m;
-  text[-3] = (uint8_t)(m >> 8);
-  text[-2] = (uint8_t)(m >> 16);
-  text[-1] = (uint8_t)(m >> 24);
-  const uint8_t mb[4] = {(uint8_t)m, (uint8_t)(m >> 8), (uint8_t)(m >> 16), (uint8_t)(m >> 24)};
-  const uint64_t m64 = (uint64_t)m | ((uint64_t)m << 32);
-  uint32_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t w;
-    memcpy(&w, text + i, 8);
-    w ^= m64;
-    memcpy(text + i, &w, 8);
-  }
-  for (; i < len; i++) text[i] ^= mb[i & 3];
-  const uint32_t total = (uint32_t)(text - h) + len;
-  if (h != out) memmove(out, h, total);
-  return (int)total;
+  return close_frame(out, text, p, in->mask);
 }
 
 BOT4_API int bot4_order_cancel_frame(const bot4_order_ctx_t *c, const bot4_order_in_t *in, uint8_t *out, uint32_t cap) {
@@ -330,19 +309,9 @@ BOT4_API int bot4_order_cancel_frame(const bot4_order_ctx_t *c, const bot4_order
     k = put(k, in->sym, in->sym_len);
     k = LIT(k, "&timestamp=");
     k = put(k, ts_at, (size_t)(ts_end - ts_at));
-    uint32_t st[8];
-    uint8_t d[32];
-    memcpy(st, c->pre, sizeof st);
-    bot4_sha256_finish(st, 64 + c->pre_bytes, q, (size_t)(k - q), d);
-    bot4_hmac_outer(&c->key, d, d);
-    p = LIT(p, ",\"signature\":\"");
-    bot4_hex32(d, p);
-    p += 64;
-    *p++ = '"';
+    p = put_signature(c, p, q, (size_t)(k - q));
   }
-  *p++ = '}';
-  *p++ = '}';
-  return frame_text(out, text, (uint32_t)(p - text), in->mask);
+  return close_frame(out, text, p, in->mask);
 }
 
 BOT4_API int bot4_layout_order(char *buf, int cap) {

@@ -162,21 +162,7 @@ export class OrderFrameEncoder {
     u8[O.side] = sell ? OrderConst.SELL : OrderConst.BUY;
     u8[O.type] = type;
     u8[O.flags] = 0;
-    const n = cid.length;
-    if (n > OrderConst.CID) return OrderError.field;
-    for (let i = 0; i < n; i++) {
-      const c = cid.charCodeAt(i);
-      // JSON-safe printable ASCII only (no quote, no backslash), as encodePlaceInto
-      if (c < 32 || c > 126 || c === 34 || c === 92) return OrderError.field;
-      u8[O.cid + i] = c;
-    }
-    u8[O.cidLen] = n;
-    if (sym !== this.lastSym) {
-      if (sym.length > OrderConst.SYM) return OrderError.field;
-      for (let i = 0; i < sym.length; i++) u8[O.sym + i] = sym[i]!;
-      u8[O.symLen] = sym.length;
-      this.lastSym = sym;
-    }
+    if (!this.putIds(cid, sym)) return OrderError.field;
     if (tif !== this.lastTif) {
       if (tif.length > OrderConst.TIF) return OrderError.field;
       for (let i = 0; i < tif.length; i++) u8[O.tif + i] = tif.charCodeAt(i);
@@ -192,25 +178,32 @@ export class OrderFrameEncoder {
    * JSON-safe ASCII or too long, a symbol too long, an id or timestamp not whole: use another path).
    */
   cancel(id: number, tsMs: number, cid: string, sym: Uint8Array, mask: number): number {
-    const f = this.f64, u8 = this.u8;
+    const f = this.f64;
     f[0] = id;
     f[1] = tsMs;
     this.u32[10] = mask;
+    if (!this.putIds(cid, sym)) return OrderError.field;
+    return this.fn(this.ctxPtr, this.inPtr, this.outPtr, OUT_CAP);
+  }
+
+  /** the client id (JSON-safe printable ASCII only: no quote, no backslash, as encodePlaceInto) and the symbol's bytes into the input struct; false when one does not fit */
+  private putIds(cid: string, sym: Uint8Array): boolean {
+    const u8 = this.u8;
     const n = cid.length;
-    if (n > OrderConst.CID) return OrderError.field;
+    if (n > OrderConst.CID) return false;
     for (let i = 0; i < n; i++) {
       const c = cid.charCodeAt(i);
-      if (c < 32 || c > 126 || c === 34 || c === 92) return OrderError.field;
+      if (c < 32 || c > 126 || c === 34 || c === 92) return false;
       u8[O.cid + i] = c;
     }
     u8[O.cidLen] = n;
     if (sym !== this.lastSym) {
-      if (sym.length > OrderConst.SYM) return OrderError.field;
+      if (sym.length > OrderConst.SYM) return false;
       for (let i = 0; i < sym.length; i++) u8[O.sym + i] = sym[i]!;
       u8[O.symLen] = sym.length;
       this.lastSym = sym;
     }
-    return this.fn(this.ctxPtr, this.inPtr, this.outPtr, OUT_CAP);
+    return true;
   }
 
   /**

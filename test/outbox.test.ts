@@ -60,6 +60,21 @@ function coreWith(strategy: Strategy, gw: unknown) {
   return core;
 }
 
+
+/** a started core whose strategy runs `onTrade(ctx, inst, price)` (and `onOrder`, when given) */
+function started(gw: unknown, name: string, onTrade: (ctx: StrategyContext, inst: number, price: number) => void, onOrder?: (ctx: StrategyContext, ev: { kind: string; clientOrderId: string }) => void) {
+  let ctx!: StrategyContext;
+  const strategy = {
+    name,
+    onStart: (c: StrategyContext) => void (ctx = c),
+    onTrade: (inst: number, price: number) => onTrade(ctx, inst, price),
+    ...(onOrder ? { onOrder: (ev: { kind: string; clientOrderId: string }) => onOrder(ctx, ev) } : {}),
+  };
+  const core = coreWith(strategy as unknown as Strategy, gw);
+  core.start();
+  return core;
+}
+
 describe("TradingCore outbox", () => {
   test("a step's cancels and orders reach the gateway after the handlers return, in order, between hold and flush", () => {
     const { gw, calls } = recordingGateway(false);
@@ -96,28 +111,23 @@ describe("TradingCore outbox", () => {
     const { gw, calls } = recordingGateway(true);
     const events: string[] = [];
     let replaced = false;
-    const strategy = {
-      name: "replacer",
-      ctx: undefined as unknown as StrategyContext,
-      onStart(ctx: StrategyContext) {
-        this.ctx = ctx;
-      },
-      onTrade(inst: number, price: number) {
+    const core = started(
+      gw,
+      "replacer",
+      (ctx, inst, price) => {
         events.push("trade");
-        const id = this.ctx.submit(inst, 0, 0.001, price - 1);
-        this.ctx.cancel(id);
+        const id = ctx.submit(inst, 0, 0.001, price - 1);
+        ctx.cancel(id);
         events.push("step done");
       },
-      onOrder(ev: { kind: string; clientOrderId: string }) {
+      (ctx, ev) => {
         events.push(`${ev.kind} ${ev.clientOrderId}`);
         if (ev.kind === "cancelled" && !replaced) {
           replaced = true;
-          this.ctx.submit(0, 0, 0.001, 98);
+          ctx.submit(0, 0, 0.001, 98);
         }
       },
-    };
-    const core = coreWith(strategy as unknown as Strategy, gw);
-    core.start();
+    );
     const tape = tradeTape([100]);
     core.onRecords(tape.u8, tape.u32, tape.f64, 0, 0xffffffff, 0, 1);
     expect(events).toEqual(["trade", "step done", "ack o-1", "cancelled o-1", "ack o-2"]);
@@ -129,19 +139,10 @@ describe("TradingCore outbox", () => {
 
   test("a handler that throws: the orders it decided before are still sent, then cancelled; the gateway is flushed", () => {
     const { gw, calls } = recordingGateway(false);
-    const strategy = {
-      name: "thrower",
-      ctx: undefined as unknown as StrategyContext,
-      onStart(ctx: StrategyContext) {
-        this.ctx = ctx;
-      },
-      onTrade(inst: number, price: number) {
-        this.ctx.submit(inst, 0, 0.001, price - 1);
-        throw new Error("boom");
-      },
-    };
-    const core = coreWith(strategy as unknown as Strategy, gw);
-    core.start();
+    const core = started(gw, "thrower", (ctx, inst, price) => {
+      ctx.submit(inst, 0, 0.001, price - 1);
+      throw new Error("boom");
+    });
     const tape = tradeTape([100]);
     core.onRecords(tape.u8, tape.u32, tape.f64, 0, 0xffffffff, 0, 1);
     expect(core.strategyError?.message).toBe("boom");
@@ -150,18 +151,9 @@ describe("TradingCore outbox", () => {
 
   test("more requests in one step than the outbox holds at first: it grows, nothing lost or reordered", () => {
     const { gw, calls } = recordingGateway(false);
-    const strategy = {
-      name: "many",
-      ctx: undefined as unknown as StrategyContext,
-      onStart(ctx: StrategyContext) {
-        this.ctx = ctx;
-      },
-      onTrade(inst: number, price: number) {
-        for (let k = 0; k < 40; k++) this.ctx.submit(inst, 0, 0.001, price - 1 - k / 100);
-      },
-    };
-    const core = coreWith(strategy as unknown as Strategy, gw);
-    core.start();
+    const core = started(gw, "many", (ctx, inst, price) => {
+      for (let k = 0; k < 40; k++) ctx.submit(inst, 0, 0.001, price - 1 - k / 100);
+    });
     const tape = tradeTape([100]);
     core.onRecords(tape.u8, tape.u32, tape.f64, 0, 0xffffffff, 0, 1);
     expect(calls.length).toBe(42);
