@@ -149,6 +149,38 @@ describe("TradingCore outbox", () => {
     expect(calls).toEqual(["hold", "submit o-1 buy 99", "cancel o-1", "flush"]);
   });
 
+  test("a gateway that throws on one order: that order is rejected (reported after the step), the next still goes, the gateway is flushed", () => {
+    const { gw, calls } = recordingGateway(false);
+    const submit = gw.submit;
+    gw.submit = (req: OrderRequest) => {
+      if (req.clientOrderId === "o-1") throw new Error("socket gone");
+      submit(req);
+    };
+    const seen: string[] = [];
+    const logs: string[] = [];
+    let ctx!: StrategyContext;
+    const strategy = {
+      name: "two",
+      onStart: (c: StrategyContext) => void (ctx = c),
+      onTrade: (inst: number, price: number) => {
+        ctx.submit(inst, 0, 0.001, price - 1);
+        ctx.submit(inst, 1, 0.001, price + 1);
+      },
+      onOrder: (ev: { kind: string; clientOrderId: string; reason?: string }) => seen.push(`${ev.kind} ${ev.clientOrderId} ${ev.reason ?? ""}`),
+    };
+    const core = new TradingCore({ instruments: [{ id: 0, venue: "v", symbol: "BTC/USDT", tickSize: 0.01, lotSize: 0.001 }], strategy: strategy as unknown as Strategy, clock: new VirtualClock(0), gateways: new Map([["v", gw as never]]), risk: { collarBps: 500, staleMs: 0 }, idPrefix: "o-", log: (m) => logs.push(m) });
+    core.market.refPrice[0] = 100;
+    core.market.usable[0] = 1;
+    core.start();
+    const tape = tradeTape([100]);
+    core.onRecords(tape.u8, tape.u32, tape.f64, 0, 0xffffffff, 0, 1);
+    expect(calls).toEqual(["hold", "submit o-2 sell 101", "flush"]);
+    expect(seen).toEqual(["rejected o-1 gateway error: socket gone"]);
+    expect(core.openOrders(0)).toBe(1);
+    expect(core.strategyError).toBeNull();
+    expect(logs.some((m) => m.startsWith("gateway threw on an order"))).toBe(true);
+  });
+
   test("more requests in one step than the outbox holds at first: it grows, nothing lost or reordered", () => {
     const { gw, calls } = recordingGateway(false);
     const core = started(gw, "many", (ctx, inst, price) => {

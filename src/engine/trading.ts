@@ -10,8 +10,9 @@
  *   4. strategy dispatch: onTrade per trade record, onBook per touched book, timers.
  * Orders: ctx.submit -> pre-trade risk (reason code on refusal, counted) -> the instrument's
  * venue gateway; inside a strategy step the step's submits and cancels are queued and handed over,
- * in order, when its handlers return (each gateway held meanwhile, so it can write them together). Reports flow back through `onReport`: order state, positions and PnL, strategy
- * handlers. Every stage's wall time is recorded into latency histograms.
+ * in order, when its handlers return (each gateway held meanwhile, so it can write them together).
+ * Reports flow back through `onReport`: order state, positions and PnL, strategy handlers. Every
+ * stage's wall time is recorded into latency histograms.
  *
  * Known simplification: the strategy sees a batch's books as of its end (batches are bounded to
  * `maxBatch` records, 256 by default; in a backtest the driver also bounds them in time).
@@ -612,10 +613,19 @@ export class TradingCore implements StrategyContext {
           const req = this.outReq[k]!;
           this.outReq[k] = null;
           const w0 = wallNow();
-          g.submit(req);
+          try {
+            g.submit(req);
+          } catch (err) {
+            this.gatewayThrew(req, err as Error);
+          }
           this.hist.submit.record(this.outBuild[k]! + (wallNow() - w0));
         } else {
-          g.cancel(this.outSym[k]!, this.outId[k]!);
+          try {
+            g.cancel(this.outSym[k]!, this.outId[k]!);
+          } catch (err) {
+            // the order stays open here; the venue's own state settles it (reconciliation)
+            this.log("gateway threw on a cancel: the order is still open", { id: this.outId[k], venue: g.venue, error: (err as Error).message });
+          }
         }
       }
     } finally {
@@ -625,6 +635,15 @@ export class TradingCore implements StrategyContext {
         this.gw[v]!.flush?.();
       }
     }
+  }
+
+  /** A gateway that throws on an order (a bug, not a venue answer): the order is rejected, logged, and the next one still goes. */
+  private gatewayThrew(req: OrderRequest, err: Error): void {
+    this.log("gateway threw on an order: rejected, not sent", { id: req.clientOrderId, venue: req.venue, error: err.message });
+    this.onReport({
+      kind: "rejected", venue: req.venue, symbol: req.symbol, clientOrderId: req.clientOrderId, side: req.side, lastAmount: 0, lastPrice: 0,
+      filled: 0, remaining: req.amount, fee: 0, reason: `gateway error: ${err.message}`, venueTimeMs: Date.now(),
+    });
   }
 
   cancel(clientOrderId: string): boolean {
