@@ -11,6 +11,7 @@ import { InstrumentTable } from "../domain/instruments.ts";
 import { T, TICK_BYTES, TICK_U32, TickFlag, TickKind, TickStatus, writeU64 } from "../domain/tick.ts";
 import { TickBuffer } from "../domain/tick-buffer.ts";
 import { WsClient, type WsClientOptions } from "../net/ws-client.ts";
+import type { VenueFrameParser } from "../../ffi/vparse.ts";
 
 export type NoticeFn = (what: string, detail: Record<string, unknown>) => void;
 
@@ -82,6 +83,28 @@ export function bunTextWebSocketTransport(): TextTransportFactory {
       },
       close: () => ws.close(),
     };
+  };
+}
+
+/** What a feed does with a frame after its C step: `n` the step's status, the frame as text or as bytes buf[start, end). */
+export type ParsedFrame = (n: number, text: string | null, buf: Uint8Array | null, start: number, end: number) => void;
+
+/**
+ * The frame entry points of a feed whose C step (VenueFrameParser) reads a whole frame: each
+ * frame counted, parsed — stamped with `clock`, or in C with the bot4 clock when `clock` is null —
+ * and handed with its status to `parsed`. Text from a text transport, bytes in place from a byte
+ * transport.
+ */
+export function parsedFrames(vp: VenueFrameParser, counters: { frames: number }, clock: (() => number) | null, parsed: ParsedFrame): Pick<SessionHandlers, "onText" | "onBytes"> {
+  return {
+    onText: (text) => {
+      counters.frames++;
+      parsed(clock === null ? vp.textNow(text) : vp.text(text, clock()), text, null, 0, 0);
+    },
+    onBytes: (buf, start, end, ptr) => {
+      counters.frames++;
+      parsed(clock === null ? vp.frameNow(ptr, end - start) : vp.frame(ptr, end - start, clock()), null, buf, start, end);
+    },
   };
 }
 

@@ -37,7 +37,7 @@ import { PARSE_DEFER, VenueFrameParser, VparseVenue, VparseWhat } from "../../..
 import { ParseStatus } from "../../../ffi/parse.ts";
 import { Venue } from "../../domain/instruments.ts";
 import { TickBuffer } from "../../domain/tick-buffer.ts";
-import { FixedInstruments, TextFeedSession, TickRingWriter, PendingResyncs, frameText, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
+import { FixedInstruments, TextFeedSession, TickRingWriter, PendingResyncs, frameText, parsedFrames, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
 import { bybitCategoryFromUrl, type BybitCategory } from "./book.ts";
 import { BybitTickerState, bybitUnified, normalizeBybitFrame } from "./normalize.ts";
 
@@ -168,7 +168,7 @@ export class BybitFeed {
         onNotice: o.onNotice,
         random: o.random,
       },
-      { onOpen: () => this.onOpen(), onText: (t) => this.onText(t), onBytes: (b, s, e, p) => this.onBytes(b, s, e, p), onLost: () => this.onLost(), onTick: (t) => this.onTick(t) },
+      { onOpen: () => this.onOpen(), ...parsedFrames(this.vp, this.counters, o.clock, (n, t, b, s, e) => this.parsed(n, t, b, s, e)), onLost: () => this.onLost(), onTick: (t) => this.onTick(t) },
       this.counters,
     );
   }
@@ -240,19 +240,7 @@ export class BybitFeed {
     this.session.send(JSON.stringify({ op: "subscribe", args: [topic] }));
   }
 
-  /** Hot path: one FFI call parses the frame, applies it to the feed's book and fills the ring. */
-  private onText(text: string): void {
-    this.counters.frames++;
-    this.parsed(this.vp.text(text, this.o.clock()), text, null, 0, 0);
-  }
-
-  /** The same for a byte transport's frame: the C parser reads it in the transport's buffer. */
-  private onBytes(buf: Uint8Array, start: number, end: number, ptr: number): void {
-    this.counters.frames++;
-    this.parsed(this.vp.frame(ptr, end - start, this.o.clock()), null, buf, start, end);
-  }
-
-  /** After the C step: book outcomes, ring drops; frames it made nothing of go to the cold path (as text) */
+  /** After the C step (parsedFrames: one FFI call per frame): book outcomes, ring drops; frames it made nothing of go to the cold path (as text) */
   private parsed(n: number, text: string | null, buf: Uint8Array | null, start: number, end: number): void {
     const c = this.counters;
     const vp = this.vp;

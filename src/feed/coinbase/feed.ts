@@ -45,7 +45,7 @@ import { ParseStatus } from "../../../ffi/parse.ts";
 import { PARSE_DEFER, PARSE_STALE, VenueFrameParser, VparseVenue, VparseWhat } from "../../../ffi/vparse.ts";
 import { Venue } from "../../domain/instruments.ts";
 import { TickBuffer } from "../../domain/tick-buffer.ts";
-import { FixedInstruments, TextFeedSession, TickRingWriter, PendingResyncs, frameText, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
+import { FixedInstruments, TextFeedSession, TickRingWriter, PendingResyncs, frameText, parsedFrames, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
 import { coinbaseUnified, normalizeCoinbaseFrame } from "./normalize.ts";
 
 export const COINBASE_WS_URL = "wss://advanced-trade-ws.coinbase.com";
@@ -210,7 +210,7 @@ export class CoinbaseFeed {
         onNotice: o.onNotice,
         random: o.random,
       },
-      { onOpen: () => this.onOpen(), onText: (t) => this.onText(t), onBytes: (b, s, e, p) => this.onBytes(b, s, e, p), onLost: (r) => this.onLost(r), onTick: (t) => this.onTick(t) },
+      { onOpen: () => this.onOpen(), ...parsedFrames(this.vp, this.counters, o.clock, (n, t, b, s, e) => this.parsed(n, t, b, s, e)), onLost: (r) => this.onLost(r), onTick: (t) => this.onTick(t) },
       this.counters,
     );
   }
@@ -288,19 +288,7 @@ export class CoinbaseFeed {
     this.subscribe("subscribe", "level2", products);
   }
 
-  /** Hot path: one FFI call parses the frame, checks sequence_num, applies it to the books and fills the ring. */
-  private onText(text: string): void {
-    this.counters.frames++;
-    this.parsed(this.vp.text(text, this.o.clock()), text, null, 0, 0);
-  }
-
-  /** The same for a byte transport's frame: the C parser reads it in the transport's buffer. */
-  private onBytes(buf: Uint8Array, start: number, end: number, ptr: number): void {
-    this.counters.frames++;
-    this.parsed(this.vp.frame(ptr, end - start, this.o.clock()), null, buf, start, end);
-  }
-
-  /** After the C step: book outcomes, ring drops; frames it made nothing of go to the cold path (as text) */
+  /** After the C step (parsedFrames: one FFI call per frame): book outcomes, ring drops; frames it made nothing of go to the cold path (as text) */
   private parsed(n: number, text: string | null, buf: Uint8Array | null, start: number, end: number): void {
     const c = this.counters;
     const vp = this.vp;

@@ -40,7 +40,7 @@ import { ParseStatus } from "../../../ffi/parse.ts";
 import { now } from "../../../ffi/clock.ts";
 import { KrakenFlag, VenueFrameParser, VparseVenue, VparseWhat, type KrakenBookCounters } from "../../../ffi/vparse.ts";
 import { Venue } from "../../domain/instruments.ts";
-import { TextFeedSession, TickRingWriter, PendingResyncs, frameText, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
+import { TextFeedSession, TickRingWriter, PendingResyncs, frameText, parsedFrames, jsonObject, type SessionCounters, type JsonFeedOptions } from "../ws-session.ts";
 
 export const KRAKEN_WS_V2_URL = "wss://ws.kraken.com/v2";
 /** spot-websocket-v2/book: depth "One of: 10, 25, 100, 500, 1000" (default 10) */
@@ -228,7 +228,7 @@ export class KrakenFeed {
         onNotice: o.onNotice,
         random: o.random,
       },
-      { onOpen: () => this.onOpen(), onText: (t) => this.onText(t), onBytes: (b, s, e, p) => this.onBytes(b, s, e, p), onLost: (r) => this.onLost(r), onTick: (t) => this.onTick(t) },
+      { onOpen: () => this.onOpen(), ...parsedFrames(this.vp, this.counters, this.bot4Clock ? null : o.clock, (n, t, b, s, e) => this.parsed(n, t, b, s, e)), onLost: (r) => this.onLost(r), onTick: (t) => this.onTick(t) },
       this.counters,
     );
   }
@@ -316,21 +316,7 @@ export class KrakenFeed {
     else this.counters.ringDrops++;
   }
 
-  /** Hot path: one FFI call parses the frame, keeps its pairs' books by Kraken's rules and fills the ring. */
-  private onText(text: string): void {
-    this.counters.frames++;
-    const vp = this.vp;
-    this.parsed(this.bot4Clock ? vp.textNow(text) : vp.text(text, this.o.clock()), text, null, 0, 0);
-  }
-
-  /** The same for a byte transport's frame: the C parser reads it in the transport's buffer. */
-  private onBytes(buf: Uint8Array, start: number, end: number, ptr: number): void {
-    this.counters.frames++;
-    const vp = this.vp;
-    this.parsed(this.bot4Clock ? vp.frameNow(ptr, end - start) : vp.frame(ptr, end - start, this.o.clock()), null, buf, start, end);
-  }
-
-  /** After the C step: book outcomes, ring drops; frames it made nothing of go to the cold path (as text) */
+  /** After the C step (parsedFrames: one FFI call per frame): book outcomes, ring drops; frames it made nothing of go to the cold path (as text) */
   private parsed(n: number, text: string | null, buf: Uint8Array | null, start: number, end: number): void {
     const c = this.counters;
     const vp = this.vp;
