@@ -459,6 +459,56 @@ describe("Ladder (venue book side)", () => {
       }
     }
   });
+
+  test("a deep book (thousands of levels, blocks splitting and emptying) equals a Map reference", () => {
+    let x = 7;
+    const rnd = () => ((x = (Math.imul(x, 48271) + 11) >>> 0) / 4294967296);
+    for (const bid of [true, false]) {
+      const l = new Ladder(bid), ref = new Map<number, number>();
+      const check = () => {
+        const want = [...ref.entries()].sort((p, q) => (bid ? q[0] - p[0] : p[0] - q[0]));
+        expect(l.size).toBe(want.length);
+        for (let k = 0; k < want.length; k++) {
+          if (l.ticks(k) !== want[k]![0] || l.amount(k) !== want[k]![1]) expect([k, l.ticks(k), l.amount(k)]).toEqual([k, ...want[k]!]);
+        }
+      };
+      // fill 4,000 levels in random order, then churn: changes spread over the whole depth and
+      // concentrated near the touch, removals that empty whole runs, then drain to nothing
+      for (let i = 0; i < 4000; i++) {
+        const t = 10_000 + Math.floor(rnd() * 8000), a = 1 + Math.floor(rnd() * 90) / 10;
+        expect(l.put(t, a)).toBe(ref.get(t) ?? 0);
+        ref.set(t, a);
+      }
+      check();
+      for (let i = 0; i < 40_000; i++) {
+        const near = rnd() < 0.5;
+        const t = near ? (bid ? 18_000 - Math.floor(rnd() * 50) : 10_000 + Math.floor(rnd() * 50)) : 10_000 + Math.floor(rnd() * 8000);
+        const a = rnd() < 0.45 ? 0 : Math.floor(rnd() * 50) / 10;
+        expect(l.put(t, a)).toBe(ref.get(t) ?? 0);
+        if (a > 0) ref.set(t, a);
+        else ref.delete(t);
+        if (i % 4999 === 0) check();
+        if (i % 1009 === 0) {
+          const q = 10_000 + Math.floor(rnd() * 8000);
+          expect(l.get(q)).toBe(ref.get(q) ?? 0);
+        }
+      }
+      check();
+      for (let t = 10_000; t < 18_000; t += 3) {
+        l.set(t, 0);
+        ref.delete(t);
+      }
+      check();
+      for (const t of [...ref.keys()]) {
+        l.set(t, 0);
+        ref.delete(t);
+      }
+      expect(l.size).toBe(0);
+      expect(l.get(12_345)).toBe(0);
+      l.set(12_345, 2.5);
+      expect([l.size, l.ticks(0), l.amount(0)]).toEqual([1, 12_345, 2.5]);
+    }
+  });
 });
 
 describe("invariants under random order flow and market data", () => {
