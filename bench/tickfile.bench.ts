@@ -8,8 +8,12 @@
  *     `push(recordsPtr + off, n)`) drained by a consumer Worker with `pop`: records/s — the goal is
  *     >= 50 M records/s; the same replay with producer and consumer on one thread; and, as the
  *     reference, a plain `Uint8Array.set` copy of the same bytes in the same batch size;
+ *   - the replay through the C books: on one thread (push, then the books applied in place from
+ *     the ring slots), and split as the engine runs it, this thread pushing and a Worker applying
+ *     the books (every book must stay in sync, 0 gaps);
  *   - the import itself (records/s), for scale.
- * Each figure is the median of several runs.
+ * Each figure is the median of several runs. TF_BATCH (records per push, default 1024) and TF_CAP
+ * (ring capacity in records, default 16384) change the replay's shape.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +29,8 @@ interface ConsumerJob {
   count: number;
   batch: number;
   flags: SharedArrayBuffer;
+  /** apply the records to C books in place from the ring slots (the engine thread's work) */
+  books?: { id: number; spot: boolean }[];
 }
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
@@ -38,6 +44,30 @@ if (!Bun.isMainThread) {
   const flags = new Int32Array(job.flags);
   postMessage({ ready: true });
   while (Atomics.load(flags, 0) === 0) Atomics.wait(flags, 0, 0, 10);
+  if (job.books) {
+    // the engine's side: apply each batch where it sits in the ring, one FFI call per batch, and
+    // hand the slots back an eighth of the ring at a time
+    const set = new BookSet(job.books.length);
+    for (const b of job.books) set.add(b.id, b.spot ? BookRule.binanceSpot : BookRule.binanceFutures);
+    const recs = ring.recordsPtr, mask = ring.mask, step = (mask + 1) >> 3;
+    const t0 = Bun.nanoseconds();
+    let got = 0, held = 0;
+    while (got < job.count) {
+      const n = ring.availableAfter(held, job.batch);
+      if (n === 0) {
+        if (held) ring.release(held), (held = 0);
+        continue;
+      }
+      set.apply(recs, mask, ring.tailSlot + held, n);
+      held += n;
+      got += n;
+      if (held >= step) ring.release(held), (held = 0);
+    }
+    const ns = Bun.nanoseconds() - t0;
+    if (held) ring.release(held);
+    const lost = set.all().filter((b) => { const c = b.counters(); return !b.synced || c.gaps || c.crossed; }).map((b) => `${b.instrument}: ${JSON.stringify(b.counters())}`);
+    postMessage({ ns, got, bad: lost.length, lost });
+  } else {
   const t0 = Bun.nanoseconds();
   let got = 0, bad = 0;
   let last = 0n;
@@ -50,6 +80,7 @@ if (!Bun.isMainThread) {
     got += n;
   }
   postMessage({ ns: Bun.nanoseconds() - t0, got, bad });
+  }
 } else {
   const { figure, section, done } = await import("./harness.ts");
   const { importFiles } = await import("../src/tickfile/import.ts");
@@ -100,48 +131,55 @@ if (!Bun.isMainThread) {
   figure("scan_records_per_s", count / (median(scans) / 1e9), "records/s");
 
   section("replay into an SPSC ring (C batch copies from the mapping)");
-  const BATCH = 1024;
-  const CAP = 1 << 14;
+  const BATCH = Number(process.env.TF_BATCH ?? 1024);
+  const CAP = Number(process.env.TF_CAP ?? 1 << 14);
   const src = f.recordsPtr;
 
-  const replayThreads: number[] = [];
-  for (let r = 0; r < REPS; r++) {
-    const ring = SpscRing.create(CAP);
-    const flags = new SharedArrayBuffer(8);
-    const w = new Worker(import.meta.url, { workerData: { ring: ring.handle, count, batch: BATCH, flags } satisfies ConsumerJob } as WorkerOptions);
-    w.addEventListener("error", (e) => {
-      console.error(`replay consumer failed: ${(e as ErrorEvent).message}`);
-      process.exit(1);
-    });
-    const ready = new Promise((res) => w.addEventListener("message", (e) => (e as MessageEvent).data?.ready && res(null), { once: true }));
-    await ready;
-    const result = new Promise<{ ns: number; got: number; bad: number }>((res) => w.addEventListener("message", (e) => res((e as MessageEvent).data)));
-    Atomics.store(new Int32Array(flags), 0, 1);
-    Atomics.notify(new Int32Array(flags), 0);
-    const t0 = Bun.nanoseconds();
-    let sent = 0;
-    let stalled = 0, stallStart = 0;
-    while (sent < count) {
-      const n = ring.push(src + sent * 64, Math.min(BATCH, count - sent));
-      sent += n;
-      if (n > 0) stalled = 0;
-      else if ((++stalled & 0xfffff) === 0) {
-        if (stalled === 0x100000) stallStart = Bun.nanoseconds();
-        else if (Bun.nanoseconds() - stallStart > 2e9) {
-          // no progress for 2 s: let the consumer's error event (if any) through
-          await Bun.sleep(1);
-          stalled = 0;
+  /** Producer here pushes the mapped records into a ring; a consumer Worker pops them (or, with
+   * books, applies them to C books in place). Records per second, the median of REPS runs. */
+  async function replayTwoThreads(books?: ConsumerJob["books"]): Promise<number> {
+    const rates: number[] = [];
+    for (let r = 0; r < REPS; r++) {
+      const ring = SpscRing.create(CAP);
+      const flags = new SharedArrayBuffer(8);
+      const w = new Worker(import.meta.url, { workerData: { ring: ring.handle, count, batch: BATCH, flags, books } satisfies ConsumerJob } as WorkerOptions);
+      w.addEventListener("error", (e) => {
+        console.error(`replay consumer failed: ${(e as ErrorEvent).message}`);
+        process.exit(1);
+      });
+      const ready = new Promise((res) => w.addEventListener("message", (e) => (e as MessageEvent).data?.ready && res(null), { once: true }));
+      await ready;
+      const result = new Promise<{ ns: number; got: number; bad: number; lost?: string[] }>((res) => w.addEventListener("message", (e) => res((e as MessageEvent).data)));
+      Atomics.store(new Int32Array(flags), 0, 1);
+      Atomics.notify(new Int32Array(flags), 0);
+      const t0 = Bun.nanoseconds();
+      let sent = 0;
+      let stalled = 0, stallStart = 0;
+      while (sent < count) {
+        const n = ring.push(src + sent * 64, Math.min(BATCH, count - sent));
+        sent += n;
+        if (n > 0) stalled = 0;
+        else if ((++stalled & 0xfffff) === 0) {
+          if (stalled === 0x100000) stallStart = Bun.nanoseconds();
+          else if (Bun.nanoseconds() - stallStart > 2e9) {
+            // no progress for 2 s: let the consumer's error event (if any) through
+            await Bun.sleep(1);
+            stalled = 0;
+          }
         }
       }
+      const res = await result;
+      const ns = Math.max(res.ns, Bun.nanoseconds() - t0);
+      w.terminate();
+      ring.free();
+      if (res.got !== count) throw new Error(`replay lost records: got ${res.got} of ${count}`);
+      if (res.bad !== 0) throw new Error(books ? `books lost sync in the two-thread replay: ${res.lost?.join("; ")}` : `replay reordered records: ${res.bad} batches out of order`);
+      rates.push(count / (ns / 1e9));
     }
-    const res = await result;
-    const ns = Math.max(res.ns, Bun.nanoseconds() - t0);
-    w.terminate();
-    ring.free();
-    if (res.got !== count || res.bad !== 0) throw new Error(`replay lost or reordered records: got ${res.got} of ${count}, ${res.bad} out of order`);
-    replayThreads.push(count / (ns / 1e9));
+    return median(rates);
   }
-  figure("replay_ring_2threads_per_s", median(replayThreads), "records/s", `push ${BATCH} per call from the mapping -> consumer Worker pop; goal >= 50 M/s`);
+  const replayThreads = await replayTwoThreads();
+  figure("replay_ring_2threads_per_s", replayThreads, "records/s", `push ${BATCH} per call from the mapping -> consumer Worker pop; goal >= 50 M/s`);
 
   const replayOne: number[] = [];
   {
@@ -193,6 +231,8 @@ if (!Bun.isMainThread) {
     ring.free();
   }
   figure("replay_ring_books_1thread_per_s", median(replayBooks), "records/s", `push into the ring, C books applied in place from the ring slots (one FFI call per ${BATCH}), ${((100 * levels) / count).toFixed(0)} % of records are book levels; every book synced, 0 gaps; goal >= 50 M/s`);
+  const bookSpecs = f.instruments.map((inst) => ({ id: inst.id, spot: inst.venue === Venue.binance }));
+  figure("replay_ring_books_2threads_per_s", await replayTwoThreads(bookSpecs), "records/s", `this thread pushes from the mapping, a Worker applies the C books in place from the ring slots (the feed and engine threads' split); every book synced, 0 gaps; goal >= 50 M/s`);
 
   const copies: number[] = [];
   {
