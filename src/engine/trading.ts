@@ -24,7 +24,7 @@ import type { InstrumentState } from "../../ffi/state.ts";
 import type { ExecReport, Gateway, OrderRequest, TimeInForce } from "../domain/order.ts";
 import { TERMINAL } from "../domain/order.ts";
 import { T, TICK_BYTES, TICK_F64, TICK_U32, TickFlag, TickKind } from "../domain/tick.ts";
-import type { SimExchange } from "../exec/sim/exchange.ts";
+import type { SimExchange, SymbolRef } from "../exec/sim/exchange.ts";
 import type { Clock } from "../exec/sim/gateway.ts";
 import { PositionBook } from "../exec/positions.ts";
 import { KillMonitor, KillSwitch, marketView, PreTradeRisk, REJECT_NAMES, REJECT_TEXT, RiskLimits, type KillTriggers, type RiskConfigInput } from "../risk/pretrade.ts";
@@ -122,6 +122,8 @@ export class TradingCore implements StrategyContext {
   private readonly clock: Clock;
   private readonly gw: Gateway[];
   private readonly sim: Array<SimExchange | undefined>;
+  /** each instrument's symbol in its simulated venue (looked up once, not per record) */
+  private readonly simRef: Array<SymbolRef | undefined>;
   private readonly anySim: boolean;
   private readonly venueIdx: Int32Array;
   private readonly venueNames: string[];
@@ -188,6 +190,7 @@ export class TradingCore implements StrategyContext {
       return g;
     });
     this.sim = o.instruments.map((i) => o.sims?.get(i.venue));
+    this.simRef = o.instruments.map((i, k) => this.sim[k]?.symbolRef(i.symbol));
     this.anySim = this.sim.some((x) => x !== undefined);
     const inv = (step: number) => {
       const k = Math.round(1 / step);
@@ -275,14 +278,13 @@ export class TradingCore implements StrategyContext {
       const kind = u8[slot * TICK_BYTES + T.KIND_U8]!;
       const flags = u8[slot * TICK_BYTES + T.FLAGS_U8]!;
       const r = slot * TICK_F64;
-      const sym = this.instruments[inst]!.symbol;
       if (kind === TickKind.level) {
         if (flags & TickFlag.nolevel) continue;
-        if (flags & TickFlag.snapshot && this.snapshotSeen[inst] === 2) this.clearSimBook(ex, sym);
+        if (flags & TickFlag.snapshot && this.snapshotSeen[inst] === 2) this.clearSimBook(ex, this.instruments[inst]!.symbol);
         this.snapshotSeen[inst] = flags & TickFlag.snapshot ? (flags & TickFlag.last ? 2 : 1) : 2;
-        ex.onBookLevel(sym, flags & TickFlag.ask ? "sell" : "buy", f64[r + T.PRICE_F64]!, f64[r + T.SIZE_F64]!, ts);
+        ex.bookLevelOf(this.simRef[inst] ?? this.lookupSim(inst), (flags & TickFlag.ask) === 0, f64[r + T.PRICE_F64]!, f64[r + T.SIZE_F64]!, ts);
       } else if (kind === TickKind.trade) {
-        ex.onTrade(sym, f64[r + T.PRICE_F64]!, f64[r + T.SIZE_F64]!, flags & TickFlag.sell ? "sell" : "buy", ts);
+        ex.tradeOf(this.simRef[inst] ?? this.lookupSim(inst), f64[r + T.PRICE_F64]!, f64[r + T.SIZE_F64]!, (flags & TickFlag.sell) !== 0, ts);
       }
     }
     const w1 = wallNow();
@@ -372,6 +374,11 @@ export class TradingCore implements StrategyContext {
       st.setInst(i, 7, this.positions.fills[i]!);
     }
     f[S.PUBLISHED] = nowNs;
+  }
+
+  /** a symbol listed on its simulated venue after this engine was made (cold: once it is found) */
+  private lookupSim(inst: number): SymbolRef | undefined {
+    return (this.simRef[inst] = this.sim[inst]?.symbolRef(this.instruments[inst]!.symbol));
   }
 
   /** a new snapshot replaces the simulated venue's book (cold path) */

@@ -120,6 +120,9 @@ interface SimOrder {
   timeMs: number;
 }
 
+/** A listed symbol as SimExchange.symbolRef gives it out: opaque to callers. */
+export type SymbolRef = SymState;
+
 interface SymState {
   spec: SymbolSpec;
   /** 10^decimals of tick and lot: prices and amounts are rounded to these decimals by integer division (correctly rounded) */
@@ -244,13 +247,26 @@ export class SimExchange {
 
   /** The venue's amount at one price (0 removes the level). Fills our resting orders it crosses. */
   onBookLevel(symbol: string, side: Side, price: number, amount: number, tsNs: number): void {
-    const s = this.syms.get(symbol);
+    this.bookLevelOf(this.syms.get(symbol), side === "buy", price, amount, tsNs);
+  }
+
+  /**
+   * A listed symbol's state, for a caller that feeds it record by record (the engine): pass it to
+   * bookLevelOf / tradeOf instead of the symbol, and the per-record lookup by name is gone.
+   * undefined when the symbol is not listed (those calls then count bad market data).
+   */
+  symbolRef(symbol: string): SymbolRef | undefined {
+    return this.syms.get(symbol);
+  }
+
+  /** onBookLevel on a symbolRef; bid: the level is on the buy side */
+  bookLevelOf(s: SymbolRef | undefined, bid: boolean, price: number, amount: number, tsNs: number): void {
     const ticks = s ? this.toTicks(s, price) : NaN;
     if (!s || !Number.isFinite(ticks) || !(amount >= 0) || !Number.isFinite(amount)) {
       this.counters.badMarketData++;
       return;
     }
-    const isBid = side === "buy";
+    const isBid = bid;
     const lad = isBid ? s.bids : s.asks;
     const prev = lad.put(ticks, amount);
     // our resting orders at this price on the same side: their queue ahead moves per the model
@@ -279,14 +295,18 @@ export class SimExchange {
 
   /** A print: `takerSide` took liquidity at `price`. Consumes the queue ahead of our resting orders there. */
   onTrade(symbol: string, price: number, amount: number, takerSide: Side, tsNs: number): void {
-    const s = this.syms.get(symbol);
+    this.tradeOf(this.syms.get(symbol), price, amount, takerSide === "sell", tsNs);
+  }
+
+  /** onTrade on a symbolRef; takerSold: the aggressor sold (hit the bids) */
+  tradeOf(s: SymbolRef | undefined, price: number, amount: number, takerSold: boolean, tsNs: number): void {
     const ticks = s ? this.toTicks(s, price) : NaN;
     if (!s || !Number.isFinite(ticks) || !(amount > 0) || !Number.isFinite(amount)) {
       this.counters.badMarketData++;
       return;
     }
     // a sell taker hits bids: our buys at or above the print; a buy taker lifts asks: our sells at or below
-    const restingBuy = takerSide === "sell";
+    const restingBuy = takerSold;
     const list = restingBuy ? s.buys : s.sells;
     if (!list.length || (restingBuy ? list[0]!.ticks < ticks : list[0]!.ticks > ticks)) return; // nothing of ours at or through the print
     const out: ExecReport[] = [];
