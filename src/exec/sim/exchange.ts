@@ -259,14 +259,13 @@ export class SimExchange {
     return this.syms.get(symbol);
   }
 
-  /** onBookLevel on a symbolRef; bid: the level is on the buy side */
-  bookLevelOf(s: SymbolRef | undefined, bid: boolean, price: number, amount: number, tsNs: number): void {
+  /** onBookLevel on a symbolRef (a symbol is listed once, so a ref never goes stale); isBid: the level is on the buy side */
+  bookLevelOf(s: SymbolRef | undefined, isBid: boolean, price: number, amount: number, tsNs: number): void {
     const ticks = s ? this.toTicks(s, price) : NaN;
     if (!s || !Number.isFinite(ticks) || !(amount >= 0) || !Number.isFinite(amount)) {
       this.counters.badMarketData++;
       return;
     }
-    const isBid = bid;
     const lad = isBid ? s.bids : s.asks;
     const prev = lad.put(ticks, amount);
     // our resting orders at this price on the same side: their queue ahead moves per the model
