@@ -35,39 +35,15 @@ interface ConsumerJob {
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 
-if (!Bun.isMainThread) {
-  // ---- consumer Worker: pops `count` records in batches, checks their order by ts_recv ----
-  const job = workerData as ConsumerJob;
-  const ring = SpscRing.attach(job.ring);
+/** Books of a replay that are out of sync, gapped or crossed, each described (empty: all clean). */
+function unsynced(books: BookSet): string[] {
+  return books.all().filter((b) => { const c = b.counters(); return !b.synced || c.gaps > 0 || c.crossed > 0; }).map((b) => `book ${b.instrument}: ${JSON.stringify(b.counters())}`);
+}
+
+/** Consumer Worker: pops `count` records in batches and checks their order by receive time. */
+function popAll(job: ConsumerJob, ring: SpscRing): { ns: number; got: number; bad: number } {
   const dst = alignedBuffer(job.batch * 64);
   const dv = new BigUint64Array(dst.buffer, dst.byteOffset, job.batch * 8);
-  const flags = new Int32Array(job.flags);
-  postMessage({ ready: true });
-  while (Atomics.load(flags, 0) === 0) Atomics.wait(flags, 0, 0, 10);
-  if (job.books) {
-    // the engine's side: apply each batch where it sits in the ring, one FFI call per batch, and
-    // hand the slots back an eighth of the ring at a time
-    const set = new BookSet(job.books.length);
-    for (const b of job.books) set.add(b.id, b.spot ? BookRule.binanceSpot : BookRule.binanceFutures);
-    const recs = ring.recordsPtr, mask = ring.mask, step = (mask + 1) >> 3;
-    const t0 = Bun.nanoseconds();
-    let got = 0, held = 0;
-    while (got < job.count) {
-      const n = ring.availableAfter(held, job.batch);
-      if (n === 0) {
-        if (held) ring.release(held), (held = 0);
-        continue;
-      }
-      set.apply(recs, mask, ring.tailSlot + held, n);
-      held += n;
-      got += n;
-      if (held >= step) ring.release(held), (held = 0);
-    }
-    const ns = Bun.nanoseconds() - t0;
-    if (held) ring.release(held);
-    const lost = set.all().filter((b) => { const c = b.counters(); return !b.synced || c.gaps || c.crossed; }).map((b) => `${b.instrument}: ${JSON.stringify(b.counters())}`);
-    postMessage({ ns, got, bad: lost.length, lost });
-  } else {
   const t0 = Bun.nanoseconds();
   let got = 0, bad = 0;
   let last = 0n;
@@ -79,8 +55,41 @@ if (!Bun.isMainThread) {
     last = dv[(n - 1) * 8 + 1]!;
     got += n;
   }
-  postMessage({ ns: Bun.nanoseconds() - t0, got, bad });
+  return { ns: Bun.nanoseconds() - t0, got, bad };
+}
+
+/** Consumer Worker as the engine: applies each batch to C books where it sits in the ring (one FFI
+ * call per batch) and hands the slots back an eighth of the ring at a time. */
+function applyBooks(job: ConsumerJob, ring: SpscRing, specs: NonNullable<ConsumerJob["books"]>): { ns: number; got: number; bad: number; lost: string[] } {
+  const set = new BookSet(specs.length);
+  for (const b of specs) set.add(b.id, b.spot ? BookRule.binanceSpot : BookRule.binanceFutures);
+  const recs = ring.recordsPtr, mask = ring.mask, step = (mask + 1) >> 3;
+  const t0 = Bun.nanoseconds();
+  let got = 0, held = 0;
+  while (got < job.count) {
+    const n = ring.availableAfter(held, job.batch);
+    if (n === 0) {
+      if (held) ring.release(held), (held = 0);
+      continue;
+    }
+    set.apply(recs, mask, ring.tailSlot + held, n);
+    held += n;
+    got += n;
+    if (held >= step) ring.release(held), (held = 0);
   }
+  const ns = Bun.nanoseconds() - t0;
+  if (held) ring.release(held);
+  const lost = unsynced(set);
+  return { ns, got, bad: lost.length, lost };
+}
+
+if (!Bun.isMainThread) {
+  const job = workerData as ConsumerJob;
+  const ring = SpscRing.attach(job.ring);
+  const flags = new Int32Array(job.flags);
+  postMessage({ ready: true });
+  while (Atomics.load(flags, 0) === 0) Atomics.wait(flags, 0, 0, 10);
+  postMessage(job.books ? applyBooks(job, ring, job.books) : popAll(job, ring));
 } else {
   const { figure, section, done } = await import("./harness.ts");
   const { importFiles } = await import("../src/tickfile/import.ts");
@@ -223,10 +232,8 @@ if (!Bun.isMainThread) {
         sent += n;
       }
       replayBooks.push(count / ((Bun.nanoseconds() - t0) / 1e9));
-      for (const b of books.all()) {
-        const c = b.counters();
-        if (!b.synced || c.gaps || c.crossed) throw new Error(`book ${b.instrument} lost sync in the tick-file replay: ${JSON.stringify(c)}`);
-      }
+      const lost = unsynced(books);
+      if (lost.length) throw new Error(`books lost sync in the tick-file replay: ${lost.join("; ")}`);
     }
     ring.free();
   }

@@ -278,13 +278,14 @@ export class TradingCore implements StrategyContext {
       const kind = u8[slot * TICK_BYTES + T.KIND_U8]!;
       const flags = u8[slot * TICK_BYTES + T.FLAGS_U8]!;
       const r = slot * TICK_F64;
+      const ref = this.simRef[inst] ?? this.lookupSim(inst);
       if (kind === TickKind.level) {
         if (flags & TickFlag.nolevel) continue;
         if (flags & TickFlag.snapshot && this.snapshotSeen[inst] === 2) this.clearSimBook(ex, this.instruments[inst]!.symbol);
         this.snapshotSeen[inst] = flags & TickFlag.snapshot ? (flags & TickFlag.last ? 2 : 1) : 2;
-        ex.bookLevelOf(this.simRef[inst] ?? this.lookupSim(inst), (flags & TickFlag.ask) === 0, f64[r + T.PRICE_F64]!, f64[r + T.SIZE_F64]!, ts);
+        ex.bookLevelOf(ref, (flags & TickFlag.ask) === 0, f64[r + T.PRICE_F64]!, f64[r + T.SIZE_F64]!, ts);
       } else if (kind === TickKind.trade) {
-        ex.tradeOf(this.simRef[inst] ?? this.lookupSim(inst), f64[r + T.PRICE_F64]!, f64[r + T.SIZE_F64]!, (flags & TickFlag.sell) !== 0, ts);
+        ex.tradeOf(ref, f64[r + T.PRICE_F64]!, f64[r + T.SIZE_F64]!, (flags & TickFlag.sell) !== 0, ts);
       }
     }
     const w1 = wallNow();
